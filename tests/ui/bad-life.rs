@@ -1,0 +1,7 @@
+use toggles::{toggle, Flag};
+
+/// Grade problems with the rewritten engine.
+#[toggle(namespace = "grading", life = "temp", remove_by = "2025-06-01")]
+pub static NEW_GRADER: Flag;
+
+fn main() {}

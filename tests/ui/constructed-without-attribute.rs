@@ -1,0 +1,5 @@
+use toggles::Flag;
+
+pub static NEW_GRADER: Flag = Flag::new();
+
+fn main() {}

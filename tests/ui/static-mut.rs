@@ -1,0 +1,7 @@
+use toggles::{toggle, Flag};
+
+/// Grade problems with the rewritten engine.
+#[toggle(namespace = "grading", life = "temporary", remove_by = "2025-06-01")]
+pub static mut NEW_GRADER: Flag;
+
+fn main() {}

@@ -1,0 +1,296 @@
+//! Every toggle linked into the binary, found through `inventory` with no list kept by hand
+//! (OEP-17 Req 11, discoverability, and Req 12, reports).
+//!
+//! # JSON shape
+//!
+//! [`Registry`] and [`Report`] serialize with serde to the discoverability endpoint's body.
+//! The shape is stable: fields may be added, none renamed or removed within a major version.
+//!
+//! ```json
+//! {
+//!   "as_of": "2026-11-21",
+//!   "toggles": [
+//!     {
+//!       "full_name": "grading.new_grader",
+//!       "namespace": "grading",
+//!       "name": "new_grader",
+//!       "kind": "flag",
+//!       "value_type": "bool",
+//!       "default": false,
+//!       "description": "Grade problems with the rewritten engine.",
+//!       "life": "temporary",
+//!       "remove_by": "2025-06-01",
+//!       "justification": null,
+//!       "expired": true,
+//!       "created": null,
+//!       "owner": null,
+//!       "use_cases": [],
+//!       "tickets": null,
+//!       "warning": null,
+//!       "source": {
+//!         "crate": "grading", "crate_version": "0.1.0", "module_path": "grading::engine",
+//!         "file": "src/engine.rs", "line": 12, "column": 12
+//!       }
+//!     }
+//!   ],
+//!   "expired": ["grading.new_grader"],
+//!   "duplicates": []
+//! }
+//! ```
+//!
+//! `kind` is `"switch"`, `"flag"` or `"setting"`; `default` is a JSON boolean, number or string
+//! after `value_type`; dates are `YYYY-MM-DD`; `expired` is judged on `as_of` (a temporary
+//! toggle is expired the day after its `remove_by`); `duplicates` lists full names declared more
+//! than once, with every `source`.
+
+use std::sync::OnceLock;
+
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+use serde::Serialize;
+
+use crate::toggle::Registration;
+use crate::{Date, Kind, Meta, Source, Toggle, Value};
+
+/// The toggles of this binary, in full-name order.
+///
+/// ```
+/// use toggles::{registry, toggle, Flag};
+///
+/// /// Grade problems with the rewritten engine.
+/// #[toggle(namespace = "grading", life = "temporary", remove_by = "2025-06-01")]
+/// static NEW_GRADER: Flag;
+///
+/// let info = registry().get("grading.new_grader").unwrap();
+/// assert_eq!(info.meta().description(), "Grade problems with the rewritten engine.");
+/// assert!(info.meta().is_expired_on("2025-06-02".parse().unwrap()));
+/// println!("{}", serde_json::to_string_pretty(registry()).unwrap());
+/// ```
+pub fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(|| Registry::from_toggles(inventory::iter::<Registration>.into_iter().map(|r| r.toggle)))
+}
+
+/// Every declared toggle, sorted by full name, and any full name declared twice.
+///
+/// Get it with [`registry()`].
+pub struct Registry {
+    toggles: Vec<ToggleInfo>,
+    duplicates: Vec<Duplicate>,
+}
+
+impl Registry {
+    fn from_toggles(toggles: impl Iterator<Item = &'static dyn Toggle>) -> Registry {
+        let mut toggles: Vec<ToggleInfo> = toggles.map(|toggle| ToggleInfo { toggle }).collect();
+        // Ties broken by source so duplicates come out in a stable order.
+        toggles.sort_by(|a, b| {
+            let key = |t: &ToggleInfo| {
+                let s = t.meta().source();
+                (t.full_name(), s.file, s.line, s.column)
+            };
+            key(a).cmp(&key(b))
+        });
+        let duplicates = toggles
+            .chunk_by(|a, b| a.full_name() == b.full_name())
+            .filter(|group| group.len() > 1)
+            .map(|group| Duplicate {
+                full_name: group[0].full_name(),
+                sources: group.iter().map(|t| *t.meta().source()).collect(),
+            })
+            .collect();
+        Registry {
+            toggles,
+            duplicates,
+        }
+    }
+
+    /// Every toggle, in full-name order.
+    pub fn iter(&self) -> std::slice::Iter<'_, ToggleInfo> {
+        self.toggles.iter()
+    }
+
+    /// The toggle with this full name (`namespace.name`).
+    pub fn get(&self, full_name: &str) -> Option<&ToggleInfo> {
+        let i = self
+            .toggles
+            .partition_point(|t| t.full_name() < full_name);
+        self.toggles.get(i).filter(|t| t.full_name() == full_name)
+    }
+
+    /// How many toggles are declared.
+    pub fn len(&self) -> usize {
+        self.toggles.len()
+    }
+
+    /// Whether no toggle is declared.
+    pub fn is_empty(&self) -> bool {
+        self.toggles.is_empty()
+    }
+
+    /// Full names declared more than once. Two declarations of one name are a compile error in
+    /// one crate and a link error across crates; this reports any that got past both.
+    pub fn duplicates(&self) -> &[Duplicate] {
+        &self.duplicates
+    }
+
+    /// The temporary toggles past their `remove_by` on `date`.
+    pub fn expired_on(&self, date: Date) -> impl Iterator<Item = &ToggleInfo> + '_ {
+        self.iter().filter(move |t| t.meta().is_expired_on(date))
+    }
+
+    /// The report as of `date`: what serializes to JSON, with `expired` judged on that date.
+    pub fn report_as_of(&self, date: Date) -> Report<'_> {
+        Report {
+            registry: self,
+            as_of: date,
+        }
+    }
+}
+
+impl<'r> IntoIterator for &'r Registry {
+    type Item = &'r ToggleInfo;
+    type IntoIter = std::slice::Iter<'r, ToggleInfo>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(ToggleInfo::full_name))
+            .finish()
+    }
+}
+
+/// Serializes as the report as of today (UTC).
+impl Serialize for Registry {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.report_as_of(Date::today()).serialize(serializer)
+    }
+}
+
+/// One toggle as the registry sees it: its metadata, kind and default.
+#[derive(Clone, Copy)]
+pub struct ToggleInfo {
+    toggle: &'static dyn Toggle,
+}
+
+impl ToggleInfo {
+    /// `namespace.name`.
+    pub fn full_name(&self) -> &'static str {
+        self.toggle.meta().full_name()
+    }
+
+    /// The declared metadata.
+    pub fn meta(&self) -> &'static Meta {
+        self.toggle.meta()
+    }
+
+    /// Switch, flag or setting.
+    pub fn kind(&self) -> Kind {
+        self.toggle.kind()
+    }
+
+    /// `bool` for switches and flags, `T` for `Setting<T>`.
+    pub fn value_type(&self) -> &'static str {
+        self.toggle.value_type()
+    }
+
+    /// The compiled default.
+    pub fn default_value(&self) -> Value {
+        self.toggle.default_value()
+    }
+
+    /// The toggle itself.
+    pub fn toggle(&self) -> &'static dyn Toggle {
+        self.toggle
+    }
+}
+
+impl std::fmt::Debug for ToggleInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ToggleInfo")
+            .field("full_name", &self.full_name())
+            .field("kind", &self.kind())
+            .field("default", &self.default_value())
+            .field("source", self.meta().source())
+            .finish()
+    }
+}
+
+/// A full name declared more than once, with where.
+#[derive(Debug, Clone, Serialize)]
+pub struct Duplicate {
+    /// The full name declared twice or more.
+    pub full_name: &'static str,
+    /// Every declaration of it.
+    pub sources: Vec<Source>,
+}
+
+/// The registry as of a date: serializes to the discoverability endpoint's JSON body.
+#[derive(Clone, Copy)]
+pub struct Report<'r> {
+    registry: &'r Registry,
+    as_of: Date,
+}
+
+impl Serialize for Report<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(4))?;
+        map.serialize_entry("as_of", &self.as_of)?;
+        map.serialize_entry("toggles", &Entries(*self))?;
+        let expired: Vec<_> = self
+            .registry
+            .expired_on(self.as_of)
+            .map(ToggleInfo::full_name)
+            .collect();
+        map.serialize_entry("expired", &expired)?;
+        map.serialize_entry("duplicates", self.registry.duplicates())?;
+        map.end()
+    }
+}
+
+struct Entries<'r>(Report<'r>);
+
+impl Serialize for Entries<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.0.registry.len()))?;
+        for t in self.0.registry {
+            seq.serialize_element(&Entry {
+                info: t,
+                as_of: self.0.as_of,
+            })?;
+        }
+        seq.end()
+    }
+}
+
+struct Entry<'r> {
+    info: &'r ToggleInfo,
+    as_of: Date,
+}
+
+impl Serialize for Entry<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let m = self.info.meta();
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("full_name", m.full_name())?;
+        map.serialize_entry("namespace", m.namespace())?;
+        map.serialize_entry("name", m.name())?;
+        map.serialize_entry("kind", &self.info.kind())?;
+        map.serialize_entry("value_type", self.info.value_type())?;
+        map.serialize_entry("default", &self.info.default_value())?;
+        map.serialize_entry("description", m.description())?;
+        map.serialize_entry("life", m.life().as_str())?;
+        map.serialize_entry("remove_by", &m.remove_by())?;
+        map.serialize_entry("justification", &m.justification())?;
+        map.serialize_entry("expired", &m.is_expired_on(self.as_of))?;
+        map.serialize_entry("created", &m.created())?;
+        map.serialize_entry("owner", &m.owner())?;
+        map.serialize_entry("use_cases", m.use_cases())?;
+        map.serialize_entry("tickets", &m.tickets())?;
+        map.serialize_entry("warning", &m.warning())?;
+        map.serialize_entry("source", m.source())?;
+        map.end()
+    }
+}
