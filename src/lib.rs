@@ -1,3 +1,6 @@
-//! Feature toggles for Rust, declared at compile time.
+#![doc = include_str!("../README.md")]
+// The README shows the `#[test]` a user adds to enforce removal dates.
+#![allow(clippy::test_attr_in_doctest)]
+
 pub use toggles_macros::toggle;
 pub use toggles_runtime::*;

@@ -34,7 +34,12 @@ use toggles::Date;
 
 const LEGACY_JUSTIFICATION: &str =
     "Seems permanent, but toggle defined before justification was required.";
-const LEGACY_TOKENS: [&str; 4] = ["toggle_warnings", "toggle_type", "toggle_category", "toggle_expiration_date"];
+const LEGACY_TOKENS: [&str; 4] = [
+    "toggle_warnings",
+    "toggle_type",
+    "toggle_category",
+    "toggle_expiration_date",
+];
 /// The fixed "today" for the expired check.
 const AS_OF: &str = "2026-01-01";
 
@@ -156,7 +161,11 @@ impl Declaration {
             (_, true) => " = true".to_owned(),
             (_, false) => String::new(),
         };
-        let _ = writeln!(out, "pub static TOGGLE_{}: {}{init};\n", self.index, self.ty);
+        let _ = writeln!(
+            out,
+            "pub static TOGGLE_{}: {}{init};\n",
+            self.index, self.ty
+        );
     }
 
     /// The catalogue rules this record breaks, worked out without the macro.
@@ -169,7 +178,9 @@ impl Declaration {
             e.insert("invalid name");
         }
         let description = self.description();
-        if description.is_empty() || ["none", "n/a", "todo", "-"].contains(&description.to_lowercase().as_str()) {
+        if description.is_empty()
+            || ["none", "n/a", "todo", "-"].contains(&description.to_lowercase().as_str())
+        {
             e.insert("placeholder description");
         }
         let remove_by = self.remove_by.as_ref().map(|d| d.parse::<Date>());
@@ -197,7 +208,10 @@ impl Declaration {
         if !self.legacy_keys.is_empty() {
             e.insert("unknown key");
         }
-        if [&self.tickets, &self.warning].iter().any(|t| t.as_ref().is_some_and(|t| t.trim().is_empty())) {
+        if [&self.tickets, &self.warning]
+            .iter()
+            .any(|t| t.as_ref().is_some_and(|t| t.trim().is_empty()))
+        {
             e.insert("empty value");
         }
         e
@@ -220,8 +234,11 @@ fn last_dot_outside_brackets(s: &str) -> Option<usize> {
 
 fn is_words(s: &str, dots: bool) -> bool {
     s.starts_with(|c: char| c.is_ascii_lowercase())
-        && s.split(|c| c == '_' || (dots && c == '.'))
-            .all(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()))
+        && s.split(|c| c == '_' || (dots && c == '.')).all(|w| {
+            !w.is_empty()
+                && w.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        })
 }
 
 /// Which catalogue rule a compiler error message reports.
@@ -229,10 +246,19 @@ fn classify(message: &str) -> &'static str {
     let rules = [
         ("invalid namespace", "invalid namespace"),
         ("invalid name", "invalid name"),
-        ("is a placeholder, not a description", "placeholder description"),
+        (
+            "is a placeholder, not a description",
+            "placeholder description",
+        ),
         ("the doc comment is empty", "placeholder description"),
-        ("temporary toggle needs `remove_by", "temporary without remove_by"),
-        ("permanent toggle has no `remove_by`", "permanent with remove_by"),
+        (
+            "temporary toggle needs `remove_by",
+            "temporary without remove_by",
+        ),
+        (
+            "permanent toggle has no `remove_by`",
+            "permanent with remove_by",
+        ),
         ("must be a date written", "bad date"),
         ("is not a real date", "bad date"),
         ("is before `created`", "remove_by before created"),
@@ -243,7 +269,10 @@ fn classify(message: &str) -> &'static str {
     rules
         .iter()
         .find(|(needle, _)| message.contains(needle))
-        .map_or_else(|| panic!("an error no rule expects: {message}"), |(_, rule)| rule)
+        .map_or_else(
+            || panic!("an error no rule expects: {message}"),
+            |(_, rule)| rule,
+        )
 }
 
 fn records() -> Vec<Json> {
@@ -252,13 +281,20 @@ fn records() -> Vec<Json> {
         PathBuf::from,
     );
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("the real-data test reads {} (or $TOGGLES_EDX_DATA): {e}", path.display())
+        panic!(
+            "the real-data test reads {} (or $TOGGLES_EDX_DATA): {e}",
+            path.display()
+        )
     });
     serde_json::from_str::<Vec<Json>>(&text).expect("the annotations are a JSON array")
 }
 
 /// Writes a crate whose `main.rs` declares `decls`; returns, for each, its first and last line.
-fn write_crate(name: &str, decls: &[&Declaration], main: &str) -> (PathBuf, Vec<(usize, usize, usize)>) {
+fn write_crate(
+    name: &str,
+    decls: &[&Declaration],
+    main: &str,
+) -> (PathBuf, Vec<(usize, usize, usize)>) {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     std::fs::create_dir_all(dir.join("src")).unwrap();
     let toggles = Path::new(env!("CARGO_MANIFEST_DIR")).display().to_string();
@@ -284,90 +320,36 @@ fn write_crate(name: &str, decls: &[&Declaration], main: &str) -> (PathBuf, Vec<
 fn edx_annotations_compile_or_fail_by_the_catalogue() {
     let records = records();
     assert_eq!(records.len(), 217);
-    let decls: Vec<Declaration> = records.iter().enumerate().map(|(i, r)| Declaration::from_record(i, r)).collect();
+    let decls: Vec<Declaration> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| Declaration::from_record(i, r))
+        .collect();
 
-    let mut expected: BTreeMap<usize, BTreeSet<&str>> =
-        decls.iter().map(|d| (d.index, d.expected_errors())).collect();
+    let mut expected: BTreeMap<usize, BTreeSet<&str>> = decls
+        .iter()
+        .map(|d| (d.index, d.expected_errors()))
+        .collect();
     // Of valid declarations sharing a full name, every one after the first is a collision.
     let mut seen = BTreeSet::new();
     for d in &decls {
         if expected[&d.index].is_empty() && !seen.insert(d.full_name()) {
-            expected.get_mut(&d.index).unwrap().insert("duplicate full name");
+            expected
+                .get_mut(&d.index)
+                .unwrap()
+                .insert("duplicate full name");
         }
     }
 
     // 1. Everything in one crate: each record fails with exactly the errors expected of it.
-    let all: Vec<&Declaration> = decls.iter().collect();
-    let (dir, lines) = write_crate("edx_all", &all, "fn main() {}\n");
-    let out = support::cargo(&dir, &["check", "--quiet", "--message-format=json"]);
-    let mut actual: BTreeMap<usize, BTreeSet<&str>> = decls.iter().map(|d| (d.index, BTreeSet::new())).collect();
-    for line in out.stdout.lines() {
-        let msg: Json = serde_json::from_str(line).unwrap();
-        if msg["reason"] != "compiler-message" || msg["message"]["level"] != "error" {
-            continue;
-        }
-        let text = msg["message"]["message"].as_str().unwrap();
-        if text.starts_with("aborting due to") {
-            continue;
-        }
-        let spans = msg["message"]["spans"].as_array().unwrap();
-        let primary = spans.iter().find(|s| s["is_primary"] == true).expect("a primary span");
-        let at = usize::try_from(primary["line_start"].as_u64().unwrap()).unwrap();
-        let (index, _, _) = lines
-            .iter()
-            .find(|(_, first, last)| (*first..=*last).contains(&at))
-            .unwrap_or_else(|| panic!("error outside any declaration, line {at}: {text}"));
-        actual.get_mut(index).unwrap().insert(classify(text));
-    }
-    let wrong: Vec<String> = decls
-        .iter()
-        .filter(|d| expected[&d.index] != actual[&d.index])
-        .map(|d| format!("record {} `{}`: expected {:?}, got {:?}", d.index, d.full_name(), expected[&d.index], actual[&d.index]))
-        .collect();
-    assert!(wrong.is_empty(), "records judged wrongly:\n{}", wrong.join("\n"));
+    check_rejections(&decls, &expected);
 
     // 2. The records that break nothing compile, and the registry describes each of them.
-    let passing: Vec<&Declaration> = decls.iter().filter(|d| expected[&d.index].is_empty()).collect();
-    let main = format!(
-        "fn main() {{\n    let report = toggles::registry().report_as_of({AS_OF:?}.parse().unwrap());\n    println!(\"{{}}\", serde_json::to_string(&report).unwrap());\n}}\n"
-    );
-    let (dir, _) = write_crate("edx_ok", &passing, &main);
-    let run = support::cargo(&dir, &["run", "--quiet"]);
-    assert!(run.status.success(), "the valid records should compile and run:\n{}", run.stderr);
-    let report: Json = serde_json::from_str(&run.stdout).unwrap();
-    let toggles = report["toggles"].as_array().unwrap();
-    assert_eq!(toggles.len(), passing.len());
-    let as_of: Date = AS_OF.parse().unwrap();
-    let mut expired = Vec::new();
-    for d in &passing {
-        let t = toggles
-            .iter()
-            .find(|t| t["full_name"] == d.full_name().as_str())
-            .unwrap_or_else(|| panic!("{} is missing from the registry", d.full_name()));
-        let kind = match d.ty {
-            "Flag" => "flag",
-            "Switch" => "switch",
-            _ => "setting",
-        };
-        assert_eq!(t["kind"], kind, "{}", d.full_name());
-        assert_eq!(t["default"], d.default, "{}", d.full_name());
-        assert_eq!(t["description"], d.description().as_str(), "{}", d.full_name());
-        assert_eq!(t["life"], d.life, "{}", d.full_name());
-        assert_eq!(t["remove_by"].as_str(), d.remove_by.as_deref(), "{}", d.full_name());
-        assert_eq!(t["created"], d.created.as_str(), "{}", d.full_name());
-        let justification = (d.life == "permanent").then_some(LEGACY_JUSTIFICATION);
-        assert_eq!(t["justification"].as_str(), justification, "{}", d.full_name());
-        let cases: Vec<&str> = t["use_cases"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
-        assert_eq!(cases, d.use_cases, "{}", d.full_name());
-        assert_eq!(t["tickets"].as_str(), d.tickets.as_deref(), "{}", d.full_name());
-        assert_eq!(t["warning"].as_str(), d.warning.as_deref(), "{}", d.full_name());
-        if d.remove_by.as_ref().is_some_and(|r| r.parse::<Date>().unwrap() < as_of) {
-            expired.push(d.full_name());
-        }
-    }
-    expired.sort();
-    let reported: Vec<&str> = report["expired"].as_array().unwrap().iter().map(|e| e.as_str().unwrap()).collect();
-    assert_eq!(reported, expired);
+    let passing: Vec<&Declaration> = decls
+        .iter()
+        .filter(|d| expected[&d.index].is_empty())
+        .collect();
+    let expired = check_registry(&passing);
 
     let rejected = decls.len() - passing.len();
     let mut by_rule: BTreeMap<&str, usize> = BTreeMap::new();
@@ -380,6 +362,143 @@ fn edx_annotations_compile_or_fail_by_the_catalogue() {
         "records {}, compiled {}, rejected {rejected}, expired as of {AS_OF}: {}\nrejections by rule (a record may break several): {by_rule:?}",
         decls.len(),
         passing.len(),
-        expired.len()
+        expired
     );
+}
+
+/// Compiles every declaration in one crate; each must fail with exactly the errors expected.
+fn check_rejections(decls: &[Declaration], expected: &BTreeMap<usize, BTreeSet<&str>>) {
+    let all: Vec<&Declaration> = decls.iter().collect();
+    let (dir, lines) = write_crate("edx_all", &all, "fn main() {}\n");
+    let out = support::cargo(&dir, &["check", "--quiet", "--message-format=json"]);
+    let mut actual: BTreeMap<usize, BTreeSet<&str>> =
+        decls.iter().map(|d| (d.index, BTreeSet::new())).collect();
+    for line in out.stdout.lines() {
+        let msg: Json = serde_json::from_str(line).unwrap();
+        if msg["reason"] != "compiler-message" || msg["message"]["level"] != "error" {
+            continue;
+        }
+        let text = msg["message"]["message"].as_str().unwrap();
+        if text.starts_with("aborting due to") {
+            continue;
+        }
+        let spans = msg["message"]["spans"].as_array().unwrap();
+        let primary = spans
+            .iter()
+            .find(|s| s["is_primary"] == true)
+            .expect("a primary span");
+        let at = usize::try_from(primary["line_start"].as_u64().unwrap()).unwrap();
+        let (index, _, _) = lines
+            .iter()
+            .find(|(_, first, last)| (*first..=*last).contains(&at))
+            .unwrap_or_else(|| panic!("error outside any declaration, line {at}: {text}"));
+        actual.get_mut(index).unwrap().insert(classify(text));
+    }
+    let wrong: Vec<String> = decls
+        .iter()
+        .filter(|d| expected[&d.index] != actual[&d.index])
+        .map(|d| {
+            format!(
+                "record {} `{}`: expected {:?}, got {:?}",
+                d.index,
+                d.full_name(),
+                expected[&d.index],
+                actual[&d.index]
+            )
+        })
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "records judged wrongly:\n{}",
+        wrong.join("\n")
+    );
+}
+
+/// Compiles and runs the declarations expected to pass; checks the registry they produce, and
+/// returns how many are expired on `AS_OF`.
+fn check_registry(passing: &[&Declaration]) -> usize {
+    let main = format!(
+        "fn main() {{\n    let report = toggles::registry().report_as_of({AS_OF:?}.parse().unwrap());\n    println!(\"{{}}\", serde_json::to_string(&report).unwrap());\n}}\n"
+    );
+    let (dir, _) = write_crate("edx_ok", passing, &main);
+    let run = support::cargo(&dir, &["run", "--quiet"]);
+    assert!(
+        run.status.success(),
+        "the valid records should compile and run:\n{}",
+        run.stderr
+    );
+    let report: Json = serde_json::from_str(&run.stdout).unwrap();
+    let toggles = report["toggles"].as_array().unwrap();
+    assert_eq!(toggles.len(), passing.len());
+    let as_of: Date = AS_OF.parse().unwrap();
+    let mut expired = Vec::new();
+    for d in passing {
+        let t = toggles
+            .iter()
+            .find(|t| t["full_name"] == d.full_name().as_str())
+            .unwrap_or_else(|| panic!("{} is missing from the registry", d.full_name()));
+        let kind = match d.ty {
+            "Flag" => "flag",
+            "Switch" => "switch",
+            _ => "setting",
+        };
+        assert_eq!(t["kind"], kind, "{}", d.full_name());
+        assert_eq!(t["default"], d.default, "{}", d.full_name());
+        assert_eq!(
+            t["description"],
+            d.description().as_str(),
+            "{}",
+            d.full_name()
+        );
+        assert_eq!(t["life"], d.life, "{}", d.full_name());
+        assert_eq!(
+            t["remove_by"].as_str(),
+            d.remove_by.as_deref(),
+            "{}",
+            d.full_name()
+        );
+        assert_eq!(t["created"], d.created.as_str(), "{}", d.full_name());
+        let justification = (d.life == "permanent").then_some(LEGACY_JUSTIFICATION);
+        assert_eq!(
+            t["justification"].as_str(),
+            justification,
+            "{}",
+            d.full_name()
+        );
+        let cases: Vec<&str> = t["use_cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        assert_eq!(cases, d.use_cases, "{}", d.full_name());
+        assert_eq!(
+            t["tickets"].as_str(),
+            d.tickets.as_deref(),
+            "{}",
+            d.full_name()
+        );
+        assert_eq!(
+            t["warning"].as_str(),
+            d.warning.as_deref(),
+            "{}",
+            d.full_name()
+        );
+        if d.remove_by
+            .as_ref()
+            .is_some_and(|r| r.parse::<Date>().unwrap() < as_of)
+        {
+            expired.push(d.full_name());
+        }
+    }
+    expired.sort();
+    let reported: Vec<&str> = report["expired"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    assert_eq!(reported, expired);
+
+    expired.len()
 }

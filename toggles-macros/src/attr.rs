@@ -50,15 +50,30 @@ const KEYS: [&str; 11] = [
 /// Keys people reach for out of habit (OEP-17 annotations, other flag libraries), with where
 /// that information goes here.
 const HABITS: [(&str, &str); 9] = [
-    ("description", "the description is the doc comment: write `/// ...` above the static"),
-    ("toggle_description", "the description is the doc comment: write `/// ...` above the static"),
-    ("default", "the default is the static's initializer: `static NAME: Switch = true;`"),
-    ("toggle_default", "the default is the static's initializer: `static NAME: Switch = true;`"),
+    (
+        "description",
+        "the description is the doc comment: write `/// ...` above the static",
+    ),
+    (
+        "toggle_description",
+        "the description is the doc comment: write `/// ...` above the static",
+    ),
+    (
+        "default",
+        "the default is the static's initializer: `static NAME: Switch = true;`",
+    ),
+    (
+        "toggle_default",
+        "the default is the static's initializer: `static NAME: Switch = true;`",
+    ),
     ("target_removal_date", "did you mean `remove_by`?"),
     ("toggle_target_removal_date", "did you mean `remove_by`?"),
     ("creation_date", "did you mean `created`?"),
     ("toggle_creation_date", "did you mean `created`?"),
-    ("type", "the toggle's type is the static's type: `Switch`, `Flag` or `Setting<T>`"),
+    (
+        "type",
+        "the toggle's type is the static's type: `Switch`, `Flag` or `Setting<T>`",
+    ),
 ];
 
 impl Attrs {
@@ -165,7 +180,10 @@ pub(crate) fn list(items: &[&str]) -> String {
         [one] => format!("`{one}`"),
         [init @ .., last] => format!(
             "{} and `{last}`",
-            init.iter().map(|i| format!("`{i}`")).collect::<Vec<_>>().join(", ")
+            init.iter()
+                .map(|i| format!("`{i}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }

@@ -26,9 +26,13 @@ const MONTHS: [&str; 12] = [
 pub(crate) fn parse(key: &str, s: &str) -> Result<Date, String> {
     let b = s.as_bytes();
     let shaped = b.len() == 10
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() });
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
     if !shaped {
         return Err(format!(
             "`{key}` must be a date written `YYYY-MM-DD`, not `{s}`"

@@ -8,7 +8,7 @@ use crate::attr::Attrs;
 use crate::errors::Errors;
 use crate::valid::{self, Default, Kind, Life, Toggle};
 
-pub(crate) fn toggle(args: TokenStream, input: TokenStream) -> TokenStream {
+pub(crate) fn toggle(args: TokenStream, input: &TokenStream) -> TokenStream {
     let item: Item = match syn::parse2(input.clone()) {
         Ok(item) => item,
         // Not a static we can read: keep the item as written so only this error shows.
@@ -66,7 +66,11 @@ fn expand(item: &Item, toggle: &Toggle, private: &TokenStream) -> TokenStream {
     let symbol = format!("toggle {full_name} is declared twice; full names must be unique");
     // One crate-root macro per full name: a second declaration in the same crate is rustc's
     // "defined multiple times" error, underlining both statics, already under `cargo check`.
-    let guard = format_ident!("toggle__{}", full_name.replace('.', "__"), span = ident.span());
+    let guard = format_ident!(
+        "toggle__{}",
+        full_name.replace('.', "__"),
+        span = ident.span()
+    );
     quote! {
         #(#attrs)*
         #vis #static_token #ident: #ty = #value;
@@ -120,7 +124,11 @@ fn meta(item: &Item, toggle: &Toggle, private: &TokenStream) -> TokenStream {
         }
         None => quote!(#private::None),
     };
-    let (owner, tickets, warning) = (opt(&toggle.owner), opt(&toggle.tickets), opt(&toggle.warning));
+    let (owner, tickets, warning) = (
+        opt(&toggle.owner),
+        opt(&toggle.tickets),
+        opt(&toggle.warning),
+    );
     let use_cases = toggle.use_cases.iter().map(|c| {
         let variant = format_ident!(
             "{}",

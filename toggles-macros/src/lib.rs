@@ -18,5 +18,5 @@ use proc_macro::TokenStream;
 /// See the `toggles` crate for the keys and the errors it reports.
 #[proc_macro_attribute]
 pub fn toggle(args: TokenStream, input: TokenStream) -> TokenStream {
-    expand::toggle(args.into(), input.into()).into()
+    expand::toggle(args.into(), &input.into()).into()
 }

@@ -6,7 +6,9 @@ pub(crate) fn is_valid(s: &str, dots: bool) -> bool {
     let mut words = s.split(|c| c == '_' || (dots && c == '.'));
     s.starts_with(|c: char| c.is_ascii_lowercase())
         && words.all(|w| {
-            !w.is_empty() && w.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+            !w.is_empty()
+                && w.bytes()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         })
 }
 
@@ -29,7 +31,9 @@ mod tests {
         for ok in ["grading", "courseware.exams", "a1_b2.c3", "x"] {
             assert!(is_valid(ok, true), "{ok}");
         }
-        for bad in ["", "Grading", "1abc", "a..b", "a.", "_a", "a__b", "a-b", "é", "a b"] {
+        for bad in [
+            "", "Grading", "1abc", "a..b", "a.", "_a", "a__b", "a-b", "é", "a b",
+        ] {
             assert!(!is_valid(bad, true), "{bad}");
         }
         assert!(!is_valid("a.b", false));

@@ -87,9 +87,28 @@ pub(crate) fn kind(ty: &Type, errors: &mut Errors) -> Option<Kind> {
         _ => None,
     });
     if kind.is_none() {
-        let hint = if matches!(shown.as_str(), "bool" | "u8" | "u16" | "u32" | "u64" | "usize" | "i8" | "i16" | "i32" | "i64" | "isize" | "f32" | "f64" | "& str" | "& 'static str")
-        {
-            format!("; for a configuration value write `Setting<{}>`", shown.replace("& ", "&").replace("&str", "&'static str"))
+        let hint = if matches!(
+            shown.as_str(),
+            "bool"
+                | "u8"
+                | "u16"
+                | "u32"
+                | "u64"
+                | "usize"
+                | "i8"
+                | "i16"
+                | "i32"
+                | "i64"
+                | "isize"
+                | "f32"
+                | "f64"
+                | "& str"
+                | "& 'static str"
+        ) {
+            format!(
+                "; for a configuration value write `Setting<{}>`",
+                shown.replace("& ", "&").replace("&str", "&'static str")
+            )
         } else {
             String::new()
         };
@@ -110,7 +129,12 @@ fn span_of(tokens: &impl ToTokens) -> Span {
 }
 
 /// Checks a declaration against every rule; `None` if any failed (each failure is in `errors`).
-pub(crate) fn validate(item: &Item, kind: Option<Kind>, attrs: &Attrs, errors: &mut Errors) -> Option<Toggle> {
+pub(crate) fn validate(
+    item: &Item,
+    kind: Option<Kind>,
+    attrs: &Attrs,
+    errors: &mut Errors,
+) -> Option<Toggle> {
     if let Some(m) = &item.mutability {
         errors.at(
             m.span,
@@ -119,7 +143,7 @@ pub(crate) fn validate(item: &Item, kind: Option<Kind>, attrs: &Attrs, errors: &
     }
     let default = kind.and_then(|kind| default(item, kind, errors));
     let description = description(item, errors);
-    let namespace = required(attrs, &attrs.namespace, "namespace", "`namespace = \"...\"` (lower-case words joined by `.` or `_`, like `courseware.exams`)", errors)
+    let namespace = required(attrs, attrs.namespace.as_ref(), "namespace", "`namespace = \"...\"` (lower-case words joined by `.` or `_`, like `courseware.exams`)", errors)
         .and_then(|ns| {
             names::is_valid(&ns.value.value(), true).then(|| ns.value.value()).or_else(|| {
                 errors.at(ns.span(), format!(
@@ -132,7 +156,9 @@ pub(crate) fn validate(item: &Item, kind: Option<Kind>, attrs: &Attrs, errors: &
     let name = name(item, attrs, errors);
     let life = life(attrs, errors);
     let created = attrs.created.as_ref().and_then(|e| date(e, errors));
-    if let (Some(Life::Temporary(remove_by)), Some(created), Some(entry)) = (&life, created, &attrs.remove_by) {
+    if let (Some(Life::Temporary(remove_by)), Some(created), Some(entry)) =
+        (&life, created, &attrs.remove_by)
+    {
         if *remove_by < created {
             errors.at(
                 entry.span(),
@@ -145,12 +171,15 @@ pub(crate) fn validate(item: &Item, kind: Option<Kind>, attrs: &Attrs, errors: &
         }
     }
     let use_cases = use_cases(attrs, errors);
-    let owner = optional_text(&attrs.owner, errors);
-    let tickets = optional_text(&attrs.tickets, errors);
-    let warning = optional_text(&attrs.warning, errors);
+    let owner = optional_text(attrs.owner.as_ref(), errors);
+    let tickets = optional_text(attrs.tickets.as_ref(), errors);
+    let warning = optional_text(attrs.warning.as_ref(), errors);
     if let Some(krate) = &attrs.krate {
         if krate.value.parse::<syn::Path>().is_err() {
-            errors.at(krate.span(), "`crate` takes the path to the toggles crate, like `crate = \"my_toggles\"`");
+            errors.at(
+                krate.span(),
+                "`crate` takes the path to the toggles crate, like `crate = \"my_toggles\"`",
+            );
         }
     }
     if !errors.is_empty() {
@@ -171,11 +200,17 @@ pub(crate) fn validate(item: &Item, kind: Option<Kind>, attrs: &Attrs, errors: &
     })
 }
 
-fn required<'a>(attrs: &Attrs, entry: &'a Option<Entry>, key: &str, example: &str, errors: &mut Errors) -> Option<&'a Entry> {
+fn required<'a>(
+    attrs: &Attrs,
+    entry: Option<&'a Entry>,
+    key: &str,
+    example: &str,
+    errors: &mut Errors,
+) -> Option<&'a Entry> {
     if entry.is_none() && !attrs.mentions(key) {
         errors.at(Span::call_site(), format!("missing `{key}`: add {example}"));
     }
-    entry.as_ref()
+    entry
 }
 
 fn default(item: &Item, kind: Kind, errors: &mut Errors) -> Option<Default> {
@@ -184,7 +219,10 @@ fn default(item: &Item, kind: Kind, errors: &mut Errors) -> Option<Default> {
         (Kind::Setting, None) => {
             errors.at(
                 item.semi_span,
-                format!("a setting needs a default value: `static {}: Setting<T> = value;`", item.ident),
+                format!(
+                    "a setting needs a default value: `static {}: Setting<T> = value;`",
+                    item.ident
+                ),
             );
             None
         }
@@ -192,9 +230,15 @@ fn default(item: &Item, kind: Kind, errors: &mut Errors) -> Option<Default> {
         (_, Some(expr)) => {
             let mut tokens = expr.clone().into_iter();
             match (tokens.next(), tokens.next()) {
-                (Some(TokenTree::Ident(b)), None) if b == "true" || b == "false" => Some(Default::Bool(b == "true")),
+                (Some(TokenTree::Ident(b)), None) if b == "true" || b == "false" => {
+                    Some(Default::Bool(b == "true"))
+                }
                 (first, _) => {
-                    let what = if kind == Kind::Switch { "switch" } else { "flag" };
+                    let what = if kind == Kind::Switch {
+                        "switch"
+                    } else {
+                        "flag"
+                    };
                     errors.at(
                         first.map_or(item.semi_span, |t| t.span()),
                         format!("a {what} starts `true` or `false`: write `= true`, `= false`, or no initializer for off"),
@@ -210,25 +254,32 @@ fn default(item: &Item, kind: Kind, errors: &mut Errors) -> Option<Default> {
 fn description(item: &Item, errors: &mut Errors) -> Option<String> {
     let mut lines = Vec::new();
     let mut first_span = None;
-    for attr in item.attrs.iter().filter(|a| a.path().is_ident("doc")) {
+    // `#[doc(hidden)]` and friends are lists, not text: they neither describe nor count.
+    let docs = item.attrs.iter().filter_map(|a| match &a.meta {
+        Meta::NameValue(nv) if nv.path.is_ident("doc") => Some((a, &nv.value)),
+        _ => None,
+    });
+    for (attr, value) in docs {
         first_span.get_or_insert_with(|| span_of(attr));
-        match &attr.meta {
-            Meta::NameValue(nv) => match &nv.value {
-                Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => {
-                    lines.extend(s.value().lines().map(str::to_owned));
-                }
-                _ => {
-                    errors.at(span_of(attr), "write the toggle's description as a `///` doc comment");
-                    return None;
-                }
-            },
-            _ => {}
-        }
+        let Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        }) = value
+        else {
+            errors.at(
+                span_of(attr),
+                "write the toggle's description as a `///` doc comment",
+            );
+            return None;
+        };
+        lines.extend(s.value().lines().map(str::to_owned));
     }
     let Some(span) = first_span else {
         errors.at(
             item.ident.span(),
-            format!("toggle `{}` needs a doc comment saying what it does: add `/// ...` above it", item.ident),
+            format!(
+                "toggle `{}` needs a doc comment saying what it does: add `/// ...` above it",
+                item.ident
+            ),
         );
         return None;
     };
@@ -249,7 +300,10 @@ fn description(item: &Item, errors: &mut Errors) -> Option<String> {
         errors.at(span, "the doc comment is empty: say what the toggle does");
         None
     } else if is_placeholder(&text) {
-        errors.at(span, format!("`{text}` is a placeholder, not a description: say what the toggle does"));
+        errors.at(
+            span,
+            format!("`{text}` is a placeholder, not a description: say what the toggle does"),
+        );
         None
     } else {
         Some(text)
@@ -282,7 +336,7 @@ fn name(item: &Item, attrs: &Attrs, errors: &mut Errors) -> Option<String> {
 }
 
 fn life(attrs: &Attrs, errors: &mut Errors) -> Option<Life> {
-    let life = required(attrs, &attrs.life, "life", "`life = \"temporary\"` (with `remove_by`) or `life = \"permanent\"` (with `justification`)", errors);
+    let life = required(attrs, attrs.life.as_ref(), "life", "`life = \"temporary\"` (with `remove_by`) or `life = \"permanent\"` (with `justification`)", errors);
     let remove_by = attrs.remove_by.as_ref().and_then(|e| date(e, errors));
     let life = life?;
     match life.value.value().as_str() {
@@ -320,7 +374,10 @@ fn life(attrs: &Attrs, errors: &mut Errors) -> Option<Life> {
             if text.trim().is_empty() || is_placeholder(&text) {
                 errors.at(
                     justification.span(),
-                    format!("`{}` is a placeholder, not a justification: say why the toggle must stay", text.trim()),
+                    format!(
+                        "`{}` is a placeholder, not a justification: say why the toggle must stay",
+                        text.trim()
+                    ),
                 );
                 return None;
             }
@@ -365,11 +422,14 @@ fn use_cases(attrs: &Attrs, errors: &mut Errors) -> Vec<&'static str> {
     found
 }
 
-fn optional_text(entry: &Option<Entry>, errors: &mut Errors) -> Option<String> {
-    let entry = entry.as_ref()?;
+fn optional_text(entry: Option<&Entry>, errors: &mut Errors) -> Option<String> {
+    let entry = entry?;
     let text = entry.value.value();
     if text.trim().is_empty() {
-        errors.at(entry.span(), format!("`{}` is empty: fill it in or remove it", entry.key));
+        errors.at(
+            entry.span(),
+            format!("`{}` is empty: fill it in or remove it", entry.key),
+        );
         return None;
     }
     Some(text)

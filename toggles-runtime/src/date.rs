@@ -164,8 +164,7 @@ impl std::str::FromStr for Date {
         let shape_ok = b.len() == 10
             && b[4] == b'-'
             && b[7] == b'-'
-            && b
-                .iter()
+            && b.iter()
                 .enumerate()
                 .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
         if !shape_ok {
@@ -203,12 +202,28 @@ mod tests {
 
     #[test]
     fn parses_and_rejects() {
-        assert_eq!("2024-02-29".parse::<Date>(), Ok(Date::__checked(2024, 2, 29)));
-        assert_eq!("2000-02-29".parse::<Date>().map(|d| d.day()), Ok(29));
-        assert!(matches!("1900-02-29".parse::<Date>(), Err(DateError::Day { .. })));
+        assert_eq!(
+            "2024-02-29".parse::<Date>(),
+            Ok(Date::__checked(2024, 2, 29))
+        );
+        assert_eq!("2000-02-29".parse::<Date>().map(super::Date::day), Ok(29));
+        assert!(matches!(
+            "1900-02-29".parse::<Date>(),
+            Err(DateError::Day { .. })
+        ));
         assert_eq!("2025-13-01".parse::<Date>(), Err(DateError::Month(13)));
-        assert_eq!("2025-04-31".parse::<Date>().unwrap_err().to_string(), "April 2025 has 30 days");
-        for bad in ["2023-10", "None", "2025-6-01", "2025/06/01", " 2025-06-01", "२०२५-06-01"] {
+        assert_eq!(
+            "2025-04-31".parse::<Date>().unwrap_err().to_string(),
+            "April 2025 has 30 days"
+        );
+        for bad in [
+            "2023-10",
+            "None",
+            "2025-6-01",
+            "2025/06/01",
+            " 2025-06-01",
+            "२०२५-06-01",
+        ] {
             assert_eq!(bad.parse::<Date>(), Err(DateError::Format), "{bad}");
         }
     }
@@ -216,8 +231,14 @@ mod tests {
     #[test]
     fn civil_from_days_matches_known_dates() {
         assert_eq!(Date::from_days_since_epoch(0).to_string(), "1970-01-01");
-        assert_eq!(Date::from_days_since_epoch(11_016).to_string(), "2000-02-29");
-        assert_eq!(Date::from_days_since_epoch(20_413).to_string(), "2025-11-21");
+        assert_eq!(
+            Date::from_days_since_epoch(11_016).to_string(),
+            "2000-02-29"
+        );
+        assert_eq!(
+            Date::from_days_since_epoch(20_413).to_string(),
+            "2025-11-21"
+        );
         assert_eq!(Date::from_days_since_epoch(-1).to_string(), "1969-12-31");
     }
 }

@@ -67,7 +67,13 @@ use crate::{Date, Kind, Meta, Source, Toggle, Value};
 /// ```
 pub fn registry() -> &'static Registry {
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
-    REGISTRY.get_or_init(|| Registry::from_toggles(inventory::iter::<Registration>.into_iter().map(|r| r.toggle)))
+    REGISTRY.get_or_init(|| {
+        Registry::from_toggles(
+            inventory::iter::<Registration>
+                .into_iter()
+                .map(|r| r.toggle),
+        )
+    })
 }
 
 /// Every declared toggle, sorted by full name, and any full name declared twice.
@@ -110,9 +116,7 @@ impl Registry {
 
     /// The toggle with this full name (`namespace.name`).
     pub fn get(&self, full_name: &str) -> Option<&ToggleInfo> {
-        let i = self
-            .toggles
-            .partition_point(|t| t.full_name() < full_name);
+        let i = self.toggles.partition_point(|t| t.full_name() < full_name);
         self.toggles.get(i).filter(|t| t.full_name() == full_name)
     }
 
@@ -292,5 +296,65 @@ impl Serialize for Entry<'_> {
         map.serialize_entry("warning", &m.warning())?;
         map.serialize_entry("source", m.source())?;
         map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::MetaParts;
+    use crate::{Flag, Life, Switch};
+
+    const fn meta(full_name: &'static str, file: &'static str, line: u32) -> Meta {
+        Meta::__new(MetaParts {
+            full_name,
+            namespace: "grading",
+            name: "new_grader",
+            description: "Grade problems with the rewritten engine.",
+            life: Life::Permanent {
+                justification: "test",
+            },
+            created: None,
+            owner: None,
+            use_cases: &[],
+            tickets: None,
+            warning: None,
+            source: Source {
+                crate_name: "test",
+                crate_version: "0.0.0",
+                module_path: "test",
+                file,
+                line,
+                column: 1,
+            },
+        })
+    }
+
+    // What the compile and link errors normally prevent: one full name declared twice.
+    static SECOND: Flag = Flag::__new(meta("grading.new_grader", "b.rs", 7), false);
+    static FIRST: Switch = Switch::__new(meta("grading.new_grader", "a.rs", 3), false);
+    static OTHER: Flag = Flag::__new(meta("grading.other", "a.rs", 9), false);
+
+    #[test]
+    fn reports_a_full_name_declared_twice_with_both_sources() {
+        let toggles: [&'static dyn Toggle; 3] = [&SECOND, &OTHER, &FIRST];
+        let registry = Registry::from_toggles(toggles.into_iter());
+        assert_eq!(registry.len(), 3);
+        let [dup] = registry.duplicates() else {
+            panic!("one duplicate expected: {:?}", registry.duplicates())
+        };
+        assert_eq!(dup.full_name, "grading.new_grader");
+        let sources: Vec<_> = dup.sources.iter().map(ToString::to_string).collect();
+        assert_eq!(sources, ["a.rs:3:1", "b.rs:7:1"]);
+        // Lookup is deterministic: the first declaration by source location.
+        assert_eq!(
+            registry.get("grading.new_grader").unwrap().kind(),
+            Kind::Switch
+        );
+
+        let json =
+            serde_json::to_value(registry.report_as_of(Date::__checked(2026, 1, 1))).unwrap();
+        assert_eq!(json["duplicates"][0]["full_name"], "grading.new_grader");
+        assert_eq!(json["duplicates"][0]["sources"][1]["file"], "b.rs");
     }
 }

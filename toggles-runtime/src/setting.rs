@@ -87,6 +87,6 @@ impl<T: SettingValue + fmt::Debug> fmt::Debug for Setting<T> {
         f.debug_struct("Setting")
             .field("full_name", &self.meta.full_name())
             .field("value", &self.get())
-            .finish()
+            .finish_non_exhaustive()
     }
 }

@@ -87,6 +87,6 @@ impl fmt::Debug for Switch {
         f.debug_struct("Switch")
             .field("full_name", &self.meta.full_name())
             .field("enabled", &self.is_enabled())
-            .finish()
+            .finish_non_exhaustive()
     }
 }

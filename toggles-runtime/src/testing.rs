@@ -5,11 +5,17 @@
 //! CI to enforce removal dates adds one test:
 //!
 //! ```
-//! #[test]
-//! fn no_toggle_is_past_its_removal_date() {
-//!     toggles::testing::assert_no_expired_toggles();
+//! #[cfg(test)]
+//! mod toggle_debt {
+//!     #[test]
+//!     fn no_toggle_is_past_its_removal_date() {
+//!         toggles::testing::assert_no_expired_toggles();
+//!     }
 //! }
 //! ```
+
+// The example above shows the test a user adds to their own crate.
+#![allow(clippy::test_attr_in_doctest)]
 
 use crate::{registry, Date, ToggleInfo};
 
@@ -63,14 +69,21 @@ fn expired_message(expired: &[&ToggleInfo], date: Date, package: Option<&str>) -
     if expired.is_empty() {
         return None;
     }
-    let width = expired.iter().map(|t| t.full_name().len()).max().unwrap_or(0);
+    let width = expired
+        .iter()
+        .map(|t| t.full_name().len())
+        .max()
+        .unwrap_or(0);
     let (n, s) = (expired.len(), if expired.len() == 1 { "" } else { "s" });
     let scope = package.map_or(String::new(), |p| format!(" in `{p}`"));
     let mut msg = format!("{n} toggle{s}{scope} past the `remove_by` date (as of {date}):\n");
     for t in expired {
         let m = t.meta();
         let remove_by = m.remove_by().map(|d| d.to_string()).unwrap_or_default();
-        let owner = m.owner().map(|o| format!("  owner {o}")).unwrap_or_default();
+        let owner = m
+            .owner()
+            .map(|o| format!("  owner {o}"))
+            .unwrap_or_default();
         let _ = writeln!(
             msg,
             "  {:width$}  remove_by {remove_by}  {}{owner}",
