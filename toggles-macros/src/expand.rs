@@ -85,9 +85,12 @@ fn expand(item: &Item, toggle: &Toggle, private: &TokenStream) -> TokenStream {
             static FULL_NAME_IS_UNIQUE: u8 = 0;
         };
 
+        // Declared in a function body the guard is still exported to the crate root, which is
+        // what makes it collide; the lint that says so is about macros meant to be called.
         #(#cfgs)*
         #[doc(hidden)]
         #[macro_export]
+        #[allow(non_local_definitions)]
         macro_rules! #guard {
             () => {};
         }

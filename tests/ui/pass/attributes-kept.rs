@@ -1,5 +1,6 @@
 //! Visibility, `#[cfg]` and other attributes on the static survive the expansion, and the
 //! static is usable from other modules like any static.
+#![deny(warnings)]
 mod flags {
     use toggles::{toggle, Flag, Switch};
 

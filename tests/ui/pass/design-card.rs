@@ -1,4 +1,5 @@
 //! The declarations of the design card, exactly.
+#![deny(warnings)]
 use toggles::{toggle, Flag, Setting, Switch};
 
 /// Grade problems with the rewritten engine.

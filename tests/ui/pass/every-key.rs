@@ -1,4 +1,5 @@
 //! Every key of the attribute at once, and every value type a setting takes.
+#![deny(warnings)]
 use toggles::{toggle, Life, Setting, Switch, UseCase};
 
 /// Show the new dashboard

@@ -1,4 +1,5 @@
 //! `crate = "..."` points the expansion at a renamed toggles crate.
+#![deny(warnings)]
 use toggles as flags_lib;
 
 /// Grade problems with the rewritten engine.
