@@ -4,6 +4,7 @@
 //! Use it through the `toggles` crate, which adds the `#[toggle]` attribute that declares
 //! toggles; the types here are built only by that attribute.
 
+pub mod bucket;
 mod context;
 mod date;
 mod flag;
