@@ -178,6 +178,13 @@ fn serializes_to_the_documented_json_shape() {
                 "line": 10,
                 "column": source["column"],
             },
+            "state": {
+                "source": "default",
+                "value": false,
+                "first_modified": null,
+                "last_modified": null,
+                "modified_by": null,
+            },
         })
     );
     let upload = toggles

@@ -46,7 +46,7 @@ pub(crate) fn parse(key: &str, s: &str) -> Result<Date, String> {
             "`{s}` is not a real date: there is no month {month}; write `{key} = \"YYYY-MM-DD\"`"
         ));
     }
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
     let days = match month {
         2 if leap => 29,
         2 => 28,

@@ -1,8 +1,16 @@
 //! What a flag is evaluated for: the user, their groups, the site and environment of a request.
 
+use std::sync::OnceLock;
+
+use crate::cache::Pinned;
+
 /// The subject of a flag check: who is asking, in which groups, on which site and environment.
 ///
 /// A context borrows everything it holds, so building one per request costs no allocation.
+///
+/// On its first flag check a context pins the store's snapshot in force and the time: every
+/// later check through it answers from that snapshot, so a request sees stable flag values even
+/// if the store changes while it runs. Build one context per request.
 ///
 /// ```
 /// use toggles_runtime::Context;
@@ -17,13 +25,14 @@
 /// assert_eq!(ctx.group_ids("course").collect::<Vec<_>>(), ["course-v1:edX+DemoX"]);
 /// assert_eq!(ctx.attribute("region"), Some("RO"));
 /// ```
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Clone, Default)]
 pub struct Context<'a> {
     user: Option<&'a str>,
     site: Option<&'a str>,
     environment: Option<&'a str>,
     groups: &'a [(&'a str, &'a str)],
     attributes: &'a [(&'a str, &'a str)],
+    pinned: OnceLock<Pinned>,
 }
 
 impl<'a> Context<'a> {
@@ -36,6 +45,7 @@ impl<'a> Context<'a> {
             environment: None,
             groups: &[],
             attributes: &[],
+            pinned: OnceLock::new(),
         }
     }
 
@@ -103,5 +113,33 @@ impl<'a> Context<'a> {
             .iter()
             .find(|(n, _)| *n == name)
             .map(|&(_, v)| v)
+    }
+
+    /// The snapshot and time this context answers from, pinned on first use.
+    #[inline]
+    pub(crate) fn pinned(&self) -> &Pinned {
+        self.pinned.get_or_init(Pinned::now)
+    }
+
+    /// The generation of the pinned snapshot.
+    #[inline]
+    pub(crate) fn generation(&self) -> u64 {
+        self.pinned().generation()
+    }
+}
+
+impl std::fmt::Debug for Context<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("user", &self.user)
+            .field("site", &self.site)
+            .field("environment", &self.environment)
+            .field("groups", &self.groups)
+            .field("attributes", &self.attributes)
+            .field(
+                "pinned_generation",
+                &self.pinned.get().map(Pinned::generation),
+            )
+            .finish()
     }
 }

@@ -131,6 +131,17 @@ impl Date {
         }
     }
 
+    /// Days from 1970-01-01 to this date (Howard Hinnant's `days_from_civil`).
+    pub fn days_since_epoch(self) -> i64 {
+        let y = i64::from(self.year) - i64::from(self.month <= 2);
+        let era = y.div_euclid(400);
+        let yoe = y.rem_euclid(400);
+        let m = i64::from(self.month);
+        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(self.day) - 1;
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+        era * 146_097 + doe - 719_468
+    }
+
     /// The year.
     pub const fn year(self) -> u16 {
         self.year
@@ -149,7 +160,9 @@ impl Date {
 
 const fn days_in_month(year: u16, month: u8) -> u8 {
     match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => {
+            29
+        }
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
@@ -240,5 +253,8 @@ mod tests {
             "2025-11-21"
         );
         assert_eq!(Date::from_days_since_epoch(-1).to_string(), "1969-12-31");
+        for days in [-700_000, -1, 0, 59, 11_016, 20_413, 2_932_896] {
+            assert_eq!(Date::from_days_since_epoch(days).days_since_epoch(), days);
+        }
     }
 }

@@ -29,7 +29,12 @@
 //!       "warning": null,
 //!       "source": {
 //!         "crate": "grading", "crate_version": "0.1.0", "module_path": "grading::engine",
-//!         "file": "src/engine.rs", "line": 12, "column": 12
+//!         "file": "src/engine.rs", "line": 12, "column": 1
+//!       },
+//!       "state": {
+//!         "source": "store", "value": { "percent": 20.0 },
+//!         "first_modified": "2025-03-01T09:00:00Z", "last_modified": "2025-04-02T14:30:00Z",
+//!         "modified_by": "ana@example.com"
 //!       }
 //!     }
 //!   ],
@@ -37,6 +42,10 @@
 //!   "duplicates": []
 //! }
 //! ```
+//!
+//! Each toggle also carries `"state"`: `{"source": "store" | "default", "value": ..., "first_modified",
+//! "last_modified", "modified_by"}` — the switch state, flag rule or setting value in force,
+//! and who changed it when, from the audit log (`null` when never changed).
 //!
 //! `kind` is `"switch"`, `"flag"` or `"setting"`; `default` is a JSON boolean, number or string
 //! after `value_type`; dates are `YYYY-MM-DD`; `expired` is judged on `as_of` (a temporary
@@ -48,8 +57,9 @@ use std::sync::OnceLock;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::Serialize;
 
+use crate::cache;
 use crate::toggle::Registration;
-use crate::{Date, Kind, Meta, Source, Toggle, Value};
+use crate::{Date, Kind, Meta, Source, Timestamp, Toggle, Value};
 
 /// The toggles of this binary, in full-name order.
 ///
@@ -95,6 +105,10 @@ impl Registry {
             };
             key(a).cmp(&key(b))
         });
+        for (id, t) in toggles.iter().enumerate() {
+            t.toggle
+                .set_id(u32::try_from(id).expect("fewer than 2^32 toggles"));
+        }
         let duplicates = toggles
             .chunk_by(|a, b| a.full_name() == b.full_name())
             .filter(|group| group.len() > 1)
@@ -118,6 +132,18 @@ impl Registry {
     pub fn get(&self, full_name: &str) -> Option<&ToggleInfo> {
         let i = self.toggles.partition_point(|t| t.full_name() < full_name);
         self.toggles.get(i).filter(|t| t.full_name() == full_name)
+    }
+
+    /// The toggle at position `id` in full-name order.
+    pub(crate) fn by_id(&self, id: u32) -> Option<&ToggleInfo> {
+        self.toggles.get(id as usize)
+    }
+
+    /// The position of `full_name` in full-name order.
+    pub(crate) fn id_of(&self, full_name: &str) -> Option<u32> {
+        let i = self.toggles.partition_point(|t| t.full_name() < full_name);
+        (self.toggles.get(i)?.full_name() == full_name)
+            .then(|| u32::try_from(i).expect("fewer than 2^32 toggles"))
     }
 
     /// How many toggles are declared.
@@ -209,6 +235,54 @@ impl ToggleInfo {
     pub fn toggle(&self) -> &'static dyn Toggle {
         self.toggle
     }
+
+    /// What is in force for the toggle now: the store's entry or the compiled default, and
+    /// who changed it when (OEP-17 Req 5 and 12).
+    pub fn live(&self) -> Live {
+        let compiled = cache::current();
+        let name = self.full_name();
+        let stored = compiled.as_ref().and_then(|c| c.snapshot.entry(name));
+        let history = compiled.as_ref().and_then(|c| c.history.get(name).cloned());
+        Live {
+            source: if stored.is_some() {
+                LiveSource::Store
+            } else {
+                LiveSource::Default
+            },
+            value: stored.unwrap_or_else(|| {
+                serde_json::to_value(self.default_value()).expect("a value serializes")
+            }),
+            first_modified: history.as_ref().map(|h| h.first_modified),
+            last_modified: history.as_ref().map(|h| h.last_modified),
+            modified_by: history.map(|h| h.modified_by),
+        }
+    }
+}
+
+/// A toggle's state in force, for the registry's live view.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Live {
+    /// Where `value` comes from.
+    pub source: LiveSource,
+    /// A switch's state, a flag's rule or a setting's value, as the store holds it; the
+    /// compiled default when the store holds nothing.
+    pub value: serde_json::Value,
+    /// The first audited change, if any.
+    pub first_modified: Option<Timestamp>,
+    /// The last audited change, if any.
+    pub last_modified: Option<Timestamp>,
+    /// Who made the last audited change.
+    pub modified_by: Option<String>,
+}
+
+/// Where a toggle's state in force comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LiveSource {
+    /// The installed store holds an entry for it.
+    Store,
+    /// Nothing does: the compiled default applies.
+    Default,
 }
 
 impl std::fmt::Debug for ToggleInfo {
@@ -295,6 +369,7 @@ impl Serialize for Entry<'_> {
         map.serialize_entry("tickets", &m.tickets())?;
         map.serialize_entry("warning", &m.warning())?;
         map.serialize_entry("source", m.source())?;
+        map.serialize_entry("state", &self.info.live())?;
         map.end()
     }
 }

@@ -1,13 +1,19 @@
 //! `Setting<T>`: a typed configuration value.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 
-use crate::toggle::{DeclaredWithToggleAttribute, Sealed};
-use crate::{Kind, Meta, SettingValue, Toggle, Value};
+use arc_swap::ArcSwapOption;
+
+use crate::cache::{Compiled, Entry};
+use crate::toggle::{DeclaredWithToggleAttribute, Sealed, NO_ID};
+use crate::{overrides, Kind, Meta, SettingValue, Toggle, Value};
 
 /// A typed configuration value with a compiled default: config as code.
 ///
-/// `T` is `bool`, an integer or float type, or `&'static str` (see [`SettingValue`]).
+/// `T` is `bool`, an integer or float type, or `&'static str` (see [`SettingValue`]). The store
+/// may set a value; [`get`](Setting::get) returns it, or the compiled default.
 ///
 /// ```
 /// use toggles::{toggle, Setting};
@@ -21,20 +27,27 @@ use crate::{Kind, Meta, SettingValue, Toggle, Value};
 pub struct Setting<T: SettingValue> {
     meta: Meta,
     default: T,
+    /// The store's value; `None` for the default.
+    value: ArcSwapOption<T>,
+    id: AtomicU32,
+    overrides: AtomicU32,
 }
 
 impl<T: SettingValue> Setting<T> {
     #[doc(hidden)]
     pub const fn __new(meta: Meta, default: T) -> Setting<T> {
-        Setting { meta, default }
+        Setting {
+            meta,
+            default,
+            value: ArcSwapOption::const_empty(),
+            id: AtomicU32::new(NO_ID),
+            overrides: AtomicU32::new(0),
+        }
     }
 
     #[doc(hidden)]
     pub const fn __placeholder(meta: Meta) -> Setting<T> {
-        Setting {
-            meta,
-            default: T::PLACEHOLDER,
-        }
+        Setting::__new(meta, T::PLACEHOLDER)
     }
 
     /// Not a constructor: toggles are declared with `#[toggle]`. This exists so that writing
@@ -48,10 +61,19 @@ impl<T: SettingValue> Setting<T> {
         unreachable!()
     }
 
-    /// The current value.
+    /// The current value: a test override in scope, else the store's value, else the default.
     #[inline]
     pub fn get(&self) -> T {
-        self.default
+        if self.overrides.load(Ordering::Relaxed) > 0 {
+            if let Some(v) = overrides::lookup::<T>(self.key()) {
+                return v;
+            }
+        }
+        self.value
+            .load()
+            .as_deref()
+            .copied()
+            .unwrap_or(self.default)
     }
 
     /// The declared metadata.
@@ -65,7 +87,42 @@ impl<T: SettingValue> Setting<T> {
     }
 }
 
-impl<T: SettingValue> Sealed for Setting<T> {}
+impl<T: SettingValue> Sealed for Setting<T> {
+    fn set_id(&self, id: u32) {
+        self.id.store(id, Ordering::Relaxed);
+    }
+
+    fn rebuild(&self, _id: u32, compiled: Option<&Compiled>) {
+        let value = match compiled.map(|c| c.entry(self.id.load(Ordering::Relaxed))) {
+            Some(Entry::Setting(json)) => T::from_json(json).map(Arc::new),
+            _ => None,
+        };
+        self.value.store(value);
+    }
+
+    fn override_count(&self) -> &AtomicU32 {
+        &self.overrides
+    }
+
+    fn check_value(&self, value: &serde_json::Value) -> Result<(), String> {
+        match T::from_json(value) {
+            Some(_) => Ok(()),
+            None => Err(format!("takes a `{}`, not `{value}`", T::TYPE_NAME)),
+        }
+    }
+
+    fn push_override(&self, value: Box<dyn std::any::Any>) -> Result<(), &'static str> {
+        if !value.is::<T>() {
+            return Err("a setting is overridden with a value of its own type");
+        }
+        overrides::push(self.key(), value);
+        Ok(())
+    }
+
+    fn key(&self) -> usize {
+        std::ptr::from_ref(self) as usize
+    }
+}
 
 impl<T: SettingValue> Toggle for Setting<T> {
     fn meta(&self) -> &Meta {

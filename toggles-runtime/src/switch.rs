@@ -1,14 +1,16 @@
 //! `Switch`: on or off for everyone.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 
-use crate::toggle::{DeclaredWithToggleAttribute, Sealed};
-use crate::{Kind, Meta, Toggle, Value};
+use crate::cache::{self, Compiled, Entry, OFF, ON, SLOW};
+use crate::toggle::{DeclaredWithToggleAttribute, Sealed, NO_ID};
+use crate::{overrides, Kind, Meta, Toggle, Value};
 
 /// A toggle that is on or off for everyone: a kill switch, a launch switch.
 ///
-/// Declared with `#[toggle]`; off unless initialized with `= true`.
+/// Declared with `#[toggle]`; off unless initialized with `= true`. A check is one relaxed
+/// atomic load of a state the runtime keeps up to date with the store.
 ///
 /// ```
 /// use toggles::{toggle, Switch};
@@ -25,7 +27,9 @@ use crate::{Kind, Meta, Toggle, Value};
 pub struct Switch {
     meta: Meta,
     default: bool,
-    state: AtomicBool,
+    state: AtomicU8,
+    id: AtomicU32,
+    overrides: AtomicU32,
 }
 
 impl Switch {
@@ -34,7 +38,9 @@ impl Switch {
         Switch {
             meta,
             default,
-            state: AtomicBool::new(default),
+            state: AtomicU8::new(if default { ON } else { OFF }),
+            id: AtomicU32::new(NO_ID),
+            overrides: AtomicU32::new(0),
         }
     }
 
@@ -51,7 +57,28 @@ impl Switch {
     /// Whether the switch is on.
     #[inline]
     pub fn is_enabled(&self) -> bool {
-        self.state.load(Ordering::Relaxed)
+        match self.state.load(Ordering::Relaxed) {
+            ON => true,
+            OFF => false,
+            _ => self.resolve(),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn resolve(&self) -> bool {
+        if let Some(on) = overrides::lookup::<bool>(self.key()) {
+            return on;
+        }
+        let compiled = cache::current();
+        self.stored(compiled.as_deref())
+    }
+
+    fn stored(&self, compiled: Option<&Compiled>) -> bool {
+        match compiled.map(|c| c.entry(self.id.load(Ordering::Relaxed))) {
+            Some(Entry::Switch(on)) => *on,
+            _ => self.default,
+        }
     }
 
     /// The declared metadata.
@@ -65,7 +92,38 @@ impl Switch {
     }
 }
 
-impl Sealed for Switch {}
+impl Sealed for Switch {
+    fn set_id(&self, id: u32) {
+        self.id.store(id, Ordering::Relaxed);
+    }
+
+    fn rebuild(&self, _id: u32, compiled: Option<&Compiled>) {
+        let state = if self.overrides.load(Ordering::Relaxed) > 0 {
+            SLOW
+        } else if self.stored(compiled) {
+            ON
+        } else {
+            OFF
+        };
+        self.state.store(state, Ordering::Relaxed);
+    }
+
+    fn override_count(&self) -> &AtomicU32 {
+        &self.overrides
+    }
+
+    fn push_override(&self, value: Box<dyn std::any::Any>) -> Result<(), &'static str> {
+        if !value.is::<bool>() {
+            return Err("a switch is overridden with a `bool`");
+        }
+        overrides::push(self.key(), value);
+        Ok(())
+    }
+
+    fn key(&self) -> usize {
+        std::ptr::from_ref(self) as usize
+    }
+}
 
 impl Toggle for Switch {
     fn meta(&self) -> &Meta {

@@ -1,8 +1,43 @@
-//! Helpers for a project's own tests.
+//! Helpers for a project's own tests: forcing toggles into a state, running a test in every
+//! state, and enforcing removal dates.
 //!
-//! OEP-17 asks that temporary toggles be removed by their date. A past `remove_by` is not a
-//! compile error — a build must not break because a calendar page turned — so a team that wants
-//! CI to enforce removal dates adds one test:
+//! # Overrides
+//!
+//! [`set`] forces a toggle to a value until the returned guard is dropped. Overrides belong to
+//! the thread that made them, so tests that `cargo test` runs in parallel threads never see each
+//! other's; they hold across `.await` in a `#[tokio::test]` (its runtime runs the test on the
+//! test's thread). A thread the test spawns does not see them. They cost nothing on the hot
+//! path of toggles nobody overrides.
+//!
+//! ```
+//! use toggles::{toggle, Context, Flag, Setting};
+//!
+//! /// Grade problems with the rewritten engine.
+//! #[toggle(namespace = "grading", life = "temporary", remove_by = "2030-01-01")]
+//! static NEW_GRADER: Flag;
+//!
+//! /// Largest upload accepted, in bytes.
+//! #[toggle(namespace = "uploads", life = "permanent", justification = "sized per deployment")]
+//! static MAX_UPLOAD_BYTES: Setting<u64> = 10_000_000;
+//!
+//! {
+//!     let _on = toggles::testing::set(&NEW_GRADER, true);
+//!     let _small = toggles::testing::set(&MAX_UPLOAD_BYTES, 1_000);
+//!     assert!(NEW_GRADER.is_enabled(&Context::new()));
+//!     assert_eq!(MAX_UPLOAD_BYTES.get(), 1_000);
+//! }
+//! assert!(!NEW_GRADER.is_enabled(&Context::new()));
+//!
+//! // OEP-17: test every toggle in both states.
+//! toggles::testing::with_both(&NEW_GRADER, |on| {
+//!     assert_eq!(NEW_GRADER.is_enabled(&Context::new()), on);
+//! });
+//! ```
+//!
+//! # Removal dates
+//!
+//! A past `remove_by` is not a compile error — a build must not break because a calendar page
+//! turned — so a team that wants CI to enforce removal dates adds one test:
 //!
 //! ```
 //! #[cfg(test)]
@@ -17,7 +52,130 @@
 // The example above shows the test a user adds to their own crate.
 #![allow(clippy::test_attr_in_doctest)]
 
-use crate::{registry, Date, ToggleInfo};
+use std::marker::PhantomData;
+use std::sync::atomic::Ordering;
+
+use crate::{
+    cache, overrides, registry, Date, Flag, Kind, Setting, SettingValue, Switch, Toggle, ToggleInfo,
+};
+
+/// A toggle type and the type of value that overrides it.
+pub trait Overridable: Toggle {
+    /// `bool` for switches and flags, `T` for `Setting<T>`.
+    type Value: Copy + 'static;
+}
+
+impl Overridable for Switch {
+    type Value = bool;
+}
+
+impl Overridable for Flag {
+    type Value = bool;
+}
+
+impl<T: SettingValue> Overridable for Setting<T> {
+    type Value = T;
+}
+
+/// A test override in scope; dropping it ends the override.
+#[must_use = "the override ends when this guard is dropped"]
+pub struct Override {
+    toggle: &'static dyn Toggle,
+    // Overrides live in the creating thread's stack, so the guard must be dropped there.
+    _not_send: PhantomData<*const ()>,
+}
+
+/// Forces `toggle` to `value` on this thread until the guard is dropped; overrides nest.
+pub fn set<T: Overridable>(toggle: &'static T, value: T::Value) -> Override {
+    push(toggle, Box::new(value)).expect("the value's type matches the toggle's")
+}
+
+fn push(
+    toggle: &'static dyn Toggle,
+    value: Box<dyn std::any::Any>,
+) -> Result<Override, &'static str> {
+    let _guard = cache::lock();
+    toggle.push_override(value)?;
+    toggle.override_count().fetch_add(1, Ordering::Relaxed);
+    refresh(toggle);
+    Ok(Override {
+        toggle,
+        _not_send: PhantomData,
+    })
+}
+
+fn refresh(toggle: &'static dyn Toggle) {
+    if let Some(id) = registry().id_of(toggle.meta().full_name()) {
+        cache::refresh(id);
+    } else {
+        // A toggle outside the registry (a rejected declaration's placeholder) has no store state.
+        toggle.rebuild(crate::toggle::NO_ID, None);
+    }
+}
+
+impl Drop for Override {
+    fn drop(&mut self) {
+        let _guard = cache::lock();
+        overrides::pop(self.toggle.key());
+        self.toggle.override_count().fetch_sub(1, Ordering::Relaxed);
+        refresh(self.toggle);
+    }
+}
+
+/// Runs `body` with `toggle` forced off, then forced on: the practice's "test both states".
+pub fn with_both<T: Overridable<Value = bool>>(toggle: &'static T, mut body: impl FnMut(bool)) {
+    for on in [false, true] {
+        let _guard = set(toggle, on);
+        body(on);
+    }
+}
+
+/// Runs `body` once for every combination of on and off of `toggles` (switches or flags),
+/// `2^n` runs; `body` gets the states in the order of `toggles`.
+///
+/// ```
+/// use toggles::{toggle, Context, Flag, Switch};
+///
+/// /// Grade problems with the rewritten engine.
+/// #[toggle(namespace = "grading", life = "temporary", remove_by = "2030-01-01")]
+/// static NEW_GRADER: Flag;
+///
+/// /// Turn recommendations off under load.
+/// #[toggle(namespace = "catalog", life = "permanent", justification = "circuit breaker")]
+/// static RECOMMENDATIONS: Switch = true;
+///
+/// let mut seen = Vec::new();
+/// toggles::testing::with_each_combination(&[&NEW_GRADER, &RECOMMENDATIONS], |states| {
+///     assert_eq!(NEW_GRADER.is_enabled(&Context::new()), states[0]);
+///     assert_eq!(RECOMMENDATIONS.is_enabled(), states[1]);
+///     seen.push(states.to_vec());
+/// });
+/// assert_eq!(seen.len(), 4);
+/// ```
+pub fn with_each_combination(toggles: &[&'static dyn Toggle], mut body: impl FnMut(&[bool])) {
+    for t in toggles {
+        assert!(
+            t.kind() != Kind::Setting,
+            "`{}` is a setting; combinations are of switches and flags",
+            t.meta().full_name()
+        );
+    }
+    let n = toggles.len();
+    assert!(
+        n < 16,
+        "{n} toggles make {} combinations; test fewer at once",
+        1u64 << n
+    );
+    for mask in 0..1u32 << n {
+        let states: Vec<bool> = (0..n).map(|i| mask & (1 << i) != 0).collect();
+        let _guards: Vec<Override> = toggles
+            .iter()
+            .zip(&states)
+            .map(|(t, on)| push(*t, Box::new(*on)).expect("switches and flags take a bool"))
+            .collect();
+        body(&states);
+    }
+}
 
 /// Panics, listing each one, if any temporary toggle in the binary is past its `remove_by` today.
 #[track_caller]

@@ -1,10 +1,41 @@
 //! What every toggle type shares, and how a toggle enters the registry.
 
-use crate::{Kind, Meta, Value};
+use std::sync::atomic::AtomicU32;
 
-mod sealed {
-    pub trait Sealed {}
+use serde_json::Value as Json;
+
+use crate::{Context, Kind, Meta, Value};
+
+pub(crate) mod sealed {
+    use super::{AtomicU32, Context, Json};
+    use crate::cache::Compiled;
+
+    /// The runtime's side of a toggle: not callable, nor implementable, outside this crate.
+    pub trait Sealed {
+        /// The toggle's position in the registry, set once when the registry is built.
+        fn set_id(&self, id: u32);
+        /// Recomputes the cached state from `compiled` (`None`: compiled defaults).
+        fn rebuild(&self, id: u32, compiled: Option<&Compiled>);
+        /// Active test overrides of this toggle, on any thread.
+        fn override_count(&self) -> &AtomicU32;
+        /// Whether `value` is a valid value for this toggle; only settings have values.
+        fn check_value(&self, value: &Json) -> Result<(), String> {
+            let _ = value;
+            Ok(())
+        }
+        /// A flag's answer for `ctx`; `None` for other kinds.
+        fn flag_enabled(&self, ctx: &Context<'_>) -> Option<bool> {
+            let _ = ctx;
+            None
+        }
+        /// Pushes a test override; `value` is `bool` for switches and flags, `T` for settings.
+        fn push_override(&self, value: Box<dyn std::any::Any>) -> Result<(), &'static str>;
+        /// The address that keys this toggle's test overrides.
+        fn key(&self) -> usize;
+    }
 }
+
+pub(crate) use sealed::Sealed;
 
 /// What the registry knows of any toggle, whatever its type. Implemented by [`Switch`],
 /// [`Flag`] and [`Setting`]; not implementable outside this crate.
@@ -12,7 +43,7 @@ mod sealed {
 /// [`Switch`]: crate::Switch
 /// [`Flag`]: crate::Flag
 /// [`Setting`]: crate::Setting
-pub trait Toggle: Sync + sealed::Sealed + 'static {
+pub trait Toggle: Sync + Sealed + 'static {
     /// The declared metadata.
     fn meta(&self) -> &Meta;
     /// Switch, flag or setting.
@@ -22,8 +53,6 @@ pub trait Toggle: Sync + sealed::Sealed + 'static {
     /// The compiled default: the value when no store says otherwise.
     fn default_value(&self) -> Value;
 }
-
-pub(crate) use sealed::Sealed;
 
 /// One toggle's entry in the registry, submitted by the `#[toggle]` macro through `inventory`.
 /// Not public API.
@@ -40,6 +69,9 @@ impl Registration {
 }
 
 inventory::collect!(Registration);
+
+/// Marks "no registry id yet" in a static.
+pub(crate) const NO_ID: u32 = u32::MAX;
 
 /// The bound that makes a hand-written toggle constructor a compile error that names the fix.
 ///

@@ -89,10 +89,12 @@ pub trait SettingValue: Copy + Send + Sync + 'static + sealed::Sealed {
     const PLACEHOLDER: Self;
     /// The value as a [`Value`].
     fn to_value(self) -> Value;
+    /// The value a store holds as JSON, if it is of this type.
+    fn from_json(json: &serde_json::Value) -> Option<Self>;
 }
 
 macro_rules! setting_value {
-    ($($ty:ty => $variant:ident as $as:ty, $zero:expr;)*) => {$(
+    ($($ty:ty => $variant:ident as $as:ty, $zero:expr, $from:expr;)*) => {$(
         impl sealed::Sealed for $ty {}
         impl SettingValue for $ty {
             const TYPE_NAME: &'static str = stringify!($ty);
@@ -101,23 +103,28 @@ macro_rules! setting_value {
             fn to_value(self) -> Value {
                 Value::$variant(self as $as)
             }
+            #[allow(clippy::redundant_closure_call, clippy::cast_possible_truncation)]
+            fn from_json(json: &serde_json::Value) -> Option<Self> {
+                ($from)(json)
+            }
         }
     )*};
 }
 
 setting_value! {
-    u8 => UInt as u64, 0;
-    u16 => UInt as u64, 0;
-    u32 => UInt as u64, 0;
-    u64 => UInt as u64, 0;
-    usize => UInt as u64, 0;
-    i8 => Int as i64, 0;
-    i16 => Int as i64, 0;
-    i32 => Int as i64, 0;
-    i64 => Int as i64, 0;
-    isize => Int as i64, 0;
-    f32 => Float as f64, 0.0;
-    f64 => Float as f64, 0.0;
+    u8 => UInt as u64, 0, |j: &serde_json::Value| j.as_u64().and_then(|v| v.try_into().ok());
+    u16 => UInt as u64, 0, |j: &serde_json::Value| j.as_u64().and_then(|v| v.try_into().ok());
+    u32 => UInt as u64, 0, |j: &serde_json::Value| j.as_u64().and_then(|v| v.try_into().ok());
+    u64 => UInt as u64, 0, |j: &serde_json::Value| j.as_u64();
+    usize => UInt as u64, 0, |j: &serde_json::Value| j.as_u64().and_then(|v| v.try_into().ok());
+    i8 => Int as i64, 0, |j: &serde_json::Value| j.as_i64().and_then(|v| v.try_into().ok());
+    i16 => Int as i64, 0, |j: &serde_json::Value| j.as_i64().and_then(|v| v.try_into().ok());
+    i32 => Int as i64, 0, |j: &serde_json::Value| j.as_i64().and_then(|v| v.try_into().ok());
+    i64 => Int as i64, 0, |j: &serde_json::Value| j.as_i64();
+    isize => Int as i64, 0, |j: &serde_json::Value| j.as_i64().and_then(|v| v.try_into().ok());
+    // A JSON number is an f64; an f32 setting takes the nearest f32 of a finite one.
+    f32 => Float as f64, 0.0, |j: &serde_json::Value| j.as_f64().filter(|v| v.is_finite()).map(|v| v as f32);
+    f64 => Float as f64, 0.0, |j: &serde_json::Value| j.as_f64();
 }
 
 impl sealed::Sealed for bool {}
@@ -126,6 +133,9 @@ impl SettingValue for bool {
     const PLACEHOLDER: Self = false;
     fn to_value(self) -> Value {
         Value::Bool(self)
+    }
+    fn from_json(json: &serde_json::Value) -> Option<Self> {
+        json.as_bool()
     }
 }
 
@@ -136,4 +146,25 @@ impl SettingValue for &'static str {
     fn to_value(self) -> Value {
         Value::Str(self)
     }
+    fn from_json(json: &serde_json::Value) -> Option<Self> {
+        json.as_str().map(intern)
+    }
+}
+
+/// A `'static` copy of `s`, made once per distinct string: a `Setting<&'static str>` hands out
+/// `&'static str`, and values come from the store at run time. What leaks is bounded by the
+/// distinct values the store ever held.
+fn intern(s: &str) -> &'static str {
+    use std::collections::HashSet;
+    use std::sync::{Mutex, PoisonError};
+
+    static INTERNED: Mutex<Option<HashSet<&'static str>>> = Mutex::new(None);
+    let mut set = INTERNED.lock().unwrap_or_else(PoisonError::into_inner);
+    let set = set.get_or_insert_with(HashSet::new);
+    if let Some(existing) = set.get(s) {
+        return existing;
+    }
+    let leaked: &'static str = Box::leak(s.to_owned().into_boxed_str());
+    set.insert(leaked);
+    leaked
 }
