@@ -1,0 +1,359 @@
+//! Flag rules: every step of the evaluation order, and which step wins when two apply.
+//! The store is process-wide, so these tests take turns (`serial`).
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use toggles::bucket::bucket;
+use toggles::{toggle, Change, Context, Flag, FlagRule, MemoryStore, Snapshot, Step, Timestamp};
+
+/// Grade problems with the rewritten engine.
+#[toggle(namespace = "grading", life = "temporary", remove_by = "2030-01-01")]
+static NEW_GRADER: Flag;
+
+/// Show the new course outline; on unless a rule says otherwise.
+#[toggle(namespace = "courseware", life = "temporary", remove_by = "2030-01-01")]
+static NEW_OUTLINE: Flag = true;
+
+/// The grading engine's new queue, which the new grader needs.
+#[toggle(namespace = "grading", life = "temporary", remove_by = "2030-01-01")]
+static NEW_QUEUE: Flag;
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Installs a fresh store holding `rules`; the guard keeps other tests out until dropped.
+fn rules(rules: &[(&str, FlagRule)]) -> MutexGuard<'static, ()> {
+    let guard = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut snapshot = Snapshot::default();
+    for (name, rule) in rules {
+        snapshot.flags.insert((*name).to_owned(), rule.clone());
+    }
+    toggles::install(MemoryStore::with(snapshot)).expect("valid rules");
+    guard
+}
+
+fn grader(rule: FlagRule) -> MutexGuard<'static, ()> {
+    rules(&[("grading.new_grader", rule)])
+}
+
+#[track_caller]
+fn check(ctx: &Context<'_>, enabled: bool, step: Step) {
+    let why = NEW_GRADER.explain(ctx);
+    assert_eq!((why.enabled, &why.step), (enabled, &step), "explain");
+    assert_eq!(NEW_GRADER.is_enabled(ctx), enabled, "is_enabled");
+}
+
+fn user(id: &str) -> Context<'_> {
+    Context::new().user(id)
+}
+
+/// A user id whose bucket under the grader's salt is below (`inside`) or not below `basis_points`.
+fn user_for(basis_points: u16, inside: bool) -> String {
+    (0..)
+        .map(|i| format!("user-{i}"))
+        .find(|u| (bucket("grading.new_grader", u) < basis_points) == inside)
+        .unwrap()
+}
+
+#[test]
+fn no_rule_means_the_compiled_default() {
+    let _g = rules(&[]);
+    check(&user("1"), false, Step::Default);
+    assert!(NEW_OUTLINE.is_enabled(&user("1")));
+    assert_eq!(NEW_OUTLINE.explain(&user("1")).step, Step::Default);
+}
+
+#[test]
+fn an_empty_rule_keeps_the_compiled_default() {
+    let _g = rules(&[("courseware.new_outline", FlagRule::new())]);
+    assert!(NEW_OUTLINE.is_enabled(&user("1")));
+}
+
+#[test]
+fn inactive_is_off_for_everyone() {
+    let _g = grader(
+        FlagRule::new()
+            .active(false)
+            .everyone(true)
+            .users_on(["1"])
+            .site_on(["s"]),
+    );
+    check(&user("1").site("s"), false, Step::Inactive);
+}
+
+#[test]
+fn the_activation_window_gates() {
+    let past: Timestamp = "2020-01-01T00:00:00Z".parse().unwrap();
+    let future: Timestamp = "2999-01-01T00:00:00Z".parse().unwrap();
+    {
+        let _g = grader(FlagRule::new().window(Some(future), None).everyone(true));
+        check(&user("1"), false, Step::OutsideWindow);
+    }
+    {
+        let _g = grader(FlagRule::new().window(None, Some(past)).everyone(true));
+        check(&user("1"), false, Step::OutsideWindow);
+    }
+    let _g = grader(
+        FlagRule::new()
+            .window(Some(past), Some(future))
+            .everyone(true),
+    );
+    check(&user("1"), true, Step::Everyone);
+}
+
+#[test]
+fn environments_gate() {
+    let _g = grader(FlagRule::new().environments(["staging"]).everyone(true));
+    check(
+        &user("1").environment("production"),
+        false,
+        Step::Environment,
+    );
+    check(&user("1"), false, Step::Environment);
+    check(&user("1").environment("staging"), true, Step::Everyone);
+}
+
+#[test]
+fn requires_gates_on_another_flag() {
+    let needs_queue = FlagRule::new().requires("grading.new_queue").everyone(true);
+    {
+        let _g = rules(&[("grading.new_grader", needs_queue.clone())]);
+        check(
+            &user("1"),
+            false,
+            Step::Requires {
+                flag: "grading.new_queue".into(),
+            },
+        );
+    }
+    // The required flag is evaluated for the same context: on for user 7 only.
+    let _g = rules(&[
+        ("grading.new_grader", needs_queue),
+        ("grading.new_queue", FlagRule::new().users_on(["7"])),
+    ]);
+    check(
+        &user("1"),
+        false,
+        Step::Requires {
+            flag: "grading.new_queue".into(),
+        },
+    );
+    check(&user("7"), true, Step::Everyone);
+}
+
+#[test]
+fn constraints_gate_on_attributes() {
+    let _g = grader(
+        FlagRule::new()
+            .constraint("region", ["US", "RO"])
+            .everyone(true),
+    );
+    let constraint = Step::Constraint {
+        attribute: "region".into(),
+    };
+    check(&user("1"), false, constraint.clone());
+    check(
+        &user("1").attributes(&[("region", "FR")]),
+        false,
+        constraint,
+    );
+    check(
+        &user("1").attributes(&[("region", "RO")]),
+        true,
+        Step::Everyone,
+    );
+}
+
+#[test]
+fn sites_users_and_groups_force_on_or_off() {
+    let _g = grader(
+        FlagRule::new()
+            .site_on(["beta.example.com"])
+            .site_off(["white-label.example.com"])
+            .users_on(["1"])
+            .users_off(["2"])
+            .group_on("course", ["course-a"])
+            .group_off("org", ["org-x"])
+            .everyone(true),
+    );
+    check(&Context::new().site("beta.example.com"), true, Step::Site);
+    check(&user("2").site("beta.example.com"), true, Step::Site);
+    check(
+        &user("1").site("white-label.example.com"),
+        false,
+        Step::Site,
+    );
+    check(&user("1"), true, Step::User);
+    check(&user("2"), false, Step::User);
+    let in_course = [("course", "course-a")];
+    check(
+        &user("3").groups(&in_course),
+        true,
+        Step::Group {
+            kind: "course".into(),
+        },
+    );
+    let in_org = [("org", "org-x"), ("course", "course-b")];
+    check(
+        &user("3").groups(&in_org),
+        false,
+        Step::Group { kind: "org".into() },
+    );
+    check(&user("3"), true, Step::Everyone);
+}
+
+#[test]
+fn group_kinds_apply_in_the_rules_order() {
+    let both = [("org", "org-x"), ("course", "course-a")];
+    {
+        let _g = grader(
+            FlagRule::new()
+                .group_on("course", ["course-a"])
+                .group_off("org", ["org-x"]),
+        );
+        check(
+            &user("3").groups(&both),
+            true,
+            Step::Group {
+                kind: "course".into(),
+            },
+        );
+    }
+    let _g = grader(
+        FlagRule::new()
+            .group_off("org", ["org-x"])
+            .group_on("course", ["course-a"]),
+    );
+    check(
+        &user("3").groups(&both),
+        false,
+        Step::Group { kind: "org".into() },
+    );
+}
+
+#[test]
+fn everyone_decides_for_the_rest() {
+    let _g = grader(FlagRule::new().everyone(true));
+    check(&Context::new(), true, Step::Everyone);
+}
+
+#[test]
+fn percent_rolls_out_by_the_users_bucket() {
+    let _g = grader(FlagRule::new().percent(30.0));
+    let (inside, outside) = (user_for(3000, true), user_for(3000, false));
+    let b_in = bucket("grading.new_grader", &inside);
+    let b_out = bucket("grading.new_grader", &outside);
+    check(
+        &user(&inside),
+        true,
+        Step::Percent {
+            bucket: b_in,
+            basis_points: 3000,
+        },
+    );
+    check(
+        &user(&outside),
+        false,
+        Step::Percent {
+            bucket: b_out,
+            basis_points: 3000,
+        },
+    );
+    // No unit to bucket: the rollout does not apply.
+    check(&Context::new(), false, Step::Default);
+}
+
+#[test]
+fn stickiness_and_salt_choose_the_unit_and_the_hash() {
+    let _g = grader(
+        FlagRule::new()
+            .percent(50.0)
+            .stickiness("account")
+            .salt("shared-salt"),
+    );
+    let account = (0..)
+        .map(|i| format!("acct-{i}"))
+        .find(|a| bucket("shared-salt", a) < 5000)
+        .unwrap();
+    let attributes = [("account", account.as_str())];
+    let ctx = Context::new().user("anyone").attributes(&attributes);
+    check(
+        &ctx,
+        true,
+        Step::Percent {
+            bucket: bucket("shared-salt", &account),
+            basis_points: 5000,
+        },
+    );
+    check(&user("anyone"), false, Step::Default);
+}
+
+#[test]
+fn precedence_pairs() {
+    // A site forced off beats a listed user.
+    {
+        let _g = grader(FlagRule::new().site_off(["s"]).users_on(["1"]));
+        check(&user("1").site("s"), false, Step::Site);
+    }
+    // A user forced off beats a group forced on.
+    {
+        let _g = grader(FlagRule::new().users_off(["1"]).group_on("course", ["c"]));
+        check(&user("1").groups(&[("course", "c")]), false, Step::User);
+    }
+    // A group forced on beats `everyone = false`.
+    {
+        let _g = grader(FlagRule::new().group_on("course", ["c"]).everyone(false));
+        check(
+            &user("1").groups(&[("course", "c")]),
+            true,
+            Step::Group {
+                kind: "course".into(),
+            },
+        );
+    }
+    // `everyone` beats the percentage.
+    {
+        let _g = grader(FlagRule::new().everyone(false).percent(100.0));
+        check(&user("1"), false, Step::Everyone);
+    }
+    // A gate beats a site forced on.
+    {
+        let _g = grader(FlagRule::new().constraint("region", ["US"]).site_on(["s"]));
+        check(
+            &Context::new().site("s"),
+            false,
+            Step::Constraint {
+                attribute: "region".into(),
+            },
+        );
+    }
+    // The kill switch beats the window, and a test override beats the kill switch.
+    let _g = grader(
+        FlagRule::new()
+            .active(false)
+            .window(Some("2999-01-01T00:00:00Z".parse().unwrap()), None),
+    );
+    check(&user("1"), false, Step::Inactive);
+    let _on = toggles::testing::set(&NEW_GRADER, true);
+    check(&user("1"), true, Step::TestOverride);
+}
+
+#[test]
+fn a_context_answers_from_one_snapshot() {
+    let _g = grader(FlagRule::new().everyone(false));
+    let request = user("1");
+    assert!(!NEW_GRADER.is_enabled(&request));
+    toggles::write(
+        &Change::flag("grading.new_grader", FlagRule::new().everyone(true)),
+        "ana",
+        "launch",
+    )
+    .unwrap();
+    assert!(
+        !NEW_GRADER.is_enabled(&request),
+        "the request keeps the answer it started with"
+    );
+    assert!(
+        NEW_GRADER.is_enabled(&user("1")),
+        "a new request sees the change"
+    );
+}
