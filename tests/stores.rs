@@ -356,7 +356,7 @@ fn file_store_writes_atomically_with_an_audit_log_beside_it() {
         on_disk.flags["grading.new_grader"],
         FlagRule::new().users_on(["42"])
     );
-    assert_eq!(on_disk.switches["catalog.recommendations"], false);
+    assert!(!on_disk.switches["catalog.recommendations"]);
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())

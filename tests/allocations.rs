@@ -1,0 +1,120 @@
+//! A toggle check allocates nothing: counted with a global allocator that counts this thread's
+//! allocations.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use toggles::{toggle, Change, Context, Flag, FlagRule, MemoryStore, Setting, Switch};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+}
+
+// Safety: every call is forwarded to the system allocator unchanged; counting touches only a
+// thread-local `Cell` with a const initializer, which itself never allocates.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+        // Safety: forwarded with the caller's layout.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // Safety: `ptr` came from `System.alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations_in(f: impl FnOnce()) -> usize {
+    let before = ALLOCATIONS.with(Cell::get);
+    f();
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+/// Turn recommendations off when the catalog is under load.
+#[toggle(
+    namespace = "catalog",
+    life = "permanent",
+    justification = "circuit breaker"
+)]
+static RECOMMENDATIONS: Switch = true;
+
+/// Context-free: on for everyone.
+#[toggle(namespace = "bench", life = "temporary", remove_by = "2030-01-01")]
+static EVERYONE: Flag;
+
+/// A 50% rollout.
+#[toggle(namespace = "bench", life = "temporary", remove_by = "2030-01-01")]
+static ROLLOUT: Flag;
+
+/// On for listed users.
+#[toggle(namespace = "bench", life = "temporary", remove_by = "2030-01-01")]
+static USERS: Flag;
+
+/// On for a course, off for an org, behind a constraint.
+#[toggle(namespace = "bench", life = "temporary", remove_by = "2030-01-01")]
+static GROUPS: Flag;
+
+/// Largest upload accepted, in bytes.
+#[toggle(
+    namespace = "uploads",
+    life = "permanent",
+    justification = "sized per deployment"
+)]
+static MAX_UPLOAD_BYTES: Setting<u64> = 10_000_000;
+
+#[test]
+fn evaluations_allocate_nothing() {
+    toggles::install(MemoryStore::new()).unwrap();
+    for (name, rule) in [
+        ("bench.everyone", FlagRule::new().everyone(true)),
+        ("bench.rollout", FlagRule::new().percent(50.0)),
+        (
+            "bench.users",
+            FlagRule::new().users_on((0..100).map(|i| format!("user-{i}"))),
+        ),
+        (
+            "bench.groups",
+            FlagRule::new()
+                .constraint("region", ["US", "RO"])
+                .group_off("org", ["org-x"])
+                .group_on("course", ["course-a", "course-b"]),
+        ),
+    ] {
+        toggles::write(&Change::flag(name, rule), "test", "set up").unwrap();
+    }
+    toggles::write(
+        &Change::setting("uploads.max_upload_bytes", 5),
+        "test",
+        "set up",
+    )
+    .unwrap();
+
+    let groups = [("org", "org-y"), ("course", "course-b")];
+    let attributes = [("region", "RO")];
+    let mut on = 0;
+    let n = allocations_in(|| {
+        for i in 0..1000 {
+            let user = if i % 2 == 0 { "user-7" } else { "user-700" };
+            let ctx = Context::new()
+                .user(user)
+                .groups(&groups)
+                .attributes(&attributes);
+            on += usize::from(RECOMMENDATIONS.is_enabled());
+            on += usize::from(EVERYONE.is_enabled(&ctx));
+            on += usize::from(ROLLOUT.is_enabled(&ctx));
+            on += usize::from(USERS.is_enabled(&ctx));
+            on += usize::from(GROUPS.is_enabled(&ctx));
+            on += usize::try_from(MAX_UPLOAD_BYTES.get()).unwrap();
+        }
+    });
+    assert_eq!(n, 0, "allocations in 1,000 requests of 6 checks each");
+    // The checks ran and answered: switch, everyone, groups and the setting on every request,
+    // the user list for user-7's half.
+    assert!(on > 1000 * (1 + 1 + 1 + 5) + 500, "{on}");
+}

@@ -1,0 +1,143 @@
+//! Test overrides: scoped, undone on drop, isolated between tests running in parallel threads,
+//! held across `.await`, and the both-states and every-combination runners.
+
+use std::sync::Barrier;
+
+use toggles::testing::{set, with_both, with_each_combination};
+use toggles::{toggle, Context, Flag, Setting, Switch};
+
+/// Grade problems with the rewritten engine.
+#[toggle(namespace = "grading", life = "temporary", remove_by = "2030-01-01")]
+static NEW_GRADER: Flag;
+
+/// Turn recommendations off when the catalog is under load.
+#[toggle(
+    namespace = "catalog",
+    life = "permanent",
+    justification = "circuit breaker"
+)]
+static RECOMMENDATIONS: Switch = true;
+
+/// Largest upload accepted, in bytes.
+#[toggle(
+    namespace = "uploads",
+    life = "permanent",
+    justification = "sized per deployment"
+)]
+static MAX_UPLOAD_BYTES: Setting<u64> = 10_000_000;
+
+/// Greeting on the home page.
+#[toggle(
+    namespace = "home",
+    life = "permanent",
+    justification = "per deployment"
+)]
+static GREETING: Setting<&'static str> = "Welcome";
+
+fn grader() -> bool {
+    NEW_GRADER.is_enabled(&Context::new().user("1"))
+}
+
+#[test]
+fn overrides_nest_and_undo_themselves() {
+    assert!(!grader());
+    {
+        let _on = set(&NEW_GRADER, true);
+        assert!(grader());
+        {
+            let _off = set(&NEW_GRADER, false);
+            assert!(!grader());
+        }
+        assert!(grader());
+    }
+    assert!(!grader());
+
+    let _off = set(&RECOMMENDATIONS, false);
+    let _small = set(&MAX_UPLOAD_BYTES, 1);
+    let _hi = set(&GREETING, "Hi");
+    assert!(!RECOMMENDATIONS.is_enabled());
+    assert_eq!((MAX_UPLOAD_BYTES.get(), GREETING.get()), (1, "Hi"));
+}
+
+#[test]
+fn overrides_are_isolated_between_threads() {
+    // Each thread overrides the same toggles differently, and checks while the others' are in
+    // scope; a third thread with no override sees the compiled defaults throughout.
+    let barrier = Barrier::new(3);
+    std::thread::scope(|s| {
+        for on in [false, true] {
+            let barrier = &barrier;
+            s.spawn(move || {
+                let _flag = set(&NEW_GRADER, on);
+                let _switch = set(&RECOMMENDATIONS, on);
+                let _value = set(&MAX_UPLOAD_BYTES, u64::from(on));
+                barrier.wait();
+                for _ in 0..1000 {
+                    assert_eq!(grader(), on);
+                    assert_eq!(RECOMMENDATIONS.is_enabled(), on);
+                    assert_eq!(MAX_UPLOAD_BYTES.get(), u64::from(on));
+                }
+                barrier.wait();
+            });
+        }
+        let barrier = &barrier;
+        s.spawn(move || {
+            barrier.wait();
+            for _ in 0..1000 {
+                assert!(!grader());
+                assert!(RECOMMENDATIONS.is_enabled());
+                assert_eq!(MAX_UPLOAD_BYTES.get(), 10_000_000);
+            }
+            barrier.wait();
+        });
+    });
+    assert!(!grader());
+    assert!(RECOMMENDATIONS.is_enabled());
+}
+
+#[tokio::test]
+async fn overrides_hold_across_await() {
+    let _on = set(&NEW_GRADER, true);
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    tokio::task::yield_now().await;
+    assert!(grader());
+    let answer = async { NEW_GRADER.is_enabled(&Context::new()) }.await;
+    assert!(answer);
+}
+
+#[test]
+fn with_both_runs_off_then_on() {
+    let mut seen = Vec::new();
+    with_both(&NEW_GRADER, |on| {
+        assert_eq!(grader(), on);
+        seen.push(on);
+    });
+    assert_eq!(seen, [false, true]);
+    assert!(!grader());
+}
+
+#[test]
+fn with_each_combination_runs_every_combination() {
+    let mut seen = Vec::new();
+    with_each_combination(&[&NEW_GRADER, &RECOMMENDATIONS], |states| {
+        assert_eq!(
+            (grader(), RECOMMENDATIONS.is_enabled()),
+            (states[0], states[1])
+        );
+        seen.push((states[0], states[1]));
+    });
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        [(false, false), (false, true), (true, false), (true, true)]
+    );
+    assert!(RECOMMENDATIONS.is_enabled());
+}
+
+#[test]
+#[should_panic(
+    expected = "`uploads.max_upload_bytes` is a setting; combinations are of switches and flags"
+)]
+fn combinations_refuse_settings() {
+    with_each_combination(&[&MAX_UPLOAD_BYTES], |_| {});
+}
