@@ -38,7 +38,7 @@ fn grader(rule: FlagRule) -> MutexGuard<'static, ()> {
 #[track_caller]
 fn check(ctx: &Context<'_>, enabled: bool, step: Step) {
     let why = NEW_GRADER.explain(ctx);
-    assert_eq!((why.enabled, &why.step), (enabled, &step), "explain");
+    assert_eq!((why.enabled, why.step), (enabled, step), "explain");
     assert_eq!(NEW_GRADER.is_enabled(ctx), enabled, "is_enabled");
 }
 
@@ -48,7 +48,7 @@ fn user(id: &str) -> Context<'_> {
 
 /// A user id whose bucket under the grader's salt is below (`inside`) or not below `basis_points`.
 fn user_for(basis_points: u16, inside: bool) -> String {
-    (0..)
+    (0..100_000)
         .map(|i| format!("user-{i}"))
         .find(|u| (bucket("grading.new_grader", u) < basis_points) == inside)
         .unwrap()
@@ -270,7 +270,7 @@ fn stickiness_and_salt_choose_the_unit_and_the_hash() {
             .stickiness("account")
             .salt("shared-salt"),
     );
-    let account = (0..)
+    let account = (0..100_000)
         .map(|i| format!("acct-{i}"))
         .find(|a| bucket("shared-salt", a) < 5000)
         .unwrap();
