@@ -1,64 +1,130 @@
-//! Declares toggles in two modules, then prints the registry as a table and as JSON, and lists
-//! the toggles past their removal date: what a discoverability endpoint and a toggle report show.
+//! Declares toggles in two modules, loads their states from a file store, shows who gets each
+//! flag and why, applies an audited change, and prints the registry as a table and as JSON.
 //!
 //! Run it with `cargo run --example quickstart`; add `-- --as-of 2025-07-01` to judge expiry on
-//! another day.
+//! another day. It works on a copy of `examples/quickstart/toggles.json` in a temporary
+//! directory, so the shipped file stays as it is.
 
 mod catalog;
 mod grading;
 
-use toggles::{registry, Context, Date};
+use toggles::{registry, Change, Context, Date, FileStore, FlagRule};
 
-fn main() {
-    let as_of = match parse_as_of() {
-        Ok(date) => date,
-        Err(message) => {
-            eprintln!("{message}");
-            std::process::exit(2);
-        }
-    };
+/// A request's subject: who, on which site, in which groups, with which attributes.
+struct Visitor {
+    user: &'static str,
+    site: &'static str,
+    groups: &'static [(&'static str, &'static str)],
+    attributes: &'static [(&'static str, &'static str)],
+}
 
-    let ctx = Context::new().user("42");
-    println!("The toggles in use:");
+const VISITORS: [Visitor; 6] = [
+    Visitor { user: "ana", site: "learning.example.com", groups: &[], attributes: &[] },
+    Visitor { user: "bob", site: "learning.example.com", groups: &[], attributes: &[] },
+    Visitor { user: "carol", site: "learning.example.com", groups: &[], attributes: &[] },
+    Visitor { user: "dan", site: "white-label.example.com", groups: &[], attributes: &[] },
+    Visitor {
+        user: "erin",
+        site: "learning.example.com",
+        groups: &[("course", "course-v1:edX+DemoX")],
+        attributes: &[("account_type", "premium")],
+    },
+    Visitor {
+        user: "frank",
+        site: "learning.example.com",
+        groups: &[("course", "course-v1:edX+DemoX")],
+        attributes: &[("account_type", "free")],
+    },
+];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let as_of = parse_as_of()?;
+
+    // The store: a copy of the shipped file, watched for changes and written atomically.
+    let dir = std::env::temp_dir().join(format!("toggles-quickstart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("toggles.json");
+    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/quickstart/toggles.json"), &path)?;
+    toggles::install(FileStore::open(&path)?)?;
+    println!("Toggles loaded from {}", path.display());
     println!(
-        "  grading.new_grader is {}",
-        on_off(grading::NEW_GRADER.is_enabled(&ctx))
-    );
-    println!(
-        "  catalog.recommendations is {}",
-        on_off(catalog::RECOMMENDATIONS.is_enabled())
-    );
-    println!(
-        "  uploads.max_upload_bytes is {}",
-        catalog::MAX_UPLOAD_BYTES.get()
+        "  catalog.recommendations is {}; grading.job_timeout_secs is {}",
+        on_off(catalog::RECOMMENDATIONS.is_enabled()),
+        grading::JOB_TIMEOUT_SECS.get()
     );
     println!();
 
+    println!("Who gets what, and why:");
+    who_gets_what();
+
+    println!("Widening the new grader to 60% of users, through the store:");
+    let rule = FlagRule::new()
+        .percent(60.0)
+        .users_on(["ana"])
+        .users_off(["carol"])
+        .site_off(["white-label.example.com"]);
+    let entry = toggles::write(&Change::flag("grading.new_grader", rule), "ana@example.com", "error rate flat at 30%")?;
+    println!("  audit entry: {}", serde_json::to_string(&entry)?);
+    let refused = toggles::write(&Change::flag("grading.new_grader", FlagRule::new().percent(120.0)), "ana@example.com", "typo");
+    if let Err(e) = refused {
+        println!("  and a bad write, refused whole: {e}");
+    }
+    println!();
+    who_gets_what();
+
+    print_registry(as_of);
+    std::fs::remove_dir_all(&dir)?;
+    Ok(())
+}
+
+fn who_gets_what() {
+    for v in &VISITORS {
+        let ctx = Context::new()
+            .user(v.user)
+            .site(v.site)
+            .groups(v.groups)
+            .attributes(v.attributes);
+        let grader = grading::NEW_GRADER.explain(&ctx);
+        let breakdown = grading::PARTIAL_CREDIT_BREAKDOWN.explain(&ctx);
+        println!(
+            "  {:<6} new_grader {:<3} ({})",
+            v.user,
+            on_off(grader.enabled),
+            grader.step
+        );
+        println!(
+            "  {:<6} partial_credit_breakdown {:<3} ({})",
+            "",
+            on_off(breakdown.enabled),
+            breakdown.step
+        );
+    }
+    println!();
+}
+
+fn print_registry(as_of: Date) {
     println!("Every toggle in this binary (as of {as_of}):");
-    let width = registry()
-        .iter()
-        .map(|t| t.full_name().len())
-        .max()
-        .unwrap_or(0);
+    let width = registry().iter().map(|t| t.full_name().len()).max().unwrap_or(0);
     println!(
-        "  {:<width$} {:<8} {:<9} {:<10} {:<11} declared at",
-        "full name", "kind", "default", "life", "remove by"
+        "  {:<width$} {:<8} {:<9} {:<10} {:<11} {:<8} declared at",
+        "full name", "kind", "default", "life", "remove by", "source"
     );
     for t in registry() {
         let m = t.meta();
         let remove_by = m.remove_by().map(|d| d.to_string()).unwrap_or_default();
-        let expired = if m.is_expired_on(as_of) {
-            "  EXPIRED"
-        } else {
-            ""
+        let expired = if m.is_expired_on(as_of) { "  EXPIRED" } else { "" };
+        let source = match t.live().source {
+            toggles::LiveSource::Store => "store",
+            toggles::LiveSource::Default => "default",
         };
         println!(
-            "  {:<width$} {:<8} {:<9} {:<10} {:<11} {}{expired}",
+            "  {:<width$} {:<8} {:<9} {:<10} {:<11} {:<8} {}{expired}",
             t.full_name(),
             t.kind().as_str(),
             t.default_value().to_string(),
             m.life().as_str(),
             remove_by,
+            source,
             m.source(),
         );
     }
@@ -68,27 +134,17 @@ fn main() {
     if expired.is_empty() {
         println!("No toggle is past its removal date.");
     } else {
-        println!(
-            "{} toggle(s) past their removal date; remove them:",
-            expired.len()
-        );
+        println!("{} toggle(s) past their removal date; remove them:", expired.len());
         for t in expired {
             let owner = t.meta().owner().unwrap_or("no owner declared");
-            println!(
-                "  {} (remove by {}, {owner})",
-                t.full_name(),
-                t.meta().remove_by().unwrap()
-            );
+            println!("  {} (remove by {}, {owner})", t.full_name(), t.meta().remove_by().unwrap());
         }
     }
     println!();
 
     println!("The discoverability endpoint's body:");
     let report = registry().report_as_of(as_of);
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&report).expect("the report serializes")
-    );
+    println!("{}", serde_json::to_string_pretty(&report).expect("the report serializes"));
 }
 
 fn parse_as_of() -> Result<Date, String> {

@@ -75,30 +75,33 @@ impl Compiled {
     /// Compiles a snapshot already validated against the registry.
     pub(crate) fn new(snapshot: Snapshot, audit: &[AuditEntry]) -> Compiled {
         let reg = registry();
-        let entries = reg
-            .iter()
-            .map(|t| {
-                let name = t.full_name();
-                match t.kind() {
-                    Kind::Switch => snapshot
-                        .switches
-                        .get(name)
-                        .map_or(Entry::Default, |on| Entry::Switch(*on)),
-                    Kind::Setting => snapshot
-                        .settings
-                        .get(name)
-                        .map_or(Entry::Default, |v| Entry::Setting(v.clone())),
-                    Kind::Flag => snapshot.flags.get(name).map_or(Entry::Default, |rule| {
-                        let requires = rule
-                            .requires
-                            .iter()
-                            .filter_map(|r| reg.id_of(r).map(|id| (id, r.clone())))
-                            .collect();
-                        Entry::Flag(Box::new(CompiledRule::compile(rule, name, requires)))
-                    }),
+        // Walk what the store holds, not the registry: a store usually holds far fewer entries
+        // than the program declares toggles. The kind checks skip entries meant for another
+        // program sharing the store.
+        let mut entries: Vec<Entry> = std::iter::repeat_with(|| Entry::Default).take(reg.len()).collect();
+        let mut place = |name: &str, kind: Kind, entry: &dyn Fn() -> Entry| {
+            if let Some(id) = reg.id_of(name) {
+                if reg.by_id(id).is_some_and(|t| t.kind() == kind) {
+                    entries[id as usize] = entry();
                 }
-            })
-            .collect();
+            }
+        };
+        for (name, on) in &snapshot.switches {
+            place(name, Kind::Switch, &|| Entry::Switch(*on));
+        }
+        for (name, value) in &snapshot.settings {
+            place(name, Kind::Setting, &|| Entry::Setting(value.clone()));
+        }
+        for (name, rule) in &snapshot.flags {
+            place(name, Kind::Flag, &|| {
+                let requires = rule
+                    .requires
+                    .iter()
+                    .filter_map(|r| reg.id_of(r).map(|id| (id, r.clone())))
+                    .collect();
+                Entry::Flag(Box::new(CompiledRule::compile(rule, name, requires)))
+            });
+        }
         let mut history: HashMap<String, History> = HashMap::new();
         for e in audit {
             history
@@ -170,6 +173,8 @@ pub(crate) fn refresh(id: u32) {
 /// What a context pins on its first flag check.
 #[derive(Clone)]
 pub(crate) struct Pinned {
+    /// A copy of `compiled`'s generation, so the hot path compares without following the `Arc`.
+    generation: u64,
     pub(crate) compiled: Option<Arc<Compiled>>,
     pub(crate) now: Timestamp,
 }
@@ -177,14 +182,16 @@ pub(crate) struct Pinned {
 impl Pinned {
     #[cold]
     pub(crate) fn now() -> Pinned {
+        let compiled = current();
         Pinned {
-            compiled: current(),
+            generation: compiled.as_ref().map_or(0, |c| c.generation),
+            compiled,
             now: Timestamp::now(),
         }
     }
 
     #[inline]
     pub(crate) fn generation(&self) -> u64 {
-        self.compiled.as_ref().map_or(0, |c| c.generation)
+        self.generation
     }
 }

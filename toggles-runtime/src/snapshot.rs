@@ -1,7 +1,7 @@
 //! What a store holds: switch states, flag rules and setting values by full name; the changes
 //! that can be written to it, and their validation against the registry.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -212,32 +212,27 @@ impl Snapshot {
             name: &'a str,
             flags: &'a BTreeMap<String, FlagRule>,
             path: &mut Vec<&'a str>,
-            done: &mut Vec<&'a str>,
+            done: &mut HashSet<&'a str>,
         ) -> Option<Vec<String>> {
             if let Some(start) = path.iter().position(|n| *n == name) {
-                let mut cycle: Vec<String> =
-                    path[start..].iter().map(|s| (*s).to_owned()).collect();
+                let mut cycle: Vec<String> = path[start..].iter().map(|s| (*s).to_owned()).collect();
                 cycle.push(name.to_owned());
                 return Some(cycle);
             }
-            if done.contains(&name) {
+            if done.contains(name) {
                 return None;
             }
             path.push(name);
-            for next in flags
-                .get(name)
-                .map(|r| r.requires.as_slice())
-                .unwrap_or_default()
-            {
+            for next in flags.get(name).map(|r| r.requires.as_slice()).unwrap_or_default() {
                 if let Some(cycle) = visit(next, flags, path, done) {
                     return Some(cycle);
                 }
             }
             path.pop();
-            done.push(name);
+            done.insert(name);
             None
         }
-        let mut done = Vec::new();
+        let mut done = HashSet::new();
         self.flags
             .keys()
             .find_map(|name| visit(name, &self.flags, &mut Vec::new(), &mut done))
