@@ -19,10 +19,30 @@ struct Visitor {
 }
 
 const VISITORS: [Visitor; 6] = [
-    Visitor { user: "ana", site: "learning.example.com", groups: &[], attributes: &[] },
-    Visitor { user: "bob", site: "learning.example.com", groups: &[], attributes: &[] },
-    Visitor { user: "carol", site: "learning.example.com", groups: &[], attributes: &[] },
-    Visitor { user: "dan", site: "white-label.example.com", groups: &[], attributes: &[] },
+    Visitor {
+        user: "ana",
+        site: "learning.example.com",
+        groups: &[],
+        attributes: &[],
+    },
+    Visitor {
+        user: "bob",
+        site: "learning.example.com",
+        groups: &[],
+        attributes: &[],
+    },
+    Visitor {
+        user: "carol",
+        site: "learning.example.com",
+        groups: &[],
+        attributes: &[],
+    },
+    Visitor {
+        user: "dan",
+        site: "white-label.example.com",
+        groups: &[],
+        attributes: &[],
+    },
     Visitor {
         user: "erin",
         site: "learning.example.com",
@@ -44,7 +64,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::temp_dir().join(format!("toggles-quickstart-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("toggles.json");
-    std::fs::copy(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/quickstart/toggles.json"), &path)?;
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/quickstart/toggles.json"
+        ),
+        &path,
+    )?;
     toggles::install(FileStore::open(&path)?)?;
     println!("Toggles loaded from {}", path.display());
     println!(
@@ -63,9 +89,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .users_on(["ana"])
         .users_off(["carol"])
         .site_off(["white-label.example.com"]);
-    let entry = toggles::write(&Change::flag("grading.new_grader", rule), "ana@example.com", "error rate flat at 30%")?;
+    let entry = toggles::write(
+        &Change::flag("grading.new_grader", rule),
+        "ana@example.com",
+        "error rate flat at 30%",
+    )?;
     println!("  audit entry: {}", serde_json::to_string(&entry)?);
-    let refused = toggles::write(&Change::flag("grading.new_grader", FlagRule::new().percent(120.0)), "ana@example.com", "typo");
+    let refused = toggles::write(
+        &Change::flag("grading.new_grader", FlagRule::new().percent(120.0)),
+        "ana@example.com",
+        "typo",
+    );
     if let Err(e) = refused {
         println!("  and a bad write, refused whole: {e}");
     }
@@ -104,7 +138,11 @@ fn who_gets_what() {
 
 fn print_registry(as_of: Date) {
     println!("Every toggle in this binary (as of {as_of}):");
-    let width = registry().iter().map(|t| t.full_name().len()).max().unwrap_or(0);
+    let width = registry()
+        .iter()
+        .map(|t| t.full_name().len())
+        .max()
+        .unwrap_or(0);
     println!(
         "  {:<width$} {:<8} {:<9} {:<10} {:<11} {:<8} declared at",
         "full name", "kind", "default", "life", "remove by", "source"
@@ -112,7 +150,11 @@ fn print_registry(as_of: Date) {
     for t in registry() {
         let m = t.meta();
         let remove_by = m.remove_by().map(|d| d.to_string()).unwrap_or_default();
-        let expired = if m.is_expired_on(as_of) { "  EXPIRED" } else { "" };
+        let expired = if m.is_expired_on(as_of) {
+            "  EXPIRED"
+        } else {
+            ""
+        };
         let source = match t.live().source {
             toggles::LiveSource::Store => "store",
             toggles::LiveSource::Default => "default",
@@ -134,17 +176,27 @@ fn print_registry(as_of: Date) {
     if expired.is_empty() {
         println!("No toggle is past its removal date.");
     } else {
-        println!("{} toggle(s) past their removal date; remove them:", expired.len());
+        println!(
+            "{} toggle(s) past their removal date; remove them:",
+            expired.len()
+        );
         for t in expired {
             let owner = t.meta().owner().unwrap_or("no owner declared");
-            println!("  {} (remove by {}, {owner})", t.full_name(), t.meta().remove_by().unwrap());
+            println!(
+                "  {} (remove by {}, {owner})",
+                t.full_name(),
+                t.meta().remove_by().unwrap()
+            );
         }
     }
     println!();
 
     println!("The discoverability endpoint's body:");
     let report = registry().report_as_of(as_of);
-    println!("{}", serde_json::to_string_pretty(&report).expect("the report serializes"));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&report).expect("the report serializes")
+    );
 }
 
 fn parse_as_of() -> Result<Date, String> {

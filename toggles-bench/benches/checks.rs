@@ -13,7 +13,11 @@ use sha2::{Digest, Sha256};
 use toggles::{toggle, Change, Context, Flag, FlagRule, MemoryStore, Setting, Switch};
 
 /// Turn recommendations off when the catalog is under load.
-#[toggle(namespace = "catalog", life = "permanent", justification = "circuit breaker")]
+#[toggle(
+    namespace = "catalog",
+    life = "permanent",
+    justification = "circuit breaker"
+)]
 static RECOMMENDATIONS: Switch = true;
 
 /// On for everyone: a rule the context does not decide.
@@ -33,7 +37,11 @@ static USERS: Flag;
 static GROUPS: Flag;
 
 /// Largest upload accepted, in bytes.
-#[toggle(namespace = "uploads", life = "permanent", justification = "sized per deployment")]
+#[toggle(
+    namespace = "uploads",
+    life = "permanent",
+    justification = "sized per deployment"
+)]
 static MAX_UPLOAD_BYTES: Setting<u64> = 10_000_000;
 
 static RAW: AtomicU8 = AtomicU8::new(1);
@@ -55,7 +63,10 @@ fn setup() {
     let rules = [
         ("bench.everyone", FlagRule::new().everyone(true)),
         ("bench.rollout", FlagRule::new().percent(50.0)),
-        ("bench.users", FlagRule::new().users_on((0..1000).map(|i| format!("user-{i}")))),
+        (
+            "bench.users",
+            FlagRule::new().users_on((0..1000).map(|i| format!("user-{i}"))),
+        ),
         (
             "bench.groups",
             FlagRule::new()
@@ -66,16 +77,27 @@ fn setup() {
     for (name, rule) in rules {
         toggles::write(&Change::flag(name, rule), "bench", "set up").unwrap();
     }
-    toggles::write(&Change::setting("uploads.max_upload_bytes", 5_000_000), "bench", "set up").unwrap();
+    toggles::write(
+        &Change::setting("uploads.max_upload_bytes", 5_000_000),
+        "bench",
+        "set up",
+    )
+    .unwrap();
 }
 
 fn checks(c: &mut Criterion) {
     setup();
     let mut g = c.benchmark_group("check");
-    g.bench_function("baseline: raw AtomicU8 load", |b| b.iter(|| black_box(&RAW).load(Ordering::Relaxed) == 1));
-    g.bench_function("switch", |b| b.iter(|| black_box(&RECOMMENDATIONS).is_enabled()));
+    g.bench_function("baseline: raw AtomicU8 load", |b| {
+        b.iter(|| black_box(&RAW).load(Ordering::Relaxed) == 1);
+    });
+    g.bench_function("switch", |b| {
+        b.iter(|| black_box(&RECOMMENDATIONS).is_enabled());
+    });
     let ctx = Context::new().user("user-7");
-    g.bench_function("flag, context-free rule", |b| b.iter(|| black_box(&EVERYONE).is_enabled(black_box(&ctx))));
+    g.bench_function("flag, context-free rule", |b| {
+        b.iter(|| black_box(&EVERYONE).is_enabled(black_box(&ctx)));
+    });
     g.bench_function("setting", |b| b.iter(|| black_box(&MAX_UPLOAD_BYTES).get()));
     g.finish();
 
@@ -83,11 +105,15 @@ fn checks(c: &mut Criterion) {
     g.bench_function("baseline: raw sha256 bucket", |b| {
         b.iter(|| raw_bucket(black_box("bench.rollout"), black_box("user-7")) < 5000);
     });
-    g.bench_function("flag, 50% rollout by user", |b| b.iter(|| black_box(&ROLLOUT).is_enabled(black_box(&ctx))));
+    g.bench_function("flag, 50% rollout by user", |b| {
+        b.iter(|| black_box(&ROLLOUT).is_enabled(black_box(&ctx)));
+    });
     g.finish();
 
     let mut g = c.benchmark_group("targeting");
-    g.bench_function("flag, user list (1,000 users)", |b| b.iter(|| black_box(&USERS).is_enabled(black_box(&ctx))));
+    g.bench_function("flag, user list (1,000 users)", |b| {
+        b.iter(|| black_box(&USERS).is_enabled(black_box(&ctx)));
+    });
     let groups = [("org", "org-y"), ("course", "course-42")];
     let member = Context::new().user("user-7").groups(&groups);
     g.bench_function("flag, groups (org off, 100 courses on)", |b| {

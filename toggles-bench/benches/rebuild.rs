@@ -31,14 +31,24 @@ fn rebuild(c: &mut Criterion) {
             snapshot.flags.insert(format!("bench.t{i}"), rule);
         }
         toggles::install(MemoryStore::with(snapshot)).unwrap();
-        g.bench_function(format!("reload with {rules} rules: load, validate, compile, rebuild every cached state"), |b| {
-            b.iter(|| toggles::reload().unwrap());
-        });
+        g.bench_function(
+            format!(
+                "reload with {rules} rules: load, validate, compile, rebuild every cached state"
+            ),
+            |b| {
+                b.iter(|| toggles::reload().unwrap());
+            },
+        );
     }
     g.finish();
 
     c.bench_function("registry iteration, 10,000 toggles", |b| {
-        b.iter(|| registry().iter().filter(|t| t.meta().remove_by().is_some()).count());
+        b.iter(|| {
+            registry()
+                .iter()
+                .filter(|t| t.meta().remove_by().is_some())
+                .count()
+        });
     });
 }
 

@@ -78,7 +78,9 @@ impl Compiled {
         // Walk what the store holds, not the registry: a store usually holds far fewer entries
         // than the program declares toggles. The kind checks skip entries meant for another
         // program sharing the store.
-        let mut entries: Vec<Entry> = std::iter::repeat_with(|| Entry::Default).take(reg.len()).collect();
+        let mut entries: Vec<Entry> = std::iter::repeat_with(|| Entry::Default)
+            .take(reg.len())
+            .collect();
         let mut place = |name: &str, kind: Kind, entry: &dyn Fn() -> Entry| {
             if let Some(id) = reg.id_of(name) {
                 if reg.by_id(id).is_some_and(|t| t.kind() == kind) {

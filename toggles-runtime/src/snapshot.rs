@@ -215,7 +215,8 @@ impl Snapshot {
             done: &mut HashSet<&'a str>,
         ) -> Option<Vec<String>> {
             if let Some(start) = path.iter().position(|n| *n == name) {
-                let mut cycle: Vec<String> = path[start..].iter().map(|s| (*s).to_owned()).collect();
+                let mut cycle: Vec<String> =
+                    path[start..].iter().map(|s| (*s).to_owned()).collect();
                 cycle.push(name.to_owned());
                 return Some(cycle);
             }
@@ -223,7 +224,11 @@ impl Snapshot {
                 return None;
             }
             path.push(name);
-            for next in flags.get(name).map(|r| r.requires.as_slice()).unwrap_or_default() {
+            for next in flags
+                .get(name)
+                .map(|r| r.requires.as_slice())
+                .unwrap_or_default()
+            {
                 if let Some(cycle) = visit(next, flags, path, done) {
                     return Some(cycle);
                 }
