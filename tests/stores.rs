@@ -444,3 +444,29 @@ fn file_store_lock_serializes_writers_across_processes() {
     );
     assert_eq!(store.audit_log().unwrap().len(), 4 * WRITES_PER_CHILD);
 }
+
+#[test]
+fn a_store_bad_at_start_up_leaves_the_defaults_and_takes_effect_once_fixed() {
+    let _s = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("toggles.json");
+    std::fs::write(&path, r#"{"switches": {"catalog.recommendations": false"#).unwrap();
+    toggles::install(MemoryStore::new()).unwrap();
+    let err =
+        toggles::install(FileStore::open_with_poll(&path, Duration::from_millis(50)).unwrap())
+            .unwrap_err();
+    assert!(
+        err.to_string().contains("is not a valid toggles file"),
+        "{err}"
+    );
+    let status = toggles::status();
+    assert!(status.store.unwrap().starts_with("file "));
+    assert!(status.last_error.is_some());
+    assert!(RECOMMENDATIONS.is_enabled(), "the state in force stays");
+
+    write_file(&path, r#"{"switches": {"catalog.recommendations": false}}"#);
+    wait_for("the fixed file is in force", || {
+        !RECOMMENDATIONS.is_enabled()
+    });
+    assert_eq!(toggles::status().last_error, None);
+}

@@ -57,13 +57,19 @@ fn installed() -> Option<(Arc<dyn Store>, u64)> {
 /// Makes `store` the source of every toggle's value, replacing any store installed before.
 ///
 /// Reads the store, checks it against the registry and rebuilds every toggle's cached state;
-/// then follows the store's changes. If the store cannot be read or holds data that does not fit
-/// the program, nothing changes and the error is returned. Before any store is installed,
-/// every toggle has its compiled default.
+/// then follows the store's changes. Before any store is installed, every toggle has its
+/// compiled default.
+///
+/// If the first read fails — the store is unreachable, or holds data that does not fit the
+/// program — the error is returned and reported (through `tracing` and [`status`]), and the
+/// state in force stays as it was (the compiled defaults at start-up); the store is installed
+/// all the same and followed, so once it is fixed its contents take effect.
 pub fn install(store: impl Store) -> Result<(), StoreError> {
     let store: Arc<dyn Store> = Arc::new(store);
-    let compiled = load(&*store)?;
-    let epoch = {
+    let first = load(&*store);
+    let (epoch, first) = {
+        // One critical section: a write racing with the install cannot publish between the
+        // store's installation and its first snapshot, only after both.
         let _reload = RELOAD.lock().unwrap_or_else(PoisonError::into_inner);
         let mut slot = INSTALLED.write().unwrap_or_else(PoisonError::into_inner);
         let epoch = slot.as_ref().map_or(1, |i| i.epoch + 1);
@@ -71,14 +77,26 @@ pub fn install(store: impl Store) -> Result<(), StoreError> {
             store: Arc::clone(&store),
             epoch,
         });
-        record(&*store, Ok(cache::publish(compiled)));
-        epoch
+        drop(slot);
+        let first = match first {
+            Ok(compiled) => {
+                record(&*store, Ok(cache::publish(compiled)));
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!(store = %store.describe(), error = %e, "toggles: store installed but not loaded; the state in force stays");
+                record(&*store, Err(&e));
+                Err(e)
+            }
+        };
+        (epoch, first)
     };
     store.watch(Arc::new(move || {
         if installed().is_some_and(|(_, e)| e == epoch) {
             let _ = reload();
         }
-    }))
+    }))?;
+    first
 }
 
 fn load(store: &dyn Store) -> Result<Compiled, StoreError> {
