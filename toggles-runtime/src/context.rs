@@ -1,5 +1,6 @@
 //! What a flag is evaluated for: the user, their groups, the site and environment of a request.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use crate::cache::Pinned;
@@ -25,14 +26,39 @@ use crate::cache::Pinned;
 /// assert_eq!(ctx.group_ids("course").collect::<Vec<_>>(), ["course-v1:edX+DemoX"]);
 /// assert_eq!(ctx.attribute("region"), Some("RO"));
 /// ```
-#[derive(Clone, Default)]
 pub struct Context<'a> {
     user: Option<&'a str>,
     site: Option<&'a str>,
     environment: Option<&'a str>,
     groups: &'a [(&'a str, &'a str)],
     attributes: &'a [(&'a str, &'a str)],
+    /// `pinned`'s generation, or `UNPINNED`: read on every flag check, so kept where one plain
+    /// load reaches it.
+    generation: AtomicU64,
     pinned: OnceLock<Pinned>,
+}
+
+const UNPINNED: u64 = u64::MAX;
+
+impl Default for Context<'_> {
+    fn default() -> Self {
+        Context::new()
+    }
+}
+
+/// A clone shares the pinned snapshot: it belongs to the same request.
+impl Clone for Context<'_> {
+    fn clone(&self) -> Self {
+        Context {
+            user: self.user,
+            site: self.site,
+            environment: self.environment,
+            groups: self.groups,
+            attributes: self.attributes,
+            generation: AtomicU64::new(self.generation.load(Ordering::Relaxed)),
+            pinned: self.pinned.clone(),
+        }
+    }
 }
 
 impl<'a> Context<'a> {
@@ -45,6 +71,7 @@ impl<'a> Context<'a> {
             environment: None,
             groups: &[],
             attributes: &[],
+            generation: AtomicU64::new(UNPINNED),
             pinned: OnceLock::new(),
         }
     }
@@ -124,7 +151,17 @@ impl<'a> Context<'a> {
     /// The generation of the pinned snapshot.
     #[inline]
     pub(crate) fn generation(&self) -> u64 {
-        self.pinned().generation()
+        match self.generation.load(Ordering::Relaxed) {
+            UNPINNED => self.pin_generation(),
+            generation => generation,
+        }
+    }
+
+    #[cold]
+    fn pin_generation(&self) -> u64 {
+        let generation = self.pinned().generation();
+        self.generation.store(generation, Ordering::Relaxed);
+        generation
     }
 }
 
