@@ -156,20 +156,10 @@ pub(crate) fn publish(mut compiled: Compiled) -> u64 {
     let generation = compiled.generation;
     let compiled = Arc::new(compiled);
     CURRENT.store(Some(Arc::clone(&compiled)));
-    for (id, t) in registry().iter().enumerate() {
-        t.toggle().rebuild(
-            u32::try_from(id).expect("fewer than 2^32 toggles"),
-            Some(&compiled),
-        );
+    for t in registry() {
+        t.toggle().rebuild(Some(&compiled));
     }
     generation
-}
-
-/// Rebuilds one toggle's state from the snapshot in force; the caller holds [`lock`].
-pub(crate) fn refresh(id: u32) {
-    if let Some(t) = registry().by_id(id) {
-        t.toggle().rebuild(id, current().as_deref());
-    }
 }
 
 /// What a context pins on its first flag check.

@@ -179,7 +179,7 @@ impl Sealed for Flag {
         self.id.store(id, Ordering::Relaxed);
     }
 
-    fn rebuild(&self, _id: u32, compiled: Option<&Compiled>) {
+    fn rebuild(&self, compiled: Option<&Compiled>) {
         let generation = compiled.map_or(0, |c| c.generation);
         let state = if self.overrides.load(Ordering::Relaxed) > 0 {
             SLOW
@@ -205,16 +205,8 @@ impl Sealed for Flag {
         Some(self.is_enabled(ctx))
     }
 
-    fn push_override(&self, value: Box<dyn std::any::Any>) -> Result<(), &'static str> {
-        if !value.is::<bool>() {
-            return Err("a flag is overridden with a `bool`");
-        }
-        overrides::push(self.key(), value);
-        Ok(())
-    }
-
-    fn key(&self) -> usize {
-        std::ptr::from_ref(self) as usize
+    fn override_type(&self) -> std::any::TypeId {
+        std::any::TypeId::of::<bool>()
     }
 }
 

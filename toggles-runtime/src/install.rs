@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use crate::cache::{self, Compiled};
 use crate::store::{AuditEntry, Store, StoreError, WriteError};
-use crate::{registry, Change, Invalid, Kind, Problem, Timestamp};
+use crate::{registry, Change, Invalid, Problem, Timestamp};
 
 struct Installed {
     store: Arc<dyn Store>,
@@ -193,31 +193,19 @@ pub fn write(change: &Change, actor: &str, reason: &str) -> Result<AuditEntry, W
     Ok(entry)
 }
 
-/// A write must name a toggle this program declares, of the kind the change is for.
+/// A write must name a toggle this program declares. (Its kind, like everything else about
+/// the entry, is checked by validating the edited snapshot.)
 fn check_target(change: &Change) -> Result<(), Invalid> {
     let name = change.name();
-    let wanted = match change {
-        Change::Switch { .. } => Some(Kind::Switch),
-        Change::Flag { .. } => Some(Kind::Flag),
-        Change::Setting { .. } => Some(Kind::Setting),
-        Change::Reset { .. } => None,
-    };
-    let problem = match (registry().get(name), wanted) {
-        (None, _) => Some("is not a toggle of this program".to_owned()),
-        (Some(t), Some(kind)) if t.kind() != kind => {
-            Some(format!("is a {}, not a {kind}", t.kind()))
-        }
-        _ => None,
-    };
-    match problem {
-        Some(message) => Err(Invalid {
-            problems: vec![Problem {
-                toggle: name.to_owned(),
-                message,
-            }],
-        }),
-        None => Ok(()),
+    if registry().get(name).is_some() {
+        return Ok(());
     }
+    Err(Invalid {
+        problems: vec![Problem {
+            toggle: name.to_owned(),
+            message: "is not a toggle of this program".to_owned(),
+        }],
+    })
 }
 
 /// The installed store's audit log, oldest first.

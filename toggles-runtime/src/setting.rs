@@ -92,7 +92,7 @@ impl<T: SettingValue> Sealed for Setting<T> {
         self.id.store(id, Ordering::Relaxed);
     }
 
-    fn rebuild(&self, _id: u32, compiled: Option<&Compiled>) {
+    fn rebuild(&self, compiled: Option<&Compiled>) {
         let value = match compiled.map(|c| c.entry(self.id.load(Ordering::Relaxed))) {
             Some(Entry::Setting(json)) => T::from_json(json).map(Arc::new),
             _ => None,
@@ -111,16 +111,8 @@ impl<T: SettingValue> Sealed for Setting<T> {
         }
     }
 
-    fn push_override(&self, value: Box<dyn std::any::Any>) -> Result<(), &'static str> {
-        if !value.is::<T>() {
-            return Err("a setting is overridden with a value of its own type");
-        }
-        overrides::push(self.key(), value);
-        Ok(())
-    }
-
-    fn key(&self) -> usize {
-        std::ptr::from_ref(self) as usize
+    fn override_type(&self) -> std::any::TypeId {
+        std::any::TypeId::of::<T>()
     }
 }
 

@@ -97,7 +97,7 @@ impl Sealed for Switch {
         self.id.store(id, Ordering::Relaxed);
     }
 
-    fn rebuild(&self, _id: u32, compiled: Option<&Compiled>) {
+    fn rebuild(&self, compiled: Option<&Compiled>) {
         let state = if self.overrides.load(Ordering::Relaxed) > 0 {
             SLOW
         } else if self.stored(compiled) {
@@ -112,16 +112,8 @@ impl Sealed for Switch {
         &self.overrides
     }
 
-    fn push_override(&self, value: Box<dyn std::any::Any>) -> Result<(), &'static str> {
-        if !value.is::<bool>() {
-            return Err("a switch is overridden with a `bool`");
-        }
-        overrides::push(self.key(), value);
-        Ok(())
-    }
-
-    fn key(&self) -> usize {
-        std::ptr::from_ref(self) as usize
+    fn override_type(&self) -> std::any::TypeId {
+        std::any::TypeId::of::<bool>()
     }
 }
 

@@ -90,12 +90,16 @@ pub fn set<T: Overridable>(toggle: &'static T, value: T::Value) -> Override {
     push(toggle, Box::new(value)).expect("the value's type matches the toggle's")
 }
 
-fn push(
-    toggle: &'static dyn Toggle,
-    value: Box<dyn std::any::Any>,
-) -> Result<Override, &'static str> {
+fn push(toggle: &'static dyn Toggle, value: Box<dyn std::any::Any>) -> Result<Override, String> {
+    if (*value).type_id() != toggle.override_type() {
+        return Err(format!(
+            "`{}` is overridden with a `{}`",
+            toggle.meta().full_name(),
+            toggle.value_type()
+        ));
+    }
     let _guard = cache::lock();
-    toggle.push_override(value)?;
+    overrides::push(toggle.key(), value);
     toggle.override_count().fetch_add(1, Ordering::Relaxed);
     refresh(toggle);
     Ok(Override {
@@ -104,13 +108,9 @@ fn push(
     })
 }
 
-fn refresh(toggle: &'static dyn Toggle) {
-    if let Some(id) = registry().id_of(toggle.meta().full_name()) {
-        cache::refresh(id);
-    } else {
-        // A toggle outside the registry (a rejected declaration's placeholder) has no store state.
-        toggle.rebuild(crate::toggle::NO_ID, None);
-    }
+/// Rebuilds the toggle's cached state from the snapshot in force; the caller holds the lock.
+fn refresh(toggle: &dyn Toggle) {
+    toggle.rebuild(cache::current().as_deref());
 }
 
 impl Drop for Override {

@@ -15,7 +15,7 @@ pub(crate) mod sealed {
         /// The toggle's position in the registry, set once when the registry is built.
         fn set_id(&self, id: u32);
         /// Recomputes the cached state from `compiled` (`None`: compiled defaults).
-        fn rebuild(&self, id: u32, compiled: Option<&Compiled>);
+        fn rebuild(&self, compiled: Option<&Compiled>);
         /// Active test overrides of this toggle, on any thread.
         fn override_count(&self) -> &AtomicU32;
         /// Whether `value` is a valid value for this toggle; only settings have values.
@@ -28,10 +28,12 @@ pub(crate) mod sealed {
             let _ = ctx;
             None
         }
-        /// Pushes a test override; `value` is `bool` for switches and flags, `T` for settings.
-        fn push_override(&self, value: Box<dyn std::any::Any>) -> Result<(), &'static str>;
+        /// The type a test override of this toggle holds: `bool`, or `T` for `Setting<T>`.
+        fn override_type(&self) -> std::any::TypeId;
         /// The address that keys this toggle's test overrides.
-        fn key(&self) -> usize;
+        fn key(&self) -> usize {
+            std::ptr::from_ref(self).cast::<()>() as usize
+        }
     }
 }
 
