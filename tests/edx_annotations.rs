@@ -1,4 +1,4 @@
-//! Real data: the 217 Open edX toggle annotations in `../shared/data/edx_toggle_annotations.json`,
+//! Real data: the 217 Open edX toggle annotations in `tests/data/edx_toggle_annotations.json`,
 //! with their real mistakes, turned into `#[toggle]` declarations and compiled.
 //!
 //! # The mapping
@@ -277,7 +277,7 @@ fn classify(message: &str) -> &'static str {
 
 fn records() -> Vec<Json> {
     let path = std::env::var_os("TOGGLES_EDX_DATA").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/edx_toggle_annotations.json"),
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/edx_toggle_annotations.json"),
         PathBuf::from,
     );
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
