@@ -6,17 +6,17 @@ mod support;
 
 #[test]
 fn same_full_name_in_two_crates_fails_to_link_naming_the_toggle() {
-    let fixture = support::fixture("collision");
+    let fixture = support::cargo::fixture("collision");
 
     // Each crate on its own is fine: the clash exists only once both are linked together.
-    let libs = support::cargo(&fixture, &["build", "-p", "grading_a", "-p", "grading_b"]);
+    let libs = support::cargo::cargo(&fixture, &["build", "-p", "grading_a", "-p", "grading_b"]);
     assert!(
         libs.status.success(),
         "the libraries alone should build:\n{}",
         libs.stderr
     );
 
-    let app = support::cargo(&fixture, &["build", "-p", "app"]);
+    let app = support::cargo::cargo(&fixture, &["build", "-p", "app"]);
     assert!(
         !app.status.success(),
         "linking both crates should fail:\n{}",

@@ -370,7 +370,7 @@ fn edx_annotations_compile_or_fail_by_the_catalogue() {
 fn check_rejections(decls: &[Declaration], expected: &BTreeMap<usize, BTreeSet<&str>>) {
     let all: Vec<&Declaration> = decls.iter().collect();
     let (dir, lines) = write_crate("edx_all", &all, "fn main() {}\n");
-    let out = support::cargo(&dir, &["check", "--quiet", "--message-format=json"]);
+    let out = support::cargo::cargo(&dir, &["check", "--quiet", "--message-format=json"]);
     let mut actual: BTreeMap<usize, BTreeSet<&str>> =
         decls.iter().map(|d| (d.index, BTreeSet::new())).collect();
     for line in out.stdout.lines() {
@@ -421,7 +421,7 @@ fn check_registry(passing: &[&Declaration]) -> usize {
         "fn main() {{\n    let report = toggles::registry().report_as_of({AS_OF:?}.parse().unwrap());\n    println!(\"{{}}\", serde_json::to_string(&report).unwrap());\n}}\n"
     );
     let (dir, _) = write_crate("edx_ok", passing, &main);
-    let run = support::cargo(&dir, &["run", "--quiet"]);
+    let run = support::cargo::cargo(&dir, &["run", "--quiet"]);
     assert!(
         run.status.success(),
         "the valid records should compile and run:\n{}",

@@ -1,8 +1,11 @@
 //! Flag rules: every step of the evaluation order, and which step wins when two apply.
 //! The store is process-wide, so these tests take turns (`serial`).
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+mod support;
 
+use std::sync::MutexGuard;
+
+use support::store::serial;
 use toggles::bucket::bucket;
 use toggles::{toggle, Change, Context, Flag, FlagRule, MemoryStore, Snapshot, Step, Timestamp};
 
@@ -18,14 +21,12 @@ static NEW_OUTLINE: Flag = true;
 #[toggle(namespace = "grading", life = "temporary", remove_by = "2030-01-01")]
 static NEW_QUEUE: Flag;
 
-static SERIAL: Mutex<()> = Mutex::new(());
-
 /// Installs a fresh store holding `rules`; the guard keeps other tests out until dropped.
 fn rules(rules: &[(&str, FlagRule)]) -> MutexGuard<'static, ()> {
-    let guard = SERIAL.lock().unwrap_or_else(PoisonError::into_inner);
+    let guard = serial();
     let mut snapshot = Snapshot::default();
     for (name, rule) in rules {
-        snapshot.flags.insert((*name).to_owned(), rule.clone());
+        snapshot.apply(&Change::flag(*name, rule.clone()));
     }
     toggles::install(MemoryStore::with(snapshot)).expect("valid rules");
     guard
@@ -246,20 +247,35 @@ fn percent_rolls_out_by_the_users_bucket() {
         &user(&inside),
         true,
         Step::Percent {
-            bucket: b_in,
+            bucket: Some(b_in),
             basis_points: 3000,
+            stickiness: None,
         },
     );
     check(
         &user(&outside),
         false,
         Step::Percent {
-            bucket: b_out,
+            bucket: Some(b_out),
             basis_points: 3000,
+            stickiness: None,
         },
     );
-    // No unit to bucket: the rollout does not apply.
-    check(&Context::new(), false, Step::Default);
+    // No unit to bucket: a partial rollout leaves the context out, and says why.
+    let why = NEW_GRADER.explain(&Context::new());
+    assert_eq!(
+        why.step.to_string(),
+        "no user id to bucket by (30% rollout)"
+    );
+    check(
+        &Context::new(),
+        false,
+        Step::Percent {
+            bucket: None,
+            basis_points: 3000,
+            stickiness: None,
+        },
+    );
 }
 
 #[test]
@@ -280,11 +296,20 @@ fn stickiness_and_salt_choose_the_unit_and_the_hash() {
         &ctx,
         true,
         Step::Percent {
-            bucket: bucket("shared-salt", &account),
+            bucket: Some(bucket("shared-salt", &account)),
             basis_points: 5000,
+            stickiness: Some("account".into()),
         },
     );
-    check(&user("anyone"), false, Step::Default);
+    check(
+        &user("anyone"),
+        false,
+        Step::Percent {
+            bucket: None,
+            basis_points: 5000,
+            stickiness: Some("account".into()),
+        },
+    );
 }
 
 #[test]
@@ -338,6 +363,95 @@ fn precedence_pairs() {
 }
 
 #[test]
+fn zero_percent_is_nobody_even_for_a_flag_on_by_default() {
+    let _g = rules(&[("courseware.new_outline", FlagRule::new().percent(0.0))]);
+    for ctx in [Context::new(), user("1"), user("2")] {
+        let why = NEW_OUTLINE.explain(&ctx);
+        assert_eq!(
+            NEW_OUTLINE.is_enabled(&ctx),
+            why.enabled,
+            "check and explain agree"
+        );
+        assert_eq!(
+            (why.enabled, why.step),
+            (
+                false,
+                Step::Percent {
+                    bucket: None,
+                    basis_points: 0,
+                    stickiness: None
+                }
+            )
+        );
+    }
+}
+
+#[test]
+fn a_full_rollout_is_everybody_even_without_a_user() {
+    let _g = grader(FlagRule::new().percent(100.0));
+    for ctx in [Context::new(), user("1")] {
+        check(
+            &ctx,
+            true,
+            Step::Percent {
+                bucket: None,
+                basis_points: 10_000,
+                stickiness: None,
+            },
+        );
+    }
+}
+
+#[test]
+fn within_a_group_kind_off_wins_whatever_the_order() {
+    let _g = grader(
+        FlagRule::new()
+            .group_on("course", ["on-course"])
+            .group_off("course", ["off-course"]),
+    );
+    let kind = Step::Group {
+        kind: "course".into(),
+    };
+    check(
+        &user("1").groups(&[("course", "on-course"), ("course", "off-course")]),
+        false,
+        kind.clone(),
+    );
+    check(
+        &user("1").groups(&[("course", "off-course"), ("course", "on-course")]),
+        false,
+        kind.clone(),
+    );
+    check(&user("1").groups(&[("course", "on-course")]), true, kind);
+}
+
+#[test]
+fn a_percent_finer_than_a_basis_point_is_refused_not_rounded() {
+    let _g = grader(FlagRule::new());
+    for (percent, message) in [
+        (12.344, "write refused: `grading.new_grader` `percent` is held in whole basis points (0.01%): 12.344 is finer; write 12.34 or 12.35"),
+        (0.004, "write refused: `grading.new_grader` `percent` is held in whole basis points (0.01%): 0.004 is finer; write 0 or 0.01"),
+    ] {
+        let change = Change::flag("grading.new_grader", FlagRule::new().percent(percent));
+        let err = toggles::write(&change, "ana", "finer").unwrap_err();
+        assert_eq!(err.to_string(), message);
+    }
+    // 12.34 is whole basis points, though not exact in binary: accepted, as 1234.
+    let change = Change::flag("grading.new_grader", FlagRule::new().percent(12.34));
+    toggles::write(&change, "ana", "exact").unwrap();
+    let unit = user_for(1234, false);
+    let unit_below = (0..100_000)
+        .map(|i| format!("user-{i}"))
+        .find(|u| bucket("grading.new_grader", u) == 1233)
+        .unwrap();
+    assert!(
+        NEW_GRADER.is_enabled(&user(&unit_below)),
+        "bucket 1233 < 1234"
+    );
+    assert!(!NEW_GRADER.is_enabled(&user(&unit)));
+}
+
+#[test]
 fn a_context_answers_from_one_snapshot() {
     let _g = grader(FlagRule::new().everyone(false));
     let request = user("1");
@@ -356,4 +470,16 @@ fn a_context_answers_from_one_snapshot() {
         NEW_GRADER.is_enabled(&user("1")),
         "a new request sees the change"
     );
+
+    // A context pins the state in force when it is built, not at its first check.
+    let built_before = user("1");
+    toggles::write(
+        &Change::flag("grading.new_grader", FlagRule::new().percent(0.0)),
+        "ana",
+        "roll back",
+    )
+    .unwrap();
+    assert!(NEW_GRADER.is_enabled(&built_before));
+    assert!(NEW_GRADER.explain(&built_before).enabled);
+    assert!(!NEW_GRADER.is_enabled(&user("1")));
 }

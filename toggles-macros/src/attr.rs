@@ -98,6 +98,19 @@ impl Attrs {
                 }
                 match string_value(&value) {
                     Some(value) => attrs.insert(Entry { key, value }, errors),
+                    // A string and then something more: most likely a missing comma.
+                    None if value.len() > 1 && string_value(&value[..1]).is_some() => {
+                        attrs.mention(&key.unraw().to_string());
+                        let extra: TokenStream = value[1..].iter().cloned().collect();
+                        errors.spanned(
+                            &extra,
+                            format!(
+                                "unexpected `{}` after `{key} = {}`; separate keys with `,`",
+                                crate::valid::as_written(extra.clone()),
+                                value[0]
+                            ),
+                        );
+                    }
                     None => {
                         attrs.mention(&key.unraw().to_string());
                         let span = value.first().map_or(key.span(), TokenTree::span);

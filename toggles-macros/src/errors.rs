@@ -21,6 +21,11 @@ impl Errors {
         self.push(syn::Error::new(span, message));
     }
 
+    /// An error underlining every token of `tokens`, from the first to the last.
+    pub(crate) fn spanned(&mut self, tokens: impl quote::ToTokens, message: impl Display) {
+        self.push(syn::Error::new_spanned(tokens, message));
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.combined.is_none()
     }

@@ -26,8 +26,7 @@ pub(crate) fn toggle(args: TokenStream, input: &TokenStream) -> TokenStream {
         (Some(toggle), None) => expand(&item, &toggle, &private),
         (_, error) => {
             let error = error.map(|e| e.to_compile_error());
-            let placeholder = placeholder(&item, kind, &private);
-            quote!(#error #placeholder)
+            placeholder(&item, kind, &private, error.as_ref())
         }
     }
 }
@@ -102,8 +101,8 @@ fn meta(item: &Item, toggle: &Toggle, private: &TokenStream) -> TokenStream {
         Some(s) => quote!(#private::Some(#s)),
         None => quote!(#private::None),
     };
-    let date = |d: &crate::date::Date| {
-        let (y, m, day) = (d.year, d.month, d.day);
+    let date = |d: &toggles_vocab::Date| {
+        let (y, m, day) = (d.year(), d.month(), d.day());
         quote!(#private::Date::__checked(#y, #m, #day))
     };
     let full_name = toggle.full_name();
@@ -133,12 +132,7 @@ fn meta(item: &Item, toggle: &Toggle, private: &TokenStream) -> TokenStream {
         opt(&toggle.warning),
     );
     let use_cases = toggle.use_cases.iter().map(|c| {
-        let variant = format_ident!(
-            "{}",
-            c.split('_')
-                .map(|w| w[..1].to_uppercase() + &w[1..])
-                .collect::<String>()
-        );
+        let variant = format_ident!("{}", c.variant_name());
         quote!(#private::UseCase::#variant)
     });
     let source = source(item.ident.span(), private);
@@ -181,7 +175,12 @@ fn source(span: Span, private: &TokenStream) -> TokenStream {
 
 /// A stand-in for a rejected declaration: the static still exists with its type, so code that
 /// uses it compiles and the only errors are the ones about the attribute.
-fn placeholder(item: &Item, kind: Option<Kind>, private: &TokenStream) -> TokenStream {
+fn placeholder(
+    item: &Item,
+    kind: Option<Kind>,
+    private: &TokenStream,
+    error: Option<&TokenStream>,
+) -> TokenStream {
     let Item {
         attrs,
         vis,
@@ -198,10 +197,19 @@ fn placeholder(item: &Item, kind: Option<Kind>, private: &TokenStream) -> TokenS
         (Some(Kind::Setting), Some(expr)) => quote!(#private::Setting::__new(#meta, #expr)),
         (Some(Kind::Setting), None) => quote!(#private::Setting::__placeholder(#meta)),
         (None, Some(expr)) => expr.clone(),
-        // Not a toggle type and no value: any value of the type will do to keep the name bound.
-        (None, None) => quote!(unsafe { #private::core::mem::zeroed() }),
+        // Not a toggle type and no value: no value of an arbitrary type can be made up, but an
+        // initializer that is the error itself has the type of whatever it stands for, so
+        // rustc neither type-checks nor evaluates it, and reports nothing more.
+        (None, None) => {
+            return quote! {
+                #(#attrs)*
+                #[allow(unused_braces)]
+                #vis #static_token #ident: #ty = { #error };
+            }
+        }
     };
     quote! {
+        #error
         #(#attrs)*
         #vis #static_token #ident: #ty = #value;
     }

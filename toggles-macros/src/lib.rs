@@ -5,7 +5,6 @@
 
 mod ast;
 mod attr;
-mod date;
 mod errors;
 mod expand;
 mod names;

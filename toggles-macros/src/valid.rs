@@ -7,9 +7,9 @@ use syn::{Expr, ExprLit, Lit, Meta, PathArguments, Type};
 
 use crate::ast::Item;
 use crate::attr::{list, Attrs, Entry};
-use crate::date::{self, Date};
 use crate::errors::Errors;
 use crate::names;
+use toggles_vocab::{Date, DateError, UseCase};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -37,7 +37,7 @@ pub(crate) struct Toggle {
     pub(crate) life: Life,
     pub(crate) created: Option<Date>,
     pub(crate) owner: Option<String>,
-    pub(crate) use_cases: Vec<&'static str>,
+    pub(crate) use_cases: Vec<UseCase>,
     pub(crate) tickets: Option<String>,
     pub(crate) warning: Option<String>,
     pub(crate) default: Default,
@@ -49,32 +49,14 @@ impl Toggle {
     }
 }
 
-const USE_CASES: [&str; 9] = [
-    "incremental_release",
-    "launch_date",
-    "monitored_rollout",
-    "circuit_breaker",
-    "beta_testing",
-    "vip",
-    "opt_out",
-    "opt_in",
-    "open_edx",
-];
-
-/// Words that stand where a real description or justification should be.
-const PLACEHOLDERS: [&str; 13] = [
-    "none", "n/a", "na", "todo", "tbd", "tba", "-", "--", "...", "?", "fixme", "xxx", "null",
-];
-
-fn is_placeholder(text: &str) -> bool {
-    let t = text.trim();
-    let t = t.strip_suffix('.').filter(|s| !s.is_empty()).unwrap_or(t);
-    PLACEHOLDERS.contains(&t.to_ascii_lowercase().as_str())
+/// The names written in `use_cases = "..."`.
+fn use_case_names() -> Vec<&'static str> {
+    UseCase::ALL.iter().map(|c| c.as_str()).collect()
 }
 
 /// The toggle type named by the static's type, or an error on the type.
 pub(crate) fn kind(ty: &Type, errors: &mut Errors) -> Option<Kind> {
-    let shown = ty.to_token_stream().to_string();
+    let shown = as_written(ty.to_token_stream());
     let segment = match ty {
         Type::Path(p) if p.qself.is_none() => p.path.segments.last(),
         _ => None,
@@ -102,22 +84,71 @@ pub(crate) fn kind(ty: &Type, errors: &mut Errors) -> Option<Kind> {
                 | "isize"
                 | "f32"
                 | "f64"
-                | "& str"
-                | "& 'static str"
+                | "&str"
+                | "&'static str"
         ) {
             format!(
                 "; for a configuration value write `Setting<{}>`",
-                shown.replace("& ", "&").replace("&str", "&'static str")
+                shown.replace("&str", "&'static str")
             )
         } else {
             String::new()
         };
-        errors.at(
-            span_of(ty),
+        errors.spanned(
+            ty,
             format!("`{shown}` is not a toggle type: use `Switch`, `Flag` or `Setting<T>`{hint}"),
         );
     }
     kind
+}
+
+/// Tokens as a person writes them: `&'static Flag`, `Setting<u8>`, `[Flag; 2]`, where
+/// `TokenStream`'s `Display` puts a space between every two tokens (`& 'static Flag`).
+pub(crate) fn as_written(tokens: TokenStream) -> String {
+    let mut out = String::new();
+    // Whether the last token ends a word, so a following word needs a space between them.
+    let mut after_word = false;
+    for tt in tokens {
+        match tt {
+            TokenTree::Group(g) => {
+                let (open, close) = match g.delimiter() {
+                    proc_macro2::Delimiter::Parenthesis => ("(", ")"),
+                    proc_macro2::Delimiter::Bracket => ("[", "]"),
+                    proc_macro2::Delimiter::Brace => ("{ ", " }"),
+                    proc_macro2::Delimiter::None => ("", ""),
+                };
+                out.push_str(open);
+                out.push_str(&as_written(g.stream()));
+                out.push_str(close);
+                after_word = false;
+            }
+            TokenTree::Ident(_) | TokenTree::Literal(_) => {
+                if after_word {
+                    out.push(' ');
+                }
+                out.push_str(&tt.to_string());
+                after_word = true;
+            }
+            TokenTree::Punct(p) => {
+                let c = p.as_char();
+                match c {
+                    ',' | ';' => {
+                        out.push(c);
+                        out.push(' ');
+                    }
+                    '+' | '=' => {
+                        out.push(' ');
+                        out.push(c);
+                        out.push(' ');
+                    }
+                    _ => out.push(c),
+                }
+                // A lifetime's `'` binds to its name; everything else leaves no word open.
+                after_word = false;
+            }
+        }
+    }
+    out.replace("  ", " ").trim().to_owned()
 }
 
 fn span_of(tokens: &impl ToTokens) -> Span {
@@ -145,7 +176,7 @@ pub(crate) fn validate(
     let description = description(item, errors);
     let namespace = required(attrs, attrs.namespace.as_ref(), "namespace", "`namespace = \"...\"` (lower-case words joined by `.` or `_`, like `courseware.exams`)", errors)
         .and_then(|ns| {
-            names::is_valid(&ns.value.value(), true).then(|| ns.value.value()).or_else(|| {
+            toggles_vocab::is_namespace(&ns.value.value()).then(|| ns.value.value()).or_else(|| {
                 errors.at(ns.span(), format!(
                     "invalid namespace `{}`: use lower-case words joined by `.` or `_`, like `courseware.exams`",
                     ns.value.value()
@@ -299,7 +330,7 @@ fn description(item: &Item, errors: &mut Errors) -> Option<String> {
     if text.is_empty() {
         errors.at(span, "the doc comment is empty: say what the toggle does");
         None
-    } else if is_placeholder(&text) {
+    } else if toggles_vocab::is_placeholder(&text) {
         errors.at(
             span,
             format!("`{text}` is a placeholder, not a description: say what the toggle does"),
@@ -313,7 +344,7 @@ fn description(item: &Item, errors: &mut Errors) -> Option<String> {
 fn name(item: &Item, attrs: &Attrs, errors: &mut Errors) -> Option<String> {
     if let Some(entry) = &attrs.name {
         let name = entry.value.value();
-        if names::is_valid(&name, false) {
+        if toggles_vocab::is_name(&name) {
             return Some(name);
         }
         errors.at(
@@ -324,7 +355,7 @@ fn name(item: &Item, attrs: &Attrs, errors: &mut Errors) -> Option<String> {
     }
     let ident = item.ident.to_string();
     let derived = ident.trim_start_matches("r#").to_lowercase();
-    if names::is_valid(&derived, false) {
+    if toggles_vocab::is_name(&derived) {
         Some(derived)
     } else {
         errors.at(
@@ -371,7 +402,7 @@ fn life(attrs: &Attrs, errors: &mut Errors) -> Option<Life> {
             }
             let justification = justification?;
             let text = justification.value.value();
-            if text.trim().is_empty() || is_placeholder(&text) {
+            if text.trim().is_empty() || toggles_vocab::is_placeholder(&text) {
                 errors.at(
                     justification.span(),
                     format!(
@@ -394,25 +425,34 @@ fn life(attrs: &Attrs, errors: &mut Errors) -> Option<Life> {
 }
 
 fn date(entry: &Entry, errors: &mut Errors) -> Option<Date> {
-    date::parse(&entry.key.to_string(), &entry.value.value())
-        .map_err(|message| errors.at(entry.span(), message))
-        .ok()
+    let (key, text) = (entry.key.to_string(), entry.value.value());
+    let message = match text.parse::<Date>() {
+        Ok(date) => return Some(date),
+        Err(DateError::Month(month)) => format!(
+            "`{text}` is not a real date: there is no month {month}; write `{key} = \"YYYY-MM-DD\"`"
+        ),
+        Err(e @ DateError::Day { .. }) => format!("`{text}` is not a real date: {e}"),
+        Err(_) => format!("`{key}` must be a date written `YYYY-MM-DD`, not `{text}`"),
+    };
+    errors.at(entry.span(), message);
+    None
 }
 
-fn use_cases(attrs: &Attrs, errors: &mut Errors) -> Vec<&'static str> {
+fn use_cases(attrs: &Attrs, errors: &mut Errors) -> Vec<UseCase> {
     let Some(entry) = &attrs.use_cases else {
         return Vec::new();
     };
     let mut found = Vec::new();
     for case in entry.value.value().split(',').map(str::trim) {
-        match USE_CASES.iter().find(|c| **c == case) {
-            Some(known) if found.contains(known) => {
+        match case.parse::<UseCase>() {
+            Ok(known) if found.contains(&known) => {
                 errors.at(entry.span(), format!("use case `{case}` is listed twice"));
             }
-            Some(known) => found.push(*known),
-            None => {
-                let hint = names::closest(case, &USE_CASES).map_or_else(
-                    || format!("the use cases are {}", list(&USE_CASES)),
+            Ok(known) => found.push(known),
+            Err(_) => {
+                let all = use_case_names();
+                let hint = names::closest(case, &all).map_or_else(
+                    || format!("the use cases are {}", list(&all)),
                     |c| format!("did you mean `{c}`?"),
                 );
                 errors.at(entry.span(), format!("unknown use case `{case}`; {hint}"));

@@ -4,52 +4,61 @@
 //!
 //! Use it through the `toggles` crate, which adds the `#[toggle]` attribute that declares
 //! toggles; the types here are built only by that attribute.
+//!
+//! # Layers
+//!
+//! The modules are layers, and each names only the layers listed before it:
+//!
+//! 1. `declare`: the toggle types, their metadata and cached-state cells, the registry. It
+//!    knows nothing of rules, stores or the state in force.
+//! 2. `rules`: the rule model, its pure evaluation, bucketing, [`Context`], explanations.
+//! 3. `compile`: one pure step from a store's [`Snapshot`] and the registry to the compiled
+//!    state, or to every problem with it. All validation is here.
+//! 4. `stores`: the [`Store`] contract and its backends, which hold snapshots and audit logs.
+//! 5. `state`: the one owner of process-wide state — the installed store, the compiled state in
+//!    force, the status, the test overrides and the lock that orders them — with `install`,
+//!    `reload` and `write`, and the read API of the toggle types (a check reads what `state`
+//!    publishes).
+//! 6. `report`: the live view of each toggle and the registry's JSON report, reading the audit
+//!    log on demand.
+//!
+//! The crate root's re-exports are for users; inside, modules import from their layer.
 
-pub mod bucket;
-mod cache;
-mod context;
-mod date;
-mod explain;
-mod file_store;
-mod flag;
-mod install;
-mod memory_store;
-mod meta;
-mod overrides;
-mod registry;
-mod rule;
-mod setting;
-mod snapshot;
-pub mod store;
-mod switch;
+mod compile;
+mod declare;
+mod report;
+mod rules;
+mod state;
+mod stores;
 pub mod testing;
-mod time;
-mod toggle;
-mod value;
 
-pub use crate::context::Context;
-pub use crate::date::{Date, DateError};
-pub use crate::explain::{Explanation, Step};
-pub use crate::file_store::FileStore;
-pub use crate::flag::Flag;
-pub use crate::install::{audit_log, install, reload, status, write, Status};
-pub use crate::memory_store::MemoryStore;
-pub use crate::meta::{Life, Meta, Source, UseCase};
-pub use crate::registry::{registry, Duplicate, Live, LiveSource, Registry, Report, ToggleInfo};
-pub use crate::rule::{FlagRule, GroupTargets, Targets};
-pub use crate::setting::Setting;
-pub use crate::snapshot::{Change, Invalid, Problem, Snapshot};
-pub use crate::store::{AuditEntry, Store, StoreError, WriteError};
-pub use crate::switch::Switch;
-pub use crate::time::{Timestamp, TimestampError};
-pub use crate::toggle::Toggle;
-pub use crate::value::{Kind, SettingValue, Value};
+pub use crate::compile::{Change, Invalid, Problem, Snapshot};
+pub use crate::declare::{
+    registry, Duplicate, Flag, Kind, Life, Meta, Registry, Setting, SettingValue, Source, Switch,
+    Toggle, ToggleInfo, Value,
+};
+pub use crate::report::{Live, LiveSource, Report};
+pub use crate::rules::{
+    bucket, Context, Explanation, FlagRule, GroupTargets, Step, Targets, Timestamp, TimestampError,
+};
+pub use crate::state::{audit, install, reload, status, write, Status};
+pub use crate::stores::{
+    AuditEntry, AuditQuery, FileStore, History, MemoryStore, OnChange, Store, StoreError,
+    WriteError,
+};
+pub use toggles_vocab::{Date, DateError, UseCase};
+
+/// The store contract and its backends, for code that implements a [`Store`] of its own.
+pub mod store {
+    pub use crate::stores::{
+        AuditEntry, AuditQuery, History, OnChange, Store, StoreError, WriteError,
+    };
+}
 
 // Not public API: what the `#[toggle]` macro's expansion names.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::meta::MetaParts;
-    pub use crate::toggle::Registration;
+    pub use crate::declare::{MetaParts, Registration};
     pub use crate::{Date, Flag, Life, Meta, Setting, Source, Switch, UseCase};
     pub use core;
     pub use core::option::Option::{None, Some};

@@ -5,9 +5,13 @@
 //!
 //! [`set`] forces a toggle to a value until the returned guard is dropped. Overrides belong to
 //! the thread that made them, so tests that `cargo test` runs in parallel threads never see each
-//! other's; they hold across `.await` in a `#[tokio::test]` (its runtime runs the test on the
-//! test's thread). A thread the test spawns does not see them. They cost nothing on the hot
-//! path of toggles nobody overrides.
+//! other's; they hold across `.await` in a `#[tokio::test]` on the current-thread runtime (it
+//! runs the test on the test's thread). A thread the test spawns does not see them. They cost
+//! nothing on the hot path of toggles nobody overrides.
+//!
+//! On tokio's multi-thread runtime a task moves between threads; with the `tokio` feature,
+//! [`scope`] gives a future a scope of its own, and overrides made inside it hold wherever the
+//! task runs (a task it spawns has its own scope again).
 //!
 //! ```
 //! use toggles::{toggle, Context, Flag, Setting};
@@ -52,17 +56,15 @@
 // The example above shows the test a user adds to their own crate.
 #![allow(clippy::test_attr_in_doctest)]
 
-use std::marker::PhantomData;
-use std::sync::atomic::Ordering;
+use toggles_vocab::Date;
 
-use crate::{
-    cache, overrides, registry, Date, Flag, Kind, Setting, SettingValue, Switch, Toggle, ToggleInfo,
-};
+use crate::declare::{registry, Flag, Kind, Setting, SettingValue, Switch, Toggle, ToggleInfo};
+use crate::state::{end_override, start_override, Override as Active};
 
 /// A toggle type and the type of value that overrides it.
 pub trait Overridable: Toggle {
     /// `bool` for switches and flags, `T` for `Setting<T>`.
-    type Value: Copy + 'static;
+    type Value: Copy + Send + Sync + 'static;
 }
 
 impl Overridable for Switch {
@@ -81,45 +83,63 @@ impl<T: SettingValue> Overridable for Setting<T> {
 #[must_use = "the override ends when this guard is dropped"]
 pub struct Override {
     toggle: &'static dyn Toggle,
-    // Overrides live in the creating thread's stack, so the guard must be dropped there.
-    _not_send: PhantomData<*const ()>,
+    active: Active,
 }
 
-/// Forces `toggle` to `value` on this thread until the guard is dropped; overrides nest.
+impl std::fmt::Debug for Override {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Override")
+            .field("toggle", &self.toggle.meta().full_name())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Forces `toggle` to `value` in this thread (or [`scope`]) until the guard is dropped;
+/// overrides nest, the innermost winning.
 pub fn set<T: Overridable>(toggle: &'static T, value: T::Value) -> Override {
-    push(toggle, Box::new(value)).expect("the value's type matches the toggle's")
+    push(toggle, Box::new(value))
 }
 
-fn push(toggle: &'static dyn Toggle, value: Box<dyn std::any::Any>) -> Result<Override, String> {
-    if (*value).type_id() != toggle.override_type() {
-        return Err(format!(
+fn push(toggle: &'static dyn Toggle, value: Box<dyn std::any::Any + Send + Sync>) -> Override {
+    let active = start_override(toggle, value).unwrap_or_else(|| {
+        panic!(
             "`{}` is overridden with a `{}`",
             toggle.meta().full_name(),
             toggle.value_type()
-        ));
-    }
-    let _guard = cache::lock();
-    overrides::push(toggle.key(), value);
-    toggle.override_count().fetch_add(1, Ordering::Relaxed);
-    refresh(toggle);
-    Ok(Override {
-        toggle,
-        _not_send: PhantomData,
-    })
-}
-
-/// Rebuilds the toggle's cached state from the snapshot in force; the caller holds the lock.
-fn refresh(toggle: &dyn Toggle) {
-    toggle.rebuild(cache::current().as_deref());
+        )
+    });
+    Override { toggle, active }
 }
 
 impl Drop for Override {
     fn drop(&mut self) {
-        let _guard = cache::lock();
-        overrides::pop(self.toggle.key());
-        self.toggle.override_count().fetch_sub(1, Ordering::Relaxed);
-        refresh(self.toggle);
+        end_override(self.toggle, &self.active);
     }
+}
+
+/// Runs `future` in a test scope of its own: overrides [`set`] inside it hold wherever the
+/// task runs, on tokio's multi-thread runtime too, and are not seen outside it.
+///
+/// ```
+/// # #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+/// # async fn main() {
+/// use toggles::{toggle, Switch};
+///
+/// /// Turn recommendations off when the catalog is under load.
+/// #[toggle(namespace = "catalog", life = "permanent", justification = "circuit breaker")]
+/// static RECOMMENDATIONS: Switch = true;
+///
+/// let task = tokio::spawn(toggles::testing::scope(async {
+///     let _off = toggles::testing::set(&RECOMMENDATIONS, false);
+///     tokio::task::yield_now().await; // may resume on another worker thread
+///     RECOMMENDATIONS.is_enabled()
+/// }));
+/// assert!(!task.await.unwrap());
+/// # }
+/// ```
+#[cfg(feature = "tokio")]
+pub async fn scope<F: std::future::Future>(future: F) -> F::Output {
+    crate::state::in_task_scope(future).await
 }
 
 /// Runs `body` with `toggle` forced off, then forced on: the practice's "test both states".
@@ -171,7 +191,7 @@ pub fn with_each_combination(toggles: &[&'static dyn Toggle], mut body: impl FnM
         let _guards: Vec<Override> = toggles
             .iter()
             .zip(&states)
-            .map(|(t, on)| push(*t, Box::new(*on)).expect("switches and flags take a bool"))
+            .map(|(t, on)| push(*t, Box::new(*on)))
             .collect();
         body(&states);
     }

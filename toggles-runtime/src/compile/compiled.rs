@@ -1,0 +1,211 @@
+//! Compiling a snapshot against the registry: every entry of a declared toggle interpreted and
+//! checked, or every problem found.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::Deserialize as _;
+use serde_json::Value as Json;
+
+use crate::compile::{Change, Invalid, Problem, Snapshot};
+use crate::declare::{Cells, Kind, Registry, ToggleInfo};
+use crate::rules::{CompiledRule, FlagRule};
+
+/// A snapshot made ready for checks: what it holds for each declared toggle, by registry id.
+#[derive(Debug)]
+pub(crate) struct Compiled {
+    /// Set when the state layer publishes it; 0 until then.
+    pub(crate) generation: u64,
+    /// The snapshot as the store held it, undeclared entries included.
+    pub(crate) snapshot: Snapshot,
+    /// Sorted by registry id; only toggles the snapshot holds an entry for.
+    entries: Vec<(u32, Entry)>,
+}
+
+/// What a snapshot holds for one declared toggle, interpreted for its type.
+#[derive(Debug)]
+pub(crate) enum Entry {
+    Switch(bool),
+    Flag(Box<CompiledRule>),
+    /// The value as the setting's `T::to_bits` encodes it.
+    Setting(u64),
+}
+
+impl Compiled {
+    /// The entry for the toggle at registry id `id`, if the snapshot holds one.
+    #[inline]
+    pub(crate) fn entry(&self, id: u32) -> Option<&Entry> {
+        self.entries
+            .binary_search_by_key(&id, |(i, _)| *i)
+            .ok()
+            .map(|i| &self.entries[i].1)
+    }
+}
+
+/// Interprets every entry of `snapshot` that names a toggle of `registry`, checking each against
+/// the toggle's kind and type, and `requires` across flags. Entries for toggles `registry` does
+/// not declare are carried along unread.
+pub(crate) fn compile(snapshot: Snapshot, registry: &Registry) -> Result<Compiled, Invalid> {
+    let mut problems = Vec::new();
+    let mut entries = Vec::new();
+    let mut rules: BTreeMap<&str, FlagRule> = BTreeMap::new();
+    let sections = [
+        (Kind::Switch, &snapshot.switches),
+        (Kind::Flag, &snapshot.flags),
+        (Kind::Setting, &snapshot.settings),
+    ];
+    for (kind, section) in sections {
+        for (name, json) in section {
+            let Some(id) = registry.id_of(name) else {
+                continue;
+            };
+            let toggle = registry.by_id(id).expect("an id from the registry");
+            if toggle.kind() != kind {
+                problems.push(Problem::new(
+                    name,
+                    format!("is a {}, not a {kind}", toggle.kind()),
+                ));
+                continue;
+            }
+            match (toggle.toggle().cells(), json) {
+                (Cells::Switch(_), Json::Bool(on)) => entries.push((id, Entry::Switch(*on))),
+                (Cells::Switch(_), other) => problems.push(Problem::new(
+                    name,
+                    format!("is a switch: `true` or `false`, not `{other}`"),
+                )),
+                (Cells::Setting(cells), value) => match (cells.decode)(value) {
+                    Some(bits) => entries.push((id, Entry::Setting(bits))),
+                    None => problems.push(Problem::new(
+                        name,
+                        format!("takes a `{}`, not `{value}`", toggle.value_type()),
+                    )),
+                },
+                (Cells::Flag(_), json) => match FlagRule::deserialize(json) {
+                    Ok(rule) => {
+                        let found = rule.problems();
+                        if found.is_empty() {
+                            rules.insert(name, rule);
+                        }
+                        problems.extend(found.into_iter().map(|p| Problem::new(name, p)));
+                    }
+                    Err(e) => {
+                        problems.push(Problem::new(name, format!("is not a flag rule: {e}")));
+                    }
+                },
+            }
+        }
+    }
+    for (name, rule) in &rules {
+        let mut requires = Vec::new();
+        for required in &rule.requires {
+            match registry
+                .id_of(required)
+                .and_then(|id| Some((id, registry.by_id(id)?)))
+            {
+                Some((id, t)) if t.kind() == Kind::Flag => requires.push((id, required.clone())),
+                Some((_, t)) => problems.push(Problem::new(
+                    name,
+                    format!(
+                        "requires `{required}`, a {}; only flags can be required",
+                        t.kind()
+                    ),
+                )),
+                None => problems.push(Problem::new(
+                    name,
+                    format!("requires `{required}`, which is not a flag of this program"),
+                )),
+            }
+        }
+        let id = registry.id_of(name).expect("a declared flag");
+        let rule = CompiledRule::compile(rule, name, requires);
+        entries.push((id, Entry::Flag(Box::new(rule))));
+    }
+    if let Some(cycle) = requires_cycle(&rules) {
+        problems.push(Problem::new(
+            &cycle[0],
+            format!("`requires` goes round in a cycle: {}", cycle.join(" -> ")),
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(Invalid { problems });
+    }
+    entries.sort_unstable_by_key(|(id, _)| *id);
+    Ok(Compiled {
+        generation: 0,
+        snapshot,
+        entries,
+    })
+}
+
+/// Refuses a write to a toggle this program does not declare. (The rest of a write — its kind,
+/// its value or rule — is checked by compiling the snapshot it would leave behind.)
+pub(crate) fn check_target(change: &Change, registry: &Registry) -> Result<(), Invalid> {
+    let name = change.name();
+    if registry.get(name).is_some() {
+        return Ok(());
+    }
+    let near = registry
+        .iter()
+        .map(ToggleInfo::full_name)
+        .find(|candidate| edit_distance(candidate, name) <= 2)
+        .map(|c| format!("; did you mean `{c}`?"))
+        .unwrap_or_default();
+    Err(Invalid {
+        problems: vec![Problem::new(
+            name,
+            format!("is not a toggle of this program{near}"),
+        )],
+    })
+}
+
+/// Levenshtein distance, for "did you mean" on a mistyped name.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// A cycle in `requires` among the declared flags, as the names along it (first repeated last).
+fn requires_cycle(rules: &BTreeMap<&str, FlagRule>) -> Option<Vec<String>> {
+    fn visit<'a>(
+        name: &'a str,
+        rules: &'a BTreeMap<&str, FlagRule>,
+        path: &mut Vec<&'a str>,
+        done: &mut HashSet<&'a str>,
+    ) -> Option<Vec<String>> {
+        if let Some(start) = path.iter().position(|n| *n == name) {
+            let mut cycle: Vec<String> = path[start..].iter().map(|s| (*s).to_owned()).collect();
+            cycle.push(name.to_owned());
+            return Some(cycle);
+        }
+        if !done.insert(name) {
+            return None;
+        }
+        path.push(name);
+        for next in rules
+            .get(name)
+            .map(|r| r.requires.as_slice())
+            .unwrap_or_default()
+        {
+            if let Some(cycle) = visit(next, rules, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        None
+    }
+    let mut done = HashSet::new();
+    rules
+        .keys()
+        .find_map(|name| visit(name, rules, &mut Vec::new(), &mut done))
+}

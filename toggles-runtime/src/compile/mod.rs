@@ -1,0 +1,11 @@
+//! Layer 3, compile: one pure step from what a store holds and the registry of this program to
+//! the state checks answer from — or to every problem with it. All validation lives here: of a
+//! loaded snapshot, and of a snapshot a write would leave behind.
+
+mod compiled;
+mod problem;
+mod snapshot;
+
+pub(crate) use self::compiled::{check_target, compile, Compiled, Entry};
+pub use self::problem::{Invalid, Problem};
+pub use self::snapshot::{Change, Snapshot};

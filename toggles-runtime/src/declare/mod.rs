@@ -1,0 +1,24 @@
+//! Layer 1, declarations: the toggle types, their metadata, the cells their cached state lives
+//! in, and the registry of every toggle in the binary. Nothing here knows of rules, stores or
+//! the state in force; the `state` layer fills the cells and gives the types their read API.
+
+mod cached;
+mod flag;
+mod kind;
+mod meta;
+mod registry;
+mod setting;
+mod setting_value;
+mod switch;
+mod toggle;
+
+pub(crate) use self::cached::{published, set_published, EVAL, OFF, ON, SLOW, STORED};
+pub use self::flag::Flag;
+pub use self::kind::{Kind, Value};
+pub use self::meta::{Life, Meta, MetaParts, Source};
+pub use self::registry::{registry, Duplicate, Registry, ToggleInfo};
+pub use self::setting::Setting;
+pub use self::setting_value::SettingValue;
+pub use self::switch::Switch;
+pub(crate) use self::toggle::{key, Cells};
+pub use self::toggle::{Registration, Toggle};

@@ -1,0 +1,116 @@
+//! What every toggle type shares, and how a toggle enters the registry.
+
+use std::any::TypeId;
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8};
+
+use crate::declare::{Flag, Kind, Meta, Switch, Value};
+
+pub(crate) mod sealed {
+    /// The runtime's side of a toggle: not callable, nor implementable, outside this crate.
+    pub trait Sealed {
+        /// The cells the runtime keeps the toggle's cached state in.
+        #[doc(hidden)]
+        fn cells(&self) -> super::Cells<'_>;
+    }
+}
+
+/// What the registry knows of any toggle, whatever its type. Implemented by [`Switch`],
+/// [`Flag`] and [`Setting`](crate::Setting); not implementable outside this crate.
+pub trait Toggle: Sync + sealed::Sealed + 'static {
+    /// The declared metadata.
+    fn meta(&self) -> &Meta;
+    /// Switch, flag or setting.
+    fn kind(&self) -> Kind;
+    /// The value type as written in Rust: `bool` for switches and flags, `T` for `Setting<T>`.
+    fn value_type(&self) -> &'static str;
+    /// The compiled default: the value when no store says otherwise.
+    fn default_value(&self) -> Value;
+}
+
+/// A toggle's cells, by type.
+// `pub` only because the sealed trait names it; its module keeps it out of reach.
+#[allow(unreachable_pub)]
+#[doc(hidden)]
+pub enum Cells<'a> {
+    Switch(&'a Switch),
+    Flag(&'a Flag),
+    Setting(SettingCells<'a>),
+}
+
+/// A `Setting<T>`'s cells, with what the runtime needs of `T` behind function pointers.
+#[allow(unreachable_pub)]
+#[doc(hidden)]
+pub struct SettingCells<'a> {
+    /// `STORED` (the value is in `bits`), or `OFF` (the compiled default), or `SLOW`.
+    pub(crate) state: &'a AtomicU8,
+    pub(crate) bits: &'a AtomicU64,
+    pub(crate) id: &'a AtomicU32,
+    pub(crate) overrides: &'a AtomicU32,
+    /// The store's JSON as `T`'s word, if it is a value of `T`.
+    pub(crate) decode: fn(&serde_json::Value) -> Option<u64>,
+    pub(crate) value_type: TypeId,
+}
+
+impl Cells<'_> {
+    /// The toggle's position in the registry, set once when the registry is built.
+    pub(crate) fn id(&self) -> &AtomicU32 {
+        match self {
+            Cells::Switch(s) => &s.id,
+            Cells::Flag(f) => &f.id,
+            Cells::Setting(s) => s.id,
+        }
+    }
+
+    /// Active test overrides of this toggle, in any scope.
+    pub(crate) fn overrides(&self) -> &AtomicU32 {
+        match self {
+            Cells::Switch(s) => &s.overrides,
+            Cells::Flag(f) => &f.overrides,
+            Cells::Setting(s) => s.overrides,
+        }
+    }
+
+    /// The type a test override of the toggle holds: `bool`, or `T` for `Setting<T>`.
+    pub(crate) fn value_type(&self) -> TypeId {
+        match self {
+            Cells::Switch(_) | Cells::Flag(_) => TypeId::of::<bool>(),
+            Cells::Setting(s) => s.value_type,
+        }
+    }
+}
+
+/// The address that keys a toggle's test overrides.
+pub(crate) fn key(toggle: &dyn Toggle) -> usize {
+    std::ptr::from_ref(toggle).cast::<()>() as usize
+}
+
+/// One toggle's entry in the registry, submitted by the `#[toggle]` macro through `inventory`.
+/// Not public API.
+#[doc(hidden)]
+pub struct Registration {
+    pub(crate) toggle: &'static dyn Toggle,
+}
+
+impl Registration {
+    #[doc(hidden)]
+    pub const fn new(toggle: &'static dyn Toggle) -> Registration {
+        Registration { toggle }
+    }
+}
+
+inventory::collect!(Registration);
+
+/// Marks "no registry id yet" in a static.
+pub(crate) const NO_ID: u32 = u32::MAX;
+
+/// The bound that makes a hand-written toggle constructor a compile error that names the fix.
+///
+/// A higher-ranked bound with no implementation is accepted where it is declared and fails
+/// only where it is used, and `on_unimplemented` lets the failure speak.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "toggles are declared with `#[toggle(...)]`, not constructed by hand",
+    label = "declare this toggle with `#[toggle(...)]`",
+    note = "write `/// What it does.` and `#[toggle(namespace = \"...\", life = \"...\", ...)]` above `static NAME: Flag;` (or `Switch`, `Setting<T> = value`)"
+)]
+pub trait DeclaredWithToggleAttribute {}

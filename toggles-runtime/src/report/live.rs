@@ -1,0 +1,89 @@
+//! What is in force for a toggle now, and who changed it when.
+
+use serde::Serialize;
+
+use crate::compile::Compiled;
+use crate::declare::ToggleInfo;
+use crate::rules::Timestamp;
+use crate::state::{current, installed_store};
+use crate::stores::History;
+
+/// A toggle's state in force, for the registry's live view (OEP-17 Req 5 and 12).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct Live {
+    /// Where `value` comes from.
+    pub source: LiveSource,
+    /// A switch's state, a flag's rule or a setting's value, as the store holds it; the
+    /// compiled default when the store holds nothing.
+    pub value: serde_json::Value,
+    /// The first audited change, if any.
+    pub first_modified: Option<Timestamp>,
+    /// The last audited change, if any.
+    pub last_modified: Option<Timestamp>,
+    /// Who made the last audited change.
+    pub modified_by: Option<String>,
+}
+
+/// Where a toggle's state in force comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LiveSource {
+    /// The installed store holds an entry for it.
+    Store,
+    /// Nothing does: the compiled default applies.
+    Default,
+}
+
+impl ToggleInfo {
+    /// What is in force for the toggle now: the store's entry or the compiled default, and who
+    /// changed it when, asked of the installed store's audit log.
+    ///
+    /// ```
+    /// use toggles::{registry, toggle, Change, LiveSource, MemoryStore, Switch};
+    ///
+    /// /// Turn recommendations off when the catalog is under load.
+    /// #[toggle(namespace = "catalog", life = "permanent", justification = "circuit breaker")]
+    /// static RECOMMENDATIONS: Switch = true;
+    ///
+    /// toggles::install(MemoryStore::new()).unwrap();
+    /// toggles::write(&Change::switch("catalog.recommendations", false), "ops", "spike").unwrap();
+    /// let live = registry().get("catalog.recommendations").unwrap().live();
+    /// assert_eq!(live.source, LiveSource::Store);
+    /// assert_eq!(live.value, false);
+    /// assert_eq!(live.modified_by.as_deref(), Some("ops"));
+    /// ```
+    pub fn live(&self) -> Live {
+        let history = installed_store().and_then(|store| {
+            store
+                .history(self.full_name())
+                .map_err(|e| tracing::warn!(toggle = self.full_name(), error = %e, "toggles: audit history unavailable"))
+                .ok()
+                .flatten()
+        });
+        Live::of(self, current().as_deref(), history)
+    }
+}
+
+impl Live {
+    pub(crate) fn of(
+        info: &ToggleInfo,
+        compiled: Option<&Compiled>,
+        history: Option<History>,
+    ) -> Live {
+        let stored = compiled.and_then(|c| c.snapshot.entry(info.full_name()));
+        Live {
+            source: if stored.is_some() {
+                LiveSource::Store
+            } else {
+                LiveSource::Default
+            },
+            value: stored.cloned().unwrap_or_else(|| {
+                serde_json::to_value(info.default_value()).expect("a value serializes")
+            }),
+            first_modified: history.as_ref().map(|h| h.first_modified),
+            last_modified: history.as_ref().map(|h| h.last_modified),
+            modified_by: history.map(|h| h.modified_by),
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Why a flag answered as it did.
+
+use std::fmt;
+
+use crate::rules::{CompiledRule, Decided};
+
+/// A flag's answer for one context, and the step of its rule that decided it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explanation {
+    /// The answer.
+    pub enabled: bool,
+    /// What decided it.
+    pub step: Step,
+}
+
+/// The step of a flag's evaluation that decided its answer, in the order they are tried (see
+/// [`FlagRule`](crate::FlagRule) for the order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Step {
+    /// A test override in scope.
+    TestOverride,
+    /// The rule's `active` is false.
+    Inactive,
+    /// Now is outside the rule's `from`/`until` window.
+    OutsideWindow,
+    /// The context's environment is not one of the rule's `environments`.
+    Environment,
+    /// A flag the rule `requires` is off.
+    Requires {
+        /// The required flag's full name.
+        flag: String,
+    },
+    /// The context's attribute is missing or not among the allowed values.
+    Constraint {
+        /// The constrained attribute.
+        attribute: String,
+    },
+    /// The context's site is listed.
+    Site,
+    /// The context's user is listed.
+    User,
+    /// One of the context's groups of this kind is listed.
+    Group {
+        /// The group kind that matched.
+        kind: String,
+    },
+    /// The rule sets `everyone`.
+    Everyone,
+    /// The percentage rollout: in when `bucket < basis_points`.
+    Percent {
+        /// The unit's bucket, 0 to 9,999; `None` for a 0% or 100% rollout, which needs none, and
+        /// for a context without the unit (the user id, or the rule's `stickiness` attribute),
+        /// which a partial rollout leaves out.
+        bucket: Option<u16>,
+        /// The rollout size in basis points.
+        basis_points: u16,
+        /// The context attribute the rollout buckets by; `None` for the user id.
+        stickiness: Option<String>,
+    },
+    /// Nothing in the rule decided (or there is no rule): the compiled default.
+    Default,
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Step::TestOverride => f.write_str("a test override"),
+            Step::Inactive => f.write_str("the rule is inactive"),
+            Step::OutsideWindow => f.write_str("outside the activation window"),
+            Step::Environment => f.write_str("not an allowed environment"),
+            Step::Requires { flag } => write!(f, "required flag `{flag}` is off"),
+            Step::Constraint { attribute } => write!(f, "`{attribute}` is not an allowed value"),
+            Step::Site => f.write_str("the site is listed"),
+            Step::User => f.write_str("the user is listed"),
+            Step::Group { kind } => write!(f, "a {kind} group is listed"),
+            Step::Everyone => f.write_str("`everyone` is set"),
+            Step::Percent {
+                bucket,
+                basis_points,
+                stickiness,
+            } => {
+                let size = f64::from(*basis_points) / 100.0;
+                match bucket {
+                    Some(b) => write!(
+                        f,
+                        "bucket {b} {} {basis_points} ({size}% rollout)",
+                        if b < basis_points { "<" } else { ">=" }
+                    ),
+                    None if *basis_points == 0 => f.write_str("a 0% rollout: nobody"),
+                    None if *basis_points == 10_000 => f.write_str("a 100% rollout: everybody"),
+                    None => match stickiness {
+                        Some(a) => write!(f, "no `{a}` attribute to bucket by ({size}% rollout)"),
+                        None => write!(f, "no user id to bucket by ({size}% rollout)"),
+                    },
+                }
+            }
+            Step::Default => f.write_str("the compiled default"),
+        }
+    }
+}
+
+impl Explanation {
+    /// The explanation of an evaluation: `decided` is `None` when a test override answered.
+    pub(crate) fn new(enabled: bool, decided: Option<(Option<&CompiledRule>, Decided)>) -> Self {
+        let Some((rule, decided)) = decided else {
+            return Explanation {
+                enabled,
+                step: Step::TestOverride,
+            };
+        };
+        let step = match decided {
+            Decided::Inactive => Step::Inactive,
+            Decided::Window => Step::OutsideWindow,
+            Decided::Environment => Step::Environment,
+            Decided::Requires(i) => Step::Requires {
+                flag: rule
+                    .map(|r| r.required_name(i).to_owned())
+                    .unwrap_or_default(),
+            },
+            Decided::Constraint(i) => Step::Constraint {
+                attribute: rule
+                    .map(|r| r.constraint_attribute(i).to_owned())
+                    .unwrap_or_default(),
+            },
+            Decided::Site => Step::Site,
+            Decided::User => Step::User,
+            Decided::Group(i) => Step::Group {
+                kind: rule.map(|r| r.group_kind(i).to_owned()).unwrap_or_default(),
+            },
+            Decided::Everyone => Step::Everyone,
+            Decided::Percent {
+                bucket,
+                basis_points,
+            } => Step::Percent {
+                bucket,
+                basis_points,
+                stickiness: rule.and_then(|r| r.stickiness().map(str::to_owned)),
+            },
+            Decided::Default => Step::Default,
+        };
+        Explanation { enabled, step }
+    }
+}

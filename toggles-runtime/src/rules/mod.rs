@@ -1,0 +1,16 @@
+//! Layer 2, rules: the rule model a store holds for a flag, its pure evaluation, percentage
+//! bucketing, the [`Context`] a flag is checked for, and the explanation of an answer. Nothing
+//! here reads a global: evaluation takes the context and the compiled rule as arguments.
+
+pub mod bucket;
+mod compiled_rule;
+mod context;
+mod explain;
+mod rule;
+mod time;
+
+pub(crate) use self::compiled_rule::{CompiledRule, Constant, Decided};
+pub use self::context::Context;
+pub use self::explain::{Explanation, Step};
+pub use self::rule::{FlagRule, GroupTargets, Targets};
+pub use self::time::{Timestamp, TimestampError};

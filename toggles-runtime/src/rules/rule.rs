@@ -1,0 +1,350 @@
+//! The rule a store holds for a flag, and what is wrong with one on its own.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::rules::bucket::Percent;
+use crate::rules::Timestamp;
+
+/// The targeting rule of a [`Flag`](crate::Flag), as a store holds it.
+///
+/// # The order a rule is applied in
+///
+/// First match wins:
+///
+/// 1. a test override in scope ([`testing`](crate::testing));
+/// 2. gates, all of which must pass or the flag is off: `active` (the master kill switch), the
+///    activation window `from`/`until` (the only part that reads the clock), `environments`,
+///    `requires` (other flags that must be on), `constraints` (attribute -> allowed values);
+/// 3. a site override: on or off for the context's site;
+/// 4. a user override: on or off for listed user ids;
+/// 5. group overrides, kind by kind in the order the rule lists the kinds; within one kind, a
+///    group listed off beats a group listed on, whatever order the context lists them in;
+/// 6. `everyone`, when set;
+/// 7. `percent`: 0 is nobody and 100 is everybody, contexts without a user id included; a
+///    partial rollout is on when the unit's [bucket](crate::bucket) is below it, and off for a
+///    context that lacks the unit (the user id, or the `stickiness` attribute);
+/// 8. the flag's compiled default.
+///
+/// [`Flag::explain`](crate::Flag::explain) names the step that decided.
+///
+/// # JSON
+///
+/// Every part is optional: `{"percent": 20, "users": {"on": ["42"]}}`. A percent is a whole
+/// number of basis points (`12.34`, not `12.345`); an unknown field is an error, for a flag this
+/// program declares (entries for other programs' toggles are carried along unread).
+///
+/// Build one in code with the chained setters:
+///
+/// ```
+/// use toggles_runtime::FlagRule;
+///
+/// let rule = FlagRule::new()
+///     .percent(20.0)
+///     .users_on(["42"])
+///     .group_on("course", ["course-v1:edX+DemoX"])
+///     .site_off(["white-label.example.com"]);
+/// assert_eq!(rule.percent, Some(20.0));
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FlagRule {
+    /// The master kill switch: when `false` the flag is off for everyone.
+    #[serde(skip_serializing_if = "is_true")]
+    pub active: bool,
+    /// Off before this instant (a launch date).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<Timestamp>,
+    /// Off from this instant on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<Timestamp>,
+    /// The environments the flag may be on in; empty means any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub environments: Vec<String>,
+    /// Flags (full names) that must be on for this one to be.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub requires: Vec<String>,
+    /// Context attributes and the values they must have: `{"region": ["US", "RO"]}`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub constraints: BTreeMap<String, Vec<String>>,
+    /// Sites the flag is forced on or off for.
+    #[serde(skip_serializing_if = "Targets::is_empty")]
+    pub sites: Targets,
+    /// Users the flag is forced on or off for.
+    #[serde(skip_serializing_if = "Targets::is_empty")]
+    pub users: Targets,
+    /// Group members the flag is forced on or off for, kind by kind, first match wins.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupTargets>,
+    /// On or off for everyone the earlier steps did not decide.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub everyone: Option<bool>,
+    /// The share of units in the rollout, 0 to 100.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub percent: Option<f64>,
+    /// The bucketing salt; the flag's full name when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub salt: Option<String>,
+    /// The context attribute that identifies a unit for the rollout; the user id when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stickiness: Option<String>,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's `skip_serializing_if` passes a reference
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+impl Default for FlagRule {
+    fn default() -> FlagRule {
+        FlagRule {
+            active: true,
+            from: None,
+            until: None,
+            environments: Vec::new(),
+            requires: Vec::new(),
+            constraints: BTreeMap::new(),
+            sites: Targets::default(),
+            users: Targets::default(),
+            groups: Vec::new(),
+            everyone: None,
+            percent: None,
+            salt: None,
+            stickiness: None,
+        }
+    }
+}
+
+/// Ids forced on and ids forced off.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Targets {
+    /// Ids the flag is on for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub on: Vec<String>,
+    /// Ids the flag is off for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub off: Vec<String>,
+}
+
+impl Targets {
+    /// Whether no id is listed.
+    pub fn is_empty(&self) -> bool {
+        self.on.is_empty() && self.off.is_empty()
+    }
+
+    fn overlap(&self) -> Option<&str> {
+        overlap(&self.on, &self.off)
+    }
+}
+
+fn overlap<'a>(on: &'a [String], off: &[String]) -> Option<&'a str> {
+    on.iter().find(|id| off.contains(id)).map(String::as_str)
+}
+
+/// The members of one kind of group (course, org, ...) the flag is forced on or off for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupTargets {
+    /// The kind of group, as the context names it: `course`, `org`.
+    pub kind: String,
+    /// Group ids the flag is on for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub on: Vec<String>,
+    /// Group ids the flag is off for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub off: Vec<String>,
+}
+
+fn strings<I: IntoIterator<Item = S>, S: Into<String>>(ids: I) -> Vec<String> {
+    ids.into_iter().map(Into::into).collect()
+}
+
+impl FlagRule {
+    /// An empty rule: active, targeting nobody, so the compiled default applies.
+    pub fn new() -> FlagRule {
+        FlagRule::default()
+    }
+
+    /// Sets `active`.
+    #[must_use]
+    pub fn active(mut self, active: bool) -> Self {
+        self.active = active;
+        self
+    }
+
+    /// Sets the activation window.
+    #[must_use]
+    pub fn window(mut self, from: Option<Timestamp>, until: Option<Timestamp>) -> Self {
+        self.from = from;
+        self.until = until;
+        self
+    }
+
+    /// Sets the environments the flag may be on in.
+    #[must_use]
+    pub fn environments<I: IntoIterator<Item = S>, S: Into<String>>(mut self, envs: I) -> Self {
+        self.environments = strings(envs);
+        self
+    }
+
+    /// Adds a flag that must be on.
+    #[must_use]
+    pub fn requires(mut self, full_name: impl Into<String>) -> Self {
+        self.requires.push(full_name.into());
+        self
+    }
+
+    /// Adds a constraint: `attribute` must have one of `values`.
+    #[must_use]
+    pub fn constraint<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        attribute: impl Into<String>,
+        values: I,
+    ) -> Self {
+        self.constraints.insert(attribute.into(), strings(values));
+        self
+    }
+
+    /// Forces the flag on for these sites.
+    #[must_use]
+    pub fn site_on<I: IntoIterator<Item = S>, S: Into<String>>(mut self, sites: I) -> Self {
+        self.sites.on.extend(strings(sites));
+        self
+    }
+
+    /// Forces the flag off for these sites.
+    #[must_use]
+    pub fn site_off<I: IntoIterator<Item = S>, S: Into<String>>(mut self, sites: I) -> Self {
+        self.sites.off.extend(strings(sites));
+        self
+    }
+
+    /// Forces the flag on for these users.
+    #[must_use]
+    pub fn users_on<I: IntoIterator<Item = S>, S: Into<String>>(mut self, users: I) -> Self {
+        self.users.on.extend(strings(users));
+        self
+    }
+
+    /// Forces the flag off for these users.
+    #[must_use]
+    pub fn users_off<I: IntoIterator<Item = S>, S: Into<String>>(mut self, users: I) -> Self {
+        self.users.off.extend(strings(users));
+        self
+    }
+
+    /// Forces the flag on for members of these groups of `kind`.
+    #[must_use]
+    pub fn group_on<I: IntoIterator<Item = S>, S: Into<String>>(self, kind: &str, ids: I) -> Self {
+        self.group(kind, ids, true)
+    }
+
+    /// Forces the flag off for members of these groups of `kind`.
+    #[must_use]
+    pub fn group_off<I: IntoIterator<Item = S>, S: Into<String>>(self, kind: &str, ids: I) -> Self {
+        self.group(kind, ids, false)
+    }
+
+    fn group<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        kind: &str,
+        ids: I,
+        on: bool,
+    ) -> Self {
+        let i = match self.groups.iter().position(|g| g.kind == kind) {
+            Some(i) => i,
+            None => {
+                self.groups.push(GroupTargets {
+                    kind: kind.to_owned(),
+                    ..GroupTargets::default()
+                });
+                self.groups.len() - 1
+            }
+        };
+        let list = if on {
+            &mut self.groups[i].on
+        } else {
+            &mut self.groups[i].off
+        };
+        list.extend(strings(ids));
+        self
+    }
+
+    /// Sets `everyone`.
+    #[must_use]
+    pub fn everyone(mut self, on: bool) -> Self {
+        self.everyone = Some(on);
+        self
+    }
+
+    /// Sets the rollout percentage.
+    #[must_use]
+    pub fn percent(mut self, percent: f64) -> Self {
+        self.percent = Some(percent);
+        self
+    }
+
+    /// Sets the bucketing salt.
+    #[must_use]
+    pub fn salt(mut self, salt: impl Into<String>) -> Self {
+        self.salt = Some(salt.into());
+        self
+    }
+
+    /// Buckets by this context attribute instead of the user id.
+    #[must_use]
+    pub fn stickiness(mut self, attribute: impl Into<String>) -> Self {
+        self.stickiness = Some(attribute.into());
+        self
+    }
+
+    /// What is wrong with the rule on its own (the store checks `requires` against the registry).
+    pub(crate) fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if let Some(p) = self.percent {
+            if let Err(e) = Percent::new(p) {
+                problems.push(format!("`percent` {e}"));
+            }
+        }
+        if let (Some(from), Some(until)) = (self.from, self.until) {
+            if from >= until {
+                problems.push(format!("`from` ({from}) must be before `until` ({until})"));
+            }
+        }
+        for (what, targets) in [("sites", &self.sites), ("users", &self.users)] {
+            if let Some(id) = targets.overlap() {
+                problems.push(format!("`{id}` is listed both on and off in `{what}`"));
+            }
+        }
+        for (i, g) in self.groups.iter().enumerate() {
+            if g.kind.is_empty() {
+                problems.push("a group target has an empty `kind`".to_owned());
+            }
+            if self.groups[..i]
+                .iter()
+                .any(|earlier| earlier.kind == g.kind)
+            {
+                problems.push(format!("group kind `{}` is listed twice", g.kind));
+            }
+            if let Some(id) = overlap(&g.on, &g.off) {
+                problems.push(format!(
+                    "`{id}` is listed both on and off in group kind `{}`",
+                    g.kind
+                ));
+            }
+        }
+        for (attribute, values) in &self.constraints {
+            if values.is_empty() {
+                problems.push(format!(
+                    "constraint `{attribute}` allows no value, so the flag could never be on"
+                ));
+            }
+        }
+        if self.stickiness.as_deref() == Some("") {
+            problems.push("`stickiness` names no attribute".to_owned());
+        }
+        problems
+    }
+}

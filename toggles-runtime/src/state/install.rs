@@ -1,0 +1,265 @@
+//! Installing a store, reloading it, writing to it, and what the program can ask about it.
+
+use std::sync::{Arc, MutexGuard, PoisonError, RwLock};
+
+use crate::compile::{check_target, compile, Change, Compiled};
+use crate::declare::registry;
+use crate::rules::Timestamp;
+use crate::state::publish::publish;
+use crate::state::{lock, retained};
+use crate::stores::{AuditEntry, AuditQuery, Store, StoreError, WriteError};
+
+struct Installed {
+    store: Arc<dyn Store>,
+    /// Tells a replaced store's watcher that it no longer speaks for the program.
+    epoch: u64,
+}
+
+static INSTALLED: RwLock<Option<Installed>> = RwLock::new(None);
+static STATUS: std::sync::Mutex<Status> = std::sync::Mutex::new(Status::compiled_defaults());
+
+/// Where the toggles' values come from, and how the last load went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Status {
+    /// The store's description; `None` before a store is installed.
+    pub store: Option<String>,
+    /// The generation of the compiled state in force; 0 for the compiled defaults.
+    pub generation: u64,
+    /// When the state in force was last loaded or confirmed unchanged.
+    pub loaded_at: Option<Timestamp>,
+    /// The last load's error, if it failed: the state in force is then the last good one.
+    pub last_error: Option<String>,
+}
+
+impl Status {
+    const fn compiled_defaults() -> Status {
+        Status {
+            store: None,
+            generation: 0,
+            loaded_at: None,
+            last_error: None,
+        }
+    }
+}
+
+/// How the store in force is doing. A program can expose it on a health endpoint.
+pub fn status() -> Status {
+    STATUS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+}
+
+fn installed() -> Option<(Arc<dyn Store>, u64)> {
+    let guard = INSTALLED.read().unwrap_or_else(PoisonError::into_inner);
+    guard.as_ref().map(|i| (Arc::clone(&i.store), i.epoch))
+}
+
+/// The installed store, for the report layer's audit queries.
+pub(crate) fn installed_store() -> Option<Arc<dyn Store>> {
+    installed().map(|(store, _)| store)
+}
+
+/// The compiled state in force; `None` while the compiled defaults are.
+pub(crate) fn current() -> Option<Arc<Compiled>> {
+    retained::newest()
+}
+
+/// Makes `store` the source of every toggle's value, replacing any store installed before.
+///
+/// Reads the store, checks it against the registry and rebuilds every toggle's cached state;
+/// then follows the store's changes. Before any store is installed, every toggle has its
+/// compiled default.
+///
+/// If the first read fails — the store is unreachable, or holds data that does not fit the
+/// program — the error is returned and reported (through `tracing` and [`status`]), and the
+/// state in force stays as it was (the compiled defaults at start-up); the store is installed
+/// all the same and followed, so once it is fixed its contents take effect.
+pub fn install(store: impl Store) -> Result<(), StoreError> {
+    let store: Arc<dyn Store> = Arc::new(store);
+    let first = load(&*store);
+    let (epoch, first) = {
+        // One critical section: a write racing with the install cannot publish between the
+        // store's installation and its first state, only after both.
+        let lock = lock();
+        let mut slot = INSTALLED.write().unwrap_or_else(PoisonError::into_inner);
+        let epoch = slot.as_ref().map_or(1, |i| i.epoch + 1);
+        *slot = Some(Installed {
+            store: Arc::clone(&store),
+            epoch,
+        });
+        drop(slot);
+        let first = match first {
+            Ok(compiled) => {
+                let generation = publish(&lock, compiled);
+                record(&*store, Ok(generation));
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!(store = %store.describe(), error = %e, "toggles: store installed but not loaded; the state in force stays");
+                record(&*store, Err(&e));
+                Err(e)
+            }
+        };
+        (epoch, first)
+    };
+    // A change between the load above and the watch's start is not lost: a store reports its
+    // contents as changed until it has loaded them (the file store compares with what it read).
+    store.watch(Arc::new(move || {
+        if installed().is_some_and(|(_, e)| e == epoch) {
+            let _ = reload();
+        }
+    }))?;
+    first
+}
+
+fn load(store: &dyn Store) -> Result<Compiled, StoreError> {
+    Ok(compile(store.load()?, registry())?)
+}
+
+fn record(store: &dyn Store, outcome: Result<u64, &StoreError>) {
+    let mut status = STATUS.lock().unwrap_or_else(PoisonError::into_inner);
+    status.store = Some(store.describe());
+    match outcome {
+        Ok(generation) => {
+            status.generation = generation;
+            status.loaded_at = Some(Timestamp::now());
+            status.last_error = None;
+        }
+        Err(e) => status.last_error = Some(e.to_string()),
+    }
+}
+
+/// Reads the installed store again and puts its contents in force. Stores call this through
+/// their change notification; call it yourself to force a refresh.
+///
+/// Contents equal to the state in force are not published again. If the store cannot be read
+/// or holds bad data, the last good state stays in force, the error goes to `tracing` and
+/// [`status`], and it is returned.
+pub fn reload() -> Result<(), StoreError> {
+    let lock = lock();
+    let Some((store, _)) = installed() else {
+        return Ok(());
+    };
+    reload_locked(&lock, &*store, None)
+}
+
+/// The reload proper; `compiled`, if given, is a compilation of what the store is expected to
+/// hold, used instead of compiling again when the store does hold it.
+fn reload_locked(
+    lock: &MutexGuard<'_, ()>,
+    store: &dyn Store,
+    compiled: Option<Compiled>,
+) -> Result<(), StoreError> {
+    let current = retained::newest();
+    let loaded = store.load().and_then(|snapshot| {
+        if current.as_ref().is_some_and(|c| c.snapshot == snapshot) {
+            return Ok(None);
+        }
+        match compiled.filter(|c| c.snapshot == snapshot) {
+            Some(compiled) => Ok(Some(compiled)),
+            None => Ok(Some(compile(snapshot, registry())?)),
+        }
+    });
+    match loaded {
+        Ok(Some(compiled)) => {
+            record(store, Ok(publish(lock, compiled)));
+            Ok(())
+        }
+        Ok(None) => {
+            record(store, Ok(current.map_or(0, |c| c.generation)));
+            Ok(())
+        }
+        Err(e) => {
+            tracing::warn!(store = %store.describe(), error = %e, "toggles: store not reloaded; the last good state stays in force");
+            record(store, Err(&e));
+            Err(e)
+        }
+    }
+}
+
+/// Writes `change` to the installed store, on behalf of `actor`, for `reason`.
+///
+/// The change is checked against the registry inside the store's transaction — unknown toggle,
+/// wrong kind, a rule out of range, a percent finer than a basis point, a `requires` cycle, a
+/// setting value its type cannot hold — and refused whole with every problem listed, or stored
+/// together with its audit entry.
+///
+/// `Err` means nothing changed. `Ok` means the change is stored and audited, and in force in
+/// this process when this returns — unless reading the store back right after failed (another
+/// process broke the file in between, say): then the last good state stays in force, and
+/// [`status`] and `tracing` report that failure as what it is, a failed reload.
+///
+/// ```
+/// use toggles::{toggle, Change, FlagRule, Flag, MemoryStore};
+///
+/// /// Grade problems with the rewritten engine.
+/// #[toggle(namespace = "grading", life = "temporary", remove_by = "2030-01-01")]
+/// static NEW_GRADER: Flag;
+///
+/// toggles::install(MemoryStore::new()).unwrap();
+/// let rule = FlagRule::new().percent(150.0);
+/// let refused = toggles::write(&Change::flag("grading.new_grader", rule), "ana", "wider rollout");
+/// assert_eq!(
+///     refused.unwrap_err().to_string(),
+///     "write refused: `grading.new_grader` `percent` is from 0 to 100, not 150"
+/// );
+/// let entry = toggles::write(&Change::flag("grading.new_grader", FlagRule::new().percent(20.0)), "ana", "start the rollout").unwrap();
+/// assert_eq!(entry.before, None);
+/// ```
+pub fn write(change: &Change, actor: &str, reason: &str) -> Result<AuditEntry, WriteError> {
+    if actor.trim().is_empty() || reason.trim().is_empty() {
+        return Err(WriteError::Unattributed);
+    }
+    let (store, epoch) = installed().ok_or(WriteError::NoStore)?;
+    let registry = registry();
+    let mut compiled = None;
+    let entry = store.update(&mut |snapshot| {
+        check_target(change, registry)?;
+        let name = change.name();
+        let before = snapshot.entry(name).cloned();
+        let mut next = snapshot.clone();
+        next.apply(change);
+        let after = next.entry(name).cloned();
+        compiled = Some(compile(next.clone(), registry)?);
+        *snapshot = next;
+        Ok(AuditEntry {
+            at: Timestamp::now(),
+            actor: actor.to_owned(),
+            toggle: name.to_owned(),
+            before,
+            after,
+            reason: reason.to_owned(),
+        })
+    })?;
+    let lock = lock();
+    if installed().is_some_and(|(_, e)| e == epoch) {
+        // Failure here is reported by the reload itself; the write stands.
+        let _ = reload_locked(&lock, &*store, compiled);
+    }
+    Ok(entry)
+}
+
+/// The installed store's audit entries matching `query`, newest first; none before a store is
+/// installed.
+///
+/// ```
+/// use toggles::{toggle, AuditQuery, Change, MemoryStore, Switch};
+///
+/// /// Turn recommendations off when the catalog is under load.
+/// #[toggle(namespace = "catalog", life = "permanent", justification = "circuit breaker")]
+/// static RECOMMENDATIONS: Switch = true;
+///
+/// toggles::install(MemoryStore::new()).unwrap();
+/// toggles::write(&Change::switch("catalog.recommendations", false), "ops", "spike").unwrap();
+/// toggles::write(&Change::switch("catalog.recommendations", true), "ops", "calm").unwrap();
+/// let last = toggles::audit(&AuditQuery::toggle("catalog.recommendations").limit(1)).unwrap();
+/// assert_eq!(last[0].reason, "calm");
+/// ```
+pub fn audit(query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+    match installed() {
+        Some((store, _)) => store.audit(query),
+        None => Ok(Vec::new()),
+    }
+}

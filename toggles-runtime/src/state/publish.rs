@@ -1,0 +1,105 @@
+//! Publishing a compiled state, and rebuilding each toggle's cached state from it.
+
+use std::any::Any;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, MutexGuard};
+
+use crate::compile::{Compiled, Entry};
+use crate::declare::{
+    key, published, registry, set_published, Cells, Toggle, EVAL, OFF, ON, SLOW, STORED,
+};
+use crate::rules::Constant;
+use crate::state::overrides::Override;
+use crate::state::retained;
+
+/// Gives `compiled` the next generation, retains it, publishes the generation, and rebuilds
+/// every toggle's cached state from it. The caller holds the state lock.
+pub(super) fn publish(_lock: &MutexGuard<'_, ()>, mut compiled: Compiled) -> u64 {
+    // Only a publish writes the published generation, and publishes hold the lock.
+    let generation = published() + 1;
+    compiled.generation = generation;
+    let compiled = Arc::new(compiled);
+    // Retained before published: a context that pins the generation finds its state.
+    retained::retain(Arc::clone(&compiled));
+    set_published(generation);
+    for t in registry() {
+        rebuild(t.toggle(), Some(&compiled));
+    }
+    generation
+}
+
+/// Recomputes one toggle's cached state from `compiled` (`None`: the compiled defaults).
+fn rebuild(toggle: &dyn Toggle, compiled: Option<&Compiled>) {
+    let cells = toggle.cells();
+    let entry = compiled.and_then(|c| c.entry(cells.id().load(Ordering::Relaxed)));
+    let slow = cells.overrides().load(Ordering::Relaxed) > 0;
+    match cells {
+        Cells::Switch(switch) => {
+            let on = match entry {
+                Some(Entry::Switch(on)) => *on,
+                _ => switch.default,
+            };
+            let state = match (slow, on) {
+                (true, _) => SLOW,
+                (false, true) => ON,
+                (false, false) => OFF,
+            };
+            switch.state.store(state, Ordering::Relaxed);
+        }
+        Cells::Flag(flag) => {
+            let state = if slow {
+                SLOW
+            } else {
+                match entry {
+                    Some(Entry::Flag(rule)) => match rule.constant() {
+                        Constant::Is(on) => u8::from(on),
+                        Constant::CompiledDefault => u8::from(flag.default),
+                        Constant::Contextual => EVAL,
+                    },
+                    _ => u8::from(flag.default),
+                }
+            };
+            let generation = compiled.map_or(0, |c| c.generation);
+            flag.state
+                .store(generation << 2 | u64::from(state), Ordering::Relaxed);
+        }
+        Cells::Setting(setting) => {
+            // The value word is written before the state that says to read it (release), so a
+            // reader that sees `STORED` (acquire) reads a value some compiled state held.
+            let state = match (slow, entry) {
+                (true, _) => SLOW,
+                (false, Some(Entry::Setting(bits))) => {
+                    setting.bits.store(*bits, Ordering::Relaxed);
+                    STORED
+                }
+                (false, _) => OFF,
+            };
+            setting.state.store(state, Ordering::Release);
+        }
+    }
+}
+
+/// Forces `toggle` to `value` in the current scope until [`end_override`]; `None` if `value`
+/// is not of the toggle's value type.
+pub(crate) fn start_override(
+    toggle: &'static dyn Toggle,
+    value: Box<dyn Any + Send + Sync>,
+) -> Option<Override> {
+    if (*value).type_id() != toggle.cells().value_type() {
+        return None;
+    }
+    let lock = super::lock();
+    let active = Override::push(key(toggle), value);
+    toggle.cells().overrides().fetch_add(1, Ordering::Relaxed);
+    rebuild(toggle, retained::newest().as_deref());
+    drop(lock);
+    Some(active)
+}
+
+/// Ends an override [`start_override`] made.
+pub(crate) fn end_override(toggle: &'static dyn Toggle, active: &Override) {
+    let _lock = super::lock();
+    active.pop();
+    toggle.cells().overrides().fetch_sub(1, Ordering::Relaxed);
+    rebuild(toggle, retained::newest().as_deref());
+}

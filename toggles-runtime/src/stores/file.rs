@@ -1,0 +1,290 @@
+//! The JSON file store.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::time::Duration;
+
+use crate::compile::Snapshot;
+use crate::stores::{AuditEntry, AuditQuery, OnChange, Store, StoreError, WriteError};
+
+/// A store kept in a JSON file: one file of toggle states shared by the processes of a machine,
+/// hot-reloaded, written atomically, with an append-only audit log beside it.
+///
+/// - `toggles.json` holds the [`Snapshot`] as JSON. Edit it by hand or through
+///   [`write`](crate::write); a change on disk is in force within the poll interval (250 ms by
+///   default) in every process that installed the store.
+/// - A write takes an exclusive lock on `toggles.json.lock`, so writers in several processes
+///   never lose each other's changes. It writes a temporary file, flushes it to disk and renames
+///   it over `toggles.json`, so a reader sees the old file or the new one, never half of one.
+/// - Then it appends one JSON line to `toggles.json.audit` and flushes it. If that append fails,
+///   the old `toggles.json` is put back and the write fails: a failed write changed nothing.
+/// - A `toggles.json` that does not parse, or holds entries that do not fit the program, never
+///   takes effect: the last good state stays in force, the error is reported through `tracing`
+///   and [`status`](crate::status), and writes are refused rather than written over it.
+/// - The audit log never decides whether the state loads. A line that does not parse — the torn
+///   last line a crash in the middle of an append leaves — is set aside with a warning when the
+///   log is read, and the next append starts on a fresh line.
+///
+/// ```
+/// use toggles::{Change, FileStore};
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let store = FileStore::open(dir.path().join("toggles.json")).unwrap();
+/// assert_eq!(store.audit_path(), dir.path().join("toggles.json.audit"));
+/// toggles::install(store).unwrap();
+/// ```
+pub struct FileStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    audit_path: PathBuf,
+    lock_path: PathBuf,
+    poll: Duration,
+    /// The bytes this handle last loaded or wrote: the poll reports a change when the file
+    /// differs from them, so nothing written between a load and the poll's start is missed.
+    seen: Mutex<Option<Vec<u8>>>,
+    watchers: Mutex<Vec<OnChange>>,
+}
+
+impl FileStore {
+    /// Opens the store at `path`, creating an empty one if there is no file yet.
+    pub fn open(path: impl Into<PathBuf>) -> Result<FileStore, StoreError> {
+        FileStore::open_with_poll(path, Duration::from_millis(250))
+    }
+
+    /// Opens the store, checking the file for changes every `poll`.
+    pub fn open_with_poll(
+        path: impl Into<PathBuf>,
+        poll: Duration,
+    ) -> Result<FileStore, StoreError> {
+        let path = path.into();
+        let with_suffix = |suffix: &str| {
+            let mut p = path.clone().into_os_string();
+            p.push(suffix);
+            PathBuf::from(p)
+        };
+        let inner = Inner {
+            audit_path: with_suffix(".audit"),
+            lock_path: with_suffix(".lock"),
+            path,
+            poll,
+            seen: Mutex::new(None),
+            watchers: Mutex::new(Vec::new()),
+        };
+        if !inner.path.exists() {
+            let _lock = inner.lock()?;
+            if !inner.path.exists() {
+                inner.replace(&bytes_of(&Snapshot::default()))?;
+            }
+        }
+        Ok(FileStore {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The store's file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The audit log's file.
+    pub fn audit_path(&self) -> &Path {
+        &self.inner.audit_path
+    }
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    }
+}
+
+fn bytes_of(snapshot: &Snapshot) -> Vec<u8> {
+    let mut json = serde_json::to_vec_pretty(snapshot).expect("a snapshot serializes");
+    json.push(b'\n');
+    json
+}
+
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Inner {
+    /// The exclusive lock that serializes writers across processes, held until dropped.
+    fn lock(&self) -> Result<File, StoreError> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&self.lock_path)
+            .map_err(io(&self.lock_path))?;
+        file.lock().map_err(io(&self.lock_path))?;
+        Ok(file)
+    }
+
+    /// Reads and parses the file, remembering the bytes as seen even when they do not parse,
+    /// so the poll reports a bad file once, not at every tick.
+    fn read(&self) -> Result<(Vec<u8>, Snapshot), StoreError> {
+        let bytes = fs::read(&self.path).map_err(io(&self.path))?;
+        *locked(&self.seen) = Some(bytes.clone());
+        let snapshot = serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
+            path: self.path.clone(),
+            message: e.to_string(),
+        })?;
+        Ok((bytes, snapshot))
+    }
+
+    /// Replaces the file atomically: temp file, fsync, rename, fsync of the directory.
+    fn replace(&self, bytes: &[u8]) -> Result<(), StoreError> {
+        let mut tmp = self.path.clone().into_os_string();
+        tmp.push(format!(".tmp.{}", std::process::id()));
+        let tmp = PathBuf::from(tmp);
+        let mut file = File::create(&tmp).map_err(io(&tmp))?;
+        file.write_all(bytes).map_err(io(&tmp))?;
+        file.sync_all().map_err(io(&tmp))?;
+        fs::rename(&tmp, &self.path).map_err(io(&self.path))?;
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            // Makes the rename itself durable; not every platform can open a directory.
+            if let Ok(dir) = File::open(dir) {
+                let _ = dir.sync_all();
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends one line to the audit log and flushes it to disk. A torn last line (no newline)
+    /// is ended first, so the new entry stands on a line of its own.
+    fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        let path = &self.audit_path;
+        let mut line = serde_json::to_vec(entry).expect("an audit entry serializes");
+        line.push(b'\n');
+        let mut file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path)
+            .map_err(io(path))?;
+        let len = file.metadata().map_err(io(path))?.len();
+        if len > 0 {
+            let mut last = [0u8];
+            file.seek(SeekFrom::Start(len - 1)).map_err(io(path))?;
+            file.read_exact(&mut last).map_err(io(path))?;
+            if last[0] != b'\n' {
+                line.insert(0, b'\n');
+            }
+        }
+        file.write_all(&line).map_err(io(path))?;
+        file.sync_data().map_err(io(path))
+    }
+
+    /// Every parseable entry of the audit log, oldest first.
+    fn audit_entries(&self) -> Result<Vec<AuditEntry>, StoreError> {
+        let path = &self.audit_path;
+        let text = match fs::read(path) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(path)(e)),
+        };
+        let mut entries = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str(line) {
+                Ok(entry) => entries.push(entry),
+                Err(e) => tracing::warn!(
+                    path = %path.display(),
+                    line = i + 1,
+                    error = %e,
+                    "toggles: audit log line set aside: not an audit entry (a crash in the middle of an append leaves a torn line)"
+                ),
+            }
+        }
+        Ok(entries)
+    }
+
+    fn notify(&self) {
+        let watchers = locked(&self.watchers).clone();
+        for w in &watchers {
+            w();
+        }
+    }
+}
+
+impl Store for FileStore {
+    fn describe(&self) -> String {
+        format!("file {}", self.inner.path.display())
+    }
+
+    fn load(&self) -> Result<Snapshot, StoreError> {
+        self.inner.read().map(|(_, snapshot)| snapshot)
+    }
+
+    fn update(
+        &self,
+        edit: &mut dyn FnMut(&mut Snapshot) -> Result<AuditEntry, WriteError>,
+    ) -> Result<AuditEntry, WriteError> {
+        let inner = &self.inner;
+        let _lock = inner.lock()?;
+        // A corrupt file is not a base to write on: refuse rather than overwrite it.
+        let (old, mut snapshot) = inner.read()?;
+        let entry = edit(&mut snapshot)?;
+        let new = bytes_of(&snapshot);
+        inner.replace(&new)?;
+        // The file is replaced first, so an audit line never claims a change that is not there;
+        // if the line cannot be written, the change is undone, so a failed write changed nothing.
+        if let Err(e) = inner.append_audit(&entry) {
+            if let Err(undo) = inner.replace(&old) {
+                tracing::error!(path = %inner.path.display(), error = %undo, "toggles: a write whose audit line failed could not be undone");
+            }
+            return Err(e.into());
+        }
+        *locked(&inner.seen) = Some(new);
+        Ok(entry)
+    }
+
+    fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        Ok(query.select(self.inner.audit_entries()?.iter()))
+    }
+
+    fn watch(&self, on_change: OnChange) -> Result<(), StoreError> {
+        let first = {
+            let mut watchers = locked(&self.inner.watchers);
+            watchers.push(on_change);
+            watchers.len() == 1
+        };
+        if first {
+            let weak = Arc::downgrade(&self.inner);
+            std::thread::Builder::new()
+                .name("toggles-file-watch".to_owned())
+                .spawn(move || poll(&weak))
+                .map_err(io(&self.inner.path))?;
+        }
+        Ok(())
+    }
+}
+
+/// Compares the file's bytes with the ones this handle last saw every poll interval (so a
+/// rewrite within one mtime tick is seen too), reporting each new content once; stops when the
+/// store is dropped.
+fn poll(store: &Weak<Inner>) {
+    let mut reported: Option<Vec<u8>> = None;
+    loop {
+        let Some(inner) = store.upgrade() else { return };
+        let poll = inner.poll;
+        if let Ok(now) = fs::read(&inner.path) {
+            let seen = locked(&inner.seen).as_ref() == Some(&now);
+            if !seen && reported.as_ref() != Some(&now) {
+                reported = Some(now);
+                inner.notify();
+            }
+        }
+        drop(inner);
+        std::thread::sleep(poll);
+    }
+}

@@ -1,0 +1,86 @@
+//! The in-memory store.
+
+use std::sync::{Mutex, PoisonError};
+
+use crate::compile::Snapshot;
+use crate::stores::{AuditEntry, AuditQuery, OnChange, Store, StoreError, WriteError};
+
+/// A store held in memory, lost when the process ends: for tests, and for programs whose
+/// toggles change only through [`write`](crate::write).
+///
+/// ```
+/// use toggles::{toggle, Change, MemoryStore, Switch};
+///
+/// /// Turn recommendations off when the catalog is under load.
+/// #[toggle(namespace = "catalog", life = "permanent", justification = "circuit breaker")]
+/// static RECOMMENDATIONS: Switch = true;
+///
+/// toggles::install(MemoryStore::new()).unwrap();
+/// toggles::write(&Change::switch("catalog.recommendations", false), "ops@example.com", "traffic spike").unwrap();
+/// assert!(!RECOMMENDATIONS.is_enabled());
+/// ```
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    snapshot: Snapshot,
+    /// Oldest first.
+    audit: Vec<AuditEntry>,
+}
+
+impl MemoryStore {
+    /// An empty store: every toggle at its compiled default.
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    /// A store holding `snapshot`, with an empty audit log.
+    pub fn with(snapshot: Snapshot) -> MemoryStore {
+        MemoryStore {
+            inner: Mutex::new(Inner {
+                snapshot,
+                audit: Vec::new(),
+            }),
+        }
+    }
+
+    fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Store for MemoryStore {
+    fn describe(&self) -> String {
+        "memory".to_owned()
+    }
+
+    fn load(&self) -> Result<Snapshot, StoreError> {
+        Ok(self.inner().snapshot.clone())
+    }
+
+    fn update(
+        &self,
+        edit: &mut dyn FnMut(&mut Snapshot) -> Result<AuditEntry, WriteError>,
+    ) -> Result<AuditEntry, WriteError> {
+        let mut inner = self.inner();
+        // Edit a copy, so a refused edit leaves nothing half-applied.
+        let mut next = inner.snapshot.clone();
+        let entry = edit(&mut next)?;
+        inner.snapshot = next;
+        inner.audit.push(entry.clone());
+        Ok(entry)
+    }
+
+    fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        Ok(query.select(self.inner().audit.iter()))
+    }
+
+    /// Nothing but this handle's `update` changes a memory store, so there is nothing to watch.
+    fn watch(&self, on_change: OnChange) -> Result<(), StoreError> {
+        let _ = on_change;
+        Ok(())
+    }
+}

@@ -1,0 +1,246 @@
+//! The contract between the runtime and a backend that holds toggle states and their audit log.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+use crate::compile::{Invalid, Snapshot};
+use crate::rules::Timestamp;
+
+/// Called by a store whenever its contents may have changed.
+pub type OnChange = Arc<dyn Fn() + Send + Sync>;
+
+/// A backend that holds toggle states, rules and values, and an audit log of every change.
+///
+/// # The contract
+///
+/// The runtime reads a store's [`Snapshot`] when it is installed
+/// ([`install`](crate::install)) and whenever the store reports a change, compiles it against
+/// the program's toggles, and publishes the result; checks never touch the store. A store:
+///
+/// - **loads** its current contents whole, as one consistent snapshot. A load that fails, or
+///   a snapshot that does not fit the program, changes nothing: the last good state stays in
+///   force and the problem is reported ([`status`](crate::status)).
+/// - **updates** in one transaction: [`update`](Store::update) hands the current contents to
+///   the runtime's `edit`, which validates the change and returns its audit entry or refuses.
+///   The store then persists the new contents and appends the entry, all of it or none of it,
+///   and serializes transactions across every process sharing the store. An `Err` means
+///   nothing changed; `Ok` means stored and audited.
+/// - **watches**: after [`watch`](Store::watch), it calls `on_change` whenever its contents
+///   change other than through this handle's own `update` (the runtime publishes those
+///   itself); calling it more often is harmless, since an unchanged snapshot is not published
+///   again.
+/// - **answers audit queries** newest first, by toggle, with a limit
+///   ([`audit`](Store::audit)), so a database answers them with an index rather than the whole
+///   log. The audit log never decides whether the state loads.
+/// - never blocks a check and never panics on bad data: errors are values.
+///
+/// Entries for toggles the program does not declare are part of the snapshot and must be kept
+/// as they are: a store may be shared by services that declare different toggles.
+pub trait Store: Send + Sync + 'static {
+    /// A short description for status reports: `memory`, `file /etc/app/toggles.json`.
+    fn describe(&self) -> String;
+
+    /// The current contents.
+    fn load(&self) -> Result<Snapshot, StoreError>;
+
+    /// Runs one write transaction: `edit` receives the current contents, changes them (or
+    /// refuses), and returns the audit entry. The store persists the new contents and appends
+    /// the entry atomically — all of it or none of it — and serializes transactions, across
+    /// processes where it is shared.
+    fn update(
+        &self,
+        edit: &mut dyn FnMut(&mut Snapshot) -> Result<AuditEntry, WriteError>,
+    ) -> Result<AuditEntry, WriteError>;
+
+    /// Accepted changes matching `query`, newest first.
+    fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// Who changed `toggle` first and last, and when; `None` if it never changed. The default
+    /// reads the toggle's whole history; a database answers with one aggregate query.
+    fn history(&self, toggle: &str) -> Result<Option<History>, StoreError> {
+        let entries = self.audit(&AuditQuery::toggle(toggle).limit(usize::MAX))?;
+        Ok(History::of(entries.iter().rev()).remove(toggle))
+    }
+
+    /// [`history`](Store::history) of every toggle that ever changed, for a report. The default
+    /// reads the whole log once.
+    fn histories(&self) -> Result<HashMap<String, History>, StoreError> {
+        let entries = self.audit(&AuditQuery::all().limit(usize::MAX))?;
+        Ok(History::of(entries.iter().rev()))
+    }
+
+    /// Arranges for `on_change` to be called whenever the contents change other than through
+    /// this handle's `update`, by this process or another, for as long as the store lives.
+    fn watch(&self, on_change: OnChange) -> Result<(), StoreError>;
+}
+
+/// Which audit entries to read: every toggle's or one toggle's, newest first, a page at a time.
+///
+/// ```
+/// use toggles_runtime::AuditQuery;
+///
+/// let page_two = AuditQuery::toggle("grading.new_grader").skip(20).limit(20);
+/// assert_eq!(page_two.toggle.as_deref(), Some("grading.new_grader"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AuditQuery {
+    /// Only this toggle's entries; every toggle's when `None`.
+    pub toggle: Option<String>,
+    /// How many of the newest entries to pass over (for paging).
+    pub skip: usize,
+    /// At most this many entries.
+    pub limit: usize,
+}
+
+impl AuditQuery {
+    /// The newest 100 entries of every toggle.
+    pub fn all() -> AuditQuery {
+        AuditQuery {
+            toggle: None,
+            skip: 0,
+            limit: 100,
+        }
+    }
+
+    /// The newest 100 entries of one toggle.
+    pub fn toggle(full_name: impl Into<String>) -> AuditQuery {
+        AuditQuery {
+            toggle: Some(full_name.into()),
+            ..AuditQuery::all()
+        }
+    }
+
+    /// At most `limit` entries.
+    #[must_use]
+    pub fn limit(mut self, limit: usize) -> AuditQuery {
+        self.limit = limit;
+        self
+    }
+
+    /// Passes over the newest `skip` matching entries.
+    #[must_use]
+    pub fn skip(mut self, skip: usize) -> AuditQuery {
+        self.skip = skip;
+        self
+    }
+
+    /// Whether `entry` is one the query asks for (ignoring paging).
+    pub fn matches(&self, entry: &AuditEntry) -> bool {
+        self.toggle.as_ref().is_none_or(|t| *t == entry.toggle)
+    }
+
+    /// Applies the query to `entries`, given oldest first: what a store that keeps its log in
+    /// order of writing returns.
+    pub fn select<'a, I>(&self, entries: I) -> Vec<AuditEntry>
+    where
+        I: DoubleEndedIterator<Item = &'a AuditEntry>,
+    {
+        entries
+            .rev()
+            .filter(|e| self.matches(e))
+            .skip(self.skip)
+            .take(self.limit)
+            .cloned()
+            .collect()
+    }
+}
+
+/// One accepted change: who, what (before and after), when and why (OEP-17 Req 5).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// When it was written.
+    pub at: Timestamp,
+    /// Who wrote it.
+    pub actor: String,
+    /// The toggle's full name.
+    pub toggle: String,
+    /// What the store held for the toggle before; `null` for nothing (the compiled default).
+    pub before: Option<Json>,
+    /// What it holds after; `null` for nothing.
+    pub after: Option<Json>,
+    /// Why.
+    pub reason: String,
+}
+
+/// Who changed a toggle first and last, and when, from the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct History {
+    /// The first audited change.
+    pub first_modified: Timestamp,
+    /// The last audited change.
+    pub last_modified: Timestamp,
+    /// Who made the last change.
+    pub modified_by: String,
+}
+
+impl History {
+    /// The history of every toggle in `entries`, given oldest first.
+    pub fn of<'a>(entries: impl Iterator<Item = &'a AuditEntry>) -> HashMap<String, History> {
+        let mut histories: HashMap<String, History> = HashMap::new();
+        for e in entries {
+            histories
+                .entry(e.toggle.clone())
+                .and_modify(|h| {
+                    h.last_modified = e.at;
+                    h.modified_by.clone_from(&e.actor);
+                })
+                .or_insert_with(|| History {
+                    first_modified: e.at,
+                    last_modified: e.at,
+                    modified_by: e.actor.clone(),
+                });
+        }
+        histories
+    }
+}
+
+/// A store that cannot be read, or holds data that does not fit this program.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// Reading or writing the store's files failed.
+    #[error("cannot use {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// The store's file is not valid toggles JSON.
+    #[error("{path} is not a valid toggles file: {message}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The contents do not fit the toggles of this program.
+    #[error("the store holds entries this program cannot use: {0}")]
+    Invalid(#[from] Invalid),
+    /// Another backend's failure, in its own words.
+    #[error("{0}")]
+    Backend(String),
+}
+
+/// A write that was refused or failed; either way, nothing was changed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WriteError {
+    /// The change does not fit the registry: unknown toggle, wrong kind, bad value or rule.
+    #[error("write refused: {0}")]
+    Invalid(#[from] Invalid),
+    /// `actor` or `reason` is empty.
+    #[error("write refused: every change needs an actor and a reason, for the audit log")]
+    Unattributed,
+    /// No store has been installed.
+    #[error("write refused: no store is installed (call `toggles::install` first)")]
+    NoStore,
+    /// The store failed; it changed nothing.
+    #[error("write failed, nothing changed: {0}")]
+    Store(#[from] StoreError),
+}
