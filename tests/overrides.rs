@@ -141,3 +141,39 @@ fn with_each_combination_runs_every_combination() {
 fn combinations_refuse_settings() {
     with_each_combination(&[&MAX_UPLOAD_BYTES], |_| {});
 }
+
+/// On the multi-thread runtime a task may resume on another worker after every `.await`, and
+/// tasks share workers; in a `testing::scope` a task's overrides follow the task, and neither
+/// another task on the same worker nor anything outside the scope sees them. (With overrides
+/// kept per thread, tasks interleaved on one worker see each other's values and this fails.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overrides_in_a_task_scope_follow_the_task_across_threads() {
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            tokio::spawn(toggles::testing::scope(async move {
+                let on = i % 2 == 0;
+                let _forced = set(&NEW_GRADER, on);
+                let _limit = set(&MAX_UPLOAD_BYTES, i);
+                for _ in 0..50 {
+                    tokio::task::yield_now().await;
+                    assert_eq!(grader(), on, "task {i}");
+                    assert_eq!(MAX_UPLOAD_BYTES.get(), i, "task {i}");
+                }
+            }))
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert!(!grader(), "no override outside the scopes");
+    assert_eq!(MAX_UPLOAD_BYTES.get(), 10_000_000);
+}
+
+/// A guard may travel: it ends its override wherever it is dropped.
+#[test]
+fn a_guard_may_be_dropped_on_another_thread() {
+    let guard = set(&RECOMMENDATIONS, false);
+    assert!(!RECOMMENDATIONS.is_enabled());
+    std::thread::spawn(move || drop(guard)).join().unwrap();
+    assert!(RECOMMENDATIONS.is_enabled(), "dropping it anywhere ends it");
+}

@@ -431,3 +431,221 @@ fn a_store_bad_at_start_up_leaves_the_defaults_and_takes_effect_once_fixed() {
     });
     assert_eq!(toggles::status().last_error, None);
 }
+
+/// What a crash in the middle of an audit append leaves: a torn last line.
+const TORN: &str = r#"{"at":"2026-01-01T00:00:00Z","actor":"ana","toggle":"catalog.recomm"#;
+
+#[test]
+fn a_torn_audit_line_never_keeps_the_state_out() {
+    let _s = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("toggles.json");
+    std::fs::write(&path, r#"{"switches": {"catalog.recommendations": false}}"#).unwrap();
+    let store = FileStore::open_with_poll(&path, Duration::from_millis(50)).unwrap();
+    let audit_path = store.audit_path().to_owned();
+    let whole = serde_json::to_string(&toggles::AuditEntry {
+        at: "2026-01-01T00:00:00Z".parse().unwrap(),
+        actor: "ana".into(),
+        toggle: "catalog.recommendations".into(),
+        before: None,
+        after: Some(json!(false)),
+        reason: "spike".into(),
+    })
+    .unwrap();
+    std::fs::write(&audit_path, format!("{whole}\n{TORN}")).unwrap();
+
+    // At start-up: the state loads; the torn line is set aside.
+    toggles::install(store).unwrap();
+    assert!(!RECOMMENDATIONS.is_enabled(), "the kill switch stays off");
+    assert_eq!(toggles::status().last_error, None);
+    assert_eq!(all_audit().len(), 1);
+
+    // On reload too.
+    write_file(
+        &path,
+        r#"{"switches": {"catalog.recommendations": false}, "settings": {"uploads.max_upload_bytes": 9}}"#,
+    );
+    wait_for("the edit is in force", || MAX_UPLOAD_BYTES.get() == 9);
+
+    // A write after the torn line: accepted, and its entry stands on a line of its own.
+    let entry = toggles::write(
+        &Change::switch("catalog.recommendations", true),
+        "bob",
+        "spike over",
+    )
+    .expect("stored and audited");
+    assert!(RECOMMENDATIONS.is_enabled());
+    let log = all_audit();
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert_eq!(log[0], entry);
+    let text = std::fs::read_to_string(&audit_path).unwrap();
+    assert!(
+        text.contains(&format!("{TORN}\n{{")),
+        "the fragment is ended, not glued to: {text}"
+    );
+}
+
+#[test]
+fn a_write_whose_audit_line_cannot_be_written_changes_nothing() {
+    let _s = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("toggles.json");
+    let store = FileStore::open(&path).unwrap();
+    // A directory where the audit log should be: the append fails.
+    std::fs::create_dir(store.audit_path()).unwrap();
+    toggles::install(store).unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let err = toggles::write(
+        &Change::switch("catalog.recommendations", false),
+        "ana",
+        "spike",
+    )
+    .unwrap_err();
+    assert!(matches!(err, WriteError::Store(_)), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("write failed, nothing changed: cannot use"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        before,
+        "the file is as it was"
+    );
+    assert!(RECOMMENDATIONS.is_enabled());
+}
+
+/// A store whose reads fail once a write has gone through: what a file broken by another
+/// process right after our write looks like.
+struct BreaksAfterWrite {
+    inner: MemoryStore,
+    broken: std::sync::atomic::AtomicBool,
+}
+
+impl Store for BreaksAfterWrite {
+    fn describe(&self) -> String {
+        "breaks after a write".into()
+    }
+    fn load(&self) -> Result<Snapshot, toggles::StoreError> {
+        if self.broken.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(toggles::StoreError::Backend("unreadable".into()));
+        }
+        self.inner.load()
+    }
+    fn update(
+        &self,
+        edit: &mut dyn FnMut(&mut Snapshot) -> Result<toggles::AuditEntry, WriteError>,
+    ) -> Result<toggles::AuditEntry, WriteError> {
+        let entry = self.inner.update(edit)?;
+        self.broken
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        Ok(entry)
+    }
+    fn audit(&self, query: &AuditQuery) -> Result<Vec<toggles::AuditEntry>, toggles::StoreError> {
+        self.inner.audit(query)
+    }
+    fn watch(&self, on_change: toggles::OnChange) -> Result<(), toggles::StoreError> {
+        self.inner.watch(on_change)
+    }
+}
+
+#[test]
+fn a_failed_reload_after_a_write_is_not_a_failed_write() {
+    let _s = serial();
+    toggles::install(BreaksAfterWrite {
+        inner: MemoryStore::new(),
+        broken: false.into(),
+    })
+    .unwrap();
+    let entry = toggles::write(
+        &Change::switch("catalog.recommendations", false),
+        "ana",
+        "spike",
+    );
+    assert!(entry.is_ok(), "stored and audited: {entry:?}");
+    assert_eq!(all_audit().len(), 1);
+    let error = toggles::status()
+        .last_error
+        .expect("the reload's failure is reported");
+    assert_eq!(error, "unreadable");
+    assert!(
+        RECOMMENDATIONS.is_enabled(),
+        "the last good state stays in force"
+    );
+}
+
+#[test]
+fn a_setting_refuses_a_value_its_type_cannot_hold() {
+    let _s = serial();
+    toggles::install(MemoryStore::new()).unwrap();
+    let err = toggles::write(&Change::setting("uploads.ratio", 1e300), "ana", "huge").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "write refused: `uploads.ratio` takes a `f32`, not `1e+300`"
+    );
+    assert_eq!(RATIO.get(), 0.5);
+    toggles::write(&Change::setting("uploads.ratio", 0.25), "ana", "smaller").unwrap();
+    assert_eq!(RATIO.get(), 0.25);
+}
+
+/// A share of uploads to sample.
+#[toggle(
+    namespace = "uploads",
+    life = "permanent",
+    justification = "tuned per deployment"
+)]
+static RATIO: Setting<f32> = 0.5;
+
+#[test]
+fn entries_of_other_programs_are_carried_along_unread() {
+    let _s = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("toggles.json");
+    // Another service's flags: a field this version does not know, and a `requires` cycle
+    // among flags this program does not declare.
+    let theirs = json!({
+        "billing.new_invoices": {"percent": 10, "guard": {"max_error_rate": 0.05}},
+        "billing.a": {"requires": ["billing.b"]},
+        "billing.b": {"requires": ["billing.a"]}
+    });
+    let file = json!({"flags": theirs, "switches": {"catalog.recommendations": false}});
+    std::fs::write(&path, file.to_string()).unwrap();
+    toggles::install(FileStore::open(&path).unwrap()).expect("their entries are not ours to judge");
+    assert!(!RECOMMENDATIONS.is_enabled());
+    toggles::write(
+        &Change::flag("grading.new_grader", FlagRule::new().percent(5.0)),
+        "ana",
+        "ours",
+    )
+    .unwrap();
+    let on_disk: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    for (name, rule) in theirs.as_object().unwrap() {
+        assert_eq!(&on_disk["flags"][name], rule, "{name} kept as it was");
+    }
+    // A write to a toggle this program does not declare is still refused.
+    let err = toggles::write(&Change::flag("billing.a", FlagRule::new()), "ana", "x").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "write refused: `billing.a` is not a toggle of this program"
+    );
+}
+
+#[test]
+fn a_change_between_the_first_load_and_the_watch_is_not_missed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("toggles.json");
+    let store = FileStore::open_with_poll(&path, Duration::from_millis(20)).unwrap();
+    store.load().unwrap();
+    // The file changes after the load and before anyone watches it.
+    write_file(&path, r#"{"switches": {"catalog.recommendations": false}}"#);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    store
+        .watch(std::sync::Arc::new(move || {
+            let _ = tx.lock().unwrap().send(());
+        }))
+        .unwrap();
+    rx.recv_timeout(Duration::from_secs(1))
+        .expect("the change is reported");
+}
