@@ -1,6 +1,7 @@
 //! Many threads checking toggles while another rewrites the store many times: no check sees a
-//! state that no snapshot contained, a request's answers never change under it, and the final
-//! state is the last write's.
+//! state that no snapshot contained, a request's answers never change under it — whether they
+//! come from the flag's cached state or from its rule in the state the context pinned — and
+//! `explain` agrees with them; the final state is the last write's.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -17,6 +18,10 @@ static NEW_GRADER: Flag;
     justification = "circuit breaker"
 )]
 static RECOMMENDATIONS: Switch = true;
+
+/// New grade reports: on for everyone whom the new grader is on for.
+#[toggle(namespace = "grading", life = "temporary", remove_by = "2030-01-01")]
+static NEW_REPORTS: Flag;
 
 /// A counter the writer raises with every write.
 #[toggle(namespace = "stress", life = "permanent", justification = "test")]
@@ -44,6 +49,17 @@ fn checks_stay_consistent_while_the_store_is_rewritten() {
         "start",
     )
     .unwrap();
+    toggles::write(
+        &Change::flag(
+            "grading.new_reports",
+            FlagRule::new()
+                .requires("grading.new_grader")
+                .everyone(true),
+        ),
+        "stress",
+        "start",
+    )
+    .unwrap();
     let done = AtomicBool::new(false);
     std::thread::scope(|s| {
         for _ in 0..3 {
@@ -60,7 +76,15 @@ fn checks_stay_consistent_while_the_store_is_rewritten() {
                     let first = NEW_GRADER.is_enabled(&r);
                     for _ in 0..10 {
                         assert_eq!(NEW_GRADER.is_enabled(&r), first, "one request, one answer");
+                        std::hint::spin_loop();
                     }
+                    assert_eq!(NEW_GRADER.explain(&r).enabled, first, "explain agrees");
+                    // A flag that requires the grader answers from the same pinned state.
+                    assert_eq!(
+                        NEW_REPORTS.is_enabled(&r),
+                        first,
+                        "required flag, same state"
+                    );
                     let counter = COUNTER.get();
                     assert!(
                         counter >= last_counter && counter <= WRITES,
@@ -101,6 +125,6 @@ fn checks_stay_consistent_while_the_store_is_rewritten() {
         toggles::audit(&toggles::AuditQuery::all().limit(usize::MAX))
             .unwrap()
             .len(),
-        usize::try_from(3 * WRITES + 1).unwrap()
+        usize::try_from(3 * WRITES + 2).unwrap()
     );
 }
