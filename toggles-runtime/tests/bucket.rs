@@ -107,3 +107,37 @@ proptest! {
         prop_assert!(!lo.contains(b) || hi.contains(b));
     }
 }
+
+/// The formula as written, with the streaming hasher: what `bucket` must equal whatever path it
+/// takes (one padded block up to 55 bytes, the streaming hasher beyond).
+fn reference(salt: &str, unit: &str) -> u16 {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new()
+        .chain_update(salt.as_bytes())
+        .chain_update(b":")
+        .chain_update(unit.as_bytes())
+        .finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u16::try_from(u64::from_be_bytes(first) % 10_000).unwrap()
+}
+
+#[test]
+fn every_message_length_around_one_block_matches_the_formula() {
+    for len in 0..80 {
+        let unit = "u".repeat(len);
+        assert_eq!(
+            bucket("grading.new_grader", &unit),
+            reference("grading.new_grader", &unit),
+            "{len}"
+        );
+        assert_eq!(bucket("", &unit), reference("", &unit), "{len}");
+    }
+}
+
+proptest! {
+    #[test]
+    fn matches_the_formula(salt in ".{0,40}", unit in ".{0,40}") {
+        prop_assert_eq!(bucket(&salt, &unit), reference(&salt, &unit));
+    }
+}
