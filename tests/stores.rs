@@ -583,9 +583,9 @@ fn a_setting_refuses_a_value_its_type_cannot_hold() {
         err.to_string(),
         "write refused: `uploads.ratio` takes a `f32`, not `1e+300`"
     );
-    assert_eq!(RATIO.get(), 0.5);
+    assert_eq!(RATIO.get().to_bits(), 0.5f32.to_bits(), "unchanged");
     toggles::write(&Change::setting("uploads.ratio", 0.25), "ana", "smaller").unwrap();
-    assert_eq!(RATIO.get(), 0.25);
+    assert_eq!(RATIO.get().to_bits(), 0.25f32.to_bits());
 }
 
 /// A share of uploads to sample.
