@@ -649,3 +649,68 @@ fn a_change_between_the_first_load_and_the_watch_is_not_missed() {
     rx.recv_timeout(Duration::from_secs(1))
         .expect("the change is reported");
 }
+
+/// Counts the loads of a file store.
+struct CountingLoads {
+    inner: FileStore,
+    loads: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Store for CountingLoads {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn load(&self) -> Result<Snapshot, toggles::StoreError> {
+        self.loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.load()
+    }
+    fn update(
+        &self,
+        edit: &mut dyn FnMut(&mut Snapshot) -> Result<toggles::AuditEntry, WriteError>,
+    ) -> Result<toggles::AuditEntry, WriteError> {
+        self.inner.update(edit)
+    }
+    fn audit(&self, query: &AuditQuery) -> Result<Vec<toggles::AuditEntry>, toggles::StoreError> {
+        self.inner.audit(query)
+    }
+    fn watch(&self, on_change: toggles::OnChange) -> Result<(), toggles::StoreError> {
+        self.inner.watch(on_change)
+    }
+}
+
+#[test]
+fn a_write_is_one_reload_and_one_publish() {
+    let _s = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("toggles.json");
+    let loads = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let poll = Duration::from_millis(20);
+    toggles::install(CountingLoads {
+        inner: FileStore::open_with_poll(&path, poll).unwrap(),
+        loads: loads.clone(),
+    })
+    .unwrap();
+    let count = || loads.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(count(), 1, "install loads once");
+    let generation = toggles::status().generation;
+    for (i, on) in [false, true, false].into_iter().enumerate() {
+        toggles::write(
+            &Change::switch("catalog.recommendations", on),
+            "ana",
+            "flip",
+        )
+        .unwrap();
+        // Give the file's watcher several polls to (not) report our own write.
+        std::thread::sleep(poll * 5);
+        assert_eq!(count(), 2 + i, "one reload per write");
+        assert_eq!(
+            toggles::status().generation,
+            generation + 1 + i as u64,
+            "one publish per write"
+        );
+    }
+    // A change from outside is still seen, and is one more publish.
+    write_file(&path, r#"{"switches": {"catalog.recommendations": true}}"#);
+    wait_for("the edit is in force", || RECOMMENDATIONS.is_enabled());
+    assert_eq!(toggles::status().generation, generation + 4);
+}
