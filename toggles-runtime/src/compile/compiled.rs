@@ -2,6 +2,7 @@
 //! checked, or every problem found.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use serde::Deserialize as _;
 use serde_json::Value as Json;
@@ -25,7 +26,8 @@ pub(crate) struct Compiled {
 #[derive(Debug)]
 pub(crate) enum Entry {
     Switch(bool),
-    Flag(Box<CompiledRule>),
+    /// Shared with the compiled state before, when the rule did not change.
+    Flag(Arc<CompiledRule>),
     /// The value as the setting's `T::to_bits` encodes it.
     Setting(u64),
 }
@@ -44,10 +46,20 @@ impl Compiled {
 /// Interprets every entry of `snapshot` that names a toggle of `registry`, checking each against
 /// the toggle's kind and type, and `requires` across flags. Entries for toggles `registry` does
 /// not declare are carried along unread.
-pub(crate) fn compile(snapshot: Snapshot, registry: &Registry) -> Result<Compiled, Invalid> {
+///
+/// A flag rule that `previous` (compiled against the same registry) holds unchanged is taken
+/// from it rather than parsed and compiled again: a change to one rule of a large store costs
+/// about one rule.
+pub(crate) fn compile(
+    snapshot: Snapshot,
+    registry: &Registry,
+    previous: Option<&Compiled>,
+) -> Result<Compiled, Invalid> {
     let mut problems = Vec::new();
     let mut entries = Vec::new();
+    // The new rules, parsed; and every valid rule's `requires`, for the cycle check.
     let mut rules: BTreeMap<&str, FlagRule> = BTreeMap::new();
+    let mut requires: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     let sections = [
         (Kind::Switch, &snapshot.switches),
         (Kind::Flag, &snapshot.flags),
@@ -64,6 +76,11 @@ pub(crate) fn compile(snapshot: Snapshot, registry: &Registry) -> Result<Compile
                     name,
                     format!("is a {}, not a {kind}", toggle.kind()),
                 ));
+                continue;
+            }
+            if let Some(rule) = unchanged(previous, name, json, id) {
+                requires.insert(name, rule.required_names().map(str::to_owned).collect());
+                entries.push((id, Entry::Flag(Arc::clone(rule))));
                 continue;
             }
             match (toggle.toggle().cells(), json) {
@@ -95,13 +112,14 @@ pub(crate) fn compile(snapshot: Snapshot, registry: &Registry) -> Result<Compile
         }
     }
     for (name, rule) in &rules {
-        let mut requires = Vec::new();
+        requires.insert(name, rule.requires.clone());
+        let mut resolved = Vec::new();
         for required in &rule.requires {
             match registry
                 .id_of(required)
                 .and_then(|id| Some((id, registry.by_id(id)?)))
             {
-                Some((id, t)) if t.kind() == Kind::Flag => requires.push((id, required.clone())),
+                Some((id, t)) if t.kind() == Kind::Flag => resolved.push((id, required.clone())),
                 Some((_, t)) => problems.push(Problem::new(
                     name,
                     format!(
@@ -116,10 +134,10 @@ pub(crate) fn compile(snapshot: Snapshot, registry: &Registry) -> Result<Compile
             }
         }
         let id = registry.id_of(name).expect("a declared flag");
-        let rule = CompiledRule::compile(rule, name, requires);
-        entries.push((id, Entry::Flag(Box::new(rule))));
+        let rule = CompiledRule::compile(rule, name, resolved);
+        entries.push((id, Entry::Flag(Arc::new(rule))));
     }
-    if let Some(cycle) = requires_cycle(&rules) {
+    if let Some(cycle) = requires_cycle(&requires) {
         problems.push(Problem::new(
             &cycle[0],
             format!("`requires` goes round in a cycle: {}", cycle.join(" -> ")),
@@ -134,6 +152,23 @@ pub(crate) fn compile(snapshot: Snapshot, registry: &Registry) -> Result<Compile
         snapshot,
         entries,
     })
+}
+
+/// The compiled rule `previous` holds for flag `name` (registry id `id`), if its JSON is `json`.
+fn unchanged<'p>(
+    previous: Option<&'p Compiled>,
+    name: &str,
+    json: &Json,
+    id: u32,
+) -> Option<&'p Arc<CompiledRule>> {
+    let previous = previous?;
+    if previous.snapshot.flags.get(name) != Some(json) {
+        return None;
+    }
+    match previous.entry(id) {
+        Some(Entry::Flag(rule)) => Some(rule),
+        _ => None,
+    }
 }
 
 /// Refuses a write to a toggle this program does not declare. (The rest of a write — its kind,
@@ -176,10 +211,10 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// A cycle in `requires` among the declared flags, as the names along it (first repeated last).
-fn requires_cycle(rules: &BTreeMap<&str, FlagRule>) -> Option<Vec<String>> {
+fn requires_cycle(requires: &BTreeMap<&str, Vec<String>>) -> Option<Vec<String>> {
     fn visit<'a>(
         name: &'a str,
-        rules: &'a BTreeMap<&str, FlagRule>,
+        requires: &'a BTreeMap<&str, Vec<String>>,
         path: &mut Vec<&'a str>,
         done: &mut HashSet<&'a str>,
     ) -> Option<Vec<String>> {
@@ -192,12 +227,8 @@ fn requires_cycle(rules: &BTreeMap<&str, FlagRule>) -> Option<Vec<String>> {
             return None;
         }
         path.push(name);
-        for next in rules
-            .get(name)
-            .map(|r| r.requires.as_slice())
-            .unwrap_or_default()
-        {
-            if let Some(cycle) = visit(next, rules, path, done) {
+        for next in requires.get(name).map(Vec::as_slice).unwrap_or_default() {
+            if let Some(cycle) = visit(next, requires, path, done) {
                 return Some(cycle);
             }
         }
@@ -205,7 +236,7 @@ fn requires_cycle(rules: &BTreeMap<&str, FlagRule>) -> Option<Vec<String>> {
         None
     }
     let mut done = HashSet::new();
-    rules
+    requires
         .keys()
-        .find_map(|name| visit(name, rules, &mut Vec::new(), &mut done))
+        .find_map(|name| visit(name, requires, &mut Vec::new(), &mut done))
 }

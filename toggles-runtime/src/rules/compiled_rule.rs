@@ -214,6 +214,11 @@ impl CompiledRule {
         ))
     }
 
+    /// The full names of the flags this rule requires, in the rule's order.
+    pub(crate) fn required_names(&self) -> impl Iterator<Item = &str> {
+        self.requires.iter().map(|(_, name)| name.as_str())
+    }
+
     pub(crate) fn required_name(&self, i: usize) -> &str {
         &self.requires[i].1
     }

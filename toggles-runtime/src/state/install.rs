@@ -115,7 +115,11 @@ pub fn install(store: impl Store) -> Result<(), StoreError> {
 }
 
 fn load(store: &dyn Store) -> Result<Compiled, StoreError> {
-    Ok(compile(store.load()?, registry())?)
+    Ok(compile(
+        store.load()?,
+        registry(),
+        retained::newest().as_deref(),
+    )?)
 }
 
 fn record(store: &dyn Store, outcome: Result<u64, &StoreError>) {
@@ -159,7 +163,7 @@ fn reload_locked(
         }
         match compiled.filter(|c| c.snapshot == snapshot) {
             Some(compiled) => Ok(Some(compiled)),
-            None => Ok(Some(compile(snapshot, registry())?)),
+            None => Ok(Some(compile(snapshot, registry(), current.as_deref())?)),
         }
     });
     match loaded {
@@ -214,6 +218,7 @@ pub fn write(change: &Change, actor: &str, reason: &str) -> Result<AuditEntry, W
     }
     let (store, epoch) = installed().ok_or(WriteError::NoStore)?;
     let registry = registry();
+    let current = retained::newest();
     let mut compiled = None;
     let entry = store.update(&mut |snapshot| {
         check_target(change, registry)?;
@@ -222,7 +227,7 @@ pub fn write(change: &Change, actor: &str, reason: &str) -> Result<AuditEntry, W
         let mut next = snapshot.clone();
         next.apply(change);
         let after = next.entry(name).cloned();
-        compiled = Some(compile(next.clone(), registry)?);
+        compiled = Some(compile(next.clone(), registry, current.as_deref())?);
         *snapshot = next;
         Ok(AuditEntry {
             at: Timestamp::now(),
