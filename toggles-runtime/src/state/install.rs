@@ -158,6 +158,7 @@ fn reload_locked(
 ) -> Result<(), StoreError> {
     let current = retained::newest();
     let loaded = store.load().and_then(|snapshot| {
+        // Unchanged (a write that set what was there already): nothing to publish.
         if current.as_ref().is_some_and(|c| c.snapshot == snapshot) {
             return Ok(None);
         }
@@ -224,11 +225,10 @@ pub fn write(change: &Change, actor: &str, reason: &str) -> Result<AuditEntry, W
         check_target(change, registry)?;
         let name = change.name();
         let before = snapshot.entry(name).cloned();
-        let mut next = snapshot.clone();
-        next.apply(change);
-        let after = next.entry(name).cloned();
-        compiled = Some(compile(next.clone(), registry, current.as_deref())?);
-        *snapshot = next;
+        // A store discards the edited contents of a refused edit, so they are edited in place.
+        snapshot.apply(change);
+        let after = snapshot.entry(name).cloned();
+        compiled = Some(compile(snapshot.clone(), registry, current.as_deref())?);
         Ok(AuditEntry {
             at: Timestamp::now(),
             actor: actor.to_owned(),
