@@ -22,7 +22,9 @@
 //! 6. `report`: the live view of each toggle and the registry's JSON report, reading the audit
 //!    log on demand.
 //!
-//! The crate root's re-exports are for users; inside, modules import from their layer.
+//! (The design lists the state before the stores; here the stores come first because the state
+//! holds the installed store, and a store knows nothing of the state.) The crate root's
+//! re-exports are for users; inside, modules import from their layer.
 
 mod compile;
 mod declare;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::Deserialize as _;
 use serde_json::Value as Json;
 
+use crate::compile::rule_problems::rule_problems;
 use crate::compile::{Change, Invalid, Problem, Snapshot};
 use crate::declare::{Cells, Kind, Registry, ToggleInfo};
 use crate::rules::{CompiledRule, FlagRule};
@@ -98,7 +99,7 @@ pub(crate) fn compile(
                 },
                 (Cells::Flag(_), json) => match FlagRule::deserialize(json) {
                     Ok(rule) => {
-                        let found = rule.problems();
+                        let found = rule_problems(&rule);
                         if found.is_empty() {
                             rules.insert(name, rule);
                         }

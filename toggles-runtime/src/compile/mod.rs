@@ -4,6 +4,7 @@
 
 mod compiled;
 mod problem;
+mod rule_problems;
 mod snapshot;
 
 pub(crate) use self::compiled::{check_target, compile, Compiled, Entry};

@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::rules::bucket::Percent;
 use crate::rules::Timestamp;
 
 /// The targeting rule of a [`Flag`](crate::Flag), as a store holds it.
@@ -133,14 +132,6 @@ impl Targets {
     pub fn is_empty(&self) -> bool {
         self.on.is_empty() && self.off.is_empty()
     }
-
-    fn overlap(&self) -> Option<&str> {
-        overlap(&self.on, &self.off)
-    }
-}
-
-fn overlap<'a>(on: &'a [String], off: &[String]) -> Option<&'a str> {
-    on.iter().find(|id| off.contains(id)).map(String::as_str)
 }
 
 /// The members of one kind of group (course, org, ...) the flag is forced on or off for.
@@ -298,53 +289,5 @@ impl FlagRule {
     pub fn stickiness(mut self, attribute: impl Into<String>) -> Self {
         self.stickiness = Some(attribute.into());
         self
-    }
-
-    /// What is wrong with the rule on its own (the store checks `requires` against the registry).
-    pub(crate) fn problems(&self) -> Vec<String> {
-        let mut problems = Vec::new();
-        if let Some(p) = self.percent {
-            if let Err(e) = Percent::new(p) {
-                problems.push(format!("`percent` {e}"));
-            }
-        }
-        if let (Some(from), Some(until)) = (self.from, self.until) {
-            if from >= until {
-                problems.push(format!("`from` ({from}) must be before `until` ({until})"));
-            }
-        }
-        for (what, targets) in [("sites", &self.sites), ("users", &self.users)] {
-            if let Some(id) = targets.overlap() {
-                problems.push(format!("`{id}` is listed both on and off in `{what}`"));
-            }
-        }
-        for (i, g) in self.groups.iter().enumerate() {
-            if g.kind.is_empty() {
-                problems.push("a group target has an empty `kind`".to_owned());
-            }
-            if self.groups[..i]
-                .iter()
-                .any(|earlier| earlier.kind == g.kind)
-            {
-                problems.push(format!("group kind `{}` is listed twice", g.kind));
-            }
-            if let Some(id) = overlap(&g.on, &g.off) {
-                problems.push(format!(
-                    "`{id}` is listed both on and off in group kind `{}`",
-                    g.kind
-                ));
-            }
-        }
-        for (attribute, values) in &self.constraints {
-            if values.is_empty() {
-                problems.push(format!(
-                    "constraint `{attribute}` allows no value, so the flag could never be on"
-                ));
-            }
-        }
-        if self.stickiness.as_deref() == Some("") {
-            problems.push("`stickiness` names no attribute".to_owned());
-        }
-        problems
     }
 }
