@@ -483,3 +483,41 @@ fn a_context_answers_from_one_snapshot() {
     assert!(NEW_GRADER.explain(&built_before).enabled);
     assert!(!NEW_GRADER.is_enabled(&user("1")));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+    /// Through the statics and the store, whatever the rule, the context and the compiled
+    /// default: the check and its explanation agree, and one context answers the same twice.
+    #[test]
+    fn checks_and_explanations_never_disagree(
+        everyone in proptest::option::of(proptest::bool::ANY),
+        basis_points in proptest::option::of(proptest::sample::select(vec![0u16, 1, 3000, 9999, 10_000])),
+        users_on in proptest::collection::vec(proptest::sample::select(vec!["1", "2"]), 0..2),
+        courses_off in proptest::collection::vec(proptest::sample::select(vec!["c1", "c2"]), 0..2),
+        active in proptest::bool::weighted(0.8),
+        who in proptest::option::of(proptest::sample::select(vec!["1", "2", "3"])),
+        course in proptest::option::of(proptest::sample::select(vec!["c1", "c2", "c3"])),
+    ) {
+        let mut rule = FlagRule::new().active(active).users_on(users_on);
+        if !courses_off.is_empty() {
+            rule = rule.group_off("course", courses_off);
+        }
+        rule.everyone = everyone;
+        rule.percent = basis_points.map(|bp| f64::from(bp) / 100.0);
+        let _g = rules(&[
+            ("grading.new_grader", rule.clone()),
+            ("courseware.new_outline", rule),
+        ]);
+        let groups: Vec<(&str, &str)> = course.iter().map(|c| ("course", *c)).collect();
+        let mut ctx = Context::new().groups(&groups);
+        if let Some(who) = who {
+            ctx = ctx.user(who);
+        }
+        for flag in [&NEW_GRADER, &NEW_OUTLINE] {
+            let first = flag.is_enabled(&ctx);
+            proptest::prop_assert_eq!(flag.explain(&ctx).enabled, first);
+            proptest::prop_assert_eq!(flag.is_enabled(&ctx), first);
+        }
+    }
+}
