@@ -72,6 +72,14 @@ fn refused_writes_change_nothing() {
         "write refused: `grading.unknown` is not a toggle of this program"
     );
     assert_eq!(
+        refused(&Change::switch("grading.new_gradr", true)),
+        "write refused: `grading.new_gradr` is not a toggle of this program; did you mean `grading.new_grader`?"
+    );
+    assert_eq!(
+        refused(&Change::switch("Grading New Grader", true)),
+        "write refused: `Grading New Grader` is not a toggle's full name: `namespace.name`, in lower-case words joined by `_` (and `.` in the namespace)"
+    );
+    assert_eq!(
         refused(&Change::switch("grading.new_grader", true)),
         "write refused: `grading.new_grader` is a flag, not a switch"
     );

@@ -179,6 +179,14 @@ pub(crate) fn check_target(change: &Change, registry: &Registry) -> Result<(), I
     if registry.get(name).is_some() {
         return Ok(());
     }
+    if !toggles_vocab::is_full_name(name) {
+        return Err(Invalid {
+            problems: vec![Problem::new(
+                name,
+                "is not a toggle's full name: `namespace.name`, in lower-case words joined by `_` (and `.` in the namespace)",
+            )],
+        });
+    }
     let near = registry
         .iter()
         .map(ToggleInfo::full_name)

@@ -126,20 +126,6 @@ impl Snapshot {
             .or_else(|| self.settings.get(name))
     }
 
-    /// Every full name the snapshot holds an entry for, in order, once each.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        let mut names: Vec<&str> = self
-            .switches
-            .keys()
-            .chain(self.flags.keys())
-            .chain(self.settings.keys())
-            .map(String::as_str)
-            .collect();
-        names.sort_unstable();
-        names.dedup();
-        names.into_iter()
-    }
-
     /// Applies `change`, without validating it: the runtime's writes validate the result.
     pub fn apply(&mut self, change: &Change) {
         let name = change.name();
