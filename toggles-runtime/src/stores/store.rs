@@ -31,8 +31,9 @@ pub type OnChange = Arc<dyn Fn() + Send + Sync>;
 ///   nothing changed; `Ok` means stored and audited.
 /// - **watches**: after [`watch`](Store::watch), it calls `on_change` whenever its contents
 ///   change other than through this handle's own `update` (the runtime publishes those
-///   itself); calling it more often is harmless, since an unchanged snapshot is not published
-///   again.
+///   itself) — counting from its last `load`, so a change between the runtime's first load and
+///   the start of the watch is reported too. Calling it more often is harmless: an unchanged
+///   snapshot is not published again.
 /// - **answers audit queries** newest first, by toggle, with a limit
 ///   ([`audit`](Store::audit)), so a database answers them with an index rather than the whole
 ///   log. The audit log never decides whether the state loads.
