@@ -4,3 +4,7 @@
 
 pub use toggles_macros::toggle;
 pub use toggles_runtime::*;
+
+/// The PostgreSQL store, for toggles a fleet of services shares (feature `postgres`).
+#[cfg(feature = "postgres")]
+pub use toggles_postgres as postgres;

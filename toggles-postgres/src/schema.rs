@@ -1,0 +1,81 @@
+//! The store's tables, and the numbered migrations that create them.
+
+use postgres::Client;
+
+/// Migrations, in order; the version of each is its position plus one. Append, never edit.
+/// `{s}` stands for the quoted schema name.
+const MIGRATIONS: &[&str] = &[
+    // 1: entries by section and full name, the state row writers lock, the audit log.
+    "CREATE TABLE {s}.state (
+         id integer PRIMARY KEY CHECK (id = 1),
+         version bigint NOT NULL
+     );
+     INSERT INTO {s}.state (id, version) VALUES (1, 0);
+     CREATE TABLE {s}.entries (
+         section text NOT NULL CHECK (section IN ('switches', 'flags', 'settings')),
+         name text NOT NULL,
+         value jsonb NOT NULL,
+         PRIMARY KEY (section, name)
+     );
+     CREATE TABLE {s}.audit (
+         id bigserial PRIMARY KEY,
+         at text NOT NULL,
+         actor text NOT NULL,
+         toggle text NOT NULL,
+         before jsonb,
+         after jsonb,
+         reason text NOT NULL
+     );
+     CREATE INDEX audit_by_toggle ON {s}.audit (toggle, id DESC);",
+];
+
+/// A schema name the store accepts: lower-case letters, digits and `_`, starting with a letter,
+/// at most 40 characters (it also names the notification channel).
+pub(crate) fn is_valid_name(schema: &str) -> bool {
+    schema.len() <= 40
+        && schema.starts_with(|c: char| c.is_ascii_lowercase())
+        && schema
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
+}
+
+/// Creates the schema if need be and applies the migrations it lacks, in one transaction under
+/// an advisory lock keyed by the schema, so concurrent starters apply each migration once.
+pub(crate) fn migrate(client: &mut Client, schema: &str) -> Result<(), postgres::Error> {
+    let quoted = format!("\"{schema}\"");
+    let mut tx = client.transaction()?;
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtext($1))",
+        &[&format!("toggles migrations {schema}")],
+    )?;
+    tx.batch_execute(&format!(
+        "CREATE SCHEMA IF NOT EXISTS {quoted};
+         CREATE TABLE IF NOT EXISTS {quoted}.migrations (
+             version integer PRIMARY KEY,
+             applied_at timestamptz NOT NULL DEFAULT now()
+         );"
+    ))?;
+    let applied: i32 = tx
+        .query_one(
+            &format!("SELECT coalesce(max(version), 0) FROM {quoted}.migrations"),
+            &[],
+        )?
+        .get(0);
+    for (i, migration) in MIGRATIONS.iter().enumerate() {
+        let version = i32::try_from(i + 1).expect("few migrations");
+        if version <= applied {
+            continue;
+        }
+        tx.batch_execute(&migration.replace("{s}", &quoted))?;
+        tx.execute(
+            &format!("INSERT INTO {quoted}.migrations (version) VALUES ($1)"),
+            &[&version],
+        )?;
+    }
+    tx.commit()
+}
+
+/// How many migrations this version of the crate knows.
+pub(crate) fn latest() -> usize {
+    MIGRATIONS.len()
+}

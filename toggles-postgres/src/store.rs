@@ -1,0 +1,376 @@
+//! `PostgresStore`: the `Store` contract over a PostgreSQL schema.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use postgres::{Client, Config, GenericClient, NoTls};
+use serde_json::Value as Json;
+use toggles_runtime::store::{
+    AuditEntry, AuditQuery, History, OnChange, Store, StoreError, WriteError,
+};
+use toggles_runtime::{Snapshot, Timestamp};
+
+use crate::{listen, schema};
+
+/// A [`Store`] in a PostgreSQL schema, shared by every process that opens the same schema. See
+/// the [crate docs](crate) for its transactions, propagation and outage behaviour.
+///
+/// ```no_run
+/// use toggles_postgres::PostgresStore;
+///
+/// // Nothing connects yet: the first load does, and the schema is created then.
+/// let store = PostgresStore::new("postgres://postgres@127.0.0.1:5432/app", "toggles")?;
+/// if let Err(e) = toggles_runtime::install(store) {
+///     // The database is down: the compiled defaults are in force, and the store takes
+///     // effect by itself when the database comes back.
+///     eprintln!("toggles: {e}");
+/// }
+/// # Ok::<(), toggles_runtime::StoreError>(())
+/// ```
+pub struct PostgresStore {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    pub(crate) schema: String,
+    /// The schema, quoted for SQL.
+    quoted: String,
+    /// The `LISTEN`/`NOTIFY` channel: the schema's changes.
+    pub(crate) channel: String,
+    description: String,
+    /// The connection loads, writes and audit queries use; `None` until the first use, and
+    /// again after the connection broke, so the next use reconnects.
+    client: Mutex<Option<Client>>,
+    /// The server process of `client`, which a write's notification names, so the listener
+    /// leaves this process's own writes (which the runtime publishes itself) alone.
+    pub(crate) writer_pid: AtomicI32,
+    watching: AtomicBool,
+}
+
+impl PostgresStore {
+    /// A store in `schema` of the database `connection` names (a `postgres://` URL or
+    /// `key=value` pairs). Nothing connects until the store is used; the schema is created and
+    /// migrated then.
+    ///
+    /// Fails only for a connection string that does not parse or a schema name that is not
+    /// lower-case letters, digits and `_` (starting with a letter, at most 40 characters).
+    pub fn new(connection: &str, schema: &str) -> Result<PostgresStore, StoreError> {
+        let mut config: Config = connection
+            .parse()
+            .map_err(|e| StoreError::Backend(format!("not a PostgreSQL connection string: {e}")))?;
+        if !schema::is_valid_name(schema) {
+            return Err(StoreError::Backend(format!(
+                "`{schema}` is not a schema name the toggles store uses: lower-case letters, digits and `_`, starting with a letter, at most 40 characters"
+            )));
+        }
+        // A check never waits on the database, but a write or a reload does: bound the wait.
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(3));
+        }
+        config.keepalives(true);
+        config.keepalives_idle(Duration::from_secs(10));
+        config.application_name("toggles");
+        let description = describe(&config, schema);
+        Ok(PostgresStore {
+            inner: Arc::new(Inner {
+                config,
+                quoted: format!("\"{schema}\""),
+                channel: format!("toggles_{schema}"),
+                schema: schema.to_owned(),
+                description,
+                client: Mutex::new(None),
+                writer_pid: AtomicI32::new(0),
+                watching: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// The schema the store keeps its tables in.
+    pub fn schema(&self) -> &str {
+        &self.inner.schema
+    }
+
+    /// How many migrations this version applies to a schema.
+    pub fn migrations() -> usize {
+        schema::latest()
+    }
+}
+
+fn describe(config: &Config, schema: &str) -> String {
+    let host = config.get_hosts().first().map_or_else(
+        || "localhost".to_owned(),
+        |h| match h {
+            postgres::config::Host::Tcp(host) => host.clone(),
+            #[cfg(unix)]
+            postgres::config::Host::Unix(path) => path.display().to_string(),
+        },
+    );
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let db = config.get_dbname().unwrap_or("");
+    format!("postgres {host}:{port}/{db} schema {schema}")
+}
+
+impl Inner {
+    fn error(&self, e: &postgres::Error) -> StoreError {
+        // `postgres::Error` says what failed; its source says why.
+        let cause = std::error::Error::source(e).map_or_else(String::new, |s| format!(": {s}"));
+        StoreError::Backend(format!("{}: {e}{cause}", self.description))
+    }
+
+    /// The store's connection, opened (and the schema migrated) if there is none or it broke.
+    fn client(&self) -> Result<MutexGuard<'_, Option<Client>>, StoreError> {
+        let mut slot = self.client.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.as_ref().is_none_or(Client::is_closed) {
+            *slot = None;
+            let mut client = self.config.connect(NoTls).map_err(|e| self.error(&e))?;
+            schema::migrate(&mut client, &self.schema).map_err(|e| self.error(&e))?;
+            let pid: i32 = client
+                .query_one("SELECT pg_backend_pid()", &[])
+                .map_err(|e| self.error(&e))?
+                .get(0);
+            self.writer_pid.store(pid, Ordering::Relaxed);
+            *slot = Some(client);
+        }
+        Ok(slot)
+    }
+
+    /// Runs `f` on the store's connection; a connection that broke is dropped, so the next use
+    /// reconnects.
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
+    ) -> Result<T, StoreError> {
+        let mut slot = self.client()?;
+        let client = slot.as_mut().expect("just connected");
+        let result = f(client);
+        if client.is_closed() {
+            *slot = None;
+        }
+        result.map_err(|e| self.error(&e))
+    }
+
+    fn read(&self, client: &mut impl GenericClient) -> Result<Snapshot, postgres::Error> {
+        let mut snapshot = Snapshot::default();
+        let rows = client.query(
+            &format!("SELECT section, name, value FROM {}.entries", self.quoted),
+            &[],
+        )?;
+        for row in rows {
+            let (section, name, value): (String, String, Json) =
+                (row.get(0), row.get(1), row.get(2));
+            section_of(&mut snapshot, &section).insert(name, value);
+        }
+        Ok(snapshot)
+    }
+
+    /// Writes what differs between `before` and `after`: deletes and upserts, entry by entry.
+    fn write_changes(
+        &self,
+        tx: &mut postgres::Transaction<'_>,
+        before: &Snapshot,
+        after: &Snapshot,
+    ) -> Result<(), postgres::Error> {
+        let q = &self.quoted;
+        for section in SECTIONS {
+            let (old, new) = (section_ref(before, section), section_ref(after, section));
+            for name in old.keys().filter(|name| !new.contains_key(*name)) {
+                tx.execute(
+                    &format!("DELETE FROM {q}.entries WHERE section = $1 AND name = $2"),
+                    &[&section, name],
+                )?;
+            }
+            for (name, value) in new
+                .iter()
+                .filter(|(name, value)| old.get(*name) != Some(value))
+            {
+                tx.execute(
+                    &format!(
+                        "INSERT INTO {q}.entries (section, name, value) VALUES ($1, $2, $3)
+                         ON CONFLICT (section, name) DO UPDATE SET value = excluded.value"
+                    ),
+                    &[&section, name, value],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// One write transaction; the outer `Result` is the database's, the inner the edit's.
+    fn transaction(
+        &self,
+        client: &mut Client,
+        edit: &mut dyn FnMut(&mut Snapshot) -> Result<AuditEntry, WriteError>,
+    ) -> Result<Result<AuditEntry, WriteError>, postgres::Error> {
+        let q = &self.quoted;
+        let mut tx = client.transaction()?;
+        // Every writer of the schema queues here: no read-modify-write overlaps another.
+        tx.query_one(
+            &format!("SELECT version FROM {q}.state WHERE id = 1 FOR UPDATE"),
+            &[],
+        )?;
+        let before = self.read(&mut tx)?;
+        let mut after = before.clone();
+        let entry = match edit(&mut after) {
+            Ok(entry) => entry,
+            // Refused: dropping the transaction rolls it back.
+            Err(refused) => return Ok(Err(refused)),
+        };
+        self.write_changes(&mut tx, &before, &after)?;
+        tx.execute(
+            &format!("UPDATE {q}.state SET version = version + 1 WHERE id = 1"),
+            &[],
+        )?;
+        tx.execute(
+            &format!(
+                "INSERT INTO {q}.audit (at, actor, toggle, before, after, reason)
+                 VALUES ($1, $2, $3, $4, $5, $6)"
+            ),
+            &[
+                &entry.at.to_string(),
+                &entry.actor,
+                &entry.toggle,
+                &entry.before,
+                &entry.after,
+                &entry.reason,
+            ],
+        )?;
+        let pid = self.writer_pid.load(Ordering::Relaxed).to_string();
+        tx.execute("SELECT pg_notify($1, $2)", &[&self.channel, &pid])?;
+        tx.commit()?;
+        Ok(Ok(entry))
+    }
+}
+
+const SECTIONS: [&str; 3] = ["switches", "flags", "settings"];
+
+fn section_ref<'s>(snapshot: &'s Snapshot, section: &str) -> &'s BTreeMap<String, Json> {
+    match section {
+        "switches" => &snapshot.switches,
+        "flags" => &snapshot.flags,
+        _ => &snapshot.settings,
+    }
+}
+
+fn section_of<'s>(snapshot: &'s mut Snapshot, section: &str) -> &'s mut BTreeMap<String, Json> {
+    match section {
+        "switches" => &mut snapshot.switches,
+        "flags" => &mut snapshot.flags,
+        _ => &mut snapshot.settings,
+    }
+}
+
+fn entry_of(row: &postgres::Row) -> AuditEntry {
+    let at: String = row.get(0);
+    AuditEntry {
+        at: at.parse().unwrap_or(Timestamp::from_unix_seconds(0)),
+        actor: row.get(1),
+        toggle: row.get(2),
+        before: row.get(3),
+        after: row.get(4),
+        reason: row.get(5),
+    }
+}
+
+impl Store for PostgresStore {
+    fn describe(&self) -> String {
+        self.inner.description.clone()
+    }
+
+    fn load(&self) -> Result<Snapshot, StoreError> {
+        let inner = &self.inner;
+        inner.with(|client| inner.read(client))
+    }
+
+    fn update(
+        &self,
+        edit: &mut dyn FnMut(&mut Snapshot) -> Result<AuditEntry, WriteError>,
+    ) -> Result<AuditEntry, WriteError> {
+        let inner = &self.inner;
+        match inner.with(|client| inner.transaction(client, edit)) {
+            Ok(result) => result,
+            // Not committed: the transaction is rolled back with the connection or explicitly.
+            Err(e) => Err(WriteError::Store(e)),
+        }
+    }
+
+    fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        let q = &self.inner.quoted;
+        let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
+        let skip = i64::try_from(query.skip).unwrap_or(i64::MAX);
+        let columns = "at, actor, toggle, before, after, reason";
+        self.inner.with(|client| {
+            let rows = match &query.toggle {
+                Some(toggle) => client.query(
+                    &format!("SELECT {columns} FROM {q}.audit WHERE toggle = $1 ORDER BY id DESC OFFSET $2 LIMIT $3"),
+                    &[toggle, &skip, &limit],
+                )?,
+                None => client.query(
+                    &format!("SELECT {columns} FROM {q}.audit ORDER BY id DESC OFFSET $1 LIMIT $2"),
+                    &[&skip, &limit],
+                )?,
+            };
+            Ok(rows.iter().map(entry_of).collect())
+        })
+    }
+
+    fn history(&self, toggle: &str) -> Result<Option<History>, StoreError> {
+        let mut histories = self.histories_where(Some(toggle))?;
+        Ok(histories.remove(toggle))
+    }
+
+    fn histories(&self) -> Result<HashMap<String, History>, StoreError> {
+        self.histories_where(None)
+    }
+
+    fn watch(&self, on_change: OnChange) -> Result<(), StoreError> {
+        if !self.inner.watching.swap(true, Ordering::Relaxed) {
+            let weak = Arc::downgrade(&self.inner);
+            std::thread::Builder::new()
+                .name("toggles-postgres-listen".to_owned())
+                .spawn(move || listen::run(&weak, &on_change))
+                .map_err(|e| StoreError::Backend(format!("cannot start the listener: {e}")))?;
+        }
+        Ok(())
+    }
+}
+
+impl PostgresStore {
+    /// First and last change of each toggle (or of one), in one aggregate query.
+    fn histories_where(
+        &self,
+        toggle: Option<&str>,
+    ) -> Result<HashMap<String, History>, StoreError> {
+        let q = &self.inner.quoted;
+        self.inner.with(|client| {
+            let rows = client.query(
+                &format!(
+                    "SELECT toggle,
+                            (array_agg(at ORDER BY id))[1],
+                            (array_agg(at ORDER BY id DESC))[1],
+                            (array_agg(actor ORDER BY id DESC))[1]
+                     FROM {q}.audit WHERE $1::text IS NULL OR toggle = $1 GROUP BY toggle"
+                ),
+                &[&toggle],
+            )?;
+            Ok(rows
+                .iter()
+                .map(|row| {
+                    let at = |i: usize| {
+                        row.get::<_, String>(i)
+                            .parse()
+                            .unwrap_or(Timestamp::from_unix_seconds(0))
+                    };
+                    let history = History {
+                        first_modified: at(1),
+                        last_modified: at(2),
+                        modified_by: row.get(3),
+                    };
+                    (row.get(0), history)
+                })
+                .collect())
+        })
+    }
+}

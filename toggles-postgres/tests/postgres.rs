@@ -1,0 +1,381 @@
+//! The PostgreSQL store against a real server (see `support`): transactional, audited writes;
+//! refused writes that change nothing; writers in several processes; changes pushed to another
+//! process; a killed listener; migrations run concurrently; the database unreachable at start-up
+//! and later.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::{client, schema, serial, wait_for, Proxy};
+use toggles::store::{AuditQuery, Store};
+use toggles::{toggle, Change, Context, Flag, FlagRule, Setting, Switch, WriteError};
+use toggles_postgres::PostgresStore;
+
+/// Turn recommendations off when the catalog is under load.
+#[toggle(
+    namespace = "catalog",
+    life = "permanent",
+    justification = "circuit breaker"
+)]
+static RECOMMENDATIONS: Switch = true;
+
+/// Grade problems with the rewritten engine.
+#[toggle(namespace = "grading", life = "temporary", remove_by = "2030-01-01")]
+static NEW_GRADER: Flag;
+
+/// Largest upload accepted, in bytes.
+#[toggle(
+    namespace = "uploads",
+    life = "permanent",
+    justification = "sized per deployment"
+)]
+static MAX_UPLOAD_BYTES: Setting<u64> = 10_000_000;
+
+fn store(schema: &str) -> PostgresStore {
+    PostgresStore::new(&support::url(), schema).unwrap()
+}
+
+fn audit_rows(schema: &str) -> i64 {
+    client()
+        .query_one(&format!("SELECT count(*) FROM \"{schema}\".audit"), &[])
+        .unwrap()
+        .get(0)
+}
+
+#[test]
+fn writes_are_transactional_audited_and_in_force() {
+    let Some(schema) = schema("writes") else {
+        return;
+    };
+    let _s = serial();
+    toggles::install(store(&schema)).unwrap();
+    assert!(RECOMMENDATIONS.is_enabled());
+    toggles::write(
+        &Change::switch("catalog.recommendations", false),
+        "ana",
+        "spike",
+    )
+    .unwrap();
+    toggles::write(
+        &Change::flag("grading.new_grader", FlagRule::new().users_on(["42"])),
+        "ana",
+        "beta",
+    )
+    .unwrap();
+    toggles::write(
+        &Change::setting("uploads.max_upload_bytes", 5),
+        "bob",
+        "small",
+    )
+    .unwrap();
+    assert!(!RECOMMENDATIONS.is_enabled());
+    assert!(NEW_GRADER.is_enabled(&Context::new().user("42")));
+    assert_eq!(MAX_UPLOAD_BYTES.get(), 5);
+
+    let log = toggles::audit(&AuditQuery::all()).unwrap();
+    assert_eq!(
+        log.iter().map(|e| e.toggle.as_str()).collect::<Vec<_>>(),
+        [
+            "uploads.max_upload_bytes",
+            "grading.new_grader",
+            "catalog.recommendations"
+        ],
+        "newest first"
+    );
+    let one = toggles::audit(&AuditQuery::toggle("catalog.recommendations")).unwrap();
+    assert_eq!((one.len(), one[0].after.clone()), (1, Some(json!(false))));
+    let live = toggles::registry()
+        .get("uploads.max_upload_bytes")
+        .unwrap()
+        .live();
+    assert_eq!(live.modified_by.as_deref(), Some("bob"));
+
+    // Refused: state and audit as they were.
+    let entries_before = store(&schema).load().unwrap();
+    let rows_before = audit_rows(&schema);
+    for change in [
+        Change::switch("grading.new_grader", true),
+        Change::flag("grading.new_grader", FlagRule::new().percent(12.345)),
+        Change::setting("uploads.max_upload_bytes", -1),
+    ] {
+        let err = toggles::write(&change, "ana", "bad").unwrap_err();
+        assert!(matches!(err, WriteError::Invalid(_)), "{err}");
+    }
+    assert_eq!(store(&schema).load().unwrap(), entries_before);
+    assert_eq!(audit_rows(&schema), rows_before);
+    assert_eq!(toggles::status().last_error, None);
+}
+
+const CHILD_SCHEMA: &str = "TOGGLES_TEST_PG_SCHEMA";
+const CHILD_ROLE: &str = "TOGGLES_TEST_PG_ROLE";
+const WRITES_PER_CHILD: usize = 25;
+
+/// Not a test of its own: the processes the cross-process tests start.
+#[test]
+#[ignore = "run as a child process by the cross-process tests"]
+fn child() {
+    let (Ok(schema), Ok(role)) = (std::env::var(CHILD_SCHEMA), std::env::var(CHILD_ROLE)) else {
+        return;
+    };
+    let store = store(&schema);
+    if let Some(id) = role.strip_prefix("writer ") {
+        for i in 0..WRITES_PER_CHILD {
+            let name = format!("child{id}.write{i}");
+            store
+                .update(&mut |snapshot| {
+                    // Read-modify-write of one shared value: a writer that did not wait its
+                    // turn would overwrite another's increment.
+                    let count = snapshot
+                        .settings
+                        .get("stress.count")
+                        .and_then(serde_json::Value::as_u64);
+                    snapshot
+                        .settings
+                        .insert("stress.count".into(), json!(count.unwrap_or(0) + 1));
+                    snapshot.switches.insert(name.clone(), json!(true));
+                    Ok(toggles::AuditEntry {
+                        at: toggles::Timestamp::now(),
+                        actor: format!("child {id}"),
+                        toggle: name.clone(),
+                        before: None,
+                        after: Some(json!(true)),
+                        reason: "lock test".into(),
+                    })
+                })
+                .unwrap();
+        }
+    } else if role == "flipper" {
+        // Another service instance: installs the same store and writes through the runtime.
+        toggles::install(store).unwrap();
+        let on = !RECOMMENDATIONS.is_enabled();
+        toggles::write(
+            &Change::switch("catalog.recommendations", on),
+            "child",
+            "flip",
+        )
+        .unwrap();
+    }
+}
+
+fn spawn_child(schema: &str, role: &str) -> std::process::Child {
+    std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child", "--include-ignored", "--quiet"])
+        .env(CHILD_SCHEMA, schema)
+        .env(CHILD_ROLE, role)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn writers_in_four_processes_lose_no_update() {
+    let Some(schema) = schema("four_writers") else {
+        return;
+    };
+    let children: Vec<_> = (0..4)
+        .map(|id| spawn_child(&schema, &format!("writer {id}")))
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let snapshot = store(&schema).load().unwrap();
+    assert_eq!(
+        snapshot.switches.len(),
+        4 * WRITES_PER_CHILD,
+        "every write survives"
+    );
+    assert_eq!(
+        snapshot.settings["stress.count"],
+        json!(4 * WRITES_PER_CHILD),
+        "no increment lost"
+    );
+    assert_eq!(
+        audit_rows(&schema),
+        i64::try_from(4 * WRITES_PER_CHILD).unwrap(),
+        "one audit row per write"
+    );
+}
+
+#[test]
+fn a_write_in_another_process_is_in_force_here() {
+    let Some(schema) = schema("propagation") else {
+        return;
+    };
+    let _s = serial();
+    toggles::install(store(&schema)).unwrap();
+    for round in 0..3 {
+        let before = RECOMMENDATIONS.is_enabled();
+        let start = Instant::now();
+        assert!(spawn_child(&schema, "flipper").wait().unwrap().success());
+        wait_for("the other process's write is in force", 2, || {
+            RECOMMENDATIONS.is_enabled() != before
+        });
+        eprintln!(
+            "round {round}: in force {:?} after the writer exited",
+            start.elapsed()
+        );
+    }
+}
+
+/// The backend of the installed store's listening connection.
+fn listener_pid(schema: &str) -> Option<i32> {
+    client()
+        .query_opt(
+            "SELECT pid FROM pg_stat_activity WHERE query = $1",
+            &[&format!("LISTEN \"toggles_{schema}\"")],
+        )
+        .unwrap()
+        .map(|row| row.get(0))
+}
+
+#[test]
+fn a_killed_listener_reconnects_and_reloads_in_full() {
+    let Some(schema) = schema("killed_listener") else {
+        return;
+    };
+    let _s = serial();
+    toggles::install(store(&schema)).unwrap();
+    wait_for("the listener is up", 5, || listener_pid(&schema).is_some());
+    let before = RECOMMENDATIONS.is_enabled();
+    let pid = listener_pid(&schema).unwrap();
+    let mut admin = client();
+    admin
+        .execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .unwrap();
+    // Written while nobody listens: its notification is lost; the reconnect's reload finds it.
+    let other = store(&schema);
+    other
+        .update(&mut |snapshot| {
+            snapshot
+                .switches
+                .insert("catalog.recommendations".into(), json!(!before));
+            Ok(toggles::AuditEntry {
+                at: toggles::Timestamp::now(),
+                actor: "admin".into(),
+                toggle: "catalog.recommendations".into(),
+                before: None,
+                after: Some(json!(!before)),
+                reason: "while the listener was away".into(),
+            })
+        })
+        .unwrap();
+    wait_for("the change made while disconnected is in force", 5, || {
+        RECOMMENDATIONS.is_enabled() != before
+    });
+    wait_for("listening again on a new connection", 5, || {
+        listener_pid(&schema).is_some_and(|new| new != pid)
+    });
+}
+
+#[test]
+fn concurrent_first_uses_migrate_once() {
+    let Some(schema) = schema("migrate") else {
+        return;
+    };
+    let loads: Vec<_> = (0..10)
+        .map(|_| {
+            let schema = schema.clone();
+            std::thread::spawn(move || store(&schema).load())
+        })
+        .collect();
+    for load in loads {
+        assert_eq!(load.join().unwrap().unwrap(), toggles::Snapshot::default());
+    }
+    let versions: Vec<i32> = client()
+        .query(
+            &format!("SELECT version FROM \"{schema}\".migrations ORDER BY version"),
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    let expected: Vec<i32> = (1..=i32::try_from(PostgresStore::migrations()).unwrap()).collect();
+    assert_eq!(versions, expected, "each migration applied once");
+    // And again, on a schema already migrated: nothing to do, nothing fails.
+    store(&schema).load().unwrap();
+}
+
+#[test]
+fn the_database_unreachable_at_start_up_and_later() {
+    let Some(schema) = schema("outage") else {
+        return;
+    };
+    let _s = serial();
+    // The state the database holds, written directly.
+    let seed = store(&schema);
+    seed.update(&mut |snapshot| {
+        snapshot
+            .switches
+            .insert("catalog.recommendations".into(), json!(false));
+        Ok(toggles::AuditEntry {
+            at: toggles::Timestamp::now(),
+            actor: "seed".into(),
+            toggle: "catalog.recommendations".into(),
+            before: None,
+            after: Some(json!(false)),
+            reason: "seed".into(),
+        })
+    })
+    .unwrap();
+
+    // Down at start-up: the error, the compiled defaults, and checks that answer at once.
+    let proxy = Proxy::start(false);
+    toggles::install(toggles::MemoryStore::new()).unwrap();
+    let err = toggles::install(PostgresStore::new(&proxy.url(), &schema).unwrap()).unwrap_err();
+    assert!(err.to_string().starts_with("postgres 127.0.0.1:"), "{err}");
+    assert!(toggles::status().last_error.is_some());
+    let start = Instant::now();
+    assert!(RECOMMENDATIONS.is_enabled(), "the compiled default");
+    assert!(
+        start.elapsed() < Duration::from_millis(50),
+        "a check never waits"
+    );
+
+    // Back: the store connects by itself and its contents take effect.
+    proxy.restore();
+    wait_for("the database's state is in force", 10, || {
+        !RECOMMENDATIONS.is_enabled()
+    });
+    assert_eq!(toggles::status().last_error, None);
+
+    // Down later: the last good state stays; a write fails and changes nothing.
+    proxy.cut();
+    let err =
+        toggles::write(&Change::switch("catalog.recommendations", true), "ana", "x").unwrap_err();
+    assert!(matches!(err, WriteError::Store(_)), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("write failed, nothing changed: postgres"),
+        "{err}"
+    );
+    assert!(!RECOMMENDATIONS.is_enabled(), "the last good state stays");
+    assert_eq!(
+        store(&schema).load().unwrap().switches["catalog.recommendations"],
+        json!(false)
+    );
+
+    // Back again: a change made meanwhile (directly) is found by the reconnect's full reload.
+    seed.update(&mut |snapshot| {
+        snapshot
+            .switches
+            .insert("catalog.recommendations".into(), json!(true));
+        Ok(toggles::AuditEntry {
+            at: toggles::Timestamp::now(),
+            actor: "seed".into(),
+            toggle: "catalog.recommendations".into(),
+            before: Some(json!(false)),
+            after: Some(json!(true)),
+            reason: "during the outage".into(),
+        })
+    })
+    .unwrap();
+    proxy.restore();
+    wait_for(
+        "recovered, with the change made during the outage",
+        15,
+        || RECOMMENDATIONS.is_enabled(),
+    );
+}
