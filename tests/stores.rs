@@ -722,3 +722,26 @@ fn a_write_is_one_reload_and_one_publish() {
     wait_for("the edit is in force", || RECOMMENDATIONS.is_enabled());
     assert_eq!(toggles::status().generation, generation + 4);
 }
+
+#[test]
+fn the_file_store_keeps_the_fleets_declarations() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("toggles.json");
+    let store = FileStore::open(&path).unwrap();
+    let grading = toggles::Service::new("grading", "1.4.2");
+    let declarations = toggles::Declarations::of(registry(), grading.clone());
+    let t0: toggles::Timestamp = "2026-11-22T12:00:00Z".parse().unwrap();
+    let t1: toggles::Timestamp = "2026-11-22T12:00:30Z".parse().unwrap();
+    store.publish(&declarations, t0).unwrap();
+    store.publish(&declarations, t0).unwrap();
+    store.seen(&grading.instance, t1).unwrap();
+    // Another handle, as another process would open it.
+    let published = FileStore::open(&path).unwrap().published().unwrap();
+    assert_eq!(published.len(), 1, "one entry per instance");
+    assert_eq!(published[0].declarations, declarations);
+    assert_eq!(
+        (published[0].published_at, published[0].last_seen),
+        (t0, t1)
+    );
+    assert!(dir.path().join("toggles.json.fleet").exists());
+}

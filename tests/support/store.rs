@@ -6,7 +6,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use toggles::store::{AuditQuery, OnChange, Store};
-use toggles::{AuditEntry, MemoryStore, Snapshot, StoreError, WriteError};
+use toggles::{
+    AuditEntry, Declarations, MemoryStore, Published, Snapshot, StoreError, Timestamp, WriteError,
+};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -41,6 +43,15 @@ impl Store for SharedStore {
     }
     fn watch(&self, on_change: OnChange) -> Result<(), StoreError> {
         self.0.watch(on_change)
+    }
+    fn publish(&self, declarations: &Declarations, at: Timestamp) -> Result<(), StoreError> {
+        self.0.publish(declarations, at)
+    }
+    fn seen(&self, instance: &str, at: Timestamp) -> Result<(), StoreError> {
+        self.0.seen(instance, at)
+    }
+    fn published(&self) -> Result<Vec<Published>, StoreError> {
+        self.0.published()
     }
 }
 

@@ -27,6 +27,15 @@ const MIGRATIONS: &[&str] = &[
          reason text NOT NULL
      );
      CREATE INDEX audit_by_toggle ON {s}.audit (toggle, id DESC);",
+    // 2: each instance's published declarations and its last sign of life.
+    "CREATE TABLE {s}.instances (
+         instance text PRIMARY KEY,
+         service text NOT NULL,
+         version text NOT NULL,
+         declarations jsonb NOT NULL,
+         published_at text NOT NULL,
+         last_seen text NOT NULL
+     );",
 ];
 
 /// A schema name the store accepts: lower-case letters, digits and `_`, starting with a letter,

@@ -8,7 +8,8 @@ use std::time::Duration;
 use postgres::{Client, Config, GenericClient, NoTls};
 use serde_json::Value as Json;
 use toggles_runtime::store::{
-    AuditEntry, AuditQuery, History, OnChange, Store, StoreError, WriteError,
+    AuditEntry, AuditQuery, Declarations, History, OnChange, Published, Store, StoreError,
+    WriteError,
 };
 use toggles_runtime::{Snapshot, Timestamp};
 
@@ -323,6 +324,65 @@ impl Store for PostgresStore {
 
     fn histories(&self) -> Result<HashMap<String, History>, StoreError> {
         self.histories_where(None)
+    }
+
+    fn publish(&self, declarations: &Declarations, at: Timestamp) -> Result<(), StoreError> {
+        let q = &self.inner.quoted;
+        let service = &declarations.service;
+        let json = serde_json::to_value(declarations).expect("declarations serialize");
+        let at = at.to_string();
+        self.inner.with(|client| {
+            client.execute(
+                &format!(
+                    "INSERT INTO {q}.instances (instance, service, version, declarations, published_at, last_seen)
+                     VALUES ($1, $2, $3, $4, $5, $5)
+                     ON CONFLICT (instance) DO UPDATE SET service = excluded.service,
+                         version = excluded.version, declarations = excluded.declarations,
+                         published_at = excluded.published_at, last_seen = excluded.last_seen"
+                ),
+                &[&service.instance, &service.name, &service.version, &json, &at],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn seen(&self, instance: &str, at: Timestamp) -> Result<(), StoreError> {
+        let q = &self.inner.quoted;
+        self.inner.with(|client| {
+            client.execute(
+                &format!("UPDATE {q}.instances SET last_seen = $2 WHERE instance = $1"),
+                &[&instance, &at.to_string()],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn published(&self) -> Result<Vec<Published>, StoreError> {
+        let q = &self.inner.quoted;
+        let rows = self.inner.with(|client| {
+            client.query(
+                &format!("SELECT declarations, published_at, last_seen FROM {q}.instances ORDER BY instance"),
+                &[],
+            )
+        })?;
+        let mut fleet = Vec::with_capacity(rows.len());
+        for row in rows {
+            let declarations: Declarations = serde_json::from_value(row.get(0)).map_err(|e| {
+                StoreError::Backend(format!(
+                    "{}: published declarations do not parse: {e}",
+                    self.inner.description
+                ))
+            })?;
+            let time = |i: usize| {
+                row.get::<_, String>(i)
+                    .parse()
+                    .unwrap_or(Timestamp::from_unix_seconds(0))
+            };
+            let mut published = Published::new(declarations, time(1));
+            published.last_seen = time(2);
+            fleet.push(published);
+        }
+        Ok(fleet)
     }
 
     fn watch(&self, on_change: OnChange) -> Result<(), StoreError> {

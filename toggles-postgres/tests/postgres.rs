@@ -379,3 +379,49 @@ fn the_database_unreachable_at_start_up_and_later() {
         || RECOMMENDATIONS.is_enabled(),
     );
 }
+
+#[test]
+fn installing_publishes_the_declarations_for_the_fleet_report() {
+    let Some(schema) = schema("fleet") else {
+        return;
+    };
+    let _s = serial();
+    let service = toggles::Service::new("grading", "1.4.2");
+    toggles::install_as(store(&schema), service.clone()).unwrap();
+    toggles::write(
+        &Change::switch("catalog.recommendations", false),
+        "ops",
+        "spike",
+    )
+    .unwrap();
+    let shared = store(&schema);
+    let now = toggles::Timestamp::now();
+    shared.seen(&service.instance, now).unwrap();
+    let report = toggles::FleetReport::of(
+        &shared,
+        "2026-01-01".parse().unwrap(),
+        now,
+        Duration::from_secs(90),
+    )
+    .unwrap();
+    assert_eq!(report.services.len(), 1);
+    assert_eq!(
+        (
+            report.services[0].service.as_str(),
+            report.services[0].last_seen
+        ),
+        ("grading", now)
+    );
+    let rec = report
+        .toggles
+        .iter()
+        .find(|t| t.full_name == "catalog.recommendations")
+        .unwrap();
+    assert_eq!(rec.state.value, Some(json!(false)));
+    assert_eq!(rec.state.modified_by.as_deref(), Some("ops"));
+    assert_eq!(rec.declared_by[0].service, "grading");
+    assert!(report
+        .drift
+        .never_set
+        .contains(&"grading.new_grader".to_owned()));
+}

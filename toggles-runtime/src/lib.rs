@@ -39,21 +39,24 @@ pub use crate::declare::{
     registry, Duplicate, Flag, Kind, Life, Meta, Registry, Setting, SettingValue, Source, Switch,
     Toggle, ToggleInfo, Value,
 };
-pub use crate::report::{Live, LiveSource, Report};
+pub use crate::report::{
+    Declarer, Drift, FleetReport, FleetService, FleetState, FleetToggle, Live, LiveSource, Report,
+};
 pub use crate::rules::{
     bucket, Context, Explanation, FlagRule, GroupTargets, Step, Targets, Timestamp, TimestampError,
 };
-pub use crate::state::{audit, install, reload, status, write, Status};
+pub use crate::state::{audit, install, install_as, reload, status, write, Status, HEARTBEAT};
 pub use crate::stores::{
-    AuditEntry, AuditQuery, FileStore, History, MemoryStore, OnChange, Store, StoreError,
-    WriteError,
+    AuditEntry, AuditQuery, Declarations, Declared, DeclaredAt, FileStore, History, MemoryStore,
+    OnChange, Published, Service, Store, StoreError, WriteError,
 };
 pub use toggles_vocab::{Date, DateError, UseCase};
 
 /// The store contract and its backends, for code that implements a [`Store`] of its own.
 pub mod store {
     pub use crate::stores::{
-        AuditEntry, AuditQuery, History, OnChange, Store, StoreError, WriteError,
+        AuditEntry, AuditQuery, Declarations, Declared, DeclaredAt, History, OnChange, Published,
+        Service, Store, StoreError, WriteError,
     };
 }
 

@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// Which of the three toggle types a toggle is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     /// A [`Switch`](crate::Switch): on or off for everyone.

@@ -1,8 +1,11 @@
 //! Layer 6, report: each toggle's live state — what the store holds for it, and who changed it
-//! when, from the audit log read on demand — and the registry's JSON report.
+//! when, from the audit log read on demand — the registry's JSON report, and the fleet report
+//! built from a shared store alone.
 
+mod fleet;
 mod json;
 mod live;
 
+pub use self::fleet::{Declarer, Drift, FleetReport, FleetService, FleetState, FleetToggle};
 pub use self::json::Report;
 pub use self::live::{Live, LiveSource};

@@ -7,7 +7,7 @@ use crate::declare::registry;
 use crate::rules::Timestamp;
 use crate::state::publish::publish;
 use crate::state::{lock, retained};
-use crate::stores::{AuditEntry, AuditQuery, Store, StoreError, WriteError};
+use crate::stores::{AuditEntry, AuditQuery, Declarations, Service, Store, StoreError, WriteError};
 
 struct Installed {
     store: Arc<dyn Store>,
@@ -76,7 +76,24 @@ pub(crate) fn current() -> Option<Arc<Compiled>> {
 /// program — the error is returned and reported (through `tracing` and [`status`]), and the
 /// state in force stays as it was (the compiled defaults at start-up); the store is installed
 /// all the same and followed, so once it is fixed its contents take effect.
+///
+/// The process publishes its declarations to the store as [`Service::from_env`] (see
+/// [`install_as`] to name the service).
 pub fn install(store: impl Store) -> Result<(), StoreError> {
+    install_as(store, Service::from_env())
+}
+
+/// [`install`], publishing this program's declarations to the store as `service`: the store is
+/// the fleet's meeting point, and a fleet report reads who declares what from it. A thread
+/// refreshes the instance's last-seen time every [`HEARTBEAT`] while the store is installed,
+/// and publishes again if the first publish failed (the database was down, say).
+///
+/// ```
+/// use toggles::{MemoryStore, Service, Store};
+///
+/// toggles::install_as(MemoryStore::new(), Service::new("grading", "1.4.2")).unwrap();
+/// ```
+pub fn install_as(store: impl Store, service: Service) -> Result<(), StoreError> {
     let store: Arc<dyn Store> = Arc::new(store);
     let first = load(&*store);
     let (epoch, first) = {
@@ -111,7 +128,45 @@ pub fn install(store: impl Store) -> Result<(), StoreError> {
             let _ = reload();
         }
     }))?;
+    heartbeat(&store, epoch, service)?;
     first
+}
+
+/// How often an installed store hears that this instance is alive.
+pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Publishes the declarations now, then keeps the instance's last-seen time fresh on a thread
+/// of its own until another store is installed; a publish that failed is tried again then.
+fn heartbeat(store: &Arc<dyn Store>, epoch: u64, service: Service) -> Result<(), StoreError> {
+    let instance = service.instance.clone();
+    let declarations = Declarations::of(registry(), service);
+    let publish = move |store: &dyn Store| match store.publish(&declarations, Timestamp::now()) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(store = %store.describe(), error = %e, "toggles: declarations not published; trying again at the next heartbeat");
+            false
+        }
+    };
+    let mut published = publish(&**store);
+    let store = Arc::downgrade(store);
+    std::thread::Builder::new()
+        .name("toggles-heartbeat".to_owned())
+        .spawn(move || loop {
+            std::thread::sleep(HEARTBEAT);
+            let Some(store) = store.upgrade() else { return };
+            if installed().is_none_or(|(_, e)| e != epoch) {
+                return;
+            }
+            if published {
+                if let Err(e) = store.seen(&instance, Timestamp::now()) {
+                    tracing::warn!(store = %store.describe(), error = %e, "toggles: last-seen time not refreshed");
+                }
+            } else {
+                published = publish(&*store);
+            }
+        })
+        .map(drop)
+        .map_err(|e| StoreError::Backend(format!("cannot start the heartbeat: {e}")))
 }
 
 fn load(store: &dyn Store) -> Result<Compiled, StoreError> {

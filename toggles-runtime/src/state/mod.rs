@@ -63,7 +63,7 @@ mod retained;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-pub use self::install::{audit, install, reload, status, write, Status};
+pub use self::install::{audit, install, install_as, reload, status, write, Status, HEARTBEAT};
 pub(crate) use self::install::{current, installed_store};
 #[cfg(feature = "tokio")]
 pub(crate) use self::overrides::in_task_scope;

@@ -7,7 +7,10 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use crate::compile::Snapshot;
-use crate::stores::{AuditEntry, AuditQuery, OnChange, Store, StoreError, WriteError};
+use crate::rules::Timestamp;
+use crate::stores::{
+    AuditEntry, AuditQuery, Declarations, OnChange, Published, Store, StoreError, WriteError,
+};
 
 /// A store kept in a JSON file: one file of toggle states shared by the processes of a machine,
 /// hot-reloaded, written atomically, with an append-only audit log beside it.
@@ -23,6 +26,8 @@ use crate::stores::{AuditEntry, AuditQuery, OnChange, Store, StoreError, WriteEr
 /// - A `toggles.json` that does not parse, or holds entries that do not fit the program, never
 ///   takes effect: the last good state stays in force, the error is reported through `tracing`
 ///   and [`status`](crate::status), and writes are refused rather than written over it.
+/// - `toggles.json.fleet` holds the declarations each process published when it installed the
+///   store (a JSON array, replaced atomically under the lock), for a fleet report.
 /// - The audit log never decides whether the state loads. A line that does not parse — the torn
 ///   last line a crash in the middle of an append leaves — is set aside with a warning when the
 ///   log is read, and the next append starts on a fresh line.
@@ -42,6 +47,7 @@ pub struct FileStore {
 struct Inner {
     path: PathBuf,
     audit_path: PathBuf,
+    fleet_path: PathBuf,
     lock_path: PathBuf,
     poll: Duration,
     /// The bytes this handle last loaded or wrote: the poll reports a change when the file
@@ -69,6 +75,7 @@ impl FileStore {
         };
         let inner = Inner {
             audit_path: with_suffix(".audit"),
+            fleet_path: with_suffix(".fleet"),
             lock_path: with_suffix(".lock"),
             path,
             poll,
@@ -78,7 +85,7 @@ impl FileStore {
         if !inner.path.exists() {
             let _lock = inner.lock()?;
             if !inner.path.exists() {
-                inner.replace(&bytes_of(&Snapshot::default()))?;
+                replace(&inner.path, &bytes_of(&Snapshot::default()))?;
             }
         }
         Ok(FileStore {
@@ -110,6 +117,24 @@ fn bytes_of(snapshot: &Snapshot) -> Vec<u8> {
     json
 }
 
+/// Replaces `path` atomically: temp file, fsync, rename, fsync of the directory.
+fn replace(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+    let mut tmp = path.to_owned().into_os_string();
+    tmp.push(format!(".tmp.{}", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let mut file = File::create(&tmp).map_err(io(&tmp))?;
+    file.write_all(bytes).map_err(io(&tmp))?;
+    file.sync_all().map_err(io(&tmp))?;
+    fs::rename(&tmp, path).map_err(io(path))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        // Makes the rename itself durable; not every platform can open a directory.
+        if let Ok(dir) = File::open(dir) {
+            let _ = dir.sync_all();
+        }
+    }
+    Ok(())
+}
+
 fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -139,22 +164,25 @@ impl Inner {
         Ok((bytes, snapshot))
     }
 
-    /// Replaces the file atomically: temp file, fsync, rename, fsync of the directory.
-    fn replace(&self, bytes: &[u8]) -> Result<(), StoreError> {
-        let mut tmp = self.path.clone().into_os_string();
-        tmp.push(format!(".tmp.{}", std::process::id()));
-        let tmp = PathBuf::from(tmp);
-        let mut file = File::create(&tmp).map_err(io(&tmp))?;
-        file.write_all(bytes).map_err(io(&tmp))?;
-        file.sync_all().map_err(io(&tmp))?;
-        fs::rename(&tmp, &self.path).map_err(io(&self.path))?;
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            // Makes the rename itself durable; not every platform can open a directory.
-            if let Ok(dir) = File::open(dir) {
-                let _ = dir.sync_all();
-            }
-        }
-        Ok(())
+    /// The published declarations, updated by `change` under the lock.
+    fn change_fleet(&self, change: impl FnOnce(&mut Vec<Published>)) -> Result<(), StoreError> {
+        let _lock = self.lock()?;
+        let mut fleet = self.fleet();
+        change(&mut fleet);
+        let bytes = serde_json::to_vec_pretty(&fleet).expect("declarations serialize");
+        replace(&self.fleet_path, &bytes)
+    }
+
+    /// The published declarations; none if the file is missing, and none (with a warning) if
+    /// it does not parse, since the next publish rewrites it whole.
+    fn fleet(&self) -> Vec<Published> {
+        let Ok(bytes) = fs::read(&self.fleet_path) else {
+            return Vec::new();
+        };
+        serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+            tracing::warn!(path = %self.fleet_path.display(), error = %e, "toggles: published declarations set aside: not valid JSON");
+            Vec::new()
+        })
     }
 
     /// Appends one line to the audit log and flushes it to disk. A torn last line (no newline)
@@ -235,11 +263,11 @@ impl Store for FileStore {
         let (old, mut snapshot) = inner.read()?;
         let entry = edit(&mut snapshot)?;
         let new = bytes_of(&snapshot);
-        inner.replace(&new)?;
+        replace(&inner.path, &new)?;
         // The file is replaced first, so an audit line never claims a change that is not there;
         // if the line cannot be written, the change is undone, so a failed write changed nothing.
         if let Err(e) = inner.append_audit(&entry) {
-            if let Err(undo) = inner.replace(&old) {
+            if let Err(undo) = replace(&inner.path, &old) {
                 tracing::error!(path = %inner.path.display(), error = %undo, "toggles: a write whose audit line failed could not be undone");
             }
             return Err(e.into());
@@ -250,6 +278,28 @@ impl Store for FileStore {
 
     fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
         Ok(query.select(self.inner.audit_entries()?.iter()))
+    }
+
+    fn publish(&self, declarations: &Declarations, at: Timestamp) -> Result<(), StoreError> {
+        self.inner.change_fleet(|fleet| {
+            let instance = &declarations.service.instance;
+            fleet.retain(|p| p.declarations.service.instance != *instance);
+            fleet.push(Published::new(declarations.clone(), at));
+        })
+    }
+
+    fn seen(&self, instance: &str, at: Timestamp) -> Result<(), StoreError> {
+        self.inner.change_fleet(|fleet| {
+            for p in fleet.iter_mut() {
+                if p.declarations.service.instance == instance {
+                    p.last_seen = at;
+                }
+            }
+        })
+    }
+
+    fn published(&self) -> Result<Vec<Published>, StoreError> {
+        Ok(self.inner.fleet())
     }
 
     fn watch(&self, on_change: OnChange) -> Result<(), StoreError> {

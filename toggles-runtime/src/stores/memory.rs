@@ -3,7 +3,10 @@
 use std::sync::{Mutex, PoisonError};
 
 use crate::compile::Snapshot;
-use crate::stores::{AuditEntry, AuditQuery, OnChange, Store, StoreError, WriteError};
+use crate::rules::Timestamp;
+use crate::stores::{
+    AuditEntry, AuditQuery, Declarations, OnChange, Published, Store, StoreError, WriteError,
+};
 
 /// A store held in memory, lost when the process ends: for tests, and for programs whose
 /// toggles change only through [`write`](crate::write).
@@ -29,6 +32,7 @@ struct Inner {
     snapshot: Snapshot,
     /// Oldest first.
     audit: Vec<AuditEntry>,
+    fleet: Vec<Published>,
 }
 
 impl MemoryStore {
@@ -42,7 +46,7 @@ impl MemoryStore {
         MemoryStore {
             inner: Mutex::new(Inner {
                 snapshot,
-                audit: Vec::new(),
+                ..Inner::default()
             }),
         }
     }
@@ -82,5 +86,26 @@ impl Store for MemoryStore {
     fn watch(&self, on_change: OnChange) -> Result<(), StoreError> {
         let _ = on_change;
         Ok(())
+    }
+
+    fn publish(&self, declarations: &Declarations, at: Timestamp) -> Result<(), StoreError> {
+        let fleet = &mut self.inner().fleet;
+        let instance = &declarations.service.instance;
+        fleet.retain(|p| p.declarations.service.instance != *instance);
+        fleet.push(Published::new(declarations.clone(), at));
+        Ok(())
+    }
+
+    fn seen(&self, instance: &str, at: Timestamp) -> Result<(), StoreError> {
+        for p in &mut self.inner().fleet {
+            if p.declarations.service.instance == instance {
+                p.last_seen = at;
+            }
+        }
+        Ok(())
+    }
+
+    fn published(&self) -> Result<Vec<Published>, StoreError> {
+        Ok(self.inner().fleet.clone())
     }
 }

@@ -9,6 +9,7 @@ use serde_json::Value as Json;
 
 use crate::compile::{Invalid, Snapshot};
 use crate::rules::Timestamp;
+use crate::stores::{Declarations, Published};
 
 /// Called by a store whenever its contents may have changed.
 pub type OnChange = Arc<dyn Fn() + Send + Sync>;
@@ -37,6 +38,10 @@ pub type OnChange = Arc<dyn Fn() + Send + Sync>;
 /// - **answers audit queries** newest first, by toggle, with a limit
 ///   ([`audit`](Store::audit)), so a database answers them with an index rather than the whole
 ///   log. The audit log never decides whether the state loads.
+/// - **keeps the fleet's declarations**: each process that installs the store publishes which
+///   service it is and every toggle it declares ([`publish`](Store::publish)), and refreshes its
+///   last-seen time while it runs ([`seen`](Store::seen)); [`published`](Store::published)
+///   returns them all, for a fleet report built from the store alone.
 /// - never blocks a check and never panics on bad data: errors are values.
 ///
 /// Entries for toggles the program does not declare are part of the snapshot and must be kept
@@ -77,6 +82,25 @@ pub trait Store: Send + Sync + 'static {
     /// Arranges for `on_change` to be called whenever the contents change other than through
     /// this handle's `update`, by this process or another, for as long as the store lives.
     fn watch(&self, on_change: OnChange) -> Result<(), StoreError>;
+
+    /// Records `declarations` as its instance's, replacing what that instance published before,
+    /// published and seen at `at`. The default keeps nothing: a store that is not shared has no
+    /// fleet to tell.
+    fn publish(&self, declarations: &Declarations, at: Timestamp) -> Result<(), StoreError> {
+        let _ = (declarations, at);
+        Ok(())
+    }
+
+    /// Marks `instance` as seen running at `at`.
+    fn seen(&self, instance: &str, at: Timestamp) -> Result<(), StoreError> {
+        let _ = (instance, at);
+        Ok(())
+    }
+
+    /// Every instance's published declarations.
+    fn published(&self) -> Result<Vec<Published>, StoreError> {
+        Ok(Vec::new())
+    }
 }
 
 /// Which audit entries to read: every toggle's or one toggle's, newest first, a page at a time.

@@ -1,0 +1,338 @@
+//! The fleet report: every service's published declarations merged with the stored states and
+//! the audit log, built from a shared store alone (OEP-17 Req 11, 12 and 13).
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value as Json;
+use toggles_vocab::Date;
+
+use crate::report::LiveSource;
+use crate::rules::Timestamp;
+use crate::stores::{Declared, History, Published, Store, StoreError};
+
+/// What a shared store says of the fleet's toggles: per toggle, which services declare it and
+/// where, its metadata (flagged where services disagree), its state and history, whether it is
+/// expired, and the drift OEP-17's report exists to show.
+///
+/// It serializes to JSON with the conventions of the registry's [`Report`](crate::Report)
+/// (`YYYY-MM-DD` dates, `null` for what is missing, snake-case names):
+///
+/// ```json
+/// {
+///   "as_of": "2026-11-22",
+///   "services": [
+///     { "service": "grading", "version": "1.4.2", "instances": 3, "live_instances": 3,
+///       "last_seen": "2026-11-22T10:00:00Z" }
+///   ],
+///   "toggles": [
+///     {
+///       "full_name": "grading.new_grader",
+///       "declared_by": [
+///         { "service": "grading", "version": "1.4.2", "file": "src/engine.rs", "line": 12,
+///           "live": true, "last_seen": "2026-11-22T10:00:00Z" }
+///       ],
+///       "declaration": { "kind": "flag", "description": "...", "remove_by": "2025-06-01", ... },
+///       "disagreements": [],
+///       "state": { "source": "store", "value": { "percent": 20.0 },
+///                  "first_modified": "...", "last_modified": "...", "modified_by": "ana" },
+///       "last_seen": "2026-11-22T10:00:00Z",
+///       "expired": true,
+///       "drift": null
+///     }
+///   ],
+///   "expired": ["grading.new_grader"],
+///   "drift": { "undeclared": [], "never_set": [], "disagreements": [] }
+/// }
+/// ```
+///
+/// `drift` on a toggle is `"undeclared"` (the store holds state for it but no live service
+/// declares it: dead state to clean up) or `"never_set"` (declared, but the store holds nothing
+/// for it and never did: the default is all it has been). An instance is live when it was seen
+/// within `live_within` of `now`.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct FleetReport {
+    /// The date `expired` is judged on.
+    pub as_of: Date,
+    /// Each service and version that published, with its instances.
+    pub services: Vec<FleetService>,
+    /// Every toggle declared by any instance or held by the store, in full-name order.
+    pub toggles: Vec<FleetToggle>,
+    /// Full names of the toggles expired on `as_of`.
+    pub expired: Vec<String>,
+    /// The drift, toggle names by kind.
+    pub drift: Drift,
+}
+
+/// A service at one version, as its instances published it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct FleetService {
+    /// The service's name.
+    pub service: String,
+    /// Its version.
+    pub version: String,
+    /// Instances that ever published.
+    pub instances: usize,
+    /// Instances seen within the report's `live_within`.
+    pub live_instances: usize,
+    /// The latest sign of life of any of its instances.
+    pub last_seen: Timestamp,
+}
+
+/// One toggle across the fleet.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct FleetToggle {
+    /// `namespace.name`.
+    pub full_name: String,
+    /// Every service and version that declares it, and where.
+    pub declared_by: Vec<Declarer>,
+    /// The metadata, as the first live declarer (by service name) declares it; `None` when no
+    /// instance declares the toggle.
+    pub declaration: Option<Declared>,
+    /// The metadata fields declarers disagree on: `kind`, `value_type`, `default`,
+    /// `description`, `life`, `remove_by`, `justification`, `owner`.
+    pub disagreements: Vec<&'static str>,
+    /// What the store holds, and who changed it when.
+    pub state: FleetState,
+    /// The latest sign of life of an instance declaring it.
+    pub last_seen: Option<Timestamp>,
+    /// Whether any declaration's `remove_by` is before `as_of`.
+    pub expired: bool,
+    /// `undeclared`, `never_set`, or `None`.
+    pub drift: Option<&'static str>,
+}
+
+/// A service and version declaring a toggle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Declarer {
+    /// The service.
+    pub service: String,
+    /// Its version.
+    pub version: String,
+    /// The declaring file.
+    pub file: String,
+    /// The line of the declaration.
+    pub line: u32,
+    /// Whether an instance of it was seen within `live_within`.
+    pub live: bool,
+    /// Its instances' latest sign of life.
+    pub last_seen: Timestamp,
+}
+
+/// A toggle's stored state and history in the fleet report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
+pub struct FleetState {
+    /// `store` when the store holds an entry, else `default`.
+    pub source: LiveSource,
+    /// The stored entry; `null` when the store holds none (each service's compiled default
+    /// applies: see `declaration.default`).
+    pub value: Option<Json>,
+    /// The first audited change.
+    pub first_modified: Option<Timestamp>,
+    /// The last audited change.
+    pub last_modified: Option<Timestamp>,
+    /// Who made the last change.
+    pub modified_by: Option<String>,
+}
+
+/// The drift across the fleet, by kind.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Drift {
+    /// Held in the store, declared by no live service.
+    pub undeclared: Vec<String>,
+    /// Declared, never set.
+    pub never_set: Vec<String>,
+    /// Declared differently by different services.
+    pub disagreements: Vec<String>,
+}
+
+impl FleetReport {
+    /// The report of `store`'s fleet as of `as_of`, counting as live the instances seen within
+    /// `live_within` of `now` (three heartbeats is a fair window).
+    pub fn of(
+        store: &dyn Store,
+        as_of: Date,
+        now: Timestamp,
+        live_within: Duration,
+    ) -> Result<FleetReport, StoreError> {
+        let published = store.published()?;
+        let snapshot = store.load()?;
+        let histories = store.histories()?;
+        let window = i64::try_from(live_within.as_secs()).unwrap_or(i64::MAX);
+        let is_live = |p: &Published| now.unix_seconds() - p.last_seen.unix_seconds() <= window;
+
+        let services = services(&published, &is_live);
+        // Per toggle: every (declaration, instance) that declares it.
+        let mut declared: BTreeMap<&str, Vec<(&Declared, &Published)>> = BTreeMap::new();
+        for p in &published {
+            for d in &p.declarations.toggles {
+                declared.entry(&d.full_name).or_default().push((d, p));
+            }
+        }
+        let stored: BTreeMap<&str, &Json> =
+            [&snapshot.switches, &snapshot.flags, &snapshot.settings]
+                .into_iter()
+                .flat_map(|section| section.iter().map(|(k, v)| (k.as_str(), v)))
+                .collect();
+        let names: Vec<&str> = {
+            let mut names: Vec<&str> = declared.keys().chain(stored.keys()).copied().collect();
+            names.sort_unstable();
+            names.dedup();
+            names
+        };
+        let mut drift = Drift::default();
+        let mut expired = Vec::new();
+        let toggles = names
+            .into_iter()
+            .map(|name| {
+                let by = declared.get(name).map(Vec::as_slice).unwrap_or_default();
+                let toggle = toggle(
+                    name,
+                    by,
+                    stored.get(name).copied(),
+                    &histories,
+                    as_of,
+                    &is_live,
+                );
+                match toggle.drift {
+                    Some("undeclared") => drift.undeclared.push(name.to_owned()),
+                    Some(_) => drift.never_set.push(name.to_owned()),
+                    None => {}
+                }
+                if !toggle.disagreements.is_empty() {
+                    drift.disagreements.push(name.to_owned());
+                }
+                if toggle.expired {
+                    expired.push(name.to_owned());
+                }
+                toggle
+            })
+            .collect();
+        Ok(FleetReport {
+            as_of,
+            services,
+            toggles,
+            expired,
+            drift,
+        })
+    }
+}
+
+fn services(published: &[Published], is_live: &dyn Fn(&Published) -> bool) -> Vec<FleetService> {
+    let mut by: BTreeMap<(&str, &str), FleetService> = BTreeMap::new();
+    for p in published {
+        let s = &p.declarations.service;
+        let entry = by
+            .entry((&s.name, &s.version))
+            .or_insert_with(|| FleetService {
+                service: s.name.clone(),
+                version: s.version.clone(),
+                instances: 0,
+                live_instances: 0,
+                last_seen: p.last_seen,
+            });
+        entry.instances += 1;
+        entry.live_instances += usize::from(is_live(p));
+        entry.last_seen = entry.last_seen.max(p.last_seen);
+    }
+    by.into_values().collect()
+}
+
+fn toggle(
+    name: &str,
+    by: &[(&Declared, &Published)],
+    stored: Option<&Json>,
+    histories: &HashMap<String, History>,
+    as_of: Date,
+    is_live: &dyn Fn(&Published) -> bool,
+) -> FleetToggle {
+    let mut declarers: BTreeMap<(&str, &str), Declarer> = BTreeMap::new();
+    for (d, p) in by {
+        let s = &p.declarations.service;
+        let entry = declarers
+            .entry((&s.name, &s.version))
+            .or_insert_with(|| Declarer {
+                service: s.name.clone(),
+                version: s.version.clone(),
+                file: d.source.file.clone(),
+                line: d.source.line,
+                live: false,
+                last_seen: p.last_seen,
+            });
+        entry.live |= is_live(p);
+        entry.last_seen = entry.last_seen.max(p.last_seen);
+    }
+    let live = by.iter().filter(|(_, p)| is_live(p));
+    let declaration = live
+        .clone()
+        .chain(by.iter())
+        .min_by(|a, b| {
+            a.1.declarations
+                .service
+                .name
+                .cmp(&b.1.declarations.service.name)
+        })
+        .map(|(d, _)| (*d).clone());
+    let history = histories.get(name);
+    let drift = if stored.is_some() && live.clone().next().is_none() {
+        Some("undeclared")
+    } else if stored.is_none() && history.is_none() && !by.is_empty() {
+        Some("never_set")
+    } else {
+        None
+    };
+    FleetToggle {
+        full_name: name.to_owned(),
+        declared_by: declarers.into_values().collect(),
+        disagreements: disagreements(by),
+        declaration,
+        state: FleetState {
+            source: if stored.is_some() {
+                LiveSource::Store
+            } else {
+                LiveSource::Default
+            },
+            value: stored.cloned(),
+            first_modified: history.map(|h| h.first_modified),
+            last_modified: history.map(|h| h.last_modified),
+            modified_by: history.map(|h| h.modified_by.clone()),
+        },
+        last_seen: by.iter().map(|(_, p)| p.last_seen).max(),
+        expired: by
+            .iter()
+            .any(|(d, _)| d.remove_by.is_some_and(|r| r < as_of)),
+        drift,
+    }
+}
+
+/// Whether two declarations agree on one field.
+type Same = fn(&Declared, &Declared) -> bool;
+
+/// The metadata fields on which the declarations of one toggle differ.
+fn disagreements(by: &[(&Declared, &Published)]) -> Vec<&'static str> {
+    let Some(((first, _), rest)) = by.split_first() else {
+        return Vec::new();
+    };
+    let fields: [(&'static str, Same); 8] = [
+        ("kind", |a, b| a.kind == b.kind),
+        ("value_type", |a, b| a.value_type == b.value_type),
+        ("default", |a, b| a.default == b.default),
+        ("description", |a, b| a.description == b.description),
+        ("life", |a, b| a.life == b.life),
+        ("remove_by", |a, b| a.remove_by == b.remove_by),
+        ("justification", |a, b| a.justification == b.justification),
+        ("owner", |a, b| a.owner == b.owner),
+    ];
+    fields
+        .into_iter()
+        .filter(|(_, same)| rest.iter().any(|(d, _)| !same(first, d)))
+        .map(|(field, _)| field)
+        .collect()
+}

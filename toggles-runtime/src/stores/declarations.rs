@@ -1,0 +1,196 @@
+//! What a process publishes to a shared store: which service it is, and every toggle it
+//! declares, so a fleet's toggles can be discovered and reported from the store alone.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+use toggles_vocab::{Date, UseCase};
+
+use crate::declare::{Kind, Registry, ToggleInfo};
+use crate::rules::Timestamp;
+
+/// The service a process belongs to, as it publishes itself to a shared store.
+///
+/// ```
+/// use toggles_runtime::Service;
+///
+/// let grading = Service::new("grading", "1.4.2");
+/// assert_eq!(grading.name, "grading");
+/// assert!(!grading.instance.is_empty(), "one id per process");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Service {
+    /// The service's name: `grading`, `lms`.
+    pub name: String,
+    /// Its version: `1.4.2`.
+    pub version: String,
+    /// This process, among the service's instances: host, process id and start time.
+    pub instance: String,
+}
+
+impl Service {
+    /// The service `name` at `version`, as this process.
+    pub fn new(name: impl Into<String>, version: impl Into<String>) -> Service {
+        let host = std::env::var("HOSTNAME")
+            .ok()
+            .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "localhost".to_owned());
+        let started = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        Service {
+            name: name.into(),
+            version: version.into(),
+            instance: format!("{host}-{}-{started:x}", std::process::id()),
+        }
+    }
+
+    /// The service named by `$TOGGLES_SERVICE` and `$TOGGLES_SERVICE_VERSION`, else by the
+    /// program's file name, with no version.
+    pub fn from_env() -> Service {
+        let name = std::env::var("TOGGLES_SERVICE").ok().unwrap_or_else(|| {
+            std::env::current_exe()
+                .ok()
+                .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+                .unwrap_or_else(|| "unknown".to_owned())
+        });
+        Service::new(
+            name,
+            std::env::var("TOGGLES_SERVICE_VERSION").unwrap_or_default(),
+        )
+    }
+}
+
+/// A service instance's declarations: what a process publishes when it installs a store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Declarations {
+    /// Who publishes them.
+    pub service: Service,
+    /// Every toggle the process declares, in full-name order.
+    pub toggles: Vec<Declared>,
+}
+
+impl Declarations {
+    /// The declarations of every toggle in `registry`, as `service`.
+    pub fn of(registry: &Registry, service: Service) -> Declarations {
+        Declarations {
+            service,
+            toggles: registry.iter().map(Declared::of).collect(),
+        }
+    }
+
+    /// Declarations given field by field, for tools and tests that speak for a service.
+    pub fn new(service: Service, toggles: Vec<Declared>) -> Declarations {
+        Declarations { service, toggles }
+    }
+}
+
+/// One toggle as a service declares it: its metadata and where it is declared.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Declared {
+    /// `namespace.name`.
+    pub full_name: String,
+    /// Switch, flag or setting.
+    pub kind: Kind,
+    /// `bool` for switches and flags, `T` for `Setting<T>`.
+    pub value_type: String,
+    /// The compiled default.
+    pub default: Json,
+    /// The doc comment.
+    pub description: String,
+    /// `temporary` or `permanent`.
+    pub life: String,
+    /// A temporary toggle's removal date.
+    pub remove_by: Option<Date>,
+    /// Why a permanent toggle stays.
+    pub justification: Option<String>,
+    /// When it was introduced.
+    pub created: Option<Date>,
+    /// The team that owns it.
+    pub owner: Option<String>,
+    /// What it is for.
+    pub use_cases: Vec<UseCase>,
+    /// Tickets or links.
+    pub tickets: Option<String>,
+    /// A caution for whoever changes it.
+    pub warning: Option<String>,
+    /// Where it is declared.
+    pub source: DeclaredAt,
+}
+
+/// Where a published toggle is declared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeclaredAt {
+    /// The crate's package name.
+    #[serde(rename = "crate")]
+    pub crate_name: String,
+    /// The crate's version.
+    pub crate_version: String,
+    /// The module path.
+    pub module_path: String,
+    /// The file.
+    pub file: String,
+    /// The line.
+    pub line: u32,
+    /// The column.
+    pub column: u32,
+}
+
+impl Declared {
+    /// The declaration of one toggle of this program.
+    pub fn of(info: &ToggleInfo) -> Declared {
+        let m = info.meta();
+        let s = m.source();
+        Declared {
+            full_name: m.full_name().to_owned(),
+            kind: info.kind(),
+            value_type: info.value_type().to_owned(),
+            default: serde_json::to_value(info.default_value()).expect("a value serializes"),
+            description: m.description().to_owned(),
+            life: m.life().as_str().to_owned(),
+            remove_by: m.remove_by(),
+            justification: m.justification().map(str::to_owned),
+            created: m.created(),
+            owner: m.owner().map(str::to_owned),
+            use_cases: m.use_cases().to_vec(),
+            tickets: m.tickets().map(str::to_owned),
+            warning: m.warning().map(str::to_owned),
+            source: DeclaredAt {
+                crate_name: s.crate_name.to_owned(),
+                crate_version: s.crate_version.to_owned(),
+                module_path: s.module_path.to_owned(),
+                file: s.file.to_owned(),
+                line: s.line,
+                column: s.column,
+            },
+        }
+    }
+}
+
+/// Declarations as a store keeps them: when they were published, and when their instance was
+/// last seen running.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Published {
+    /// What was published.
+    pub declarations: Declarations,
+    /// When.
+    pub published_at: Timestamp,
+    /// The instance's last sign of life.
+    pub last_seen: Timestamp,
+}
+
+impl Published {
+    /// `declarations`, published and seen `at`.
+    pub fn new(declarations: Declarations, at: Timestamp) -> Published {
+        Published {
+            declarations,
+            published_at: at,
+            last_seen: at,
+        }
+    }
+}
