@@ -39,7 +39,7 @@ fn at(s: &str) -> Timestamp {
 }
 
 /// Writes `value` for `name` straight into the store, audited, as an admin tool would.
-fn set(store: &MemoryStore, section: &str, name: &str, value: serde_json::Value, actor: &str) {
+fn set(store: &MemoryStore, section: &str, name: &str, value: &serde_json::Value, actor: &str) {
     store
         .update(&mut |snapshot| {
             let map = match section {
@@ -106,7 +106,13 @@ fn three_services_and_their_drift() {
         json!({"everyone": true}),
         "ana",
     );
-    set(&store, "flags", "legacy.gone", json!({"percent": 5}), "bob");
+    set(
+        &store,
+        "flags",
+        "legacy.gone",
+        &json!({"percent": 5}),
+        "bob",
+    );
 
     let report = FleetReport::of(
         &store,
