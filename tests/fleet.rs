@@ -96,14 +96,14 @@ fn three_services_and_their_drift() {
         &store,
         "switches",
         "catalog.recommendations",
-        json!(false),
+        &json!(false),
         "ops",
     );
     set(
         &store,
         "flags",
         "studio.retired",
-        json!({"everyone": true}),
+        &json!({"everyone": true}),
         "ana",
     );
     set(
