@@ -60,11 +60,9 @@ fn set(store: &MemoryStore, section: &str, name: &str, value: &serde_json::Value
         .unwrap();
 }
 
-#[test]
-fn three_services_and_their_drift() {
-    let _ = (&NEW_GRADER, &RECOMMENDATIONS, &OLD_FLAG);
+/// Three services (two live, one gone quiet a week ago) and the state an admin tool wrote.
+fn fleet(now: Timestamp) -> MemoryStore {
     let store = MemoryStore::new();
-    let now = at("2026-11-22T12:00:00Z");
 
     // grading 1.4.2, two live instances: the grader and the kill switch.
     for _ in 0..2 {
@@ -114,6 +112,14 @@ fn three_services_and_their_drift() {
         "bob",
     );
 
+    store
+}
+
+#[test]
+fn three_services_and_their_drift() {
+    let _ = (&NEW_GRADER, &RECOMMENDATIONS, &OLD_FLAG);
+    let now = at("2026-11-22T12:00:00Z");
+    let store = fleet(now);
     let report = FleetReport::of(
         &store,
         "2026-01-01".parse().unwrap(),
