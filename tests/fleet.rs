@@ -221,3 +221,81 @@ fn installing_publishes_this_program_and_the_heartbeat_marks_it_seen() {
         .unwrap();
     assert_eq!(store.published().unwrap().len(), 1);
 }
+
+#[test]
+fn writes_from_outside_validate_against_the_fleets_declarations() {
+    let _s = support::store::serial();
+    // In-process: this program's registry.
+    toggles::install(MemoryStore::new()).unwrap();
+    // From outside: a store this program's declarations were published to, as a service's.
+    let shared = MemoryStore::new();
+    assert!(
+        toggles::write_to(
+            &shared,
+            &toggles::Change::switch("catalog.recommendations", false),
+            "ops",
+            "x"
+        )
+        .unwrap_err()
+        .to_string()
+        .contains("no service has published its declarations"),
+        "nothing to check against, nothing written"
+    );
+    shared
+        .publish(
+            &Declarations::of(registry(), Service::new("catalog", "2.1.0")),
+            Timestamp::now(),
+        )
+        .unwrap();
+    let bad = [
+        toggles::Change::setting("catalog.recommendations", 3),
+        toggles::Change::flag(
+            "grading.new_grader",
+            toggles::FlagRule::new().percent(101.0),
+        ),
+        toggles::Change::flag(
+            "grading.new_grader",
+            toggles::FlagRule::new().percent(12.345),
+        ),
+        toggles::Change::flag(
+            "grading.new_grader",
+            toggles::FlagRule::new().requires("grading.new_grader"),
+        ),
+        toggles::Change::flag(
+            "grading.new_grader",
+            toggles::FlagRule::new().requires("catalog.recommendations"),
+        ),
+    ];
+    for change in &bad {
+        let here = toggles::write(change, "ops", "x").unwrap_err().to_string();
+        let there = toggles::write_to(&shared, change, "ops", "x")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(here, there, "same rules, same messages");
+    }
+    let unknown = toggles::Change::switch("catalog.recomendations", true);
+    assert_eq!(
+        toggles::write_to(&shared, &unknown, "ops", "x").unwrap_err().to_string(),
+        "write refused: `catalog.recomendations` is not a toggle of the fleet; did you mean `catalog.recommendations`?"
+    );
+    assert!(
+        shared
+            .audit(&toggles::AuditQuery::all())
+            .unwrap()
+            .is_empty(),
+        "nothing refused is audited"
+    );
+
+    let entry = toggles::write_to(
+        &shared,
+        &toggles::Change::switch("catalog.recommendations", false),
+        "ops",
+        "spike",
+    )
+    .unwrap();
+    assert_eq!(entry.after, Some(json!(false)));
+    assert_eq!(
+        shared.load().unwrap().switches["catalog.recommendations"],
+        json!(false)
+    );
+}

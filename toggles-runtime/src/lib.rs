@@ -45,7 +45,9 @@ pub use crate::report::{
 pub use crate::rules::{
     bucket, Context, Explanation, FlagRule, GroupTargets, Step, Targets, Timestamp, TimestampError,
 };
-pub use crate::state::{audit, install, install_as, reload, status, write, Status, HEARTBEAT};
+pub use crate::state::{
+    audit, install, install_as, reload, status, write, write_to, Status, HEARTBEAT,
+};
 pub use crate::stores::{
     AuditEntry, AuditQuery, Declarations, Declared, DeclaredAt, FileStore, History, MemoryStore,
     OnChange, Published, Service, Store, StoreError, WriteError,

@@ -8,8 +8,9 @@ use serde::Deserialize as _;
 use serde_json::Value as Json;
 
 use crate::compile::rule_problems::rule_problems;
+use crate::compile::Catalog;
 use crate::compile::{Change, Invalid, Problem, Snapshot};
-use crate::declare::{Cells, Kind, Registry, ToggleInfo};
+use crate::declare::Kind;
 use crate::rules::{CompiledRule, FlagRule};
 
 /// A snapshot made ready for checks: what it holds for each declared toggle, by registry id.
@@ -53,7 +54,7 @@ impl Compiled {
 /// about one rule.
 pub(crate) fn compile(
     snapshot: Snapshot,
-    registry: &Registry,
+    registry: &dyn Catalog,
     previous: Option<&Compiled>,
 ) -> Result<Compiled, Invalid> {
     let mut problems = Vec::new();
@@ -71,12 +72,9 @@ pub(crate) fn compile(
             let Some(id) = registry.id_of(name) else {
                 continue;
             };
-            let toggle = registry.by_id(id).expect("an id from the registry");
-            if toggle.kind() != kind {
-                problems.push(Problem::new(
-                    name,
-                    format!("is a {}, not a {kind}", toggle.kind()),
-                ));
+            let declared = registry.kind(id);
+            if declared != kind {
+                problems.push(Problem::new(name, format!("is a {declared}, not a {kind}")));
                 continue;
             }
             if let Some(rule) = unchanged(previous, name, json, id) {
@@ -84,20 +82,20 @@ pub(crate) fn compile(
                 entries.push((id, Entry::Flag(Arc::clone(rule))));
                 continue;
             }
-            match (toggle.toggle().cells(), json) {
-                (Cells::Switch(_), Json::Bool(on)) => entries.push((id, Entry::Switch(*on))),
-                (Cells::Switch(_), other) => problems.push(Problem::new(
+            match (declared, json) {
+                (Kind::Switch, Json::Bool(on)) => entries.push((id, Entry::Switch(*on))),
+                (Kind::Switch, other) => problems.push(Problem::new(
                     name,
                     format!("is a switch: `true` or `false`, not `{other}`"),
                 )),
-                (Cells::Setting(cells), value) => match (cells.decode)(value) {
+                (Kind::Setting, value) => match registry.decode(id, value) {
                     Some(bits) => entries.push((id, Entry::Setting(bits))),
                     None => problems.push(Problem::new(
                         name,
-                        format!("takes a `{}`, not `{value}`", toggle.value_type()),
+                        format!("takes a `{}`, not `{value}`", registry.value_type(id)),
                     )),
                 },
-                (Cells::Flag(_), json) => match FlagRule::deserialize(json) {
+                (Kind::Flag, json) => match FlagRule::deserialize(json) {
                     Ok(rule) => {
                         let found = rule_problems(&rule);
                         if found.is_empty() {
@@ -116,21 +114,18 @@ pub(crate) fn compile(
         requires.insert(name, rule.requires.clone());
         let mut resolved = Vec::new();
         for required in &rule.requires {
-            match registry
-                .id_of(required)
-                .and_then(|id| Some((id, registry.by_id(id)?)))
-            {
-                Some((id, t)) if t.kind() == Kind::Flag => resolved.push((id, required.clone())),
-                Some((_, t)) => problems.push(Problem::new(
+            match registry.id_of(required).map(|id| (id, registry.kind(id))) {
+                Some((id, Kind::Flag)) => resolved.push((id, required.clone())),
+                Some((_, kind)) => problems.push(Problem::new(
                     name,
-                    format!(
-                        "requires `{required}`, a {}; only flags can be required",
-                        t.kind()
-                    ),
+                    format!("requires `{required}`, a {kind}; only flags can be required"),
                 )),
                 None => problems.push(Problem::new(
                     name,
-                    format!("requires `{required}`, which is not a flag of this program"),
+                    format!(
+                        "requires `{required}`, which is not a flag of {}",
+                        registry.whose()
+                    ),
                 )),
             }
         }
@@ -174,9 +169,9 @@ fn unchanged<'p>(
 
 /// Refuses a write to a toggle this program does not declare. (The rest of a write — its kind,
 /// its value or rule — is checked by compiling the snapshot it would leave behind.)
-pub(crate) fn check_target(change: &Change, registry: &Registry) -> Result<(), Invalid> {
+pub(crate) fn check_target(change: &Change, registry: &dyn Catalog) -> Result<(), Invalid> {
     let name = change.name();
-    if registry.get(name).is_some() {
+    if registry.id_of(name).is_some() {
         return Ok(());
     }
     if !toggles_vocab::is_full_name(name) {
@@ -188,15 +183,14 @@ pub(crate) fn check_target(change: &Change, registry: &Registry) -> Result<(), I
         });
     }
     let near = registry
-        .iter()
-        .map(ToggleInfo::full_name)
+        .names()
         .find(|candidate| edit_distance(candidate, name) <= 2)
         .map(|c| format!("; did you mean `{c}`?"))
         .unwrap_or_default();
     Err(Invalid {
         problems: vec![Problem::new(
             name,
-            format!("is not a toggle of this program{near}"),
+            format!("is not a toggle of {}{near}", registry.whose()),
         )],
     })
 }

@@ -2,11 +2,13 @@
 //! the state checks answer from — or to every problem with it. All validation lives here: of a
 //! loaded snapshot, and of a snapshot a write would leave behind.
 
+mod catalog;
 mod compiled;
 mod problem;
 mod rule_problems;
 mod snapshot;
 
+pub(crate) use self::catalog::{Catalog, Fleet};
 pub(crate) use self::compiled::{check_target, compile, Compiled, Entry};
 pub use self::problem::{Invalid, Problem};
 pub use self::snapshot::{Change, Snapshot};

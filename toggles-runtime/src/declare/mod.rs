@@ -18,6 +18,7 @@ pub use self::kind::{Kind, Value};
 pub use self::meta::{Life, Meta, MetaParts, Source};
 pub use self::registry::{registry, Duplicate, Registry, ToggleInfo};
 pub use self::setting::Setting;
+pub(crate) use self::setting_value::decoder;
 pub use self::setting_value::SettingValue;
 pub use self::switch::Switch;
 pub(crate) use self::toggle::{key, Cells};

@@ -155,6 +155,37 @@ impl SettingValue for &'static str {
     }
 }
 
+/// A setting's JSON as its word, if it is a value of the setting's type.
+pub(crate) type Decode = fn(&serde_json::Value) -> Option<u64>;
+
+/// How a setting of the type named `type_name` (its `TYPE_NAME`) turns JSON into its word, for
+/// settings known only by their published declaration.
+pub(crate) fn decoder(type_name: &str) -> Option<Decode> {
+    fn decode<T: SettingValue>(json: &serde_json::Value) -> Option<u64> {
+        T::from_json(json).map(T::to_bits)
+    }
+    let decoders: [(&str, Decode); 14] = [
+        (u8::TYPE_NAME, decode::<u8>),
+        (u16::TYPE_NAME, decode::<u16>),
+        (u32::TYPE_NAME, decode::<u32>),
+        (u64::TYPE_NAME, decode::<u64>),
+        (usize::TYPE_NAME, decode::<usize>),
+        (i8::TYPE_NAME, decode::<i8>),
+        (i16::TYPE_NAME, decode::<i16>),
+        (i32::TYPE_NAME, decode::<i32>),
+        (i64::TYPE_NAME, decode::<i64>),
+        (isize::TYPE_NAME, decode::<isize>),
+        (f32::TYPE_NAME, decode::<f32>),
+        (f64::TYPE_NAME, decode::<f64>),
+        (bool::TYPE_NAME, decode::<bool>),
+        (<&str>::TYPE_NAME, decode::<&'static str>),
+    ];
+    decoders
+        .into_iter()
+        .find(|(name, _)| *name == type_name)
+        .map(|(_, decode)| decode)
+}
+
 /// A `'static` copy of `s`, made once per distinct string: a `Setting<&'static str>` hands out
 /// `&'static str`, and values come from the store at run time. What leaks is bounded by the
 /// distinct strings the store ever offered.

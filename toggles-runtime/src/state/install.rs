@@ -2,7 +2,7 @@
 
 use std::sync::{Arc, MutexGuard, PoisonError, RwLock};
 
-use crate::compile::{check_target, compile, Change, Compiled};
+use crate::compile::{check_target, compile, Catalog, Change, Compiled};
 use crate::declare::registry;
 use crate::rules::Timestamp;
 use crate::state::publish::publish;
@@ -269,21 +269,47 @@ fn reload_locked(
 /// assert_eq!(entry.before, None);
 /// ```
 pub fn write(change: &Change, actor: &str, reason: &str) -> Result<AuditEntry, WriteError> {
+    let (store, epoch) = installed().ok_or(WriteError::NoStore)?;
+    let current = retained::newest();
+    let (entry, compiled) = transact(
+        &*store,
+        change,
+        actor,
+        reason,
+        registry(),
+        current.as_deref(),
+    )?;
+    let lock = lock();
+    if installed().is_some_and(|(_, e)| e == epoch) {
+        // Failure here is reported by the reload itself; the write stands.
+        let _ = reload_locked(&lock, &*store, compiled);
+    }
+    Ok(entry)
+}
+
+/// One validated write to `store`: refused whole with every problem `compile` finds against
+/// `catalog`, or stored with its audit entry. Returns the entry and the compiled state the
+/// write left behind.
+pub(super) fn transact(
+    store: &dyn Store,
+    change: &Change,
+    actor: &str,
+    reason: &str,
+    catalog: &dyn Catalog,
+    current: Option<&Compiled>,
+) -> Result<(AuditEntry, Option<Compiled>), WriteError> {
     if actor.trim().is_empty() || reason.trim().is_empty() {
         return Err(WriteError::Unattributed);
     }
-    let (store, epoch) = installed().ok_or(WriteError::NoStore)?;
-    let registry = registry();
-    let current = retained::newest();
     let mut compiled = None;
     let entry = store.update(&mut |snapshot| {
-        check_target(change, registry)?;
+        check_target(change, catalog)?;
         let name = change.name();
         let before = snapshot.entry(name).cloned();
         // A store discards the edited contents of a refused edit, so they are edited in place.
         snapshot.apply(change);
         let after = snapshot.entry(name).cloned();
-        compiled = Some(compile(snapshot.clone(), registry, current.as_deref())?);
+        compiled = Some(compile(snapshot.clone(), catalog, current)?);
         Ok(AuditEntry {
             at: Timestamp::now(),
             actor: actor.to_owned(),
@@ -293,12 +319,7 @@ pub fn write(change: &Change, actor: &str, reason: &str) -> Result<AuditEntry, W
             reason: reason.to_owned(),
         })
     })?;
-    let lock = lock();
-    if installed().is_some_and(|(_, e)| e == epoch) {
-        // Failure here is reported by the reload itself; the write stands.
-        let _ = reload_locked(&lock, &*store, compiled);
-    }
-    Ok(entry)
+    Ok((entry, compiled))
 }
 
 /// The installed store's audit entries matching `query`, newest first; none before a store is

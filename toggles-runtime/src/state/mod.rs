@@ -56,6 +56,7 @@
 //! retained states') and a toggle that a test overrides (the overrides').
 
 mod check;
+mod external;
 mod install;
 mod overrides;
 mod publish;
@@ -63,6 +64,7 @@ mod retained;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+pub use self::external::write_to;
 pub use self::install::{audit, install, install_as, reload, status, write, Status, HEARTBEAT};
 pub(crate) use self::install::{current, installed_store};
 #[cfg(feature = "tokio")]

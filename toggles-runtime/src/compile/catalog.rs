@@ -1,0 +1,108 @@
+//! What a snapshot is compiled against: the toggles some program declares — this program's
+//! registry, or the declarations a fleet published to a shared store.
+
+use serde_json::Value as Json;
+
+use crate::declare::{decoder, Cells, Kind, Registry, ToggleInfo};
+
+/// Declared toggles by position in full-name order: their kind, their value type, and how a
+/// setting's JSON becomes its cached word.
+pub(crate) trait Catalog {
+    /// The position of `full_name`, if declared.
+    fn id_of(&self, full_name: &str) -> Option<u32>;
+    /// The kind of the toggle at `id`.
+    fn kind(&self, id: u32) -> Kind;
+    /// The value type of the toggle at `id`: `bool`, or `T` of `Setting<T>`.
+    fn value_type(&self, id: u32) -> &str;
+    /// A setting's value as its word, if `json` is a value of its type.
+    fn decode(&self, id: u32, json: &Json) -> Option<u64>;
+    /// Every declared full name, in order.
+    fn names(&self) -> Box<dyn Iterator<Item = &str> + '_>;
+    /// Who declares the toggles, for messages: `this program`, `the fleet`.
+    fn whose(&self) -> &'static str;
+}
+
+impl Catalog for Registry {
+    fn id_of(&self, full_name: &str) -> Option<u32> {
+        Registry::id_of(self, full_name)
+    }
+
+    fn kind(&self, id: u32) -> Kind {
+        self.by_id(id).expect("an id of the registry").kind()
+    }
+
+    fn value_type(&self, id: u32) -> &str {
+        self.by_id(id).expect("an id of the registry").value_type()
+    }
+
+    fn decode(&self, id: u32, json: &Json) -> Option<u64> {
+        match self.by_id(id)?.toggle().cells() {
+            Cells::Setting(cells) => (cells.decode)(json),
+            _ => None,
+        }
+    }
+
+    fn names(&self) -> Box<dyn Iterator<Item = &str> + '_> {
+        let name: fn(&ToggleInfo) -> &str = |t| t.full_name();
+        Box::new(self.iter().map(name))
+    }
+
+    fn whose(&self) -> &'static str {
+        "this program"
+    }
+}
+
+/// The toggles a fleet declares, from the declarations its instances published.
+pub(crate) struct Fleet {
+    /// By full name: kind and value type.
+    toggles: Vec<(String, Kind, String)>,
+}
+
+impl Fleet {
+    /// The toggles `declared` lists as `(full name, kind, value type)`, in order of precedence:
+    /// the first declaration of a name speaks for it.
+    pub(crate) fn new(declared: impl IntoIterator<Item = (String, Kind, String)>) -> Fleet {
+        let mut toggles: Vec<(String, Kind, String)> = Vec::new();
+        for toggle in declared {
+            if !toggles.iter().any(|(name, ..)| *name == toggle.0) {
+                toggles.push(toggle);
+            }
+        }
+        toggles.sort_by(|a, b| a.0.cmp(&b.0));
+        Fleet { toggles }
+    }
+
+    fn at(&self, id: u32) -> &(String, Kind, String) {
+        &self.toggles[id as usize]
+    }
+}
+
+impl Catalog for Fleet {
+    fn id_of(&self, full_name: &str) -> Option<u32> {
+        let i = self
+            .toggles
+            .binary_search_by(|(name, ..)| name.as_str().cmp(full_name))
+            .ok()?;
+        u32::try_from(i).ok()
+    }
+
+    fn kind(&self, id: u32) -> Kind {
+        self.at(id).1
+    }
+
+    fn value_type(&self, id: u32) -> &str {
+        &self.at(id).2
+    }
+
+    fn decode(&self, id: u32, json: &Json) -> Option<u64> {
+        decoder(&self.at(id).2).and_then(|decode| decode(json))
+    }
+
+    fn names(&self) -> Box<dyn Iterator<Item = &str> + '_> {
+        Box::new(self.toggles.iter().map(|(name, ..)| name.as_str()))
+    }
+
+    fn whose(&self) -> &'static str {
+        "the fleet"
+    }
+}
