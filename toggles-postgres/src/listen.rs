@@ -32,11 +32,15 @@ pub(crate) fn run(store: &Weak<Inner>, on_change: &OnChange) {
         let mut client = match connected {
             Ok(client) => client,
             Err(e) => {
+                drop(inner);
                 if !down {
-                    tracing::warn!(store = %inner.schema, error = %e, "toggles: cannot listen for changes; retrying with backoff");
+                    tracing::warn!(error = %e, "toggles: cannot listen for changes; retrying with backoff");
                     down = true;
                 }
-                drop(inner);
+                // A reload attempt at each retry: while the database is away it fails and says
+                // so in the runtime's status (the last good state stays in force); if only the
+                // listening failed, it still picks up what changed.
+                on_change();
                 std::thread::sleep(retry);
                 retry = (retry * 2).min(LAST_RETRY);
                 continue;

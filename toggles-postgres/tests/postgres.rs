@@ -352,6 +352,9 @@ fn the_database_unreachable_at_start_up_and_later() {
         "{err}"
     );
     assert!(!RECOMMENDATIONS.is_enabled(), "the last good state stays");
+    wait_for("the outage is in the status", 5, || {
+        toggles::status().last_error.is_some()
+    });
     assert_eq!(
         store(&schema).load().unwrap().switches["catalog.recommendations"],
         json!(false)
@@ -378,6 +381,7 @@ fn the_database_unreachable_at_start_up_and_later() {
         15,
         || RECOMMENDATIONS.is_enabled(),
     );
+    assert_eq!(toggles::status().last_error, None, "and the status says so");
 }
 
 #[test]
