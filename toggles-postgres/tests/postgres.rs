@@ -429,3 +429,25 @@ fn installing_publishes_the_declarations_for_the_fleet_report() {
         .never_set
         .contains(&"grading.new_grader".to_owned()));
 }
+
+#[test]
+fn the_heartbeat_keeps_the_instance_seen() {
+    let Some(schema) = schema("heartbeat") else {
+        return;
+    };
+    let _s = serial();
+    // Read when the store is installed: a heartbeat every 100 ms instead of 30 s.
+    std::env::set_var("TOGGLES_HEARTBEAT_MS", "100");
+    let service = toggles::Service::new("grading", "1.4.2");
+    toggles::install_as(store(&schema), service.clone()).unwrap();
+    std::env::remove_var("TOGGLES_HEARTBEAT_MS");
+    let shared = store(&schema);
+    let first = shared.published().unwrap();
+    assert_eq!(first.len(), 1, "published on install");
+    let published_at = first[0].published_at;
+    // Timestamps are whole seconds: a refresh shows within a little over one.
+    wait_for("the heartbeat refreshes last_seen", 5, || {
+        shared.published().unwrap()[0].last_seen > published_at
+    });
+    assert_eq!(shared.published().unwrap()[0].published_at, published_at);
+}

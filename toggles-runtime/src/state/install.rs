@@ -132,8 +132,16 @@ pub fn install_as(store: impl Store, service: Service) -> Result<(), StoreError>
     first
 }
 
-/// How often an installed store hears that this instance is alive.
+/// How often an installed store hears that this instance is alive, unless
+/// `$TOGGLES_HEARTBEAT_MS` says otherwise (tests shorten it).
 pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(30);
+
+fn heartbeat_interval() -> std::time::Duration {
+    std::env::var("TOGGLES_HEARTBEAT_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map_or(HEARTBEAT, std::time::Duration::from_millis)
+}
 
 /// Publishes the declarations now, then keeps the instance's last-seen time fresh on a thread
 /// of its own until another store is installed; a publish that failed is tried again then.
@@ -149,10 +157,11 @@ fn heartbeat(store: &Arc<dyn Store>, epoch: u64, service: Service) -> Result<(),
     };
     let mut published = publish(&**store);
     let store = Arc::downgrade(store);
+    let interval = heartbeat_interval();
     std::thread::Builder::new()
         .name("toggles-heartbeat".to_owned())
         .spawn(move || loop {
-            std::thread::sleep(HEARTBEAT);
+            std::thread::sleep(interval);
             let Some(store) = store.upgrade() else { return };
             if installed().is_none_or(|(_, e)| e != epoch) {
                 return;

@@ -327,12 +327,17 @@ fn poll(store: &Weak<Inner>) {
     loop {
         let Some(inner) = store.upgrade() else { return };
         let poll = inner.poll;
-        if let Ok(now) = fs::read(&inner.path) {
-            let seen = locked(&inner.seen).as_ref() == Some(&now);
-            if !seen && reported.as_ref() != Some(&now) {
-                reported = Some(now);
-                inner.notify();
-            }
+        // Under the writers' lock, a write of this handle's is either wholly before the read
+        // (file and `seen` both new) or wholly after it (both old): never reported as a change.
+        // (A store in a directory it cannot write to has no writers to race with.)
+        let lock = inner.lock();
+        let changed = fs::read(&inner.path).ok().filter(|now| {
+            locked(&inner.seen).as_ref() != Some(now) && reported.as_ref() != Some(now)
+        });
+        drop(lock);
+        if let Some(now) = changed {
+            reported = Some(now);
+            inner.notify();
         }
         drop(inner);
         std::thread::sleep(poll);
