@@ -37,6 +37,26 @@ fn store(schema: &str) -> PostgresStore {
     PostgresStore::new(&support::url(), schema).unwrap()
 }
 
+/// Sets switch `catalog.recommendations` straight through `store`, behind the runtime's back,
+/// as another instance or an admin tool would.
+fn set_switch(store: &PostgresStore, on: bool, reason: &str) {
+    store
+        .update(&mut |snapshot| {
+            let before = snapshot
+                .switches
+                .insert("catalog.recommendations".into(), json!(on));
+            Ok(toggles::AuditEntry {
+                at: toggles::Timestamp::now(),
+                actor: "admin".into(),
+                toggle: "catalog.recommendations".into(),
+                before,
+                after: Some(json!(on)),
+                reason: reason.into(),
+            })
+        })
+        .unwrap();
+}
+
 fn audit_rows(schema: &str) -> i64 {
     client()
         .query_one(&format!("SELECT count(*) FROM \"{schema}\".audit"), &[])
@@ -245,22 +265,7 @@ fn a_killed_listener_reconnects_and_reloads_in_full() {
         .execute("SELECT pg_terminate_backend($1)", &[&pid])
         .unwrap();
     // Written while nobody listens: its notification is lost; the reconnect's reload finds it.
-    let other = store(&schema);
-    other
-        .update(&mut |snapshot| {
-            snapshot
-                .switches
-                .insert("catalog.recommendations".into(), json!(!before));
-            Ok(toggles::AuditEntry {
-                at: toggles::Timestamp::now(),
-                actor: "admin".into(),
-                toggle: "catalog.recommendations".into(),
-                before: None,
-                after: Some(json!(!before)),
-                reason: "while the listener was away".into(),
-            })
-        })
-        .unwrap();
+    set_switch(&store(&schema), !before, "while the listener was away");
     wait_for("the change made while disconnected is in force", 5, || {
         RECOMMENDATIONS.is_enabled() != before
     });
@@ -306,20 +311,7 @@ fn the_database_unreachable_at_start_up_and_later() {
     let _s = serial();
     // The state the database holds, written directly.
     let seed = store(&schema);
-    seed.update(&mut |snapshot| {
-        snapshot
-            .switches
-            .insert("catalog.recommendations".into(), json!(false));
-        Ok(toggles::AuditEntry {
-            at: toggles::Timestamp::now(),
-            actor: "seed".into(),
-            toggle: "catalog.recommendations".into(),
-            before: None,
-            after: Some(json!(false)),
-            reason: "seed".into(),
-        })
-    })
-    .unwrap();
+    set_switch(&seed, false, "seed");
 
     // Down at start-up: the error, the compiled defaults, and checks that answer at once.
     let proxy = Proxy::start(false);
@@ -361,20 +353,7 @@ fn the_database_unreachable_at_start_up_and_later() {
     );
 
     // Back again: a change made meanwhile (directly) is found by the reconnect's full reload.
-    seed.update(&mut |snapshot| {
-        snapshot
-            .switches
-            .insert("catalog.recommendations".into(), json!(true));
-        Ok(toggles::AuditEntry {
-            at: toggles::Timestamp::now(),
-            actor: "seed".into(),
-            toggle: "catalog.recommendations".into(),
-            before: Some(json!(false)),
-            after: Some(json!(true)),
-            reason: "during the outage".into(),
-        })
-    })
-    .unwrap();
+    set_switch(&seed, true, "during the outage");
     proxy.restore();
     wait_for(
         "recovered, with the change made during the outage",
