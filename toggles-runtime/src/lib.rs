@@ -46,7 +46,8 @@ pub use crate::rules::{
     bucket, Context, Explanation, FlagRule, GroupTargets, Step, Targets, Timestamp, TimestampError,
 };
 pub use crate::state::{
-    audit, install, install_as, reload, status, write, write_to, Status, HEARTBEAT,
+    audit, install, install_as, may_change, reload, set_policy, status, write, write_as, write_to,
+    write_to_as, OwnersAndAdmins, Policy, Principal, Status, Target, HEARTBEAT,
 };
 pub use crate::stores::{
     AuditEntry, AuditQuery, Declarations, Declared, DeclaredAt, FileStore, History, MemoryStore,

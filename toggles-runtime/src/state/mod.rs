@@ -1,7 +1,8 @@
 //! Layer 5, state: the one owner of process-wide state. It holds the installed store, the
-//! compiled states in force and recently in force, the status, the test overrides, and the lock
-//! that orders changes to them; it installs, reloads and writes; and it gives the toggle types
-//! their read API, which answers from what it publishes.
+//! compiled states in force and recently in force, the status, the test overrides, the write
+//! policy, and the lock that orders changes to them; it installs, reloads and writes (as a
+//! principal, under the policy, for every way in); and it gives the toggle types their read API,
+//! which answers from what it publishes.
 //!
 //! # Publishing, and what a check reads
 //!
@@ -59,6 +60,7 @@ mod check;
 mod external;
 mod install;
 mod overrides;
+mod permission;
 mod publish;
 mod retained;
 
@@ -70,6 +72,9 @@ pub(crate) use self::install::{current, installed_store};
 #[cfg(feature = "tokio")]
 pub(crate) use self::overrides::in_task_scope;
 pub(crate) use self::overrides::Override;
+pub use self::permission::{
+    may_change, set_policy, write_as, write_to_as, OwnersAndAdmins, Policy, Principal, Target,
+};
 pub(crate) use self::publish::{end_override, start_override};
 
 static STATE: Mutex<()> = Mutex::new(());

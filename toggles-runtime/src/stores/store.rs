@@ -262,6 +262,10 @@ pub enum WriteError {
     /// `actor` or `reason` is empty.
     #[error("write refused: every change needs an actor and a reason, for the audit log")]
     Unattributed,
+    /// The policy in force does not let the principal change the toggle; the message names who
+    /// may.
+    #[error("write refused: {0}")]
+    Forbidden(String),
     /// No store has been installed.
     #[error("write refused: no store is installed (call `toggles::install` first)")]
     NoStore,

@@ -1,0 +1,224 @@
+//! Least privilege (OEP-17 Req 10): who may change which toggle. The host authenticates; the
+//! runtime authorizes every write made as a [`Principal`], whichever way it comes in.
+
+use std::sync::{Arc, PoisonError, RwLock};
+
+use serde::{Deserialize, Serialize};
+
+use crate::compile::Change;
+use crate::declare::{registry, Kind};
+use crate::state::install::write;
+use crate::state::write_to;
+use crate::stores::{AuditEntry, Store, WriteError};
+
+/// Who asks for a change: the id the audit log records, the teams it belongs to, and whether it
+/// is an admin.
+///
+/// ```
+/// use toggles_runtime::Principal;
+///
+/// let ana = Principal::new("ana@example.com").team("grading-team");
+/// assert_eq!(ana.teams, ["grading-team"]);
+/// assert!(!ana.admin);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Principal {
+    /// The audit log's actor: `ana@example.com`.
+    pub id: String,
+    /// The teams it belongs to, as toggles name their `owner`.
+    #[serde(default)]
+    pub teams: Vec<String>,
+    /// Whether it may change every toggle.
+    #[serde(default)]
+    pub admin: bool,
+}
+
+impl Principal {
+    /// A principal with no team, not an admin.
+    pub fn new(id: impl Into<String>) -> Principal {
+        Principal {
+            id: id.into(),
+            teams: Vec::new(),
+            admin: false,
+        }
+    }
+
+    /// Adds a team.
+    #[must_use]
+    pub fn team(mut self, team: impl Into<String>) -> Principal {
+        self.teams.push(team.into());
+        self
+    }
+
+    /// Makes it an admin.
+    #[must_use]
+    pub fn admin(mut self) -> Principal {
+        self.admin = true;
+        self
+    }
+}
+
+/// The toggle a principal asks to change, as a [`Policy`] sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Target<'a> {
+    /// `namespace.name`.
+    pub full_name: &'a str,
+    /// The namespace.
+    pub namespace: &'a str,
+    /// Switch, flag or setting.
+    pub kind: Kind,
+    /// The team that owns it, if declared.
+    pub owner: Option<&'a str>,
+}
+
+impl<'a> Target<'a> {
+    /// The toggle `full_name` of `kind`, owned by `owner`.
+    pub fn new(full_name: &'a str, kind: Kind, owner: Option<&'a str>) -> Target<'a> {
+        let namespace = full_name.rsplit_once('.').map_or("", |(ns, _)| ns);
+        Target {
+            full_name,
+            namespace,
+            kind,
+            owner,
+        }
+    }
+}
+
+/// Who may change what. [`OwnersAndAdmins`] is the default; a service installs its own rule
+/// with [`set_policy`].
+///
+/// ```
+/// use toggles_runtime::{Policy, Principal, Target};
+///
+/// /// Each team changes the toggles of its namespace: `grading-team` those in `grading`.
+/// struct NamespacePerTeam;
+///
+/// impl Policy for NamespacePerTeam {
+///     fn may_change(&self, who: &Principal, toggle: &Target<'_>) -> Result<(), String> {
+///         let team = format!("{}-team", toggle.namespace);
+///         if who.admin || who.teams.contains(&team) {
+///             Ok(())
+///         } else {
+///             Err(format!("`{}` may be changed by team `{team}` or an admin", toggle.full_name))
+///         }
+///     }
+/// }
+/// toggles_runtime::set_policy(NamespacePerTeam);
+/// # toggles_runtime::set_policy(toggles_runtime::OwnersAndAdmins);
+/// ```
+pub trait Policy: Send + Sync + 'static {
+    /// `Ok` if `principal` may change `toggle`; otherwise why not, naming who may.
+    fn may_change(&self, principal: &Principal, toggle: &Target<'_>) -> Result<(), String>;
+}
+
+/// The default policy, least privilege: an admin may change any toggle; a member of the team a
+/// toggle declares as its `owner` may change it; a toggle with no owner, only an admin.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OwnersAndAdmins;
+
+impl Policy for OwnersAndAdmins {
+    fn may_change(&self, principal: &Principal, toggle: &Target<'_>) -> Result<(), String> {
+        if principal.admin {
+            return Ok(());
+        }
+        match toggle.owner {
+            Some(owner) if principal.teams.iter().any(|t| t == owner) => Ok(()),
+            Some(owner) => Err(format!(
+                "`{}` is owned by `{owner}`: only its members and admins may change it, and `{}` is neither",
+                toggle.full_name, principal.id
+            )),
+            None => Err(format!(
+                "`{}` has no owner, so only admins may change it, and `{}` is not an admin",
+                toggle.full_name, principal.id
+            )),
+        }
+    }
+}
+
+static POLICY: RwLock<Option<Arc<dyn Policy>>> = RwLock::new(None);
+
+/// Makes `policy` decide who may change what, for every write made as a principal from now on.
+pub fn set_policy(policy: impl Policy) {
+    *POLICY.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(policy));
+}
+
+fn policy() -> Arc<dyn Policy> {
+    POLICY
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()
+        .unwrap_or_else(|| Arc::new(OwnersAndAdmins))
+}
+
+/// Whether `principal` may change the toggle `full_name` of this program under the policy in
+/// force: what an admin page asks before it shows a control. `false` for an unknown name.
+pub fn may_change(principal: &Principal, full_name: &str) -> bool {
+    registry().get(full_name).is_some_and(|t| {
+        let target = Target::new(t.full_name(), t.kind(), t.meta().owner());
+        policy().may_change(principal, &target).is_ok()
+    })
+}
+
+/// [`write`](crate::write) as `principal`: refused, with nothing changed and nothing audited,
+/// unless the policy in force lets the principal change the toggle; the audit entry records
+/// the principal's id.
+///
+/// ```
+/// use toggles::{toggle, Change, MemoryStore, Principal, Switch};
+///
+/// /// Turn recommendations off when the catalog is under load.
+/// #[toggle(namespace = "catalog", life = "permanent", owner = "catalog-team", justification = "circuit breaker")]
+/// static RECOMMENDATIONS: Switch = true;
+///
+/// toggles::install(MemoryStore::new()).unwrap();
+/// let off = Change::switch("catalog.recommendations", false);
+/// let ana = Principal::new("ana").team("grading-team");
+/// assert_eq!(
+///     toggles::write_as(&ana, &off, "spike").unwrap_err().to_string(),
+///     "write refused: `catalog.recommendations` is owned by `catalog-team`: only its members and admins may change it, and `ana` is neither"
+/// );
+/// let bob = Principal::new("bob").team("catalog-team");
+/// assert_eq!(toggles::write_as(&bob, &off, "spike").unwrap().actor, "bob");
+/// ```
+pub fn write_as(
+    principal: &Principal,
+    change: &Change,
+    reason: &str,
+) -> Result<AuditEntry, WriteError> {
+    // An unknown name is refused by the write's own validation, with its own message.
+    if let Some(t) = registry().get(change.name()) {
+        let target = Target::new(t.full_name(), t.kind(), t.meta().owner());
+        policy()
+            .may_change(principal, &target)
+            .map_err(WriteError::Forbidden)?;
+    }
+    write(change, &principal.id, reason)
+}
+
+/// [`write_to`](crate::write_to) as `principal`: the toggle's owner is the one the fleet's
+/// published declarations give it (the first declarer by service name and version).
+pub fn write_to_as(
+    store: &dyn Store,
+    principal: &Principal,
+    change: &Change,
+    reason: &str,
+) -> Result<AuditEntry, WriteError> {
+    let mut published = store.published()?;
+    published.sort_by(|a, b| {
+        let (a, b) = (&a.declarations.service, &b.declarations.service);
+        (&a.name, &a.version).cmp(&(&b.name, &b.version))
+    });
+    let declared = published
+        .iter()
+        .flat_map(|p| &p.declarations.toggles)
+        .find(|d| d.full_name == change.name());
+    if let Some(d) = declared {
+        let target = Target::new(&d.full_name, d.kind, d.owner.as_deref());
+        policy()
+            .may_change(principal, &target)
+            .map_err(WriteError::Forbidden)?;
+    }
+    write_to(store, change, &principal.id, reason)
+}
