@@ -8,3 +8,7 @@ pub use toggles_runtime::*;
 /// The PostgreSQL store, for toggles a fleet of services shares (feature `postgres`).
 #[cfg(feature = "postgres")]
 pub use toggles_postgres as postgres;
+
+/// The HTTP router: discoverability, owner-scoped writes, OFREP (feature `http`).
+#[cfg(feature = "http")]
+pub use toggles_http as http;

@@ -41,6 +41,7 @@ pub use crate::declare::{
 };
 pub use crate::report::{
     Declarer, Drift, FleetReport, FleetService, FleetState, FleetToggle, Live, LiveSource, Report,
+    ToggleReport,
 };
 pub use crate::rules::{
     bucket, Context, Explanation, FlagRule, GroupTargets, Step, Targets, Timestamp, TimestampError,

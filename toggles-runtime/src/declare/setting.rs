@@ -79,6 +79,10 @@ fn decode<T: SettingValue>(json: &serde_json::Value) -> Option<u64> {
     T::from_json(json).map(T::to_bits)
 }
 
+fn value<T: SettingValue>(bits: u64) -> Value {
+    T::from_bits(bits).to_value()
+}
+
 impl<T: SettingValue> Sealed for Setting<T> {
     fn cells(&self) -> Cells<'_> {
         Cells::Setting(SettingCells {
@@ -87,6 +91,8 @@ impl<T: SettingValue> Sealed for Setting<T> {
             id: &self.id,
             overrides: &self.overrides,
             decode: decode::<T>,
+            value: value::<T>,
+            default: self.default.to_value(),
             value_type: TypeId::of::<T>(),
         })
     }

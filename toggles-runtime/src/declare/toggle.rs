@@ -48,6 +48,10 @@ pub struct SettingCells<'a> {
     pub(crate) overrides: &'a AtomicU32,
     /// The store's JSON as `T`'s word, if it is a value of `T`.
     pub(crate) decode: fn(&serde_json::Value) -> Option<u64>,
+    /// `T`'s word as a [`Value`](crate::Value).
+    pub(crate) value: fn(u64) -> crate::declare::Value,
+    /// The compiled default.
+    pub(crate) default: crate::declare::Value,
     pub(crate) value_type: TypeId,
 }
 

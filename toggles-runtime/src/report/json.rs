@@ -145,7 +145,7 @@ impl Serialize for Entries<'_> {
         let mut seq = serializer.serialize_seq(Some(self.report.registry.len()))?;
         for info in self.report.registry {
             let history = self.histories.get(info.full_name()).cloned();
-            seq.serialize_element(&Entry {
+            seq.serialize_element(&ToggleReport {
                 info,
                 as_of: self.report.as_of,
                 live: Live::of(info, self.compiled, history),
@@ -155,13 +155,41 @@ impl Serialize for Entries<'_> {
     }
 }
 
-struct Entry<'r> {
+/// One toggle's entry of the [`Report`], as of a date, with its live state: what the
+/// discoverability endpoint answers for one toggle. Same JSON as an element of the report's
+/// `toggles`.
+///
+/// ```
+/// use toggles::{registry, toggle, Switch};
+///
+/// /// Turn recommendations off when the catalog is under load.
+/// #[toggle(namespace = "catalog", life = "permanent", justification = "circuit breaker")]
+/// static RECOMMENDATIONS: Switch = true;
+///
+/// let info = registry().get("catalog.recommendations").unwrap();
+/// let json = serde_json::to_value(info.report_as_of("2026-01-01".parse().unwrap())).unwrap();
+/// assert_eq!(json["kind"], "switch");
+/// assert_eq!(json["state"]["value"], true);
+/// ```
+pub struct ToggleReport<'r> {
     info: &'r ToggleInfo,
     as_of: Date,
     live: Live,
 }
 
-impl Serialize for Entry<'_> {
+impl ToggleInfo {
+    /// This toggle's entry of the report as of `as_of`, with its live state (its history read
+    /// from the installed store).
+    pub fn report_as_of(&self, as_of: Date) -> ToggleReport<'_> {
+        ToggleReport {
+            info: self,
+            as_of,
+            live: self.live(),
+        }
+    }
+}
+
+impl Serialize for ToggleReport<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let m = self.info.meta();
         let mut map = serializer.serialize_map(None)?;

@@ -7,5 +7,5 @@ mod json;
 mod live;
 
 pub use self::fleet::{Declarer, Drift, FleetReport, FleetService, FleetState, FleetToggle};
-pub use self::json::Report;
+pub use self::json::{Report, ToggleReport};
 pub use self::live::{Live, LiveSource};

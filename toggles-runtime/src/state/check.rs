@@ -4,7 +4,9 @@
 use std::sync::atomic::Ordering;
 
 use crate::compile::Entry;
-use crate::declare::{key, registry, Cells, Flag, Setting, SettingValue, Switch, OFF, ON, STORED};
+use crate::declare::{
+    key, registry, Cells, Flag, Setting, SettingValue, Switch, ToggleInfo, Value, OFF, ON, STORED,
+};
 use crate::rules::{CompiledRule, Context, Decided, Explanation};
 use crate::state::{overrides, retained};
 
@@ -107,6 +109,51 @@ impl Flag {
                 None => answer(self.default, Some((Some(rule), Decided::Default))),
             }
         })
+    }
+}
+
+impl ToggleInfo {
+    /// The value in force for a switch or a setting, found through the registry rather than the
+    /// typed static (for tools and protocols that know toggles by name); `None` for a flag, whose
+    /// answer needs a [`Context`]. Test overrides are not seen here.
+    ///
+    /// ```
+    /// use toggles::{registry, toggle, Setting, Value};
+    ///
+    /// /// Largest upload accepted, in bytes.
+    /// #[toggle(namespace = "uploads", life = "permanent", justification = "sized per deployment")]
+    /// static MAX_UPLOAD_BYTES: Setting<u64> = 10_000_000;
+    ///
+    /// let info = registry().get("uploads.max_upload_bytes").unwrap();
+    /// assert_eq!(info.current(), Some(Value::UInt(10_000_000)));
+    /// ```
+    pub fn current(&self) -> Option<Value> {
+        self.current_value()
+    }
+
+    /// A flag's answer for `ctx` and the step that decided it, found through the registry;
+    /// `None` for a switch or a setting.
+    pub fn explain(&self, ctx: &Context<'_>) -> Option<Explanation> {
+        match self.toggle().cells() {
+            Cells::Flag(flag) => Some(flag.explain(ctx)),
+            _ => None,
+        }
+    }
+
+    fn current_value(&self) -> Option<Value> {
+        match self.toggle().cells() {
+            Cells::Switch(switch) => Some(Value::Bool(switch.is_enabled())),
+            Cells::Flag(_) => None,
+            Cells::Setting(setting) => Some(if setting.state.load(Ordering::Acquire) == STORED {
+                (setting.value)(setting.bits.load(Ordering::Relaxed))
+            } else {
+                let id = setting.id.load(Ordering::Relaxed);
+                match retained::newest().as_deref().and_then(|c| c.entry(id)) {
+                    Some(Entry::Setting(bits)) => (setting.value)(*bits),
+                    _ => setting.default,
+                }
+            }),
+        }
     }
 }
 

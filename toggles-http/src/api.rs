@@ -1,0 +1,187 @@
+//! The JSON API: the discoverability report, one toggle with its audit history, and writes.
+
+use std::sync::Arc;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::header::WWW_AUTHENTICATE;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value as Json_};
+use toggles_runtime::{registry, AuditQuery, Change, Date, FlagRule, WriteError};
+
+use crate::Shared;
+
+/// An answer that is not a success, as JSON: `{"error": kind, "message": ..., ...}`.
+pub(crate) struct Failure {
+    status: StatusCode,
+    body: Json_,
+}
+
+impl Failure {
+    pub(crate) fn new(status: StatusCode, error: &str, message: impl Into<String>) -> Failure {
+        Failure {
+            status,
+            body: json!({ "error": error, "message": message.into() }),
+        }
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, Json(self.body)).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(WWW_AUTHENTICATE, "Bearer".parse().expect("a header value"));
+        }
+        response
+    }
+}
+
+impl From<WriteError> for Failure {
+    fn from(e: WriteError) -> Failure {
+        let message = e.to_string();
+        match e {
+            WriteError::Forbidden(_) => Failure::new(StatusCode::FORBIDDEN, "forbidden", message),
+            WriteError::Invalid(invalid) => {
+                let problems: Vec<Json_> = invalid
+                    .problems
+                    .iter()
+                    .map(|p| json!({ "toggle": p.toggle, "message": p.message }))
+                    .collect();
+                Failure {
+                    status: StatusCode::UNPROCESSABLE_ENTITY,
+                    body: json!({ "error": "invalid", "message": message, "problems": problems }),
+                }
+            }
+            WriteError::Unattributed => {
+                Failure::new(StatusCode::UNPROCESSABLE_ENTITY, "unattributed", message)
+            }
+            _ => Failure::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                message,
+            ),
+        }
+    }
+}
+
+/// Runs blocking work (the store may be a database) off the async workers.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Failure> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| {
+        Failure::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("the request's work failed: {e}"),
+        )
+    })
+}
+
+/// `GET /toggles`: the registry's report with live state, as of today.
+pub(crate) async fn report() -> Result<Json<Json_>, Failure> {
+    blocking(|| Json(serde_json::to_value(registry()).expect("the report serializes"))).await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct Page {
+    #[serde(default)]
+    skip: usize,
+    limit: Option<usize>,
+}
+
+/// `GET /toggles/{name}?skip=&limit=`: one toggle's report entry and a page of its history.
+pub(crate) async fn toggle(
+    Path(name): Path<String>,
+    Query(page): Query<Page>,
+) -> Result<Json<Json_>, Failure> {
+    let limit = page.limit.unwrap_or(20).min(500);
+    blocking(move || {
+        let Some(info) = registry().get(&name) else {
+            return Err(Failure::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("`{name}` is not a toggle of this service"),
+            ));
+        };
+        let query = AuditQuery::toggle(&name).skip(page.skip).limit(limit + 1);
+        let mut audit = toggles_runtime::audit(&query).map_err(|e| {
+            Failure::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                e.to_string(),
+            )
+        })?;
+        let more = audit.len() > limit;
+        audit.truncate(limit);
+        let next = more.then(|| json!({ "skip": page.skip + limit, "limit": limit }));
+        Ok(Json(json!({
+            "toggle": info.report_as_of(Date::today()),
+            "audit": audit,
+            "next": next,
+        })))
+    })
+    .await?
+}
+
+/// The body of a write: the change, and why.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WriteBody {
+    change: ChangeBody,
+    reason: String,
+}
+
+/// `{"switch": true}`, `{"flag": {...rule...}}`, `{"setting": 5}` or `"reset"`.
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ChangeBody {
+    Switch(bool),
+    Flag(Box<FlagRule>),
+    Setting(Json_),
+    Reset,
+}
+
+/// `POST /toggles/{name}`: a change as the request's principal.
+pub(crate) async fn write(
+    State(shared): State<Arc<Shared>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<WriteBody>, JsonRejection>,
+) -> Result<Json<Json_>, Failure> {
+    let Some(principal) = shared.auth.principal(&headers) else {
+        return Err(Failure::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "a write needs a principal: send `Authorization: Bearer <token>`",
+        ));
+    };
+    let Json(body) = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Failure::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("the body is larger than the router accepts: {e}"),
+            )
+        } else {
+            Failure::new(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!("the body is not a write: {e}"),
+            )
+        }
+    })?;
+    let change = match body.change {
+        ChangeBody::Switch(on) => Change::switch(name, on),
+        ChangeBody::Flag(rule) => Change::flag(name, *rule),
+        ChangeBody::Setting(value) => Change::setting(name, value),
+        ChangeBody::Reset => Change::reset(name),
+    };
+    let entry =
+        blocking(move || toggles_runtime::write_as(&principal, &change, &body.reason)).await??;
+    Ok(Json(json!({ "entry": entry })))
+}

@@ -1,0 +1,65 @@
+//! Who is asking: the host's authentication, as a trait, and a ready one for bearer tokens.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use axum::http::header::AUTHORIZATION;
+use axum::http::HeaderMap;
+use toggles_runtime::Principal;
+
+/// Turns a request's headers into the [`Principal`] making it, or `None` when the request does
+/// not authenticate. The host's own scheme (a session cookie, a signed header from a gateway)
+/// implements it; [`BearerTokens`] is ready for small deployments.
+pub trait Authenticate: Send + Sync + 'static {
+    /// The principal the headers prove, if any.
+    fn principal(&self, headers: &HeaderMap) -> Option<Principal>;
+}
+
+/// Principals by bearer token (`Authorization: Bearer <token>`), from a JSON object of token to
+/// principal:
+///
+/// ```json
+/// {
+///   "9f2c…": { "id": "ana@example.com", "teams": ["grading-team"] },
+///   "77a1…": { "id": "root@example.com", "admin": true }
+/// }
+/// ```
+///
+/// ```
+/// use toggles_http::{Authenticate, BearerTokens};
+///
+/// let tokens = BearerTokens::from_json(r#"{"s3cret": {"id": "ana", "teams": ["grading-team"]}}"#).unwrap();
+/// let mut headers = axum::http::HeaderMap::new();
+/// headers.insert("authorization", "Bearer s3cret".parse().unwrap());
+/// assert_eq!(tokens.principal(&headers).unwrap().id, "ana");
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct BearerTokens {
+    tokens: HashMap<String, Principal>,
+}
+
+impl BearerTokens {
+    /// The tokens of a JSON object.
+    pub fn from_json(json: &str) -> Result<BearerTokens, serde_json::Error> {
+        Ok(BearerTokens {
+            tokens: serde_json::from_str(json)?,
+        })
+    }
+
+    /// The tokens of a JSON file.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<BearerTokens, Box<dyn std::error::Error>> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        BearerTokens::from_json(&text)
+            .map_err(|e| format!("{} is not a token file: {e}", path.display()).into())
+    }
+}
+
+impl Authenticate for BearerTokens {
+    fn principal(&self, headers: &HeaderMap) -> Option<Principal> {
+        let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+        let token = value.strip_prefix("Bearer ")?.trim();
+        self.tokens.get(token).cloned()
+    }
+}

@@ -1,0 +1,115 @@
+//! HTTP for [`toggles`](https://docs.rs/toggles): an [axum] router a service nests at a path of
+//! its choice, with the discoverability endpoint, one toggle with its audit history, writes made
+//! as the request's [`Principal`](toggles_runtime::Principal) under the runtime's policy, and
+//! OFREP evaluation for OpenFeature SDKs in any language.
+//!
+//! ```
+//! use toggles_http::{router, BearerTokens, Config};
+//!
+//! let tokens = BearerTokens::from_json(r#"{"s3cret": {"id": "ana", "teams": ["grading-team"]}}"#).unwrap();
+//! let app: axum::Router = axum::Router::new().nest("/toggles", router(Config::new(tokens)));
+//! ```
+//!
+//! Authentication is the host's: an [`Authenticate`] turns a request's headers into a
+//! principal ([`BearerTokens`] maps bearer tokens from a file, for small deployments). Reads are
+//! open — the discoverability endpoint exists to be read — and no request without a principal
+//! reaches a write. Store work runs on tokio's blocking pool, never on the async workers.
+//!
+//! # Endpoints (relative to where the router is nested)
+//!
+//! **`GET /`** — the registry's report with live state: the JSON of
+//! [`Report`](toggles_runtime::Report).
+//!
+//! **`GET /{name}?skip=0&limit=20`** — one toggle and a page of its audit history, newest
+//! first; `404` for a name this service does not declare.
+//!
+//! ```json
+//! { "toggle": { "full_name": "grading.new_grader", "kind": "flag", "state": { ... }, ... },
+//!   "audit": [ { "at": "2026-11-22T10:00:00Z", "actor": "ana", "toggle": "grading.new_grader",
+//!                "before": { "percent": 10.0 }, "after": { "percent": 50.0 }, "reason": "..." } ],
+//!   "next": { "skip": 20, "limit": 20 } }
+//! ```
+//!
+//! **`POST /{name}`** with `Authorization: Bearer <token>` and
+//! `{"change": {"flag": {"percent": 50}}, "reason": "error rate flat"}` (or `{"switch": false}`,
+//! `{"setting": 5000000}`, `"reset"`):
+//!
+//! | status | body |
+//! |---|---|
+//! | 200 | `{"entry": <the audit entry>}` |
+//! | 400 | `{"error": "bad_request", "message": ...}`: not a write body |
+//! | 401 | `{"error": "unauthenticated", ...}`, with `WWW-Authenticate: Bearer` |
+//! | 403 | `{"error": "forbidden", "message": "write refused: `catalog.recommendations` is owned by `catalog-team`: ..."}` |
+//! | 413 | the body is larger than [`Config::body_limit`] |
+//! | 422 | `{"error": "invalid", "message": ..., "problems": [{"toggle": ..., "message": ...}]}`: every problem, nothing changed |
+//! | 503 | `{"error": "store_unavailable", "message": ...}`: the store is down; nothing changed, reads still serve the last good state |
+//!
+//! **`POST /ofrep/v1/evaluate/flags/{key}`** and **`POST /ofrep/v1/evaluate/flags`** (bulk), with
+//! `{"context": {"targetingKey": "42", "site": "...", "environment": "...", "groups": {"course":
+//! ["c1"]}, "region": "RO"}}`: `targetingKey` is the user; `site` and `environment` are the
+//! context's; groups come as `groups` (kind → ids) or `group.<kind>` (comma-separated ids); every
+//! other field is an attribute.
+//!
+//! ```json
+//! { "key": "grading.new_grader", "value": true, "variant": "on", "reason": "SPLIT",
+//!   "metadata": { "kind": "flag", "life": "temporary", "expired": false,
+//!                 "source": "src/engine.rs:12:1", "owner": "grading-team", "remove_by": "2027-06-01" } }
+//! ```
+//!
+//! Reasons: `SPLIT` (a percentage), `TARGETING_MATCH` (a listed site, user or group), `DISABLED`
+//! (a gate: inactive, window, environment, `requires`, constraint), `STATIC` (`everyone`, a
+//! switch, a setting), `DEFAULT` (the compiled default), `TEST_OVERRIDE`. An unknown key answers
+//! `404 {"errorCode": "FLAG_NOT_FOUND"}`; a malformed context `400 {"errorCode":
+//! "INVALID_CONTEXT"}`. Settings evaluate to their typed value, their variant its text.
+
+mod api;
+mod auth;
+mod ofrep;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::Router;
+
+pub use crate::auth::{Authenticate, BearerTokens};
+
+/// How the router authenticates and what it accepts.
+pub struct Config {
+    auth: Arc<dyn Authenticate>,
+    body_limit: usize,
+}
+
+impl Config {
+    /// Requests authenticated by `auth`; bodies up to 64 KiB.
+    pub fn new(auth: impl Authenticate) -> Config {
+        Config {
+            auth: Arc::new(auth),
+            body_limit: 64 * 1024,
+        }
+    }
+
+    /// Refuses bodies larger than `bytes` with `413`.
+    #[must_use]
+    pub fn body_limit(mut self, bytes: usize) -> Config {
+        self.body_limit = bytes;
+        self
+    }
+}
+
+/// What every handler shares.
+pub(crate) struct Shared {
+    pub(crate) auth: Arc<dyn Authenticate>,
+}
+
+/// The router: nest it where the service wants it (`Router::new().nest("/toggles", ...)`).
+pub fn router(config: Config) -> Router {
+    let shared = Arc::new(Shared { auth: config.auth });
+    Router::new()
+        .route("/", get(api::report))
+        .route("/{name}", get(api::toggle).post(api::write))
+        .route("/ofrep/v1/evaluate/flags", post(ofrep::bulk))
+        .route("/ofrep/v1/evaluate/flags/{key}", post(ofrep::one))
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .with_state(shared)
+}

@@ -1,0 +1,411 @@
+//! Every endpoint and status code of the router, through tower's `oneshot` (no sockets).
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt as _;
+use serde_json::{json, Value};
+use toggles::store::{AuditQuery, OnChange, Store};
+use toggles::{
+    toggle, AuditEntry, Change, Flag, FlagRule, MemoryStore, Setting, Snapshot, StoreError, Switch,
+    WriteError,
+};
+use toggles_http::{router, BearerTokens, Config};
+use tower::ServiceExt as _;
+
+/// Grade problems with the rewritten engine.
+#[toggle(
+    namespace = "grading",
+    life = "temporary",
+    remove_by = "2030-01-01",
+    owner = "grading-team"
+)]
+static NEW_GRADER: Flag;
+
+/// Turn recommendations off when the catalog is under load.
+#[toggle(
+    namespace = "catalog",
+    life = "permanent",
+    owner = "catalog-team",
+    justification = "circuit breaker"
+)]
+static RECOMMENDATIONS: Switch = true;
+
+/// Largest upload accepted, in bytes.
+#[toggle(
+    namespace = "uploads",
+    life = "permanent",
+    owner = "grading-team",
+    justification = "sized per deployment"
+)]
+static MAX_UPLOAD_BYTES: Setting<u64> = 10_000_000;
+
+const TOKENS: &str = r#"{
+    "ana-token": {"id": "ana", "teams": ["grading-team"]},
+    "root-token": {"id": "root", "admin": true}
+}"#;
+
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A fresh memory store, installed; the guard keeps other tests out.
+async fn fresh() -> tokio::sync::MutexGuard<'static, ()> {
+    let guard = SERIAL.lock().await;
+    toggles::install(MemoryStore::new()).unwrap();
+    guard
+}
+
+fn app() -> axum::Router {
+    router(Config::new(BearerTokens::from_json(TOKENS).unwrap()).body_limit(4096))
+}
+
+async fn call(
+    method: &str,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value, Option<String>) {
+    let mut request = Request::builder().method(method).uri(uri);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let body = match body {
+        Some(body) => {
+            request = request.header("content-type", "application/json");
+            Body::from(body.to_string())
+        }
+        None => Body::empty(),
+    };
+    let response = app().oneshot(request.body(body).unwrap()).await.unwrap();
+    let status = response.status();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, json, challenge)
+}
+
+#[tokio::test]
+async fn the_discoverability_endpoint_and_one_toggle() {
+    let _g = fresh().await;
+    let _ = (&NEW_GRADER, &RECOMMENDATIONS, &MAX_UPLOAD_BYTES);
+    for i in 0..3 {
+        let rule = FlagRule::new().percent(f64::from(10 * (i + 1)));
+        toggles::write(
+            &Change::flag("grading.new_grader", rule),
+            "ana",
+            &format!("step {i}"),
+        )
+        .unwrap();
+    }
+    let (status, report, _) = call("GET", "/", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let grader = report["toggles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["full_name"] == "grading.new_grader")
+        .unwrap();
+    assert_eq!(grader["state"]["value"]["percent"], 30.0);
+    assert_eq!(grader["owner"], "grading-team");
+
+    let (status, page, _) = call("GET", "/grading.new_grader?limit=2", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["toggle"]["full_name"], "grading.new_grader");
+    let reasons: Vec<&str> = page["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons, ["step 2", "step 1"], "newest first, paged");
+    assert_eq!(page["next"], json!({"skip": 2, "limit": 2}));
+    let (_, last, _) = call("GET", "/grading.new_grader?skip=2&limit=2", None, None).await;
+    assert_eq!(last["audit"][0]["reason"], "step 0");
+    assert_eq!(last["next"], Value::Null);
+
+    let (status, body, _) = call("GET", "/grading.nope", None, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+}
+
+#[tokio::test]
+async fn writes_answer_with_the_right_status() {
+    let _g = fresh().await;
+    let rollout = json!({"change": {"flag": {"percent": 50}}, "reason": "error rate flat"});
+
+    let (status, body, challenge) =
+        call("POST", "/grading.new_grader", None, Some(rollout.clone())).await;
+    assert_eq!(
+        (status, challenge.as_deref()),
+        (StatusCode::UNAUTHORIZED, Some("Bearer"))
+    );
+    assert_eq!(body["error"], "unauthenticated");
+    let (status, _, _) = call(
+        "POST",
+        "/grading.new_grader",
+        Some("forged"),
+        Some(rollout.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let off = json!({"change": {"switch": false}, "reason": "spike"});
+    let (status, body, _) = call(
+        "POST",
+        "/catalog.recommendations",
+        Some("ana-token"),
+        Some(off.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        body["message"],
+        "write refused: `catalog.recommendations` is owned by `catalog-team`: only its members and admins may change it, and `ana` is neither"
+    );
+    assert!(RECOMMENDATIONS.is_enabled(), "nothing changed");
+
+    let bad = json!({"change": {"flag": {"percent": 150, "users": {"on": ["1"], "off": ["1"]}}}, "reason": "x"});
+    let (status, body, _) = call("POST", "/grading.new_grader", Some("ana-token"), Some(bad)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        body["problems"].as_array().unwrap().len(),
+        2,
+        "every problem: {body}"
+    );
+
+    let (status, body, _) = call(
+        "POST",
+        "/grading.new_grader",
+        Some("ana-token"),
+        Some(json!({"change": {"flag": 5}})),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("bad_request"))
+    );
+
+    let huge = json!({"change": {"setting": "x".repeat(10_000)}, "reason": "big"});
+    let (status, _, _) = call(
+        "POST",
+        "/uploads.max_upload_bytes",
+        Some("ana-token"),
+        Some(huge),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    let (status, body, _) = call(
+        "POST",
+        "/grading.new_grader",
+        Some("ana-token"),
+        Some(rollout),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (
+            body["entry"]["actor"].as_str(),
+            body["entry"]["after"]["percent"].as_f64()
+        ),
+        (Some("ana"), Some(50.0))
+    );
+    let (status, _, _) = call(
+        "POST",
+        "/catalog.recommendations",
+        Some("root-token"),
+        Some(off),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!RECOMMENDATIONS.is_enabled());
+    let reset = json!({"change": "reset", "reason": "back to the default"});
+    let (status, _, _) = call(
+        "POST",
+        "/catalog.recommendations",
+        Some("root-token"),
+        Some(reset),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(RECOMMENDATIONS.is_enabled());
+}
+
+/// A store whose writes fail: the database is down.
+struct Down(MemoryStore);
+
+impl Store for Down {
+    fn describe(&self) -> String {
+        "down".into()
+    }
+    fn load(&self) -> Result<Snapshot, StoreError> {
+        self.0.load()
+    }
+    fn update(
+        &self,
+        _edit: &mut dyn FnMut(&mut Snapshot) -> Result<AuditEntry, WriteError>,
+    ) -> Result<AuditEntry, WriteError> {
+        Err(WriteError::Store(StoreError::Backend(
+            "connection refused".into(),
+        )))
+    }
+    fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        self.0.audit(query)
+    }
+    fn watch(&self, on_change: OnChange) -> Result<(), StoreError> {
+        self.0.watch(on_change)
+    }
+}
+
+#[tokio::test]
+async fn a_store_that_is_down_answers_503_on_writes_and_reads_still_serve() {
+    let _g = fresh().await;
+    let mut snapshot = Snapshot::default();
+    snapshot.apply(&Change::switch("catalog.recommendations", false));
+    toggles::install(Down(MemoryStore::with(snapshot))).unwrap();
+    let on = json!({"change": {"switch": true}, "reason": "calm"});
+    let (status, body, _) = call(
+        "POST",
+        "/catalog.recommendations",
+        Some("root-token"),
+        Some(on),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        body["message"],
+        "write failed, nothing changed: connection refused"
+    );
+    let (status, body, _) = call("GET", "/catalog.recommendations", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body["toggle"]["state"]["value"], false,
+        "the last good state"
+    );
+}
+
+#[tokio::test]
+async fn ofrep_evaluates_for_any_openfeature_sdk() {
+    let _g = fresh().await;
+    let rule = FlagRule::new()
+        .users_on(["vip"])
+        .constraint("region", ["RO", "US"])
+        .group_off("course", ["c-off"])
+        .percent(100.0);
+    toggles::write(&Change::flag("grading.new_grader", rule), "ana", "launch").unwrap();
+    toggles::write(
+        &Change::setting("uploads.max_upload_bytes", 5),
+        "ana",
+        "small",
+    )
+    .unwrap();
+    let eval = |key: &str, context: Value| {
+        let uri = format!("/ofrep/v1/evaluate/flags/{key}");
+        async move { call("POST", &uri, None, Some(json!({ "context": context }))).await }
+    };
+
+    let (status, body, _) = eval(
+        "grading.new_grader",
+        json!({"targetingKey": "vip", "region": "RO"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (
+            body["value"].clone(),
+            body["variant"].clone(),
+            body["reason"].clone()
+        ),
+        (json!(true), json!("on"), json!("TARGETING_MATCH"))
+    );
+    assert_eq!(body["metadata"]["owner"], "grading-team");
+    assert_eq!(body["metadata"]["remove_by"], "2030-01-01");
+    let (_, body, _) = eval(
+        "grading.new_grader",
+        json!({"targetingKey": "x", "region": "RO"}),
+    )
+    .await;
+    assert_eq!(body["reason"], "SPLIT");
+    let (_, body, _) = eval(
+        "grading.new_grader",
+        json!({"targetingKey": "x", "region": "FR"}),
+    )
+    .await;
+    assert_eq!(
+        (body["value"].clone(), body["reason"].clone()),
+        (json!(false), json!("DISABLED"))
+    );
+    let (_, body, _) = eval(
+        "grading.new_grader",
+        json!({"targetingKey": "x", "region": "RO", "group.course": "c1, c-off"}),
+    )
+    .await;
+    assert_eq!(
+        (body["value"].clone(), body["reason"].clone()),
+        (json!(false), json!("TARGETING_MATCH"))
+    );
+    let (_, body, _) = eval(
+        "grading.new_grader",
+        json!({"targetingKey": "x", "region": "RO", "groups": {"course": ["c-off"]}}),
+    )
+    .await;
+    assert_eq!(body["value"], false);
+
+    let (_, body, _) = eval("uploads.max_upload_bytes", json!({})).await;
+    assert_eq!(
+        (body["value"].clone(), body["variant"].clone()),
+        (json!(5), json!("5"))
+    );
+    let (_, body, _) = eval("catalog.recommendations", json!({})).await;
+    assert_eq!(
+        (
+            body["value"].clone(),
+            body["variant"].clone(),
+            body["reason"].clone()
+        ),
+        (json!(true), json!("on"), json!("STATIC"))
+    );
+}
+
+#[tokio::test]
+async fn ofrep_errors_and_bulk_evaluation() {
+    let _g = fresh().await;
+    let eval = |key: &str, context: Value| {
+        let uri = format!("/ofrep/v1/evaluate/flags/{key}");
+        async move { call("POST", &uri, None, Some(json!({ "context": context }))).await }
+    };
+    toggles::write(
+        &Change::flag("grading.new_grader", FlagRule::new().users_on(["vip"])),
+        "ana",
+        "beta",
+    )
+    .unwrap();
+    let (status, body, _) = eval("grading.nope", json!({})).await;
+    assert_eq!(
+        (status, body["errorCode"].as_str()),
+        (StatusCode::NOT_FOUND, Some("FLAG_NOT_FOUND"))
+    );
+    let (status, body, _) =
+        eval("grading.new_grader", json!({"targetingKey": {"nested": 1}})).await;
+    assert_eq!(
+        (status, body["errorCode"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("INVALID_CONTEXT"))
+    );
+
+    let (status, body, _) = call(
+        "POST",
+        "/ofrep/v1/evaluate/flags",
+        None,
+        Some(json!({"context": {"targetingKey": "vip", "region": "US"}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let flags = body["flags"].as_array().unwrap();
+    assert_eq!(flags.len(), toggles::registry().len());
+    assert!(flags
+        .iter()
+        .any(|f| f["key"] == "grading.new_grader" && f["value"] == true));
+}
