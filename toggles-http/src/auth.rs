@@ -15,7 +15,8 @@ pub trait Authenticate: Send + Sync + 'static {
     fn principal(&self, headers: &HeaderMap) -> Option<Principal>;
 }
 
-/// Principals by bearer token (`Authorization: Bearer <token>`), from a JSON object of token to
+/// Principals by bearer token (`Authorization: Bearer <token>`, or the admin pages' session
+/// cookie, which holds the token a browser signed in with), from a JSON object of token to
 /// principal:
 ///
 /// ```json
@@ -57,9 +58,14 @@ impl BearerTokens {
 }
 
 impl Authenticate for BearerTokens {
+    /// The token of `Authorization: Bearer <token>`, else of the admin pages' session cookie.
     fn principal(&self, headers: &HeaderMap) -> Option<Principal> {
-        let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
-        let token = value.strip_prefix("Bearer ")?.trim();
-        self.tokens.get(token).cloned()
+        let bearer = headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|t| t.trim().to_owned());
+        let token = bearer.or_else(|| crate::admin::session(headers))?;
+        self.tokens.get(&token).cloned()
     }
 }

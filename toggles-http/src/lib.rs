@@ -62,6 +62,7 @@
 //! `404 {"errorCode": "FLAG_NOT_FOUND"}`; a malformed context `400 {"errorCode":
 //! "INVALID_CONTEXT"}`. Settings evaluate to their typed value, their variant its text.
 
+mod admin;
 mod api;
 mod auth;
 mod ofrep;
@@ -100,12 +101,22 @@ impl Config {
 /// What every handler shares.
 pub(crate) struct Shared {
     pub(crate) auth: Arc<dyn Authenticate>,
+    /// The key of the admin forms' anti-forgery tokens, fresh for each router.
+    pub(crate) secret: [u8; 32],
 }
 
 /// The router: nest it where the service wants it (`Router::new().nest("/toggles", ...)`).
 pub fn router(config: Config) -> Router {
-    let shared = Arc::new(Shared { auth: config.auth });
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).expect("the system has a source of randomness");
+    let shared = Arc::new(Shared {
+        auth: config.auth,
+        secret,
+    });
     Router::new()
+        .route("/admin/", get(admin::list))
+        .route("/admin/login", get(admin::login_page).post(admin::login))
+        .route("/admin/t/{name}", get(admin::toggle).post(admin::edit))
         .route("/", get(api::report))
         .route("/{name}", get(api::toggle).post(api::write))
         .route("/ofrep/v1/evaluate/flags", post(ofrep::bulk))

@@ -1,0 +1,544 @@
+//! The admin pages: server-rendered HTML (maud templates, no JavaScript), a session cookie
+//! holding the bearer token, and forms protected against cross-site request forgery.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Form;
+use hmac::{Hmac, Mac};
+use maud::{html, Markup, DOCTYPE};
+use serde::Deserialize;
+use sha2::Sha256;
+use toggles_runtime::{
+    audit, may_change, registry, write_as, AuditQuery, Change, Date, FlagRule, GroupTargets, Kind,
+    LiveSource, Principal, ToggleInfo, WriteError,
+};
+
+use crate::api::blocking;
+use crate::Shared;
+
+/// The cookie that carries a browser's bearer token.
+pub(crate) const SESSION: &str = "toggles_session";
+
+/// The session token in the request's cookies.
+pub(crate) fn session(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| pair.trim().strip_prefix(SESSION)?.strip_prefix('='))
+        .map(str::to_owned)
+}
+
+/// The form token for a session: an HMAC of the session under the router's secret, so another
+/// site can neither read nor compute it.
+fn csrf(shared: &Shared, session: &str) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(&shared.secret).expect("any key length");
+    mac.update(session.as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .fold(String::with_capacity(64), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        })
+}
+
+/// A page; `root` leads from the page's address back to the list (`""` or `"../"`).
+fn page(title: &str, who: Option<&Principal>, root: &str, body: &Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                title { (title) " — toggles" }
+                style { (STYLE) }
+            }
+            body {
+                header {
+                    a href={ (root) "./" } { "toggles" }
+                    span.who {
+                        @match who {
+                            Some(p) => { "signed in as " strong { (p.id) } @if p.admin { " (admin)" } }
+                            None => { a href={ (root) "login" } { "sign in" } }
+                        }
+                    }
+                }
+                main { (body) }
+            }
+        }
+    }
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0 2rem;color:#222}\
+header{display:flex;justify-content:space-between;padding:1rem 0;border-bottom:1px solid #ddd}\
+table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #eee;vertical-align:top}\
+tr.expired td{background:#fff0f0}.badge{background:#c00;color:#fff;padding:0 .3rem;border-radius:3px;font-size:.8em}\
+.problems{background:#fff0f0;border:1px solid #c00;padding:.5rem 1rem}code,pre{background:#f6f6f6}\
+form.filters{margin:1rem 0}label{display:block;margin:.3rem 0}textarea{width:40rem;height:4rem}";
+
+#[derive(Deserialize, Default)]
+pub(crate) struct Filters {
+    namespace: Option<String>,
+    owner: Option<String>,
+    kind: Option<String>,
+    expired: Option<String>,
+    never_set: Option<String>,
+}
+
+fn state_text(info: &ToggleInfo) -> String {
+    let live = info.live();
+    let value = live.value.to_string();
+    match live.source {
+        LiveSource::Store => value,
+        LiveSource::Default => format!("{value} (default)"),
+    }
+}
+
+/// A filter the form filled in; an empty field filters nothing.
+fn given(field: Option<&String>) -> Option<&str> {
+    field.map(String::as_str).filter(|s| !s.is_empty())
+}
+
+/// `GET /admin/`: every toggle, filtered.
+pub(crate) async fn list(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Query(filters): Query<Filters>,
+) -> Result<Markup, crate::api::Failure> {
+    let who = shared.auth.principal(&headers);
+    blocking(move || {
+        let today = Date::today();
+        let wanted = |info: &ToggleInfo| {
+            let m = info.meta();
+            given(filters.namespace.as_ref()).is_none_or(|ns| m.namespace() == ns)
+                && given(filters.owner.as_ref()).is_none_or(|o| m.owner() == Some(o))
+                && given(filters.kind.as_ref()).is_none_or(|k| info.kind().as_str() == k)
+                && given(filters.expired.as_ref()).is_none_or(|_| m.is_expired_on(today))
+                && given(filters.never_set.as_ref()).is_none_or(|_| {
+                    let live = info.live();
+                    live.source == LiveSource::Default && live.last_modified.is_none()
+                })
+        };
+        let rows: Vec<&ToggleInfo> = registry().iter().filter(|t| wanted(t)).collect();
+        let body = html! {
+            h1 { "Toggles" }
+            form.filters method="get" {
+                input name="namespace" placeholder="namespace" value=[filters.namespace.as_deref()];
+                input name="owner" placeholder="owner" value=[filters.owner.as_deref()];
+                select name="kind" {
+                    option value="" { "any kind" }
+                    @for kind in ["switch", "flag", "setting"] {
+                        option value=(kind) selected[filters.kind.as_deref() == Some(kind)] { (kind) }
+                    }
+                }
+                label { input type="checkbox" name="expired" value="1" checked[filters.expired.is_some()]; " expired" }
+                label { input type="checkbox" name="never_set" value="1" checked[filters.never_set.is_some()]; " never set" }
+                button type="submit" { "filter" }
+            }
+            table {
+                thead { tr { th { "toggle" } th { "kind" } th { "state" } th { "owner" } th { "life" } th { "remove by" } } }
+                tbody {
+                    @for t in &rows {
+                        @let m = t.meta();
+                        @let expired = m.is_expired_on(today);
+                        tr class=[expired.then_some("expired")] {
+                            td { a href={ "t/" (t.full_name()) } { (t.full_name()) } }
+                            td { (t.kind().as_str()) }
+                            td { code { (state_text(t)) } }
+                            td { (m.owner().unwrap_or("—")) }
+                            td { (m.life().as_str()) }
+                            td {
+                                (m.remove_by().map(|d| d.to_string()).unwrap_or_default())
+                                @if expired { " " span.badge { "EXPIRED" } }
+                            }
+                        }
+                    }
+                }
+            }
+            p { (rows.len()) " of " (registry().len()) " toggles" }
+        };
+        page("Toggles", who.as_ref(), "", &body)
+    })
+    .await
+}
+
+/// What an edit form sent.
+#[derive(Deserialize, Default)]
+pub(crate) struct EditForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+    on: Option<String>,
+    value: Option<String>,
+    active: Option<String>,
+    everyone: Option<String>,
+    percent: Option<String>,
+    users_on: Option<String>,
+    users_off: Option<String>,
+    sites_on: Option<String>,
+    sites_off: Option<String>,
+    groups: Option<String>,
+    environments: Option<String>,
+    requires: Option<String>,
+    constraints: Option<String>,
+}
+
+fn list_of(text: Option<&str>) -> Vec<String> {
+    text.unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A flag rule from the form's fields, or what is wrong with them.
+fn rule_of(form: &EditForm) -> Result<FlagRule, Vec<String>> {
+    let mut problems = Vec::new();
+    let mut rule = FlagRule::new().active(form.active.is_some());
+    rule.everyone = match form.everyone.as_deref() {
+        Some("on") => Some(true),
+        Some("off") => Some(false),
+        _ => None,
+    };
+    rule.percent = match form.percent.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(p) => match p.trim_end_matches('%').parse() {
+            Ok(p) => Some(p),
+            Err(_) => {
+                problems.push(format!("`percent` is a number from 0 to 100, not `{p}`"));
+                None
+            }
+        },
+    };
+    rule.users.on = list_of(form.users_on.as_deref());
+    rule.users.off = list_of(form.users_off.as_deref());
+    rule.sites.on = list_of(form.sites_on.as_deref());
+    rule.sites.off = list_of(form.sites_off.as_deref());
+    rule.environments = list_of(form.environments.as_deref());
+    rule.requires = list_of(form.requires.as_deref());
+    // `course on: a, b` and `course off: c`, a line each.
+    let mut groups: Vec<GroupTargets> = Vec::new();
+    for line in form
+        .groups
+        .as_deref()
+        .unwrap_or("")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+    {
+        let parsed = line.split_once(':').and_then(|(head, ids)| {
+            let (kind, side) = head.trim().rsplit_once(' ')?;
+            Some((
+                kind.trim().to_owned(),
+                side.trim().to_owned(),
+                list_of(Some(ids)),
+            ))
+        });
+        match parsed {
+            Some((kind, side, ids)) if side == "on" || side == "off" => {
+                if !groups.iter().any(|g| g.kind == kind) {
+                    let mut g = GroupTargets::default();
+                    g.kind.clone_from(&kind);
+                    groups.push(g);
+                }
+                let g = groups
+                    .iter_mut()
+                    .find(|g| g.kind == kind)
+                    .expect("just added");
+                if side == "on" {
+                    g.on.extend(ids);
+                } else {
+                    g.off.extend(ids);
+                }
+            }
+            _ => problems.push(format!(
+                "`{line}` is not a group line: write `course on: id1, id2` or `course off: id3`"
+            )),
+        }
+    }
+    rule.groups = groups;
+    for line in form
+        .constraints
+        .as_deref()
+        .unwrap_or("")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+    {
+        match line.split_once(':') {
+            Some((attribute, values)) => {
+                rule.constraints
+                    .insert(attribute.trim().to_owned(), list_of(Some(values)));
+            }
+            None => problems.push(format!(
+                "`{line}` is not a constraint line: write `region: US, RO`"
+            )),
+        }
+    }
+    if problems.is_empty() {
+        Ok(rule)
+    } else {
+        Err(problems)
+    }
+}
+
+fn lines_of_groups(rule: &FlagRule) -> String {
+    let mut out = String::new();
+    for g in &rule.groups {
+        for (side, ids) in [("on", &g.on), ("off", &g.off)] {
+            if !ids.is_empty() {
+                let _ = writeln!(out, "{} {side}: {}", g.kind, ids.join(", "));
+            }
+        }
+    }
+    out
+}
+
+fn edit_form(
+    info: &ToggleInfo,
+    token: &str,
+    problems: &[String],
+    form: Option<&EditForm>,
+) -> Markup {
+    let live = info.live();
+    let current: FlagRule = serde_json::from_value(live.value.clone()).unwrap_or_default();
+    html! {
+        form method="post" id="edit" {
+            input type="hidden" name="csrf" value=(token);
+            @if !problems.is_empty() {
+                div.problems id="problems" {
+                    p { strong { "Nothing was changed:" } }
+                    ul { @for p in problems { li { (p) } } }
+                }
+            }
+            @match info.kind() {
+                Kind::Switch => {
+                    label { input type="radio" name="on" value="true" checked[live.value == true]; " on" }
+                    label { input type="radio" name="on" value="false" checked[live.value == false]; " off" }
+                }
+                Kind::Setting => {
+                    label { "value (" (info.value_type()) ") "
+                        input name="value" value=(form.and_then(|f| f.value.clone()).unwrap_or_else(|| match &live.value { serde_json::Value::String(s) => s.clone(), v => v.to_string() })); }
+                }
+                _ => {
+                    label { input type="checkbox" name="active" value="1" checked[current.active]; " active (off: the flag is off for everyone)" }
+                    label { "everyone "
+                        select name="everyone" {
+                            option value="" selected[current.everyone.is_none()] { "—" }
+                            option value="on" selected[current.everyone == Some(true)] { "on" }
+                            option value="off" selected[current.everyone == Some(false)] { "off" }
+                        }
+                    }
+                    label { "percent " input name="percent" value=(form.and_then(|f| f.percent.clone()).unwrap_or_else(|| current.percent.map(|p| p.to_string()).unwrap_or_default())); }
+                    label { "users on " input name="users_on" value=(current.users.on.join(", ")); }
+                    label { "users off " input name="users_off" value=(current.users.off.join(", ")); }
+                    label { "sites on " input name="sites_on" value=(current.sites.on.join(", ")); }
+                    label { "sites off " input name="sites_off" value=(current.sites.off.join(", ")); }
+                    label { "groups (a line each: " code { "course on: id1, id2" } ")" br; textarea name="groups" { (lines_of_groups(&current)) } }
+                    label { "environments " input name="environments" value=(current.environments.join(", ")); }
+                    label { "requires (flags) " input name="requires" value=(current.requires.join(", ")); }
+                    label { "constraints (a line each: " code { "region: US, RO" } ")" br;
+                        textarea name="constraints" { @for (a, v) in &current.constraints { (a) ": " (v.join(", ")) "\n" } } }
+                }
+            }
+            label { "reason " input name="reason" required value=(form.map(|f| f.reason.clone()).unwrap_or_default()); }
+            button type="submit" { "save" }
+        }
+    }
+}
+
+fn toggle_page(
+    shared: &Shared,
+    info: &ToggleInfo,
+    who: Option<&Principal>,
+    session: Option<&str>,
+    problems: &[String],
+    form: Option<&EditForm>,
+) -> Markup {
+    let m = info.meta();
+    let history = audit(&AuditQuery::toggle(info.full_name()).limit(20)).unwrap_or_default();
+    let live = info.live();
+    let editable = who.is_some_and(|p| may_change(p, info.full_name()));
+    let body = html! {
+        h1 { (info.full_name()) }
+        p { (m.description()) }
+        table {
+            tr { th { "kind" } td { (info.kind().as_str()) " of " code { (info.value_type()) } } }
+            tr { th { "owner" } td { (m.owner().unwrap_or("— (admins only)")) } }
+            tr { th { "life" } td { (m.life().as_str()) @if let Some(d) = m.remove_by() { ", remove by " (d) @if m.is_expired_on(Date::today()) { " " span.badge { "EXPIRED" } } } } }
+            tr { th { "declared at" } td { code { (m.source()) } } }
+            tr { th { "in force" } td { pre id="state" { (serde_json::to_string_pretty(&live.value).unwrap_or_default()) } (if live.source == LiveSource::Default { "(the compiled default)" } else { "" }) } }
+        }
+        @if editable {
+            h2 { "Change" }
+            (edit_form(info, &session.map(|s| csrf(shared, s)).unwrap_or_default(), problems, form))
+        } @else if who.is_some() {
+            p.readonly { "You may not change this toggle." }
+        }
+        h2 { "History" }
+        table id="history" {
+            thead { tr { th { "when" } th { "who" } th { "before" } th { "after" } th { "why" } } }
+            tbody {
+                @for e in &history {
+                    tr {
+                        td { (e.at) } td { (e.actor) }
+                        td { code { (e.before.as_ref().map_or_else(|| "—".into(), ToString::to_string)) } }
+                        td { code { (e.after.as_ref().map_or_else(|| "—".into(), ToString::to_string)) } }
+                        td { (e.reason) }
+                    }
+                }
+            }
+        }
+    };
+    page(info.full_name(), who, "../", &body)
+}
+
+fn not_found(name: &str) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        page(
+            "Not found",
+            None,
+            "../",
+            &html! { p { "`" (name) "` is not a toggle of this service." } },
+        ),
+    )
+        .into_response()
+}
+
+/// `GET /admin/t/{name}`.
+pub(crate) async fn toggle(
+    State(shared): State<Arc<Shared>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, crate::api::Failure> {
+    blocking(move || {
+        let Some(info) = registry().get(&name) else {
+            return not_found(&name);
+        };
+        let who = shared.auth.principal(&headers);
+        let session = session(&headers);
+        toggle_page(&shared, info, who.as_ref(), session.as_deref(), &[], None).into_response()
+    })
+    .await
+}
+
+fn forbidden(message: &str) -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        page("Forbidden", None, "../", &html! { p { (message) } }),
+    )
+        .into_response()
+}
+
+/// `POST /admin/t/{name}`: a form's change, as the session's principal.
+pub(crate) async fn edit(
+    State(shared): State<Arc<Shared>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<EditForm>,
+) -> Result<Response, crate::api::Failure> {
+    blocking(move || {
+        let Some(info) = registry().get(&name) else {
+            return not_found(&name);
+        };
+        // A form is only good with the session it was made for: another site can make the
+        // browser send the cookie, but cannot know the token.
+        let session = session(&headers);
+        let Some(session) = session.filter(|s| csrf(&shared, s) == form.csrf) else {
+            return forbidden("This form is out of date or did not come from this page: reload the page and try again.");
+        };
+        let Some(who) = shared.auth.principal(&headers) else {
+            return forbidden("Sign in to change toggles.");
+        };
+        let change = match info.kind() {
+            Kind::Switch => Ok(Change::switch(&name, form.on.as_deref() == Some("true"))),
+            Kind::Setting => {
+                let text = form.value.clone().unwrap_or_default();
+                let value = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+                Ok(Change::setting(&name, value))
+            }
+            Kind::Flag => rule_of(&form).map(|rule| Change::flag(&name, rule)),
+        };
+        let problems = match change.map(|change| write_as(&who, &change, &form.reason)) {
+            Ok(Ok(_)) => {
+                let mut response = StatusCode::SEE_OTHER.into_response();
+                response.headers_mut().insert(LOCATION, HeaderValue::from_str(&name).expect("a toggle name is a header value"));
+                return response;
+            }
+            Ok(Err(WriteError::Forbidden(message))) => return forbidden(&message),
+            Ok(Err(WriteError::Invalid(invalid))) => {
+                invalid.problems.iter().map(|p| format!("`{}` {}", p.toggle, p.message)).collect()
+            }
+            Ok(Err(other)) => vec![other.to_string()],
+            Err(problems) => problems,
+        };
+        let page = toggle_page(&shared, info, Some(&who), Some(&session), &problems, Some(&form));
+        (StatusCode::UNPROCESSABLE_ENTITY, page).into_response()
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+pub(crate) struct Login {
+    token: String,
+}
+
+/// `GET /admin/login`.
+pub(crate) async fn login_page() -> Markup {
+    login_form(None)
+}
+
+fn login_form(error: Option<&str>) -> Markup {
+    page(
+        "Sign in",
+        None,
+        "",
+        &html! {
+            h1 { "Sign in" }
+            @if let Some(error) = error { div.problems { (error) } }
+            form method="post" {
+                label { "token " input type="password" name="token" autofocus; }
+                button type="submit" { "sign in" }
+            }
+        },
+    )
+}
+
+/// `POST /admin/login`: a token that authenticates becomes the session cookie.
+pub(crate) async fn login(State(shared): State<Arc<Shared>>, Form(login): Form<Login>) -> Response {
+    let token = login.token.trim();
+    let mut headers = HeaderMap::new();
+    let bearer = HeaderValue::from_str(&format!("Bearer {token}"));
+    let principal = bearer.ok().and_then(|b| {
+        headers.insert(axum::http::header::AUTHORIZATION, b);
+        shared.auth.principal(&headers)
+    });
+    let cookie = principal.and_then(|_| {
+        HeaderValue::from_str(&format!(
+            "{SESSION}={token}; HttpOnly; SameSite=Strict; Path=/"
+        ))
+        .ok()
+    });
+    match cookie {
+        Some(cookie) => {
+            let mut response = StatusCode::SEE_OTHER.into_response();
+            response.headers_mut().insert(SET_COOKIE, cookie);
+            response
+                .headers_mut()
+                .insert(LOCATION, HeaderValue::from_static("./"));
+            response
+        }
+        None => (
+            StatusCode::UNAUTHORIZED,
+            login_form(Some("That token does not sign anyone in.")),
+        )
+            .into_response(),
+    }
+}

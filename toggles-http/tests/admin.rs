@@ -1,0 +1,338 @@
+//! The admin pages through tower's `oneshot`: the list and its filters, signing in, the edit
+//! form only for those who may use it, forgery refused, and errors shown on the form.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt as _;
+use toggles::{toggle, Change, Flag, FlagRule, MemoryStore, Setting, Switch};
+use toggles_http::{router, BearerTokens, Config};
+use tower::ServiceExt as _;
+
+/// Grade problems with the rewritten engine.
+#[toggle(
+    namespace = "grading",
+    life = "temporary",
+    remove_by = "2025-06-01",
+    owner = "grading-team"
+)]
+static NEW_GRADER: Flag;
+
+/// Turn recommendations off when the catalog is under load.
+#[toggle(
+    namespace = "catalog",
+    life = "permanent",
+    owner = "catalog-team",
+    justification = "circuit breaker"
+)]
+static RECOMMENDATIONS: Switch = true;
+
+/// Largest upload accepted, in bytes.
+#[toggle(
+    namespace = "uploads",
+    life = "permanent",
+    owner = "grading-team",
+    justification = "sized per deployment"
+)]
+static MAX_UPLOAD_BYTES: Setting<u64> = 10_000_000;
+
+const TOKENS: &str = r#"{
+    "ana-token": {"id": "ana", "teams": ["grading-team"]},
+    "bob-token": {"id": "bob", "teams": ["catalog-team"]}
+}"#;
+
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+struct Reply {
+    status: StatusCode,
+    location: Option<String>,
+    cookie: Option<String>,
+    body: String,
+}
+
+async fn call(
+    app: &axum::Router,
+    method: &str,
+    uri: &str,
+    session: Option<&str>,
+    form: Option<&str>,
+) -> Reply {
+    let mut request = Request::builder().method(method).uri(uri);
+    if let Some(session) = session {
+        request = request.header("cookie", format!("toggles_session={session}"));
+    }
+    let body = match form {
+        Some(form) => {
+            request = request.header("content-type", "application/x-www-form-urlencoded");
+            Body::from(form.to_owned())
+        }
+        None => Body::empty(),
+    };
+    let response = app
+        .clone()
+        .oneshot(request.body(body).unwrap())
+        .await
+        .unwrap();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let (status, location, cookie) = (response.status(), header("location"), header("set-cookie"));
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        location,
+        cookie,
+        body: String::from_utf8(bytes.to_vec()).unwrap(),
+    }
+}
+
+fn app() -> axum::Router {
+    router(Config::new(BearerTokens::from_json(TOKENS).unwrap()))
+}
+
+/// The anti-forgery token of the edit form on `page`.
+fn csrf(page: &str) -> String {
+    let at = page.find(r#"name="csrf" value=""#).expect("an edit form") + 19;
+    page[at..at + 64].to_owned()
+}
+
+#[tokio::test]
+async fn the_list_filters_and_marks_expired_toggles() {
+    let _g = SERIAL.lock().await;
+    toggles::install(MemoryStore::new()).unwrap();
+    let _ = (&NEW_GRADER, &RECOMMENDATIONS, &MAX_UPLOAD_BYTES);
+    let app = app();
+    let all = call(&app, "GET", "/admin/", None, None).await;
+    assert_eq!(all.status, StatusCode::OK);
+    for name in [
+        "grading.new_grader",
+        "catalog.recommendations",
+        "uploads.max_upload_bytes",
+    ] {
+        assert!(all.body.contains(name), "{name}");
+    }
+    assert!(
+        all.body.contains(r#"<tr class="expired">"#),
+        "an expired toggle stands out"
+    );
+    let flags = call(&app, "GET", "/admin/?kind=flag", None, None).await;
+    assert!(
+        flags.body.contains("grading.new_grader")
+            && !flags.body.contains("catalog.recommendations")
+    );
+    let mine = call(&app, "GET", "/admin/?owner=catalog-team", None, None).await;
+    assert!(
+        mine.body.contains("catalog.recommendations") && !mine.body.contains("grading.new_grader")
+    );
+    let expired = call(&app, "GET", "/admin/?expired=1", None, None).await;
+    assert!(
+        expired.body.contains("grading.new_grader")
+            && !expired.body.contains("uploads.max_upload_bytes")
+    );
+}
+
+/// A fresh store in which the grader is at 10%.
+async fn grader_at_ten() -> tokio::sync::MutexGuard<'static, ()> {
+    let guard = SERIAL.lock().await;
+    toggles::install(MemoryStore::new()).unwrap();
+    let rule = FlagRule::new().percent(10.0);
+    toggles::write(&Change::flag("grading.new_grader", rule), "ana", "start").unwrap();
+    guard
+}
+
+fn percent_in_force() -> serde_json::Value {
+    let live = toggles::registry()
+        .get("grading.new_grader")
+        .unwrap()
+        .live();
+    live.value["percent"].clone()
+}
+
+#[tokio::test]
+async fn signing_in_sets_the_session_cookie() {
+    let _g = grader_at_ten().await;
+    let app = app();
+    let signed = call(&app, "POST", "/admin/login", None, Some("token=ana-token")).await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER);
+    assert!(signed
+        .cookie
+        .unwrap()
+        .starts_with("toggles_session=ana-token; HttpOnly; SameSite=Strict"));
+    let wrong = call(&app, "POST", "/admin/login", None, Some("token=nope")).await;
+    assert_eq!(
+        (wrong.status, wrong.cookie),
+        (StatusCode::UNAUTHORIZED, None)
+    );
+}
+
+#[tokio::test]
+async fn an_owner_edits_through_the_form() {
+    let _g = grader_at_ten().await;
+    let app = app();
+    let page = call(
+        &app,
+        "GET",
+        "/admin/t/grading.new_grader",
+        Some("ana-token"),
+        None,
+    )
+    .await;
+    assert!(page.body.contains(r#"id="edit""#));
+    let token = csrf(&page.body);
+    let form = format!("csrf={token}&active=1&everyone=&percent=50&reason=error+rate+flat");
+    let saved = call(
+        &app,
+        "POST",
+        "/admin/t/grading.new_grader",
+        Some("ana-token"),
+        Some(&form),
+    )
+    .await;
+    assert_eq!(
+        (saved.status, saved.location.as_deref()),
+        (StatusCode::SEE_OTHER, Some("grading.new_grader"))
+    );
+    let after = call(
+        &app,
+        "GET",
+        "/admin/t/grading.new_grader",
+        Some("ana-token"),
+        None,
+    )
+    .await;
+    assert!(after.body.contains("&quot;percent&quot;: 50.0"), "in force");
+    assert!(after.body.contains("error rate flat"), "in the history");
+
+    // An invalid percent: the error on the form, nothing changed.
+    let form = format!("csrf={token}&active=1&percent=150&reason=too+far");
+    let refused = call(
+        &app,
+        "POST",
+        "/admin/t/grading.new_grader",
+        Some("ana-token"),
+        Some(&form),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.body.contains("`percent` is from 0 to 100, not 150"),
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains("Nothing was changed"));
+    assert_eq!(percent_in_force(), 50.0);
+}
+
+#[tokio::test]
+async fn others_see_no_form_and_forgery_is_refused() {
+    let _g = grader_at_ten().await;
+    let app = app();
+    let other = call(
+        &app,
+        "GET",
+        "/admin/t/grading.new_grader",
+        Some("bob-token"),
+        None,
+    )
+    .await;
+    assert!(!other.body.contains(r#"id="edit""#));
+    assert!(other.body.contains("You may not change this toggle."));
+    // Bob's own valid token, from a page he may edit, on a toggle he may not.
+    let bobs = call(
+        &app,
+        "GET",
+        "/admin/t/catalog.recommendations",
+        Some("bob-token"),
+        None,
+    )
+    .await;
+    let forged = format!(
+        "csrf={}&active=1&percent=100&reason=mine+now",
+        csrf(&bobs.body)
+    );
+    let refused = call(
+        &app,
+        "POST",
+        "/admin/t/grading.new_grader",
+        Some("bob-token"),
+        Some(&forged),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    // A form without the session's token (another site's form) is refused before anything.
+    let cross_site = "csrf=x&percent=100&reason=x";
+    let refused = call(
+        &app,
+        "POST",
+        "/admin/t/grading.new_grader",
+        Some("ana-token"),
+        Some(cross_site),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(percent_in_force(), 10.0, "nothing changed");
+}
+
+#[tokio::test]
+async fn switches_and_settings_have_forms_of_their_own() {
+    let _g = SERIAL.lock().await;
+    toggles::install(MemoryStore::new()).unwrap();
+    let app = app();
+    let page = call(
+        &app,
+        "GET",
+        "/admin/t/catalog.recommendations",
+        Some("bob-token"),
+        None,
+    )
+    .await;
+    let form = format!("csrf={}&on=false&reason=spike", csrf(&page.body));
+    let saved = call(
+        &app,
+        "POST",
+        "/admin/t/catalog.recommendations",
+        Some("bob-token"),
+        Some(&form),
+    )
+    .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
+    assert!(!RECOMMENDATIONS.is_enabled());
+
+    let page = call(
+        &app,
+        "GET",
+        "/admin/t/uploads.max_upload_bytes",
+        Some("ana-token"),
+        None,
+    )
+    .await;
+    let form = format!("csrf={}&value=ten&reason=typo", csrf(&page.body));
+    let refused = call(
+        &app,
+        "POST",
+        "/admin/t/uploads.max_upload_bytes",
+        Some("ana-token"),
+        Some(&form),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused
+            .body
+            .contains("takes a `u64`, not `&quot;ten&quot;`"),
+        "{}",
+        refused.body
+    );
+    let form = format!("csrf={}&value=5000000&reason=smaller", csrf(&page.body));
+    call(
+        &app,
+        "POST",
+        "/admin/t/uploads.max_upload_bytes",
+        Some("ana-token"),
+        Some(&form),
+    )
+    .await;
+    assert_eq!(MAX_UPLOAD_BYTES.get(), 5_000_000);
+}
