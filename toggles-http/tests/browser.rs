@@ -1,0 +1,313 @@
+//! A real browser on the admin pages: headless Chromium, driven through chromedriver, against the
+//! router served on 127.0.0.1. An owner widens a rollout from 10% to 50% through the form and
+//! sees it in the history; an invalid percent shows its error on the page; a non-owner sees no
+//! form, and a forged POST is refused. Screenshots of the list and the toggle page are saved
+//! under `target/screenshots/`.
+//!
+//! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian's `chromium` and
+//! `chromium-driver`; `.ci/run` installs them). Without them the test says so loudly and passes,
+//! except under CI (`CI=true`), where it fails.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+use toggles::{toggle, Change, Flag, FlagRule, MemoryStore, Switch};
+use toggles_http::{router, BearerTokens, Config};
+
+/// Grade problems with the rewritten engine.
+#[toggle(
+    namespace = "grading",
+    life = "temporary",
+    remove_by = "2025-06-01",
+    owner = "grading-team"
+)]
+static NEW_GRADER: Flag;
+
+/// Turn recommendations off when the catalog is under load.
+#[toggle(
+    namespace = "catalog",
+    life = "permanent",
+    owner = "catalog-team",
+    justification = "circuit breaker"
+)]
+static RECOMMENDATIONS: Switch = true;
+
+const TOKENS: &str = r#"{
+    "ana-token": {"id": "ana", "teams": ["grading-team"]},
+    "bob-token": {"id": "bob", "teams": ["catalog-team"]}
+}"#;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// Whether the browser is here; if not, say so, and fail under CI.
+fn browser_available() -> bool {
+    if Path::new(CHROMIUM).exists() && Path::new(CHROMEDRIVER).exists() {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "the browser tests need {CHROMIUM} and {CHROMEDRIVER} under CI: install Debian's `chromium` and `chromium-driver`"
+    );
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n*** SKIPPED the browser test: no {CHROMIUM} or {CHROMEDRIVER} (apt-get install chromium chromium-driver) ***\n"
+    );
+    false
+}
+
+/// chromedriver on a free port, stopped when dropped.
+struct Driver {
+    child: Child,
+    port: u16,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "chromedriver did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Driver { child, port }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn browser(driver: &Driver, profile: &Path) -> Client {
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--window-size=1200,900",
+                format!("--user-data-dir={}", profile.display()),
+            ],
+        }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector)
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("a browser session")
+}
+
+fn screenshots() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("../screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn sign_in(client: &Client, base: &str, token: &str) {
+    client.goto(&format!("{base}/admin/login")).await.unwrap();
+    client
+        .find(Locator::Css("input[name=token]"))
+        .await
+        .unwrap()
+        .send_keys(token)
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn fill(client: &Client, name: &str, text: &str) {
+    let field = client
+        .find(Locator::Css(&format!("[name={name}]")))
+        .await
+        .unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_widens_a_rollout_in_a_real_browser() {
+    if !browser_available() {
+        return;
+    }
+    let _ = (&NEW_GRADER, &RECOMMENDATIONS);
+    toggles::install(MemoryStore::new()).unwrap();
+    let rule = FlagRule::new().percent(10.0);
+    toggles::write(
+        &Change::flag("grading.new_grader", rule),
+        "ana",
+        "start the rollout",
+    )
+    .unwrap();
+
+    let app = axum::Router::new().nest(
+        "/toggles",
+        router(Config::new(BearerTokens::from_json(TOKENS).unwrap())),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/toggles", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let driver = Driver::start();
+    let profile = tempfile_dir();
+    let client = browser(&driver, &profile).await;
+
+    // The owner signs in, sees the list, and widens the rollout through the form.
+    sign_in(&client, &base, "ana-token").await;
+    let list = client.source().await.unwrap();
+    assert!(list.contains("grading.new_grader") && list.contains("EXPIRED"));
+    std::fs::write(
+        screenshots().join("admin-list.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    client
+        .find(Locator::LinkText("grading.new_grader"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    fill(&client, "percent", "50").await;
+    fill(&client, "reason", "error rate flat at 10%").await;
+    client
+        .find(Locator::Css("#edit button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let state = client
+        .find(Locator::Id("state"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(state.contains("\"percent\": 50.0"), "{state}");
+    let history = client
+        .find(Locator::Id("history"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(history.contains("error rate flat at 10%"), "{history}");
+    std::fs::write(
+        screenshots().join("admin-toggle.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    // An invalid percent: the error is on the page, and nothing changed.
+    fill(&client, "percent", "150").await;
+    fill(&client, "reason", "too far").await;
+    client
+        .find(Locator::Css("#edit button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let problems = client
+        .find(Locator::Id("problems"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        problems.contains("`percent` is from 0 to 100, not 150"),
+        "{problems}"
+    );
+    std::fs::write(
+        screenshots().join("admin-error.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    let live = toggles::registry()
+        .get("grading.new_grader")
+        .unwrap()
+        .live();
+    assert_eq!(live.value["percent"], 50.0);
+
+    // Someone else: no form; a POST forged in the page is refused.
+    client.delete_all_cookies().await.unwrap();
+    sign_in(&client, &base, "bob-token").await;
+    client
+        .goto(&format!("{base}/admin/t/grading.new_grader"))
+        .await
+        .unwrap();
+    assert!(
+        client.find(Locator::Id("edit")).await.is_err(),
+        "no edit control"
+    );
+    client
+        .execute(
+            "const f = document.createElement('form'); f.method = 'post';
+             for (const [k, v] of [['csrf', 'forged'], ['percent', '100'], ['active', '1'], ['reason', 'mine']]) {
+               const i = document.createElement('input'); i.name = k; i.value = v; f.appendChild(i);
+             }
+             document.body.appendChild(f); f.submit();",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let start = Instant::now();
+    while !client
+        .source()
+        .await
+        .unwrap()
+        .contains("did not come from this page")
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "the forged POST is refused"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let live = toggles::registry()
+        .get("grading.new_grader")
+        .unwrap()
+        .live();
+    assert_eq!(live.value["percent"], 50.0, "nothing changed");
+    client.close().await.unwrap();
+    let _ = std::fs::remove_dir_all(profile);
+}
+
+/// A fresh, empty browser profile.
+fn tempfile_dir() -> PathBuf {
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("chromium-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
