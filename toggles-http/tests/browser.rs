@@ -168,6 +168,19 @@ async fn an_owner_widens_a_rollout_in_a_real_browser() {
     )
     .unwrap();
 
+    let base = serve().await;
+    let driver = Driver::start();
+    let profile = tempfile_dir();
+    let client = browser(&driver, &profile).await;
+
+    owner_widens_the_rollout(&client, &base).await;
+    others_cannot(&client, &base).await;
+    client.close().await.unwrap();
+    let _ = std::fs::remove_dir_all(profile);
+}
+
+/// The router, nested at `/toggles`, on a free port of 127.0.0.1; its base address.
+async fn serve() -> String {
     let app = axum::Router::new().nest(
         "/toggles",
         router(Config::new(BearerTokens::from_json(TOKENS).unwrap())),
@@ -175,13 +188,23 @@ async fn an_owner_widens_a_rollout_in_a_real_browser() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}/toggles", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
 
-    let driver = Driver::start();
-    let profile = tempfile_dir();
-    let client = browser(&driver, &profile).await;
+/// A fresh, empty browser profile.
+fn tempfile_dir() -> PathBuf {
+    let dir =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("chromium-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
 
+/// The owner signs in, sees the list, widens the rollout through the form, and then tries a
+/// percent out of range.
+async fn owner_widens_the_rollout(client: &Client, base: &str) {
     // The owner signs in, sees the list, and widens the rollout through the form.
-    sign_in(&client, &base, "ana-token").await;
+    sign_in(client, base, "ana-token").await;
     let list = client.source().await.unwrap();
     assert!(list.contains("grading.new_grader") && list.contains("EXPIRED"));
     std::fs::write(
@@ -196,8 +219,8 @@ async fn an_owner_widens_a_rollout_in_a_real_browser() {
         .click()
         .await
         .unwrap();
-    fill(&client, "percent", "50").await;
-    fill(&client, "reason", "error rate flat at 10%").await;
+    fill(client, "percent", "50").await;
+    fill(client, "reason", "error rate flat at 10%").await;
     client
         .find(Locator::Css("#edit button"))
         .await
@@ -228,8 +251,8 @@ async fn an_owner_widens_a_rollout_in_a_real_browser() {
     .unwrap();
 
     // An invalid percent: the error is on the page, and nothing changed.
-    fill(&client, "percent", "150").await;
-    fill(&client, "reason", "too far").await;
+    fill(client, "percent", "150").await;
+    fill(client, "reason", "too far").await;
     client
         .find(Locator::Css("#edit button"))
         .await
@@ -258,10 +281,13 @@ async fn an_owner_widens_a_rollout_in_a_real_browser() {
         .unwrap()
         .live();
     assert_eq!(live.value["percent"], 50.0);
+}
 
+/// Someone else: no form; a POST forged in the page is refused.
+async fn others_cannot(client: &Client, base: &str) {
     // Someone else: no form; a POST forged in the page is refused.
     client.delete_all_cookies().await.unwrap();
-    sign_in(&client, &base, "bob-token").await;
+    sign_in(client, base, "bob-token").await;
     client
         .goto(&format!("{base}/admin/t/grading.new_grader"))
         .await
@@ -299,15 +325,4 @@ async fn an_owner_widens_a_rollout_in_a_real_browser() {
         .unwrap()
         .live();
     assert_eq!(live.value["percent"], 50.0, "nothing changed");
-    client.close().await.unwrap();
-    let _ = std::fs::remove_dir_all(profile);
-}
-
-/// A fresh, empty browser profile.
-fn tempfile_dir() -> PathBuf {
-    let dir =
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("chromium-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
