@@ -14,8 +14,8 @@ use maud::{html, Markup, DOCTYPE};
 use serde::Deserialize;
 use sha2::Sha256;
 use toggles_runtime::{
-    audit, may_change, registry, write_as, AuditQuery, Change, Date, FlagRule, GroupTargets, Kind,
-    LiveSource, Principal, ToggleInfo, WriteError,
+    audit, may_change, registry, undeclared, write_as, AuditQuery, Change, Date, FlagRule,
+    GroupTargets, Kind, LiveSource, Principal, ToggleInfo, WriteError,
 };
 
 use crate::api::blocking;
@@ -162,6 +162,12 @@ pub(crate) async fn list(
                 }
             }
             p { (rows.len()) " of " (registry().len()) " toggles" }
+            @let stray = undeclared();
+            @if !stray.is_empty() {
+                h2 id="undeclared" { "In the store, declared by no toggle of this service" }
+                p { "Another service's toggles, or state a removed toggle left behind: drift to clean up if no service declares them." }
+                ul { @for name in &stray { li { code { (name) } } } }
+            }
         };
         page("Toggles", who.as_ref(), "", &body)
     })

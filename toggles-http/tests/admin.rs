@@ -101,7 +101,9 @@ fn csrf(page: &str) -> String {
 #[tokio::test]
 async fn the_list_filters_and_marks_expired_toggles() {
     let _g = SERIAL.lock().await;
-    toggles::install(MemoryStore::new()).unwrap();
+    let mut held = toggles::Snapshot::default();
+    held.switches.insert("billing.retired".into(), true.into());
+    toggles::install(MemoryStore::with(held)).unwrap();
     let _ = (&NEW_GRADER, &RECOMMENDATIONS, &MAX_UPLOAD_BYTES);
     let app = app();
     let all = call(&app, "GET", "/admin/", None, None).await;
@@ -117,6 +119,10 @@ async fn the_list_filters_and_marks_expired_toggles() {
         all.body.contains(r#"<tr class="expired">"#),
         "an expired toggle stands out"
     );
+    assert!(
+        all.body.contains(r#"id="undeclared""#) && all.body.contains("billing.retired"),
+        "state no toggle of this service declares is listed"
+    );
     let flags = call(&app, "GET", "/admin/?kind=flag", None, None).await;
     assert!(
         flags.body.contains("grading.new_grader")
@@ -126,6 +132,8 @@ async fn the_list_filters_and_marks_expired_toggles() {
     assert!(
         mine.body.contains("catalog.recommendations") && !mine.body.contains("grading.new_grader")
     );
+    let never_set = call(&app, "GET", "/admin/?never_set=1", None, None).await;
+    assert!(never_set.body.contains("grading.new_grader"));
     let expired = call(&app, "GET", "/admin/?expired=1", None, None).await;
     assert!(
         expired.body.contains("grading.new_grader")

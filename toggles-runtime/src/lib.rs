@@ -40,8 +40,8 @@ pub use crate::declare::{
     Toggle, ToggleInfo, Value,
 };
 pub use crate::report::{
-    Declarer, Drift, FleetReport, FleetService, FleetState, FleetToggle, Live, LiveSource, Report,
-    ToggleReport,
+    undeclared, Declarer, Drift, FleetReport, FleetService, FleetState, FleetToggle, Live,
+    LiveSource, Report, ToggleReport,
 };
 pub use crate::rules::{
     bucket, Context, Explanation, FlagRule, GroupTargets, Step, Targets, Timestamp, TimestampError,

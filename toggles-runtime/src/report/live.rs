@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::compile::Compiled;
-use crate::declare::ToggleInfo;
+use crate::declare::{registry, ToggleInfo};
 use crate::rules::Timestamp;
 use crate::state::{current, installed_store};
 use crate::stores::History;
@@ -63,6 +63,34 @@ impl ToggleInfo {
         });
         Live::of(self, current().as_deref(), history)
     }
+}
+
+/// The full names the state in force holds entries for that this program does not declare:
+/// other services' toggles in a shared store, or state left behind by removed toggles (drift
+/// to clean up, if no service declares them).
+///
+/// ```
+/// use toggles::{Change, MemoryStore, Snapshot};
+///
+/// let mut held = Snapshot::default();
+/// held.switches.insert("billing.retired".into(), true.into());
+/// toggles::install(MemoryStore::with(held)).unwrap();
+/// assert_eq!(toggles::undeclared(), ["billing.retired"]);
+/// ```
+pub fn undeclared() -> Vec<String> {
+    let Some(compiled) = current() else {
+        return Vec::new();
+    };
+    let s = &compiled.snapshot;
+    let mut names: Vec<String> = [&s.switches, &s.flags, &s.settings]
+        .into_iter()
+        .flat_map(|section| section.keys())
+        .filter(|name| registry().get(name).is_none())
+        .cloned()
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 impl Live {

@@ -8,4 +8,4 @@ mod live;
 
 pub use self::fleet::{Declarer, Drift, FleetReport, FleetService, FleetState, FleetToggle};
 pub use self::json::{Report, ToggleReport};
-pub use self::live::{Live, LiveSource};
+pub use self::live::{undeclared, Live, LiveSource};
