@@ -126,6 +126,23 @@ fn screenshots() -> PathBuf {
     dir
 }
 
+/// Waits until the page's source satisfies `done`: a click that navigates returns before the
+/// next page has loaded.
+async fn settle(client: &Client, what: &str, done: impl Fn(&str) -> bool) {
+    let start = Instant::now();
+    loop {
+        let source = client.source().await.unwrap_or_default();
+        if done(&source) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "not within 15 s: {what}\n{source}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn sign_in(client: &Client, base: &str, token: &str) {
     client.goto(&format!("{base}/admin/login")).await.unwrap();
     client
@@ -142,6 +159,10 @@ async fn sign_in(client: &Client, base: &str, token: &str) {
         .click()
         .await
         .unwrap();
+    settle(client, "signed in, on the list", |page| {
+        page.contains("signed in as") && page.contains("<h1>Toggles</h1>")
+    })
+    .await;
 }
 
 async fn fill(client: &Client, name: &str, text: &str) {
@@ -203,10 +224,12 @@ fn tempfile_dir() -> PathBuf {
 /// The owner signs in, sees the list, widens the rollout through the form, and then tries a
 /// percent out of range.
 async fn owner_widens_the_rollout(client: &Client, base: &str) {
-    // The owner signs in, sees the list, and widens the rollout through the form.
     sign_in(client, base, "ana-token").await;
     let list = client.source().await.unwrap();
-    assert!(list.contains("grading.new_grader") && list.contains("EXPIRED"));
+    assert!(
+        list.contains("grading.new_grader") && list.contains("EXPIRED"),
+        "{list}"
+    );
     std::fs::write(
         screenshots().join("admin-list.png"),
         client.screenshot().await.unwrap(),
@@ -219,6 +242,10 @@ async fn owner_widens_the_rollout(client: &Client, base: &str) {
         .click()
         .await
         .unwrap();
+    settle(client, "the toggle's page", |page| {
+        page.contains(r#"id="edit""#)
+    })
+    .await;
     fill(client, "percent", "50").await;
     fill(client, "reason", "error rate flat at 10%").await;
     client
@@ -228,6 +255,10 @@ async fn owner_widens_the_rollout(client: &Client, base: &str) {
         .click()
         .await
         .unwrap();
+    settle(client, "the saved rollout", |page| {
+        page.contains(r#""percent": 50.0"#) && page.contains("error rate flat at 10%")
+    })
+    .await;
     let state = client
         .find(Locator::Id("state"))
         .await
@@ -260,6 +291,10 @@ async fn owner_widens_the_rollout(client: &Client, base: &str) {
         .click()
         .await
         .unwrap();
+    settle(client, "the refused change's page", |page| {
+        page.contains(r#"id="problems""#)
+    })
+    .await;
     let problems = client
         .find(Locator::Id("problems"))
         .await
@@ -285,7 +320,6 @@ async fn owner_widens_the_rollout(client: &Client, base: &str) {
 
 /// Someone else: no form; a POST forged in the page is refused.
 async fn others_cannot(client: &Client, base: &str) {
-    // Someone else: no form; a POST forged in the page is refused.
     client.delete_all_cookies().await.unwrap();
     sign_in(client, base, "bob-token").await;
     client
