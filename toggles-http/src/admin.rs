@@ -15,7 +15,7 @@ use serde::Deserialize;
 use sha2::Sha256;
 use toggles_runtime::{
     audit, may_change, registry, undeclared, write_as, AuditQuery, Change, Date, FlagRule,
-    GroupTargets, Kind, LiveSource, Principal, ToggleInfo, WriteError,
+    GroupTargets, Kind, Live, LiveSource, Principal, ToggleInfo, WriteError,
 };
 
 use crate::api::blocking;
@@ -91,8 +91,7 @@ pub(crate) struct Filters {
     never_set: Option<String>,
 }
 
-fn state_text(info: &ToggleInfo) -> String {
-    let live = info.live();
+fn state_text(live: &Live) -> String {
     let value = live.value.to_string();
     match live.source {
         LiveSource::Store => value,
@@ -114,18 +113,20 @@ pub(crate) async fn list(
     let who = shared.auth.principal(&headers);
     blocking(move || {
         let today = Date::today();
-        let wanted = |info: &ToggleInfo| {
+        // One read of the audit log for the whole list.
+        let lives = registry().live_all();
+        let wanted = |(info, live): &(&ToggleInfo, &Live)| {
             let m = info.meta();
             given(filters.namespace.as_ref()).is_none_or(|ns| m.namespace() == ns)
                 && given(filters.owner.as_ref()).is_none_or(|o| m.owner() == Some(o))
                 && given(filters.kind.as_ref()).is_none_or(|k| info.kind().as_str() == k)
                 && given(filters.expired.as_ref()).is_none_or(|_| m.is_expired_on(today))
                 && given(filters.never_set.as_ref()).is_none_or(|_| {
-                    let live = info.live();
                     live.source == LiveSource::Default && live.last_modified.is_none()
                 })
         };
-        let rows: Vec<&ToggleInfo> = registry().iter().filter(|t| wanted(t)).collect();
+        let rows: Vec<(&ToggleInfo, &Live)> =
+            registry().iter().zip(&lives).filter(|row| wanted(row)).collect();
         let body = html! {
             h1 { "Toggles" }
             form.filters method="get" {
@@ -144,13 +145,13 @@ pub(crate) async fn list(
             table {
                 thead { tr { th { "toggle" } th { "kind" } th { "state" } th { "owner" } th { "life" } th { "remove by" } } }
                 tbody {
-                    @for t in &rows {
+                    @for (t, live) in &rows {
                         @let m = t.meta();
                         @let expired = m.is_expired_on(today);
                         tr class=[expired.then_some("expired")] {
                             td { a href={ "t/" (t.full_name()) } { (t.full_name()) } }
                             td { (t.kind().as_str()) }
-                            td { code { (state_text(t)) } }
+                            td { code { (state_text(live)) } }
                             td { (m.owner().unwrap_or("—")) }
                             td { (m.life().as_str()) }
                             td {

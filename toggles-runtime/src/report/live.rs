@@ -93,6 +93,31 @@ pub fn undeclared() -> Vec<String> {
     names
 }
 
+impl crate::declare::Registry {
+    /// [`ToggleInfo::live`] of every toggle, in registry order, reading the audit log once (one
+    /// query to a database) rather than once per toggle.
+    pub fn live_all(&self) -> Vec<Live> {
+        let histories = installed_store()
+            .and_then(|store| {
+                store
+                    .histories()
+                    .map_err(|e| tracing::warn!(error = %e, "toggles: audit history unavailable"))
+                    .ok()
+            })
+            .unwrap_or_default();
+        let compiled = current();
+        self.iter()
+            .map(|t| {
+                Live::of(
+                    t,
+                    compiled.as_deref(),
+                    histories.get(t.full_name()).cloned(),
+                )
+            })
+            .collect()
+    }
+}
+
 impl Live {
     pub(crate) fn of(
         info: &ToggleInfo,
