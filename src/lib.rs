@@ -12,3 +12,7 @@ pub use toggles_postgres as postgres;
 /// The HTTP router: discoverability, owner-scoped writes, OFREP (feature `http`).
 #[cfg(feature = "http")]
 pub use toggles_http as http;
+
+/// The OpenFeature provider (feature `openfeature`).
+#[cfg(feature = "openfeature")]
+pub use toggles_openfeature as openfeature;

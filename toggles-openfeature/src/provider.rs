@@ -1,0 +1,211 @@
+//! `TogglesProvider`: OpenFeature's resolutions, answered by this program's toggles.
+
+use async_trait::async_trait;
+use open_feature::provider::{
+    FeatureProvider, ProviderMetadata, ProviderStatus, ResolutionDetails,
+};
+use open_feature::{
+    EvaluationContext, EvaluationError, EvaluationErrorCode, EvaluationReason, EvaluationResult,
+    FlagMetadata, StructValue,
+};
+use toggles_runtime::{registry, Date, Kind, Step, ToggleInfo, Value};
+
+use crate::context::Subject;
+
+/// The OpenFeature provider of this program's toggles. See the [crate docs](crate).
+#[derive(Debug, Clone)]
+pub struct TogglesProvider {
+    metadata: ProviderMetadata,
+}
+
+impl TogglesProvider {
+    /// The provider, named `toggles`.
+    pub fn new() -> TogglesProvider {
+        TogglesProvider {
+            metadata: ProviderMetadata::new("toggles"),
+        }
+    }
+}
+
+impl Default for TogglesProvider {
+    fn default() -> TogglesProvider {
+        TogglesProvider::new()
+    }
+}
+
+fn error(code: EvaluationErrorCode, message: String) -> EvaluationError {
+    EvaluationError {
+        code,
+        message: Some(message),
+    }
+}
+
+fn find(key: &str) -> EvaluationResult<&'static ToggleInfo> {
+    registry().get(key).ok_or_else(|| {
+        error(
+            EvaluationErrorCode::FlagNotFound,
+            format!("`{key}` is not a toggle of this program"),
+        )
+    })
+}
+
+fn mismatch(info: &ToggleInfo, asked: &str) -> EvaluationError {
+    error(
+        EvaluationErrorCode::TypeMismatch,
+        format!(
+            "`{}` is a {} of `{}`, not a {asked}",
+            info.full_name(),
+            info.kind(),
+            info.value_type()
+        ),
+    )
+}
+
+fn reason(step: &Step) -> EvaluationReason {
+    match step {
+        Step::TestOverride => EvaluationReason::Other("TEST_OVERRIDE".to_owned()),
+        Step::Inactive
+        | Step::OutsideWindow
+        | Step::Environment
+        | Step::Requires { .. }
+        | Step::Constraint { .. } => EvaluationReason::Disabled,
+        Step::Site | Step::User | Step::Group { .. } => EvaluationReason::TargetingMatch,
+        Step::Percent { .. } => EvaluationReason::Split,
+        Step::Default => EvaluationReason::Default,
+        _ => EvaluationReason::Static,
+    }
+}
+
+fn metadata(info: &ToggleInfo) -> FlagMetadata {
+    let m = info.meta();
+    let mut metadata = FlagMetadata::default()
+        .with_value("kind", info.kind().as_str())
+        .with_value("life", m.life().as_str())
+        .with_value("expired", m.is_expired_on(Date::today()))
+        .with_value("source", m.source().to_string());
+    if let Some(owner) = m.owner() {
+        metadata = metadata.with_value("owner", owner);
+    }
+    if let Some(remove_by) = m.remove_by() {
+        metadata = metadata.with_value("remove_by", remove_by.to_string());
+    }
+    metadata
+}
+
+fn details<T>(
+    info: &ToggleInfo,
+    value: T,
+    variant: String,
+    reason: EvaluationReason,
+) -> ResolutionDetails<T> {
+    ResolutionDetails {
+        value,
+        variant: Some(variant),
+        reason: Some(reason),
+        flag_metadata: Some(metadata(info)),
+    }
+}
+
+/// A setting's value, if `info` is a setting.
+fn setting(info: &ToggleInfo) -> Option<Value> {
+    (info.kind() == Kind::Setting)
+        .then(|| info.current())
+        .flatten()
+}
+
+fn resolve_setting<T>(
+    key: &str,
+    asked: &str,
+    convert: impl FnOnce(Value) -> Option<T>,
+) -> EvaluationResult<ResolutionDetails<T>> {
+    let info = find(key)?;
+    let value = setting(info).ok_or_else(|| mismatch(info, asked))?;
+    let variant = match value {
+        Value::Str(s) => s.to_owned(),
+        other => other.to_string(),
+    };
+    let value = convert(value).ok_or_else(|| mismatch(info, asked))?;
+    Ok(details(info, value, variant, EvaluationReason::Static))
+}
+
+#[async_trait]
+impl FeatureProvider for TogglesProvider {
+    fn metadata(&self) -> &ProviderMetadata {
+        &self.metadata
+    }
+
+    /// `Error` while the installed store's last load failed; `Ready` otherwise.
+    fn status(&self) -> ProviderStatus {
+        if toggles_runtime::status().last_error.is_some() {
+            ProviderStatus::Error
+        } else {
+            ProviderStatus::Ready
+        }
+    }
+
+    async fn resolve_bool_value(
+        &self,
+        flag_key: &str,
+        evaluation_context: &EvaluationContext,
+    ) -> EvaluationResult<ResolutionDetails<bool>> {
+        let info = find(flag_key)?;
+        let (on, reason) = match info.kind() {
+            Kind::Flag => {
+                let why = Subject::of(evaluation_context)
+                    .with(|ctx| info.explain(ctx))
+                    .ok_or_else(|| mismatch(info, "flag"))?;
+                (why.enabled, reason(&why.step))
+            }
+            Kind::Switch => match info.current() {
+                Some(Value::Bool(on)) => (on, EvaluationReason::Static),
+                _ => return Err(mismatch(info, "boolean")),
+            },
+            Kind::Setting => return Err(mismatch(info, "boolean")),
+        };
+        let variant = if on { "on" } else { "off" };
+        Ok(details(info, on, variant.to_owned(), reason))
+    }
+
+    async fn resolve_int_value(
+        &self,
+        flag_key: &str,
+        _evaluation_context: &EvaluationContext,
+    ) -> EvaluationResult<ResolutionDetails<i64>> {
+        resolve_setting(flag_key, "integer", |value| match value {
+            Value::Int(i) => Some(i),
+            Value::UInt(u) => i64::try_from(u).ok(),
+            _ => None,
+        })
+    }
+
+    async fn resolve_float_value(
+        &self,
+        flag_key: &str,
+        _evaluation_context: &EvaluationContext,
+    ) -> EvaluationResult<ResolutionDetails<f64>> {
+        resolve_setting(flag_key, "float", |value| match value {
+            Value::Float(f) => Some(f),
+            _ => None,
+        })
+    }
+
+    async fn resolve_string_value(
+        &self,
+        flag_key: &str,
+        _evaluation_context: &EvaluationContext,
+    ) -> EvaluationResult<ResolutionDetails<String>> {
+        resolve_setting(flag_key, "string", |value| match value {
+            Value::Str(s) => Some(s.to_owned()),
+            _ => None,
+        })
+    }
+
+    async fn resolve_struct_value(
+        &self,
+        flag_key: &str,
+        _evaluation_context: &EvaluationContext,
+    ) -> EvaluationResult<ResolutionDetails<StructValue>> {
+        let info = find(flag_key)?;
+        Err(mismatch(info, "structure"))
+    }
+}
