@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Value as Json_};
+use serde_json::{json, Value as JsonValue};
 use toggles_runtime::{registry, AuditQuery, Change, Date, FlagRule, WriteError};
 
 use crate::Shared;
@@ -17,7 +17,7 @@ use crate::Shared;
 /// An answer that is not a success, as JSON: `{"error": kind, "message": ..., ...}`.
 pub(crate) struct Failure {
     status: StatusCode,
-    body: Json_,
+    body: JsonValue,
 }
 
 impl Failure {
@@ -47,7 +47,7 @@ impl From<WriteError> for Failure {
         match e {
             WriteError::Forbidden(_) => Failure::new(StatusCode::FORBIDDEN, "forbidden", message),
             WriteError::Invalid(invalid) => {
-                let problems: Vec<Json_> = invalid
+                let problems: Vec<JsonValue> = invalid
                     .problems
                     .iter()
                     .map(|p| json!({ "toggle": p.toggle, "message": p.message }))
@@ -83,7 +83,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
 }
 
 /// `GET /toggles`: the registry's report with live state, as of today.
-pub(crate) async fn report() -> Result<Json<Json_>, Failure> {
+pub(crate) async fn report() -> Result<Json<JsonValue>, Failure> {
     blocking(|| Json(serde_json::to_value(registry()).expect("the report serializes"))).await
 }
 
@@ -98,7 +98,7 @@ pub(crate) struct Page {
 pub(crate) async fn toggle(
     Path(name): Path<String>,
     Query(page): Query<Page>,
-) -> Result<Json<Json_>, Failure> {
+) -> Result<Json<JsonValue>, Failure> {
     let limit = page.limit.unwrap_or(20).min(500);
     blocking(move || {
         let Some(info) = registry().get(&name) else {
@@ -142,7 +142,7 @@ pub(crate) struct WriteBody {
 enum ChangeBody {
     Switch(bool),
     Flag(Box<FlagRule>),
-    Setting(Json_),
+    Setting(JsonValue),
     Reset,
 }
 
@@ -152,7 +152,7 @@ pub(crate) async fn write(
     Path(name): Path<String>,
     headers: HeaderMap,
     body: Result<Json<WriteBody>, JsonRejection>,
-) -> Result<Json<Json_>, Failure> {
+) -> Result<Json<JsonValue>, Failure> {
     let Some(principal) = shared.auth.principal(&headers) else {
         return Err(Failure::new(
             StatusCode::UNAUTHORIZED,

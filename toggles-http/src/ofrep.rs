@@ -7,14 +7,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use serde_json::{json, Map, Value as Json_};
+use serde_json::{json, Map, Value as JsonValue};
 use toggles_runtime::{registry, Context, Date, Kind, Step, ToggleInfo, Value};
 
 /// An evaluation request: `{"context": {"targetingKey": "42", ...}}`.
 #[derive(Deserialize, Default)]
 pub(crate) struct Request {
     #[serde(default)]
-    context: Map<String, Json_>,
+    context: Map<String, JsonValue>,
 }
 
 /// The evaluation context, owned, so a [`Context`] can borrow it.
@@ -29,20 +29,20 @@ struct Subject {
 
 /// `targetingKey` → user; `site`, `environment`; `groups` as `{"course": ["a", "b"]}` or
 /// `group.<kind>` as `"a,b"`; every other scalar field → an attribute.
-fn subject(context: &Map<String, Json_>) -> Result<Subject, String> {
+fn subject(context: &Map<String, JsonValue>) -> Result<Subject, String> {
     let mut subject = Subject::default();
-    let text = |key: &str, v: &Json_| match v {
-        Json_::String(s) => Ok(s.clone()),
-        Json_::Number(n) => Ok(n.to_string()),
-        Json_::Bool(b) => Ok(b.to_string()),
+    let text = |key: &str, v: &JsonValue| match v {
+        JsonValue::String(s) => Ok(s.clone()),
+        JsonValue::Number(n) => Ok(n.to_string()),
+        JsonValue::Bool(b) => Ok(b.to_string()),
         other => Err(format!(
             "`{key}` must be a string, number or boolean, not `{other}`"
         )),
     };
-    let ids = |key: &str, v: &Json_| -> Result<Vec<String>, String> {
+    let ids = |key: &str, v: &JsonValue| -> Result<Vec<String>, String> {
         match v {
-            Json_::String(s) => Ok(s.split(',').map(|id| id.trim().to_owned()).collect()),
-            Json_::Array(items) => items.iter().map(|i| text(key, i)).collect(),
+            JsonValue::String(s) => Ok(s.split(',').map(|id| id.trim().to_owned()).collect()),
+            JsonValue::Array(items) => items.iter().map(|i| text(key, i)).collect(),
             other => Err(format!("`{key}` must list group ids, not `{other}`")),
         }
     };
@@ -55,7 +55,7 @@ fn subject(context: &Map<String, Json_>) -> Result<Subject, String> {
             "site" => subject.site = Some(text(key, value)?),
             "environment" => subject.environment = Some(text(key, value)?),
             "groups" => {
-                let Json_::Object(kinds) = value else {
+                let JsonValue::Object(kinds) = value else {
                     return Err(format!(
                         "`groups` must map a kind to its ids, not `{value}`"
                     ));
@@ -95,7 +95,7 @@ fn reason(step: &Step) -> &'static str {
     }
 }
 
-fn metadata(info: &ToggleInfo) -> Json_ {
+fn metadata(info: &ToggleInfo) -> JsonValue {
     let m = info.meta();
     let mut metadata = json!({
         "kind": info.kind().as_str(),
@@ -113,7 +113,7 @@ fn metadata(info: &ToggleInfo) -> Json_ {
     metadata
 }
 
-fn not_found(key: &str) -> (StatusCode, Json_) {
+fn not_found(key: &str) -> (StatusCode, JsonValue) {
     (
         StatusCode::NOT_FOUND,
         json!({
@@ -125,7 +125,7 @@ fn not_found(key: &str) -> (StatusCode, Json_) {
 }
 
 /// One evaluation: the status and the OFREP body.
-fn evaluate(key: &str, ctx: &Context<'_>) -> (StatusCode, Json_) {
+fn evaluate(key: &str, ctx: &Context<'_>) -> (StatusCode, JsonValue) {
     let Some(info) = registry().get(key) else {
         return not_found(key);
     };
@@ -220,7 +220,7 @@ pub(crate) async fn bulk(request: Result<Json<Request>, JsonRejection>) -> Respo
         Ok(subject) => subject,
         Err(details) => return invalid_context(None, &details),
     };
-    let flags: Vec<Json_> = with_context(&subject, |ctx| {
+    let flags: Vec<JsonValue> = with_context(&subject, |ctx| {
         registry()
             .iter()
             .map(|info| evaluate(info.full_name(), ctx).1)
