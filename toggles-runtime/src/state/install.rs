@@ -143,39 +143,87 @@ fn heartbeat_interval() -> std::time::Duration {
         .map_or(HEARTBEAT, std::time::Duration::from_millis)
 }
 
-/// Publishes the declarations now, then keeps the instance's last-seen time fresh on a thread
-/// of its own until another store is installed; a publish that failed is tried again then.
-fn heartbeat(store: &Arc<dyn Store>, epoch: u64, service: Service) -> Result<(), StoreError> {
-    let instance = service.instance.clone();
-    let declarations = Declarations::of(registry(), service);
-    let publish = move |store: &dyn Store| match store.publish(&declarations, Timestamp::now()) {
+/// What the heartbeat speaks for: the installed store's epoch, this instance's declarations, and
+/// whether they reached the store.
+struct Beat {
+    epoch: u64,
+    declarations: Arc<Declarations>,
+    published: bool,
+}
+
+static BEAT: std::sync::Mutex<Option<Beat>> = std::sync::Mutex::new(None);
+/// The heartbeat thread, started with the first install.
+static STARTED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+
+fn publish_declarations(store: &dyn Store, declarations: &Declarations) -> bool {
+    match store.publish(declarations, Timestamp::now()) {
         Ok(()) => true,
         Err(e) => {
             tracing::warn!(store = %store.describe(), error = %e, "toggles: declarations not published; trying again at the next heartbeat");
             false
         }
-    };
-    let mut published = publish(&**store);
-    let store = Arc::downgrade(store);
-    let interval = heartbeat_interval();
-    std::thread::Builder::new()
-        .name("toggles-heartbeat".to_owned())
-        .spawn(move || loop {
-            std::thread::sleep(interval);
-            let Some(store) = store.upgrade() else { return };
-            if installed().is_none_or(|(_, e)| e != epoch) {
-                return;
-            }
-            if published {
-                if let Err(e) = store.seen(&instance, Timestamp::now()) {
+    }
+}
+
+/// Publishes the declarations now, and has the process's one heartbeat thread keep the
+/// instance's last-seen time fresh for the store installed last (publishing again if this
+/// publish failed).
+fn heartbeat(store: &Arc<dyn Store>, epoch: u64, service: Service) -> Result<(), StoreError> {
+    let declarations = Arc::new(Declarations::of(registry(), service));
+    let published = publish_declarations(&**store, &declarations);
+    *BEAT.lock().unwrap_or_else(PoisonError::into_inner) = Some(Beat {
+        epoch,
+        declarations,
+        published,
+    });
+    STARTED
+        .get_or_init(|| {
+            std::thread::Builder::new()
+                .name("toggles-heartbeat".to_owned())
+                .spawn(beat_forever)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        })
+        .clone()
+        .map_err(|e| StoreError::Backend(format!("cannot start the heartbeat: {e}")))
+}
+
+/// Every heartbeat interval (read at each tick, so a test may shorten it), tells the installed
+/// store this instance is alive. Store calls happen outside the lock.
+fn beat_forever() {
+    let mut last = std::time::Instant::now();
+    loop {
+        let interval = heartbeat_interval();
+        std::thread::sleep(interval.min(std::time::Duration::from_secs(1)));
+        if last.elapsed() < interval {
+            continue;
+        }
+        last = std::time::Instant::now();
+        let Some((store, epoch)) = installed() else {
+            continue;
+        };
+        let due = BEAT
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .filter(|b| b.epoch == epoch)
+            .map(|b| (Arc::clone(&b.declarations), b.published));
+        match due {
+            Some((declarations, true)) => {
+                let instance = &declarations.service.instance;
+                if let Err(e) = store.seen(instance, Timestamp::now()) {
                     tracing::warn!(store = %store.describe(), error = %e, "toggles: last-seen time not refreshed");
                 }
-            } else {
-                published = publish(&*store);
             }
-        })
-        .map(drop)
-        .map_err(|e| StoreError::Backend(format!("cannot start the heartbeat: {e}")))
+            Some((declarations, false)) if publish_declarations(&*store, &declarations) => {
+                let mut beat = BEAT.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(b) = beat.as_mut().filter(|b| b.epoch == epoch) {
+                    b.published = true;
+                }
+            }
+            Some(_) | None => {}
+        }
+    }
 }
 
 fn load(store: &dyn Store) -> Result<Compiled, StoreError> {
