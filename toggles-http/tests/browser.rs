@@ -152,17 +152,15 @@ async fn sign_in(client: &Client, base: &str, token: &str) {
         .send_keys(token)
         .await
         .unwrap();
-    client
-        .find(Locator::Css("form button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(client, Locator::Css("form button")).await;
     settle(client, "signed in, on the list", |page| {
         page.contains("signed in as") && page.contains("<h1>Toggles</h1>")
     })
     .await;
+}
+
+async fn click(client: &Client, locator: Locator<'_>) {
+    client.find(locator).await.unwrap().click().await.unwrap();
 }
 
 async fn fill(client: &Client, name: &str, text: &str) {
@@ -235,26 +233,14 @@ async fn owner_widens_the_rollout(client: &Client, base: &str) {
         client.screenshot().await.unwrap(),
     )
     .unwrap();
-    client
-        .find(Locator::LinkText("grading.new_grader"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(client, Locator::LinkText("grading.new_grader")).await;
     settle(client, "the toggle's page", |page| {
         page.contains(r#"id="edit""#)
     })
     .await;
     fill(client, "percent", "50").await;
     fill(client, "reason", "error rate flat at 10%").await;
-    client
-        .find(Locator::Css("#edit button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(client, Locator::Css("#edit button")).await;
     settle(client, "the saved rollout", |page| {
         page.contains(r#""percent": 50.0"#) && page.contains("error rate flat at 10%")
     })
@@ -284,13 +270,7 @@ async fn owner_widens_the_rollout(client: &Client, base: &str) {
     // An invalid percent: the error is on the page, and nothing changed.
     fill(client, "percent", "150").await;
     fill(client, "reason", "too far").await;
-    client
-        .find(Locator::Css("#edit button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(client, Locator::Css("#edit button")).await;
     settle(client, "the refused change's page", |page| {
         page.contains(r#"id="problems""#)
     })

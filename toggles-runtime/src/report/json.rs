@@ -1,16 +1,13 @@
 //! The registry as a JSON report: the discoverability endpoint's body.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
 
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
 use serde::Serialize;
 use toggles_vocab::Date;
 
-use crate::compile::Compiled;
 use crate::declare::{Registry, ToggleInfo};
 use crate::report::Live;
-use crate::state::{current, installed_store};
-use crate::stores::History;
 
 /// The registry as of a date, with every toggle's live state: serializes to the
 /// discoverability endpoint's JSON body (OEP-17 Req 11 and 12).
@@ -104,23 +101,14 @@ impl Serialize for Registry {
 impl Serialize for Report<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         // One read of the state in force and of the audit log for the whole report.
-        let compiled = current();
-        let histories = installed_store()
-            .map(|store| {
-                store.histories().unwrap_or_else(|e| {
-                    tracing::warn!(error = %e, "toggles: audit history unavailable for the report");
-                    HashMap::new()
-                })
-            })
-            .unwrap_or_default();
+        let lives = self.registry.live_all();
         let mut map = serializer.serialize_map(Some(4))?;
         map.serialize_entry("as_of", &self.as_of)?;
         map.serialize_entry(
             "toggles",
             &Entries {
                 report: *self,
-                compiled: compiled.as_deref(),
-                histories: &histories,
+                lives: &lives,
             },
         )?;
         let expired: Vec<_> = self
@@ -136,19 +124,18 @@ impl Serialize for Report<'_> {
 
 struct Entries<'r> {
     report: Report<'r>,
-    compiled: Option<&'r Compiled>,
-    histories: &'r HashMap<String, History>,
+    /// By registry position.
+    lives: &'r [Live],
 }
 
 impl Serialize for Entries<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut seq = serializer.serialize_seq(Some(self.report.registry.len()))?;
-        for info in self.report.registry {
-            let history = self.histories.get(info.full_name()).cloned();
+        for (info, live) in self.report.registry.iter().zip(self.lives) {
             seq.serialize_element(&ToggleReport {
                 info,
                 as_of: self.report.as_of,
-                live: Live::of(info, self.compiled, history),
+                live: Cow::Borrowed(live),
             })?;
         }
         seq.end()
@@ -174,7 +161,7 @@ impl Serialize for Entries<'_> {
 pub struct ToggleReport<'r> {
     info: &'r ToggleInfo,
     as_of: Date,
-    live: Live,
+    live: Cow<'r, Live>,
 }
 
 impl ToggleInfo {
@@ -184,7 +171,7 @@ impl ToggleInfo {
         ToggleReport {
             info: self,
             as_of,
-            live: self.live(),
+            live: Cow::Owned(self.live()),
         }
     }
 }
@@ -210,7 +197,7 @@ impl Serialize for ToggleReport<'_> {
         map.serialize_entry("tickets", &m.tickets())?;
         map.serialize_entry("warning", &m.warning())?;
         map.serialize_entry("source", m.source())?;
-        map.serialize_entry("state", &self.live)?;
+        map.serialize_entry("state", self.live.as_ref())?;
         map.end()
     }
 }

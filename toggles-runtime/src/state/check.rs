@@ -1,7 +1,7 @@
 //! The read API of the toggle types: each check reads the cached state `publish` wrote, and
 //! only its cold path looks further.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::compile::Entry;
 use crate::declare::{
@@ -9,6 +9,13 @@ use crate::declare::{
 };
 use crate::rules::{CompiledRule, Context, Decided, Explanation};
 use crate::state::{overrides, retained};
+
+/// What the compiled state in force holds for the toggle whose registry id is in `id`: for the
+/// slow paths that answer from the newest state rather than a context's.
+fn stored<R>(id: &AtomicU32, f: impl FnOnce(Option<&Entry>) -> R) -> R {
+    let id = id.load(Ordering::Relaxed);
+    f(retained::newest().as_deref().and_then(|c| c.entry(id)))
+}
 
 impl Switch {
     /// Whether the switch is on: one relaxed atomic load.
@@ -28,11 +35,10 @@ impl Switch {
         if let Some(on) = overrides::lookup::<bool>(key(self)) {
             return on;
         }
-        let id = self.id.load(Ordering::Relaxed);
-        match retained::newest().as_deref().and_then(|c| c.entry(id)) {
+        stored(&self.id, |entry| match entry {
             Some(Entry::Switch(on)) => *on,
             _ => self.default,
-        }
+        })
     }
 }
 
@@ -176,10 +182,9 @@ impl<T: SettingValue> Setting<T> {
         if let Some(value) = overrides::lookup::<T>(key(self)) {
             return value;
         }
-        let id = self.id.load(Ordering::Relaxed);
-        match retained::newest().as_deref().and_then(|c| c.entry(id)) {
+        stored(&self.id, |entry| match entry {
             Some(Entry::Setting(bits)) => T::from_bits(*bits),
             _ => self.default,
-        }
+        })
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::compile::{Change, Fleet, Invalid, Problem};
 use crate::state::install::transact;
-use crate::stores::{AuditEntry, Store, WriteError};
+use crate::stores::{AuditEntry, Published, Store, StoreError, WriteError};
 
 /// Writes `change` to `store` on behalf of `actor`, for `reason`, from a process that declares
 /// none of the toggles: an admin tool, a command line. The change is validated against the
@@ -39,7 +39,7 @@ pub fn write_to(
     actor: &str,
     reason: &str,
 ) -> Result<AuditEntry, WriteError> {
-    let mut published = store.published()?;
+    let published = by_service(store)?;
     if published.is_empty() {
         return Err(WriteError::Invalid(Invalid {
             problems: vec![Problem::new(
@@ -48,10 +48,6 @@ pub fn write_to(
             )],
         }));
     }
-    published.sort_by(|a, b| {
-        let (a, b) = (&a.declarations.service, &b.declarations.service);
-        (&a.name, &a.version).cmp(&(&b.name, &b.version))
-    });
     let fleet = Fleet::new(published.iter().flat_map(|p| {
         p.declarations
             .toggles
@@ -59,4 +55,15 @@ pub fn write_to(
             .map(|d| (d.full_name.clone(), d.kind, d.value_type.clone()))
     }));
     transact(store, change, actor, reason, &fleet, None).map(|(entry, _)| entry)
+}
+
+/// The fleet's published declarations in order of precedence: by service name, then version.
+/// Where services declare one toggle differently, the first speaks for it.
+pub(super) fn by_service(store: &dyn Store) -> Result<Vec<Published>, StoreError> {
+    let mut published = store.published()?;
+    published.sort_by(|a, b| {
+        let (a, b) = (&a.declarations.service, &b.declarations.service);
+        (&a.name, &a.version).cmp(&(&b.name, &b.version))
+    });
+    Ok(published)
 }

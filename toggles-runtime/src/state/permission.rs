@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::compile::Change;
 use crate::declare::{registry, Kind};
+use crate::state::external::by_service;
 use crate::state::install::write;
 use crate::state::write_to;
 use crate::stores::{AuditEntry, Store, WriteError};
@@ -205,11 +206,7 @@ pub fn write_to_as(
     change: &Change,
     reason: &str,
 ) -> Result<AuditEntry, WriteError> {
-    let mut published = store.published()?;
-    published.sort_by(|a, b| {
-        let (a, b) = (&a.declarations.service, &b.declarations.service);
-        (&a.name, &a.version).cmp(&(&b.name, &b.version))
-    });
+    let published = by_service(store)?;
     let declared = published
         .iter()
         .flat_map(|p| &p.declarations.toggles)
