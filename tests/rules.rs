@@ -484,6 +484,32 @@ fn a_context_answers_from_one_snapshot() {
     assert!(!NEW_GRADER.is_enabled(&user("1")));
 }
 
+#[test]
+fn a_burst_of_writes_does_not_cut_a_request_short() {
+    let _g = grader(FlagRule::new().everyone(true));
+    let request = user("1");
+    // Answered from the flag's cached state, which leaves no trace of the state it came from.
+    assert!(NEW_GRADER.is_enabled(&request));
+    // Far more writes than the newest few states a count alone would keep.
+    for i in 0..300 {
+        let rule = if i % 2 == 0 {
+            FlagRule::new().everyone(false)
+        } else {
+            FlagRule::new().percent(0.0)
+        };
+        toggles::write(&Change::flag("grading.new_grader", rule), "ana", "burst").unwrap();
+    }
+    assert!(
+        NEW_GRADER.explain(&request).enabled,
+        "the request still answers from the state it pinned"
+    );
+    assert!(NEW_GRADER.is_enabled(&request));
+    assert!(
+        !NEW_GRADER.is_enabled(&user("1")),
+        "a new request sees the burst"
+    );
+}
+
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
 

@@ -20,8 +20,26 @@ pub(crate) struct Compiled {
     pub(crate) generation: u64,
     /// The snapshot as the store held it, undeclared entries included.
     pub(crate) snapshot: Snapshot,
+    entries: Arc<Entries>,
+}
+
+/// What a compiled state holds for each declared toggle: all a check needs, so a context that
+/// pinned the state can still answer from it once the snapshot has been let go.
+#[derive(Debug)]
+pub(crate) struct Entries {
     /// Sorted by registry id; only toggles the snapshot holds an entry for.
-    entries: Vec<(u32, Entry)>,
+    by_id: Vec<(u32, Entry)>,
+}
+
+impl Entries {
+    /// The entry for the toggle at registry id `id`, if the snapshot holds one.
+    #[inline]
+    pub(crate) fn entry(&self, id: u32) -> Option<&Entry> {
+        self.by_id
+            .binary_search_by_key(&id, |(i, _)| *i)
+            .ok()
+            .map(|i| &self.by_id[i].1)
+    }
 }
 
 /// What a snapshot holds for one declared toggle, interpreted for its type.
@@ -38,10 +56,12 @@ impl Compiled {
     /// The entry for the toggle at registry id `id`, if the snapshot holds one.
     #[inline]
     pub(crate) fn entry(&self, id: u32) -> Option<&Entry> {
-        self.entries
-            .binary_search_by_key(&id, |(i, _)| *i)
-            .ok()
-            .map(|i| &self.entries[i].1)
+        self.entries.entry(id)
+    }
+
+    /// The entries alone, shared.
+    pub(crate) fn entries(&self) -> &Arc<Entries> {
+        &self.entries
     }
 }
 
@@ -146,7 +166,7 @@ pub(crate) fn compile(
     Ok(Compiled {
         generation: 0,
         snapshot,
-        entries,
+        entries: Arc::new(Entries { by_id: entries }),
     })
 }
 

@@ -17,6 +17,11 @@ use crate::rules::Timestamp;
 /// next context sees the change. Build one context per request, after the state it should see.
 /// A clone belongs to the same request and pins the same state.
 ///
+/// A superseded state stays available to the contexts that pinned it for at least a minute, or
+/// while it is among the 64 newest, whichever is longer (up to 1,024 states, which bounds what a
+/// storm of writes can hold). A context kept beyond that answers from the oldest state still
+/// held, and a warning is logged once: hold a context for a request, not for a process.
+///
 /// The clock is read only by rules with an activation window, once per context; [`at`](Self::at)
 /// sets the instant instead.
 ///
