@@ -1,40 +1,56 @@
 //! OpenFeature's evaluation context, as a toggles [`Context`].
 
+use std::borrow::Cow;
+
 use open_feature::{EvaluationContext, EvaluationContextFieldValue};
 use toggles_runtime::Context;
 
-/// The context's parts, owned, so a [`Context`] can borrow them.
+/// The context's parts, borrowed from the evaluation context where they are text already (the
+/// usual case: no allocation), owned where a number, boolean or date had to be written out.
 #[derive(Default)]
-pub(crate) struct Subject {
-    user: Option<String>,
-    site: Option<String>,
-    environment: Option<String>,
-    groups: Vec<(String, String)>,
-    attributes: Vec<(String, String)>,
+pub(crate) struct Subject<'a> {
+    user: Option<&'a str>,
+    site: Option<Cow<'a, str>>,
+    environment: Option<Cow<'a, str>>,
+    groups: Vec<(&'a str, Cow<'a, str>)>,
+    attributes: Vec<(&'a str, Cow<'a, str>)>,
 }
 
-fn text(value: &EvaluationContextFieldValue) -> Option<String> {
+fn text(value: &EvaluationContextFieldValue) -> Option<Cow<'_, str>> {
     match value {
-        EvaluationContextFieldValue::Bool(b) => Some(b.to_string()),
-        EvaluationContextFieldValue::Int(i) => Some(i.to_string()),
-        EvaluationContextFieldValue::Float(f) => Some(f.to_string()),
-        EvaluationContextFieldValue::String(s) => Some(s.clone()),
-        EvaluationContextFieldValue::DateTime(t) => Some(t.to_string()),
+        EvaluationContextFieldValue::String(s) => Some(Cow::Borrowed(s)),
+        EvaluationContextFieldValue::Bool(b) => Some(Cow::Owned(b.to_string())),
+        EvaluationContextFieldValue::Int(i) => Some(Cow::Owned(i.to_string())),
+        EvaluationContextFieldValue::Float(f) => Some(Cow::Owned(f.to_string())),
+        EvaluationContextFieldValue::DateTime(t) => Some(Cow::Owned(t.to_string())),
         // An opaque structure has no text; a rule cannot compare with it.
         EvaluationContextFieldValue::Struct(_) => None,
     }
 }
 
-fn pairs(list: &[(String, String)]) -> Vec<(&str, &str)> {
-    list.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+/// The non-blank entries of a comma-separated list.
+fn list(s: &str) -> impl Iterator<Item = &str> {
+    s.split(',').map(str::trim).filter(|id| !id.is_empty())
 }
 
-impl Subject {
+/// The ids of a `group.<kind>` field.
+fn ids(value: Cow<'_, str>) -> Vec<Cow<'_, str>> {
+    match value {
+        Cow::Borrowed(s) => list(s).map(Cow::Borrowed).collect(),
+        Cow::Owned(s) => list(&s).map(|id| Cow::Owned(id.to_owned())).collect(),
+    }
+}
+
+fn pairs<'s>(list: &'s [(&str, Cow<'_, str>)]) -> Vec<(&'s str, &'s str)> {
+    list.iter().map(|(k, v)| (*k, v.as_ref())).collect()
+}
+
+impl<'a> Subject<'a> {
     /// `targeting_key` → user; `site`, `environment`; `group.<kind>` → groups; the rest →
     /// attributes.
-    pub(crate) fn of(context: &EvaluationContext) -> Subject {
+    pub(crate) fn of(context: &'a EvaluationContext) -> Subject<'a> {
         let mut subject = Subject {
-            user: context.targeting_key.clone(),
+            user: context.targeting_key.as_deref(),
             ..Subject::default()
         };
         for (key, value) in &context.custom_fields {
@@ -43,14 +59,10 @@ impl Subject {
                 "site" => subject.site = Some(value),
                 "environment" => subject.environment = Some(value),
                 _ => match key.strip_prefix("group.") {
-                    Some(kind) => subject.groups.extend(
-                        value
-                            .split(',')
-                            .map(str::trim)
-                            .filter(|id| !id.is_empty())
-                            .map(|id| (kind.to_owned(), id.to_owned())),
-                    ),
-                    None => subject.attributes.push((key.clone(), value)),
+                    Some(kind) => subject
+                        .groups
+                        .extend(ids(value).into_iter().map(|id| (kind, id))),
+                    None => subject.attributes.push((key, value)),
                 },
             }
         }
@@ -61,7 +73,7 @@ impl Subject {
     pub(crate) fn with<R>(&self, f: impl FnOnce(&Context<'_>) -> R) -> R {
         let (groups, attributes) = (pairs(&self.groups), pairs(&self.attributes));
         let mut ctx = Context::new().groups(&groups).attributes(&attributes);
-        if let Some(user) = &self.user {
+        if let Some(user) = self.user {
             ctx = ctx.user(user);
         }
         if let Some(site) = &self.site {

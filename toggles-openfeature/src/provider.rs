@@ -8,7 +8,7 @@ use open_feature::{
     EvaluationContext, EvaluationError, EvaluationErrorCode, EvaluationReason, EvaluationResult,
     FlagMetadata, StructValue,
 };
-use toggles_runtime::{registry, Date, Kind, Step, ToggleInfo, Value};
+use toggles_runtime::{registry, Context, Date, Kind, Step, ToggleInfo, Value};
 
 use crate::context::Subject;
 
@@ -16,14 +16,86 @@ use crate::context::Subject;
 #[derive(Debug, Clone)]
 pub struct TogglesProvider {
     metadata: ProviderMetadata,
+    flag_metadata: bool,
 }
 
 impl TogglesProvider {
-    /// The provider, named `toggles`.
+    /// The provider, named `toggles`, without flag metadata in its resolutions.
     pub fn new() -> TogglesProvider {
         TogglesProvider {
             metadata: ProviderMetadata::new("toggles"),
+            flag_metadata: false,
         }
+    }
+
+    /// The same provider, with flag metadata (`kind`, `life`, `expired`, `source`, `owner`,
+    /// `remove_by`) in every resolution.
+    ///
+    /// The SDK's flag metadata is a map of owned strings, built for each resolution and copied
+    /// again by the client: about 20 allocations and a microsecond per evaluation (measured in
+    /// `comparison/`), more than the rest of the resolution. Ask for it where something reads it
+    /// (a hook that logs owners, a debugging endpoint); the rest of a program is better served by
+    /// [`new`](TogglesProvider::new).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use open_feature::provider::FeatureProvider;
+    /// use open_feature::{EvaluationContext, FlagMetadataValue};
+    /// use toggles::{toggle, Flag};
+    /// use toggles_openfeature::TogglesProvider;
+    ///
+    /// /// Grade problems with the rewritten engine.
+    /// #[toggle(namespace = "grading", owner = "team-grading", life = "temporary", remove_by = "2030-01-01")]
+    /// static NEW_GRADER: Flag;
+    ///
+    /// let provider = TogglesProvider::new().with_flag_metadata();
+    /// let details = provider
+    ///     .resolve_bool_value("grading.new_grader", &EvaluationContext::default())
+    ///     .await
+    ///     .unwrap();
+    /// let metadata = details.flag_metadata.unwrap();
+    /// assert_eq!(
+    ///     metadata.values["owner"],
+    ///     FlagMetadataValue::String("team-grading".into())
+    /// );
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_flag_metadata(mut self) -> TogglesProvider {
+        self.flag_metadata = true;
+        self
+    }
+
+    fn details<T>(
+        &self,
+        info: &ToggleInfo,
+        value: T,
+        variant: String,
+        reason: EvaluationReason,
+    ) -> ResolutionDetails<T> {
+        ResolutionDetails {
+            value,
+            variant: Some(variant),
+            reason: Some(reason),
+            flag_metadata: self.flag_metadata.then(|| metadata(info)),
+        }
+    }
+
+    fn resolve_setting<T>(
+        &self,
+        key: &str,
+        asked: &str,
+        convert: impl FnOnce(Value) -> Option<T>,
+    ) -> EvaluationResult<ResolutionDetails<T>> {
+        let info = find(key)?;
+        let value = setting(info).ok_or_else(|| mismatch(info, asked))?;
+        let variant = match value {
+            Value::Str(s) => s.to_owned(),
+            other => other.to_string(),
+        };
+        let value = convert(value).ok_or_else(|| mismatch(info, asked))?;
+        Ok(self.details(info, value, variant, EvaluationReason::Static))
     }
 }
 
@@ -92,40 +164,11 @@ fn metadata(info: &ToggleInfo) -> FlagMetadata {
     metadata
 }
 
-fn details<T>(
-    info: &ToggleInfo,
-    value: T,
-    variant: String,
-    reason: EvaluationReason,
-) -> ResolutionDetails<T> {
-    ResolutionDetails {
-        value,
-        variant: Some(variant),
-        reason: Some(reason),
-        flag_metadata: Some(metadata(info)),
-    }
-}
-
 /// A setting's value, if `info` is a setting.
 fn setting(info: &ToggleInfo) -> Option<Value> {
     (info.kind() == Kind::Setting)
         .then(|| info.current())
         .flatten()
-}
-
-fn resolve_setting<T>(
-    key: &str,
-    asked: &str,
-    convert: impl FnOnce(Value) -> Option<T>,
-) -> EvaluationResult<ResolutionDetails<T>> {
-    let info = find(key)?;
-    let value = setting(info).ok_or_else(|| mismatch(info, asked))?;
-    let variant = match value {
-        Value::Str(s) => s.to_owned(),
-        other => other.to_string(),
-    };
-    let value = convert(value).ok_or_else(|| mismatch(info, asked))?;
-    Ok(details(info, value, variant, EvaluationReason::Static))
 }
 
 #[async_trait]
@@ -151,9 +194,17 @@ impl FeatureProvider for TogglesProvider {
         let info = find(flag_key)?;
         let (on, reason) = match info.kind() {
             Kind::Flag => {
-                let why = Subject::of(evaluation_context)
-                    .with(|ctx| info.explain(ctx))
-                    .ok_or_else(|| mismatch(info, "flag"))?;
+                let why = if evaluation_context.custom_fields.is_empty() {
+                    // The usual request: a targeting key and nothing else to map.
+                    let mut ctx = Context::new();
+                    if let Some(user) = &evaluation_context.targeting_key {
+                        ctx = ctx.user(user);
+                    }
+                    info.explain(&ctx)
+                } else {
+                    Subject::of(evaluation_context).with(|ctx| info.explain(ctx))
+                }
+                .ok_or_else(|| mismatch(info, "flag"))?;
                 (why.enabled, reason(&why.step))
             }
             Kind::Switch => match info.current() {
@@ -163,7 +214,7 @@ impl FeatureProvider for TogglesProvider {
             Kind::Setting => return Err(mismatch(info, "boolean")),
         };
         let variant = if on { "on" } else { "off" };
-        Ok(details(info, on, variant.to_owned(), reason))
+        Ok(self.details(info, on, variant.to_owned(), reason))
     }
 
     async fn resolve_int_value(
@@ -171,7 +222,7 @@ impl FeatureProvider for TogglesProvider {
         flag_key: &str,
         _evaluation_context: &EvaluationContext,
     ) -> EvaluationResult<ResolutionDetails<i64>> {
-        resolve_setting(flag_key, "integer", |value| match value {
+        self.resolve_setting(flag_key, "integer", |value| match value {
             Value::Int(i) => Some(i),
             Value::UInt(u) => i64::try_from(u).ok(),
             _ => None,
@@ -183,7 +234,7 @@ impl FeatureProvider for TogglesProvider {
         flag_key: &str,
         _evaluation_context: &EvaluationContext,
     ) -> EvaluationResult<ResolutionDetails<f64>> {
-        resolve_setting(flag_key, "float", |value| match value {
+        self.resolve_setting(flag_key, "float", |value| match value {
             Value::Float(f) => Some(f),
             _ => None,
         })
@@ -194,7 +245,7 @@ impl FeatureProvider for TogglesProvider {
         flag_key: &str,
         _evaluation_context: &EvaluationContext,
     ) -> EvaluationResult<ResolutionDetails<String>> {
-        resolve_setting(flag_key, "string", |value| match value {
+        self.resolve_setting(flag_key, "string", |value| match value {
             Value::Str(s) => Some(s.to_owned()),
             _ => None,
         })

@@ -116,15 +116,19 @@ async fn reasons_follow_the_step_that_decided() {
             Some(if value { "on" } else { "off" })
         );
     }
-    let details = client
-        .get_bool_details(
-            "grading.new_grader",
-            Some(&user("vip").with_custom_field("region", "RO")),
-            None,
-        )
+}
+
+#[tokio::test]
+async fn flag_metadata_only_when_asked_for() {
+    let (_g, client) = client(FlagRule::new().everyone(true)).await;
+    let details = || client.get_bool_details("grading.new_grader", None, None);
+    assert!(details().await.unwrap().flag_metadata.values.is_empty());
+
+    OpenFeature::singleton_mut()
         .await
-        .unwrap();
-    let metadata = details.flag_metadata.values;
+        .set_provider(TogglesProvider::new().with_flag_metadata())
+        .await;
+    let metadata = details().await.unwrap().flag_metadata.values;
     assert_eq!(
         metadata["owner"],
         FlagMetadataValue::String("grading-team".into())

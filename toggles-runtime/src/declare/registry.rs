@@ -39,6 +39,9 @@ pub fn registry() -> &'static Registry {
 /// body, the [`Report`](crate::Report) as of today; see there for the shape.
 pub struct Registry {
     toggles: Vec<ToggleInfo>,
+    /// `toggles`' full names, in the same order: a lookup by name searches these without a
+    /// virtual call per probe.
+    names: Vec<&'static str>,
     duplicates: Vec<Duplicate>,
 }
 
@@ -66,6 +69,7 @@ impl Registry {
             })
             .collect();
         Registry {
+            names: toggles.iter().map(ToggleInfo::full_name).collect(),
             toggles,
             duplicates,
         }
@@ -78,8 +82,7 @@ impl Registry {
 
     /// The toggle with this full name (`namespace.name`).
     pub fn get(&self, full_name: &str) -> Option<&ToggleInfo> {
-        let i = self.toggles.partition_point(|t| t.full_name() < full_name);
-        self.toggles.get(i).filter(|t| t.full_name() == full_name)
+        self.id_of(full_name).and_then(|id| self.by_id(id))
     }
 
     /// The toggle at position `id` in full-name order.
@@ -89,8 +92,9 @@ impl Registry {
 
     /// The position of `full_name` in full-name order.
     pub(crate) fn id_of(&self, full_name: &str) -> Option<u32> {
-        let i = self.toggles.partition_point(|t| t.full_name() < full_name);
-        (self.toggles.get(i)?.full_name() == full_name)
+        // With duplicates, the first of them (as `partition_point` found it before).
+        let i = self.names.partition_point(|&n| n < full_name);
+        (self.names.get(i) == Some(&full_name))
             .then(|| u32::try_from(i).expect("fewer than 2^32 toggles"))
     }
 

@@ -1,0 +1,46 @@
+//! The floor under every row: what the evaluation would cost with no library at all.
+//!
+//! - on/off: one relaxed load of an `AtomicBool` (the least a flag that can change at run time
+//!   costs);
+//! - rollout: SHA-256 of `salt:user` through the `sha2` crate's streaming hasher, its first
+//!   8 bytes modulo 10,000, compared with 5,000 (toggles' bucketing formula, as anyone would
+//!   write it).
+//!
+//! "Fresh" and "reused" rows are the same work here: there is no context to build.
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use harness::{measure, users, Counting, Row};
+use sha2::{Digest, Sha256};
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+static ON: AtomicBool = AtomicBool::new(true);
+
+fn in_rollout(salt: &str, user: &str) -> bool {
+    let digest = Sha256::new()
+        .chain_update(salt.as_bytes())
+        .chain_update(b":")
+        .chain_update(user.as_bytes())
+        .finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first) % 10_000 < 5_000
+}
+
+fn main() {
+    let users = users();
+    for row in Row::ALL {
+        if row.is_rollout() {
+            measure("baseline", "raw SHA-256 bucket", row, |i| {
+                in_rollout(black_box("bench.rollout"), &users[i])
+            });
+        } else {
+            measure("baseline", "raw atomic load", row, |_| {
+                ON.load(Ordering::Relaxed)
+            });
+        }
+    }
+}
