@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 use toggles_vocab::Date;
 
+use crate::compile::Snapshot;
 use crate::report::LiveSource;
 use crate::rules::Timestamp;
 use crate::stores::{Declared, History, Published, Store, StoreError};
@@ -165,13 +166,34 @@ impl FleetReport {
         let published = store.published()?;
         let snapshot = store.load()?;
         let histories = store.histories()?;
+        Ok(FleetReport::from_parts(
+            &published,
+            &snapshot,
+            &histories,
+            as_of,
+            now,
+            live_within,
+        ))
+    }
+
+    /// The report of what a store would hold, gathered some other way: declarations that
+    /// services wrote to files, say, and the states and histories they saw (the `toggles report
+    /// --from` command). [`of`](FleetReport::of) reads these three from a store.
+    pub fn from_parts(
+        published: &[Published],
+        snapshot: &Snapshot,
+        histories: &HashMap<String, History>,
+        as_of: Date,
+        now: Timestamp,
+        live_within: Duration,
+    ) -> FleetReport {
         let window = i64::try_from(live_within.as_secs()).unwrap_or(i64::MAX);
         let is_live = |p: &Published| now.unix_seconds() - p.last_seen.unix_seconds() <= window;
 
-        let services = services(&published, &is_live);
+        let services = services(published, &is_live);
         // Per toggle: every (declaration, instance) that declares it.
         let mut declared: BTreeMap<&str, Vec<(&Declared, &Published)>> = BTreeMap::new();
-        for p in &published {
+        for p in published {
             for d in &p.declarations.toggles {
                 declared.entry(&d.full_name).or_default().push((d, p));
             }
@@ -197,7 +219,7 @@ impl FleetReport {
                     name,
                     by,
                     stored.get(name).copied(),
-                    &histories,
+                    histories,
                     as_of,
                     &is_live,
                 );
@@ -215,13 +237,13 @@ impl FleetReport {
                 toggle
             })
             .collect();
-        Ok(FleetReport {
+        FleetReport {
             as_of,
             services,
             toggles,
             expired,
             drift,
-        })
+        }
     }
 }
 

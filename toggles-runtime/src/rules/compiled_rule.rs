@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use crate::rules::bucket::{bucket, Percent};
-use crate::rules::{Context, FlagRule, Targets, Timestamp};
+use crate::rules::{Context, Explanation, FlagRule, Targets, Timestamp};
 
 /// A rule made ready to evaluate: lists as hash maps, the salt resolved, the percent in basis
 /// points, `requires` as registry ids.
@@ -234,6 +234,42 @@ impl CompiledRule {
     /// The attribute a partial rollout buckets by: `None` for the user id.
     pub(crate) fn stickiness(&self) -> Option<&str> {
         self.stickiness.as_deref()
+    }
+}
+
+impl FlagRule {
+    /// How this rule, stored for the flag `full_name` whose compiled default is `default`,
+    /// answers `ctx`: for tools that explain a fleet's flags without declaring them (`toggles
+    /// show`). `required(name)` answers for each flag the rule `requires`. A program that
+    /// declares the flag asks [`Flag::explain`](crate::Flag::explain) instead, which also
+    /// honours test overrides.
+    ///
+    /// ```
+    /// use toggles_runtime::{Context, FlagRule, Step};
+    ///
+    /// let rule = FlagRule::new().users_on(["ana"]).percent(0.0);
+    /// let why = rule.explain("grading.new_grader", false, &Context::new().user("ana"), &|_| true);
+    /// assert!(why.enabled);
+    /// assert_eq!(why.step, Step::User);
+    /// ```
+    pub fn explain(
+        &self,
+        full_name: &str,
+        default: bool,
+        ctx: &Context<'_>,
+        required: &dyn Fn(&str) -> bool,
+    ) -> Explanation {
+        // The required flags' "ids" are their positions in the rule's own list.
+        let by_position = (0u32..).zip(self.requires.iter().cloned()).collect();
+        let compiled = CompiledRule::compile(self, full_name, by_position);
+        let answer = compiled.evaluate(ctx, &|id| {
+            compiled
+                .requires
+                .get(id as usize)
+                .is_some_and(|(_, name)| required(name))
+        });
+        let (enabled, decided) = answer.unwrap_or((default, Decided::Default));
+        Explanation::new(enabled, Some((Some(&compiled), decided)))
     }
 }
 

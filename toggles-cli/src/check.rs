@@ -1,0 +1,173 @@
+//! `toggles check`: the toggle-debt gate. Exits 1 when a toggle is past its removal date (or on
+//! drift, when asked), printing each with its owner, where it is declared, and the fix.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use anyhow::Result;
+use toggles_runtime::{Date, FleetToggle};
+
+use crate::fleet::{self, FleetArgs};
+use crate::report::DriftArg;
+use crate::source::StoreArgs;
+use crate::Outcome;
+
+#[derive(clap::Args)]
+pub(crate) struct Args {
+    #[command(flatten)]
+    fleet: FleetArgs,
+    /// Also warn (without failing) about toggles due for removal within this long: `30d`.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    warn_within: Option<Duration>,
+    /// Only this team's toggles.
+    #[arg(long)]
+    owner: Option<String>,
+    /// Also fail on drift: `undeclared`, `never-set`, `disagreement`, or any of them.
+    #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "any")]
+    drift: Option<DriftArg>,
+}
+
+pub(crate) fn run(store: &StoreArgs, args: &Args) -> Result<Outcome> {
+    let report = args.fleet.report(store)?;
+    let as_of = report.as_of;
+    let owned = |t: &&FleetToggle| {
+        args.owner
+            .as_ref()
+            .is_none_or(|o| t.declaration.as_ref().and_then(|d| d.owner.as_ref()) == Some(o))
+    };
+    let mine: Vec<&FleetToggle> = report.toggles.iter().filter(owned).collect();
+
+    let mut out = String::new();
+    let expired: Vec<&&FleetToggle> = mine.iter().filter(|t| t.expired).collect();
+    for t in &expired {
+        let _ = match removal(t) {
+            Some(remove_by) => writeln!(
+                out,
+                "error: `{}` is {} days past its removal date ({remove_by})",
+                t.full_name,
+                as_of.days_since_epoch() - remove_by.days_since_epoch()
+            ),
+            // Services disagree, and the one that speaks for it declares no date.
+            None => writeln!(
+                out,
+                "error: `{}` is past the removal date one of its services declares",
+                t.full_name
+            ),
+        };
+        where_declared(&mut out, t);
+        let _ = writeln!(
+            out,
+            "  = fix: remove the toggle and the code it guards, keeping the behaviour in force; or agree a later `remove_by` with its owner"
+        );
+    }
+
+    let mut due = 0;
+    if let Some(within) = args.warn_within {
+        let days = i64::try_from(within.as_secs() / 86_400).unwrap_or(i64::MAX);
+        let horizon = Date::from_days_since_epoch(as_of.days_since_epoch().saturating_add(days));
+        for t in mine.iter().filter(|t| !t.expired) {
+            let Some(remove_by) = removal(t).filter(|r| *r <= horizon) else {
+                continue;
+            };
+            due += 1;
+            let left = remove_by.days_since_epoch() - as_of.days_since_epoch();
+            let _ = writeln!(
+                out,
+                "warning: `{}` is due for removal in {left} days ({remove_by})",
+                t.full_name
+            );
+            where_declared(&mut out, t);
+        }
+    }
+
+    let mut drifted = 0;
+    if let Some(want) = args.drift {
+        for t in &mine {
+            let Some((what, fix)) = drift(t, want) else {
+                continue;
+            };
+            drifted += 1;
+            let _ = writeln!(out, "error: `{}` {what}", t.full_name);
+            where_declared(&mut out, t);
+            let _ = writeln!(out, "  = fix: {fix}");
+        }
+    }
+
+    let failed = !expired.is_empty() || drifted > 0;
+    let scope = args
+        .owner
+        .as_ref()
+        .map(|o| format!(" owned by {o}"))
+        .unwrap_or_default();
+    let _ = write!(
+        out,
+        "toggles check: {} toggles{scope} as of {as_of}: {} expired",
+        mine.len(),
+        expired.len()
+    );
+    if let Some(within) = args.warn_within {
+        let _ = write!(out, ", {due} due within {} days", within.as_secs() / 86_400);
+    }
+    if args.drift.is_some() {
+        let _ = write!(out, ", {drifted} drifted");
+    }
+    let _ = writeln!(out, " — {}", if failed { "failed" } else { "passed" });
+    print!("{out}");
+    Ok(if failed {
+        Outcome::Failed
+    } else {
+        Outcome::Clean
+    })
+}
+
+/// The earliest removal date any service declares.
+fn removal(t: &FleetToggle) -> Option<Date> {
+    t.declaration.as_ref().and_then(|d| d.remove_by)
+}
+
+/// `  --> grading 1.4.2: src/engine.rs:12 (owner: team-grading)`, one line per declarer.
+fn where_declared(out: &mut String, t: &FleetToggle) {
+    let owner = t
+        .declaration
+        .as_ref()
+        .and_then(|d| d.owner.as_deref())
+        .unwrap_or("no owner declared");
+    if t.declared_by.is_empty() {
+        let _ = writeln!(out, "  --> declared by no running service (owner: {owner})");
+    }
+    for by in &t.declared_by {
+        let _ = writeln!(
+            out,
+            "  --> {}: {}:{} (owner: {owner})",
+            fleet::service_label(by),
+            by.file,
+            by.line
+        );
+    }
+}
+
+/// What drifted and how to fix it, if `t` drifted in a way `want` asks about.
+fn drift(t: &FleetToggle, want: DriftArg) -> Option<(String, String)> {
+    let asked = |kind: DriftArg| want == DriftArg::Any || want == kind;
+    match t.drift {
+        Some("undeclared") if asked(DriftArg::Undeclared) => Some((
+            "has state in the store, but no running service declares it".to_owned(),
+            format!(
+                "`toggles reset {} --reason \"…\"` once no deployed version declares it",
+                t.full_name
+            ),
+        )),
+        Some("never_set") if asked(DriftArg::NeverSet) => Some((
+            "is declared but was never set: its compiled default is all it has been".to_owned(),
+            "if the default is the behaviour wanted for good, remove the toggle".to_owned(),
+        )),
+        _ if !t.disagreements.is_empty() && asked(DriftArg::Disagreement) => Some((
+            format!(
+                "is declared differently by its services: {}",
+                t.disagreements.join(", ")
+            ),
+            "make the declarations agree (one crate should declare a shared toggle)".to_owned(),
+        )),
+        _ => None,
+    }
+}

@@ -1,0 +1,83 @@
+//! `toggles`: one command for a fleet's feature toggles — what exists, what is in force, what is
+//! overdue, what is dead — with a gate for CI and audited changes from a terminal.
+//!
+//! Exit codes: 0 when all is well; 1 when `check` finds toggle debt or a write is refused;
+//! 2 when the command could not do its work (bad arguments, an unreachable store, a file that
+//! is not what it should be).
+
+mod audit;
+mod check;
+mod fleet;
+mod progress;
+mod report;
+mod show;
+mod source;
+mod write;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::source::StoreArgs;
+
+/// Feature toggles across a fleet: report, toggle-debt gate, audited changes.
+///
+/// Every command reads a store that the fleet's services share: `--store postgres://…` (the
+/// PostgreSQL store; `--schema` names its schema) or `--store file:PATH` (a file store), also
+/// given as $TOGGLES_STORE. `report` and `check` can instead read registry JSON files that
+/// services or their tests wrote (`--from`).
+#[derive(Parser)]
+#[command(name = "toggles", version, max_term_width = 100)]
+struct Cli {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// The fleet report: every toggle, who declares it, its state, its debt.
+    Report(report::Args),
+    /// Fail (exit 1) when a toggle is past its removal date, or on drift when asked: for CI.
+    Check(check::Args),
+    /// One toggle: metadata, services, state, history, and how a flag answers a context.
+    Show(show::Args),
+    /// The audit log, newest first.
+    Audit(audit::Args),
+    /// Set a switch (on/off) or a setting (a value of its type).
+    Set(write::SetArgs),
+    /// Replace a flag's rule: percentage, targeting, gates, guard.
+    Flag(Box<write::FlagArgs>),
+    /// Delete a toggle's stored state, so its compiled default applies again.
+    Reset(write::ResetArgs),
+}
+
+/// How a command ended, when it ran to the end.
+enum Outcome {
+    /// Nothing to report.
+    Clean,
+    /// The command found what it looks for (debt, drift) or a write was refused.
+    Failed,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Report(args) => report::run(&cli.store, args),
+        Command::Check(args) => check::run(&cli.store, args),
+        Command::Show(args) => show::run(&cli.store, args),
+        Command::Audit(args) => audit::run(&cli.store, args),
+        Command::Set(args) => write::set(&cli.store, args),
+        Command::Flag(args) => write::flag(&cli.store, args),
+        Command::Reset(args) => write::reset(&cli.store, args),
+    };
+    match result {
+        Ok(Outcome::Clean) => ExitCode::SUCCESS,
+        Ok(Outcome::Failed) => ExitCode::from(1),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

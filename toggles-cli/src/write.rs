@@ -1,0 +1,302 @@
+//! `toggles set`, `toggles flag`, `toggles reset`: audited writes, validated against the
+//! declarations the fleet's services published, exactly as a service's own writes are.
+
+use anyhow::{bail, Result};
+use serde_json::Value as Json;
+use toggles_runtime::{Change, FlagRule, Guard, Kind, Store, WriteError};
+
+use crate::audit;
+use crate::fleet;
+use crate::progress;
+use crate::source::{self, StoreArgs};
+use crate::Outcome;
+
+/// Who writes, and why: every change is audited.
+#[derive(clap::Args)]
+pub(crate) struct Attribution {
+    /// Why: recorded in the audit log.
+    #[arg(long)]
+    reason: String,
+    /// Who: recorded in the audit log. Defaults to the OS user ($USER).
+    #[arg(long)]
+    actor: Option<String>,
+}
+
+impl Attribution {
+    fn actor(&self) -> Result<String> {
+        if let Some(actor) = &self.actor {
+            return Ok(actor.clone());
+        }
+        ["USER", "LOGNAME", "USERNAME"]
+            .into_iter()
+            .find_map(|var| std::env::var(var).ok().filter(|v| !v.is_empty()))
+            .map_or_else(
+                || bail!("cannot tell who you are from the environment: pass `--actor NAME`"),
+                Ok,
+            )
+    }
+}
+
+#[derive(clap::Args)]
+pub(crate) struct SetArgs {
+    /// The switch or setting: `namespace.name`.
+    name: String,
+    /// `on`/`off` for a switch; for a setting, a value of its type (JSON, or bare text for a
+    /// string setting).
+    #[arg(allow_hyphen_values = true)]
+    value: String,
+    #[command(flatten)]
+    by: Attribution,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct ResetArgs {
+    /// The toggle whose stored state to delete.
+    name: String,
+    #[command(flatten)]
+    by: Attribution,
+}
+
+/// A flag's whole rule: what is not given is not in it. The order it applies in is
+/// `FlagRule`'s: gates, sites, users, groups, everyone, percent, the compiled default.
+#[derive(clap::Args)]
+pub(crate) struct FlagArgs {
+    /// The flag: `namespace.name`.
+    name: String,
+    /// A percentage rollout by user id (or by `--stickiness`): 0 to 100, in basis points.
+    #[arg(long)]
+    percent: Option<f64>,
+    /// On or off for everyone not listed.
+    #[arg(long, value_parser = on_off)]
+    everyone: Option<bool>,
+    /// User ids the flag is on for.
+    #[arg(long, value_delimiter = ',', value_name = "ID,…")]
+    users_on: Vec<String>,
+    /// User ids the flag is off for.
+    #[arg(long, value_delimiter = ',', value_name = "ID,…")]
+    users_off: Vec<String>,
+    /// Sites the flag is on for.
+    #[arg(long, value_delimiter = ',', value_name = "ID,…")]
+    sites_on: Vec<String>,
+    /// Sites the flag is off for.
+    #[arg(long, value_delimiter = ',', value_name = "ID,…")]
+    sites_off: Vec<String>,
+    /// Groups the flag is on for: `KIND:ID,ID` (repeat for more kinds).
+    #[arg(long, value_name = "KIND:ID,…", value_parser = group)]
+    group_on: Vec<(String, Vec<String>)>,
+    /// Groups the flag is off for: `KIND:ID,ID`.
+    #[arg(long, value_name = "KIND:ID,…", value_parser = group)]
+    group_off: Vec<(String, Vec<String>)>,
+    /// Only in these environments.
+    #[arg(long, value_delimiter = ',', value_name = "NAME,…")]
+    environments: Vec<String>,
+    /// Only where this other flag is on (repeat for more).
+    #[arg(long, value_name = "FLAG")]
+    requires: Vec<String>,
+    /// Only where an attribute has one of these values: `NAME=V1,V2` (repeat for more).
+    #[arg(long, value_name = "NAME=V,…", value_parser = constraint)]
+    constraint: Vec<(String, Vec<String>)>,
+    /// Bucket by this attribute instead of the user id.
+    #[arg(long, value_name = "ATTRIBUTE")]
+    stickiness: Option<String>,
+    /// The rollout's salt (default: the flag's name).
+    #[arg(long)]
+    salt: Option<String>,
+    /// Turn the flag off for everyone, whatever else the rule says (the kill switch).
+    #[arg(long)]
+    inactive: bool,
+    /// Guard: turn the flag off when the "on" arm's error rate is above this percent.
+    #[arg(long, value_name = "PERCENT")]
+    guard_error_rate: Option<f64>,
+    /// Guard: turn the flag off when the "on" arm's error rate is this many points above the
+    /// "off" arm's.
+    #[arg(long, value_name = "POINTS")]
+    guard_margin: Option<f64>,
+    /// The guard's window.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
+    guard_window: std::time::Duration,
+    /// Outcomes an arm needs in the window before the guard judges it.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    guard_min_requests: u64,
+    #[command(flatten)]
+    by: Attribution,
+}
+
+fn on_off(s: &str) -> Result<bool, String> {
+    match s {
+        "on" | "true" => Ok(true),
+        "off" | "false" => Ok(false),
+        _ => Err(format!("expected `on` or `off`, got `{s}`")),
+    }
+}
+
+fn split(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn group(s: &str) -> Result<(String, Vec<String>), String> {
+    match s.split_once(':') {
+        Some((kind, ids)) if !kind.is_empty() && !split(ids).is_empty() => {
+            Ok((kind.to_owned(), split(ids)))
+        }
+        _ => Err(format!("expected `KIND:ID,ID`, got `{s}`")),
+    }
+}
+
+fn constraint(s: &str) -> Result<(String, Vec<String>), String> {
+    match s.split_once('=') {
+        Some((name, values)) if !name.is_empty() && !split(values).is_empty() => {
+            Ok((name.to_owned(), split(values)))
+        }
+        _ => Err(format!("expected `NAME=V1,V2`, got `{s}`")),
+    }
+}
+
+impl FlagArgs {
+    fn rule(&self) -> FlagRule {
+        let mut rule = FlagRule::new().active(!self.inactive);
+        if !self.environments.is_empty() {
+            rule = rule.environments(self.environments.iter().cloned());
+        }
+        for r in &self.requires {
+            rule = rule.requires(r.clone());
+        }
+        for (name, values) in &self.constraint {
+            rule = rule.constraint(name.clone(), values.iter().cloned());
+        }
+        rule = rule
+            .site_on(self.sites_on.iter().cloned())
+            .site_off(self.sites_off.iter().cloned())
+            .users_on(self.users_on.iter().cloned())
+            .users_off(self.users_off.iter().cloned());
+        for (kind, ids) in &self.group_on {
+            rule = rule.group_on(kind, ids.iter().cloned());
+        }
+        for (kind, ids) in &self.group_off {
+            rule = rule.group_off(kind, ids.iter().cloned());
+        }
+        if let Some(on) = self.everyone {
+            rule = rule.everyone(on);
+        }
+        if let Some(p) = self.percent {
+            rule = rule.percent(p);
+        }
+        if let Some(s) = &self.salt {
+            rule = rule.salt(s.clone());
+        }
+        if let Some(a) = &self.stickiness {
+            rule = rule.stickiness(a.clone());
+        }
+        if self.guard_error_rate.is_some() || self.guard_margin.is_some() {
+            rule.guard = Some(Guard {
+                max_error_rate: self.guard_error_rate,
+                max_margin: self.guard_margin,
+                window_secs: self.guard_window.as_secs(),
+                min_requests: self.guard_min_requests,
+            });
+        }
+        rule
+    }
+}
+
+/// The kind the fleet declares `name` as, or an error suggesting declared names.
+fn kind_of(store: &StoreArgs, opened: &dyn Store, name: &str) -> Result<Kind> {
+    let published = source::reading(store, "the fleet's declarations", opened.published())?;
+    if published.is_empty() {
+        bail!(
+            "no service has published its declarations to {}: there is nothing to check a change \
+             against (a service publishes when it installs the store with `toggles::install_as`)",
+            store.describe()
+        );
+    }
+    let declared = published.iter().flat_map(|p| p.declarations.toggles.iter());
+    if let Some(d) = declared.clone().find(|d| d.full_name == name) {
+        return Ok(d.kind);
+    }
+    bail!(
+        "{}",
+        fleet::unknown(name, declared.map(|d| d.full_name.as_str()))
+    )
+}
+
+pub(crate) fn set(store: &StoreArgs, args: &SetArgs) -> Result<Outcome> {
+    let opened = store.open()?;
+    let change = match kind_of(store, opened.as_ref(), &args.name)? {
+        Kind::Switch => match on_off(&args.value) {
+            Ok(on) => Change::switch(&args.name, on),
+            Err(e) => bail!("`{}` is a switch: {e}", args.name),
+        },
+        Kind::Setting => Change::setting(
+            &args.name,
+            serde_json::from_str::<Json>(&args.value)
+                .unwrap_or_else(|_| Json::String(args.value.clone())),
+        ),
+        Kind::Flag => bail!(
+            "`{}` is a flag: give its rule with `toggles flag {} --percent … --users-on …`",
+            args.name,
+            args.name
+        ),
+    };
+    apply(store, opened.as_ref(), &change, &args.by)
+}
+
+pub(crate) fn flag(store: &StoreArgs, args: &FlagArgs) -> Result<Outcome> {
+    let opened = store.open()?;
+    if kind_of(store, opened.as_ref(), &args.name)? != Kind::Flag {
+        bail!(
+            "`{}` is not a flag: set a switch or a setting with `toggles set {} VALUE`",
+            args.name,
+            args.name
+        );
+    }
+    apply(
+        store,
+        opened.as_ref(),
+        &Change::flag(&args.name, args.rule()),
+        &args.by,
+    )
+}
+
+pub(crate) fn reset(store: &StoreArgs, args: &ResetArgs) -> Result<Outcome> {
+    let opened = store.open()?;
+    // A reset is how dead state is cleaned up: the name need not be declared any more.
+    apply(store, opened.as_ref(), &Change::reset(&args.name), &args.by)
+}
+
+/// Writes `change`, printing the audit entry, or every problem of a refused write.
+fn apply(
+    store: &StoreArgs,
+    opened: &dyn Store,
+    change: &Change,
+    by: &Attribution,
+) -> Result<Outcome> {
+    let actor = by.actor()?;
+    let written = progress::during(&format!("writing to {}", store.describe()), || {
+        toggles_runtime::write_to(opened, change, &actor, &by.reason)
+    });
+    match written {
+        Ok(entry) => {
+            println!("{}", audit::line(&entry));
+            Ok(Outcome::Clean)
+        }
+        Err(WriteError::Invalid(invalid)) => {
+            eprintln!("error: write refused, nothing changed:");
+            for p in &invalid.problems {
+                eprintln!("  - `{}` {}", p.toggle, p.message);
+            }
+            Ok(Outcome::Failed)
+        }
+        Err(WriteError::Store(e)) => Err(anyhow::Error::new(e).context(format!(
+            "cannot write to {}; nothing changed",
+            store.describe()
+        ))),
+        Err(refused) => {
+            eprintln!("error: {refused}");
+            Ok(Outcome::Failed)
+        }
+    }
+}
