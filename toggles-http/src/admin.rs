@@ -352,6 +352,13 @@ fn edit_form(
                     label { "requires (flags) " input name="requires" value=(current.requires.join(", ")); }
                     label { "constraints (a line each: " code { "region: US, RO" } ")" br;
                         textarea name="constraints" { @for (a, v) in &current.constraints { (a) ": " (v.join(", ")) "\n" } } }
+                    @if let Some(guard) = &current.guard {
+                        p id="guard" { "Guarded: turned off by the guard when the on arm's error rate is "
+                            @if let Some(rate) = guard.max_error_rate { "above " (rate) "%" }
+                            @if guard.max_error_rate.is_some() && guard.max_margin.is_some() { " or " }
+                            @if let Some(margin) = guard.max_margin { "more than " (margin) " points above the off arm's" }
+                            " over " (guard.window_secs) " s (from " (guard.min_requests) " requests). Saving keeps the guard." }
+                    }
                 }
             }
             label { "reason " input name="reason" required value=(form.map(|f| f.reason.clone()).unwrap_or_default()); }
@@ -471,7 +478,16 @@ pub(crate) async fn edit(
                 let value = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
                 Ok(Change::setting(&name, value))
             }
-            Kind::Flag => rule_of(&form).map(|rule| Change::flag(&name, rule)),
+            Kind::Flag => rule_of(&form).map(|mut rule| {
+                // What the form does not show is kept as stored, not dropped by a save.
+                let stored: FlagRule = serde_json::from_value(info.live().value).unwrap_or_default();
+                rule.from = stored.from;
+                rule.until = stored.until;
+                rule.salt = stored.salt;
+                rule.stickiness = stored.stickiness;
+                rule.guard = stored.guard;
+                Change::flag(&name, rule)
+            }),
         };
         let problems = match change.map(|change| write_as(&who, &change, &form.reason)) {
             Ok(Ok(_)) => {

@@ -234,6 +234,52 @@ async fn an_owner_edits_through_the_form() {
 }
 
 #[tokio::test]
+async fn saving_the_form_keeps_what_it_does_not_show() {
+    let _g = grader_at_ten().await;
+    let guard = toggles::Guard::error_rate(5.0)
+        .window_secs(60)
+        .min_requests(10);
+    let rule = FlagRule::new()
+        .percent(10.0)
+        .salt("grader-2025")
+        .guard(guard.clone());
+    toggles::write(&Change::flag("grading.new_grader", rule), "ana", "guard it").unwrap();
+    let app = app();
+    let page = call(
+        &app,
+        "GET",
+        "/admin/t/grading.new_grader",
+        Some("ana-token"),
+        None,
+    )
+    .await;
+    assert!(
+        page.body
+            .contains("Guarded: turned off by the guard when the on arm's error rate is above 5%"),
+        "{}",
+        page.body
+    );
+    let form = format!("csrf={}&active=1&percent=20&reason=wider", csrf(&page.body));
+    let saved = call(
+        &app,
+        "POST",
+        "/admin/t/grading.new_grader",
+        Some("ana-token"),
+        Some(&form),
+    )
+    .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
+    let live = toggles::registry()
+        .get("grading.new_grader")
+        .unwrap()
+        .live();
+    let stored: FlagRule = serde_json::from_value(live.value).unwrap();
+    assert_eq!(stored.percent, Some(20.0));
+    assert_eq!(stored.guard, Some(guard), "the guard survives a save");
+    assert_eq!(stored.salt.as_deref(), Some("grader-2025"), "and the salt");
+}
+
+#[tokio::test]
 async fn others_see_no_form_and_forgery_is_refused() {
     let _g = grader_at_ten().await;
     let app = app();

@@ -36,6 +36,18 @@ const MIGRATIONS: &[&str] = &[
          published_at text NOT NULL,
          last_seen text NOT NULL
      );",
+    // 3: outcome counts under guarded flags, one row per instance, flag and guard tick.
+    "CREATE TABLE {s}.outcomes (
+         instance text NOT NULL,
+         toggle text NOT NULL,
+         at bigint NOT NULL,
+         on_ok bigint NOT NULL,
+         on_err bigint NOT NULL,
+         off_ok bigint NOT NULL,
+         off_err bigint NOT NULL
+     );
+     CREATE INDEX outcomes_by_toggle ON {s}.outcomes (toggle, at);
+     CREATE INDEX outcomes_by_age ON {s}.outcomes (at);",
 ];
 
 /// A schema name the store accepts: lower-case letters, digits and `_`, starting with a letter,

@@ -11,7 +11,7 @@ use toggles_runtime::store::{
     AuditEntry, AuditQuery, Declarations, History, OnChange, Published, Store, StoreError,
     WriteError,
 };
-use toggles_runtime::{Snapshot, Timestamp};
+use toggles_runtime::{Counts, Snapshot, Timestamp};
 
 use crate::{listen, schema};
 
@@ -383,6 +383,68 @@ impl Store for PostgresStore {
             fleet.push(published);
         }
         Ok(fleet)
+    }
+
+    /// One row per guarded flag per tick, in one statement; rows older than a day (longer
+    /// than any sensible guard window) are deleted as it goes.
+    fn record_outcomes(
+        &self,
+        instance: &str,
+        at: Timestamp,
+        counts: &[(String, Counts)],
+    ) -> Result<bool, StoreError> {
+        if counts.is_empty() {
+            return Ok(true);
+        }
+        let q = &self.inner.quoted;
+        let number = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        let (mut toggles, mut on_ok, mut on_err, mut off_ok, mut off_err) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (toggle, c) in counts {
+            toggles.push(toggle.as_str());
+            on_ok.push(number(c.on_ok));
+            on_err.push(number(c.on_err));
+            off_ok.push(number(c.off_ok));
+            off_err.push(number(c.off_err));
+        }
+        let at = at.unix_seconds();
+        self.inner.with(|client| {
+            client.execute(
+                &format!(
+                    "INSERT INTO {q}.outcomes (instance, toggle, at, on_ok, on_err, off_ok, off_err)
+                     SELECT $1, t, $2, a, b, c, d
+                     FROM unnest($3::text[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[])
+                          AS u(t, a, b, c, d)"
+                ),
+                &[&instance, &at, &toggles, &on_ok, &on_err, &off_ok, &off_err],
+            )?;
+            client.execute(
+                &format!("DELETE FROM {q}.outcomes WHERE at < $1"),
+                &[&(at - 86_400)],
+            )?;
+            Ok(true)
+        })
+    }
+
+    fn outcomes(&self, toggle: &str, since: Timestamp) -> Result<Option<Counts>, StoreError> {
+        let q = &self.inner.quoted;
+        let row = self.inner.with(|client| {
+            client.query_one(
+                &format!(
+                    "SELECT coalesce(sum(on_ok), 0)::bigint, coalesce(sum(on_err), 0)::bigint,
+                            coalesce(sum(off_ok), 0)::bigint, coalesce(sum(off_err), 0)::bigint
+                     FROM {q}.outcomes WHERE toggle = $1 AND at >= $2"
+                ),
+                &[&toggle, &since.unix_seconds()],
+            )
+        })?;
+        let count = |i: usize| u64::try_from(row.get::<_, i64>(i)).unwrap_or(0);
+        Ok(Some(Counts {
+            on_ok: count(0),
+            on_err: count(1),
+            off_ok: count(2),
+            off_err: count(3),
+        }))
     }
 
     fn watch(&self, on_change: OnChange) -> Result<(), StoreError> {

@@ -166,6 +166,16 @@ fn child() {
                 })
                 .unwrap();
         }
+    } else if role == "guarded" {
+        // An instance whose "on" arm fails 60 times: under the guard's minimum of 100 on its
+        // own, so only the fleet's total can trip it. The guard thread must not tick by itself.
+        std::env::set_var("TOGGLES_GUARD_TICK_MS", "3600000");
+        toggles::install(store).unwrap();
+        for _ in 0..60 {
+            NEW_GRADER.record(true, false);
+        }
+        let tripped = toggles::check_guards();
+        println!("tripped: {tripped:?}");
     } else if role == "flipper" {
         // Another service instance: installs the same store and writes through the runtime.
         toggles::install(store).unwrap();
@@ -179,12 +189,76 @@ fn child() {
     }
 }
 
+#[test]
+fn a_guard_trips_on_the_fleets_counts() {
+    let Some(schema) = schema("guard_fleet") else {
+        return;
+    };
+    let guard = toggles::Guard::error_rate(10.0)
+        .window_secs(300)
+        .min_requests(100);
+    let rule = FlagRule::new().everyone(true).guard(guard);
+    let writer = store(&schema);
+    writer
+        .update(&mut |snapshot| {
+            snapshot.flags.insert(
+                "grading.new_grader".into(),
+                serde_json::to_value(&rule).unwrap(),
+            );
+            Ok(toggles::AuditEntry {
+                at: toggles::Timestamp::now(),
+                actor: "ana".into(),
+                toggle: "grading.new_grader".into(),
+                before: None,
+                after: Some(serde_json::to_value(&rule).unwrap()),
+                reason: "roll out".into(),
+            })
+        })
+        .unwrap();
+
+    // Each instance alone has 60 failures, under the minimum of 100: only the fleet trips.
+    let first = spawn_child(&schema, "guarded").wait_with_output().unwrap();
+    assert!(first.status.success());
+    assert!(String::from_utf8_lossy(&first.stdout).contains("tripped: []"));
+    let second = spawn_child(&schema, "guarded").wait_with_output().unwrap();
+    assert!(second.status.success());
+    assert!(
+        String::from_utf8_lossy(&second.stdout).contains("tripped: [\"grading.new_grader\"]"),
+        "{}",
+        String::from_utf8_lossy(&second.stdout)
+    );
+
+    let entries = writer
+        .audit(&AuditQuery::toggle("grading.new_grader"))
+        .unwrap();
+    assert_eq!(entries.len(), 2, "the person's write and the guard's");
+    assert_eq!(entries[0].actor, toggles::GUARD_ACTOR);
+    assert_eq!(
+        entries[0].reason,
+        "guard tripped: the on arm's error rate 100.00% (120 of 120) is above the limit of 10% over the last 300s across the fleet"
+    );
+    let stored: FlagRule =
+        serde_json::from_value(writer.load().unwrap().flags["grading.new_grader"].clone()).unwrap();
+    assert!(!stored.active, "off for every instance of the fleet");
+    let rows: i64 = client()
+        .query_one(&format!("SELECT count(*) FROM \"{schema}\".outcomes"), &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 2, "one row per instance per tick, not per request");
+}
+
 fn spawn_child(schema: &str, role: &str) -> std::process::Child {
     std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child", "--include-ignored", "--quiet"])
+        .args([
+            "--exact",
+            "child",
+            "--include-ignored",
+            "--quiet",
+            "--nocapture",
+        ])
         .env(CHILD_SCHEMA, schema)
         .env(CHILD_ROLE, role)
-        .stdout(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap()
 }

@@ -36,19 +36,21 @@ pub mod testing;
 
 pub use crate::compile::{Change, Invalid, Problem, Snapshot};
 pub use crate::declare::{
-    registry, Duplicate, Flag, Kind, Life, Meta, Registry, Setting, SettingValue, Source, Switch,
-    Toggle, ToggleInfo, Value,
+    registry, Counts, Duplicate, Flag, Kind, Life, Meta, Outcome, Registry, Setting, SettingValue,
+    Source, Switch, Toggle, ToggleInfo, Value,
 };
 pub use crate::report::{
     undeclared, Declarer, Drift, FleetReport, FleetService, FleetState, FleetToggle, Live,
     LiveSource, Report, ToggleReport,
 };
 pub use crate::rules::{
-    bucket, Context, Explanation, FlagRule, GroupTargets, Step, Targets, Timestamp, TimestampError,
+    bucket, Context, Explanation, FlagRule, GroupTargets, Guard, Limit, Step, Targets, Timestamp,
+    TimestampError, Trip,
 };
 pub use crate::state::{
-    audit, install, install_as, may_change, reload, set_policy, status, write, write_as, write_to,
-    write_to_as, OwnersAndAdmins, Policy, Principal, Status, Target, HEARTBEAT,
+    audit, check_guards, install, install_as, may_change, reload, set_policy, status, write,
+    write_as, write_to, write_to_as, OwnersAndAdmins, Policy, Principal, Status, Target,
+    GUARD_ACTOR, GUARD_TICK, HEARTBEAT,
 };
 pub use crate::stores::{
     AuditEntry, AuditQuery, Declarations, Declared, DeclaredAt, FileStore, History, MemoryStore,

@@ -9,6 +9,9 @@ use crate::rules::FlagRule;
 /// allows nothing, an empty `stickiness`.
 pub(super) fn rule_problems(rule: &FlagRule) -> Vec<String> {
     let mut problems = Vec::new();
+    if let Some(guard) = &rule.guard {
+        problems.extend(guard.problems());
+    }
     if let Some(p) = rule.percent {
         if let Err(e) = Percent::new(p) {
             problems.push(format!("`percent` {e}"));

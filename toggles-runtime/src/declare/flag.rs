@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU32, AtomicU64};
 
 use crate::declare::toggle::{sealed::Sealed, Cells, DeclaredWithToggleAttribute, NO_ID};
-use crate::declare::{Kind, Meta, Toggle, Value, OFF, ON};
+use crate::declare::{Kind, Meta, OutcomeCells, Toggle, Value, OFF, ON};
 
 /// A toggle that is on or off per request: rolled out to a percentage of users, to listed users,
 /// groups and sites, behind gates. Its rule comes from the store; see [`FlagRule`](crate::FlagRule)
@@ -32,6 +32,8 @@ pub struct Flag {
     pub(crate) state: AtomicU64,
     pub(crate) id: AtomicU32,
     pub(crate) overrides: AtomicU32,
+    /// Outcomes recorded for the guard since its last tick.
+    pub(crate) outcomes: OutcomeCells,
 }
 
 impl Flag {
@@ -43,6 +45,7 @@ impl Flag {
             state: AtomicU64::new(if default { ON as u64 } else { OFF as u64 }),
             id: AtomicU32::new(NO_ID),
             overrides: AtomicU32::new(0),
+            outcomes: OutcomeCells::new(),
         }
     }
 

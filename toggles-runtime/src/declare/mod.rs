@@ -6,6 +6,7 @@ mod cached;
 mod flag;
 mod kind;
 mod meta;
+mod outcomes;
 mod registry;
 mod setting;
 mod setting_value;
@@ -16,6 +17,8 @@ pub(crate) use self::cached::{published, set_published, EVAL, OFF, ON, SLOW, STO
 pub use self::flag::Flag;
 pub use self::kind::{Kind, Value};
 pub use self::meta::{Life, Meta, MetaParts, Source};
+pub(crate) use self::outcomes::OutcomeCells;
+pub use self::outcomes::{Counts, Outcome};
 pub use self::registry::{registry, Duplicate, Registry, ToggleInfo};
 pub use self::setting::Setting;
 pub(crate) use self::setting_value::decoder;

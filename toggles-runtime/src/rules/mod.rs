@@ -6,11 +6,13 @@ pub mod bucket;
 mod compiled_rule;
 mod context;
 mod explain;
+mod guard;
 mod rule;
 mod time;
 
 pub(crate) use self::compiled_rule::{CompiledRule, Constant, Decided};
 pub use self::context::Context;
 pub use self::explain::{Explanation, Step};
+pub use self::guard::{Guard, Limit, Trip};
 pub use self::rule::{FlagRule, GroupTargets, Targets};
 pub use self::time::{Timestamp, TimestampError};

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::rules::Timestamp;
+use crate::rules::{Guard, Timestamp};
 
 /// The targeting rule of a [`Flag`](crate::Flag), as a store holds it.
 ///
@@ -88,6 +88,9 @@ pub struct FlagRule {
     /// The context attribute that identifies a unit for the rollout; the user id when unset.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stickiness: Option<String>,
+    /// When the flag turns itself off: see [`Guard`]. It takes no part in an evaluation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guard: Option<Guard>,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's `skip_serializing_if` passes a reference
@@ -111,6 +114,7 @@ impl Default for FlagRule {
             percent: None,
             salt: None,
             stickiness: None,
+            guard: None,
         }
     }
 }
@@ -288,6 +292,13 @@ impl FlagRule {
     #[must_use]
     pub fn stickiness(mut self, attribute: impl Into<String>) -> Self {
         self.stickiness = Some(attribute.into());
+        self
+    }
+
+    /// Guards the flag: it turns itself off when its error rate climbs (see [`Guard`]).
+    #[must_use]
+    pub fn guard(mut self, guard: Guard) -> Self {
+        self.guard = Some(guard);
         self
     }
 }

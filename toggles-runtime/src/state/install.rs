@@ -2,11 +2,13 @@
 
 use std::sync::{Arc, MutexGuard, PoisonError, RwLock};
 
-use crate::compile::{check_target, compile, Catalog, Change, Compiled};
+use serde_json::Value as Json;
+
+use crate::compile::{check_target, compile, Catalog, Change, Compiled, Invalid, Problem};
 use crate::declare::registry;
 use crate::rules::Timestamp;
 use crate::state::publish::publish;
-use crate::state::{lock, retained};
+use crate::state::{guard, lock, retained};
 use crate::stores::{AuditEntry, AuditQuery, Declarations, Service, Store, StoreError, WriteError};
 
 struct Installed {
@@ -30,6 +32,9 @@ pub struct Status {
     pub loaded_at: Option<Timestamp>,
     /// The last load's error, if it failed: the state in force is then the last good one.
     pub last_error: Option<String>,
+    /// Flags a guard turned off in this process whose audited write has not landed yet (the
+    /// store was down): retried every guard tick.
+    pub guard_writes_pending: Vec<String>,
 }
 
 impl Status {
@@ -39,19 +44,22 @@ impl Status {
             generation: 0,
             loaded_at: None,
             last_error: None,
+            guard_writes_pending: Vec::new(),
         }
     }
 }
 
 /// How the store in force is doing. A program can expose it on a health endpoint.
 pub fn status() -> Status {
-    STATUS
+    let mut status = STATUS
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
-        .clone()
+        .clone();
+    status.guard_writes_pending = guard::pending();
+    status
 }
 
-fn installed() -> Option<(Arc<dyn Store>, u64)> {
+pub(super) fn installed() -> Option<(Arc<dyn Store>, u64)> {
     let guard = INSTALLED.read().unwrap_or_else(PoisonError::into_inner);
     guard.as_ref().map(|i| (Arc::clone(&i.store), i.epoch))
 }
@@ -129,6 +137,7 @@ pub fn install_as(store: impl Store, service: Service) -> Result<(), StoreError>
         }
     }))?;
     heartbeat(&store, epoch, service)?;
+    guard::start()?;
     first
 }
 
@@ -227,11 +236,37 @@ fn beat_forever() {
 }
 
 fn load(store: &dyn Store) -> Result<Compiled, StoreError> {
+    let mut snapshot = store.load()?;
+    guard::patch(&mut snapshot);
     Ok(compile(
-        store.load()?,
+        snapshot,
         registry(),
         retained::newest().as_deref(),
     )?)
+}
+
+/// Puts tripped guards in force now, on what is in force (the store may be down): the guard
+/// layer calls this the moment a guard trips.
+pub(super) fn apply_trips() {
+    let lock = lock();
+    let Some(current) = retained::newest() else {
+        return;
+    };
+    let mut snapshot = current.snapshot.clone();
+    guard::patch(&mut snapshot);
+    if snapshot == current.snapshot {
+        return;
+    }
+    match compile(snapshot, registry(), Some(&current)) {
+        Ok(compiled) => {
+            let generation = publish(&lock, compiled);
+            STATUS
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .generation = generation;
+        }
+        Err(e) => tracing::error!(error = %e, "toggles: a tripped guard could not be put in force"),
+    }
 }
 
 fn record(store: &dyn Store, outcome: Result<u64, &StoreError>) {
@@ -263,13 +298,14 @@ pub fn reload() -> Result<(), StoreError> {
 
 /// The reload proper; `compiled`, if given, is a compilation of what the store is expected to
 /// hold, used instead of compiling again when the store does hold it.
-fn reload_locked(
+pub(super) fn reload_locked(
     lock: &MutexGuard<'_, ()>,
     store: &dyn Store,
     compiled: Option<Compiled>,
 ) -> Result<(), StoreError> {
     let current = retained::newest();
-    let loaded = store.load().and_then(|snapshot| {
+    let loaded = store.load().and_then(|mut snapshot| {
+        guard::patch(&mut snapshot);
         // Unchanged (a write that set what was there already): nothing to publish.
         if current.as_ref().is_some_and(|c| c.snapshot == snapshot) {
             return Ok(None);
@@ -355,6 +391,21 @@ pub(super) fn transact(
     catalog: &dyn Catalog,
     current: Option<&Compiled>,
 ) -> Result<(AuditEntry, Option<Compiled>), WriteError> {
+    transact_if(store, change, actor, reason, catalog, current, None)
+}
+
+/// [`transact`], refused unless the toggle's entry is still `expect` (when given) inside the
+/// store's transaction: a write decided on what the store held, which must not overwrite a
+/// change made since.
+pub(super) fn transact_if(
+    store: &dyn Store,
+    change: &Change,
+    actor: &str,
+    reason: &str,
+    catalog: &dyn Catalog,
+    current: Option<&Compiled>,
+    expect: Option<&Json>,
+) -> Result<(AuditEntry, Option<Compiled>), WriteError> {
     if actor.trim().is_empty() || reason.trim().is_empty() {
         return Err(WriteError::Unattributed);
     }
@@ -363,6 +414,14 @@ pub(super) fn transact(
         check_target(change, catalog)?;
         let name = change.name();
         let before = snapshot.entry(name).cloned();
+        if let Some(expected) = expect {
+            if before.as_ref() != Some(expected) {
+                return Err(Invalid {
+                    problems: vec![Problem::new(name, "changed since the write was decided")],
+                }
+                .into());
+            }
+        }
         // A store discards the edited contents of a refused edit, so they are edited in place.
         snapshot.apply(change);
         let after = snapshot.entry(name).cloned();

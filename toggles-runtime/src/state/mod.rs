@@ -52,12 +52,14 @@
 //! # Locks
 //!
 //! One order, never the reverse: the state lock (`lock()`), then the installed store's
-//! `RwLock`, then the status `Mutex`, then the retained states' `Mutex`, then the overrides'
-//! `Mutex`. Checks take none of them, except a thread's first cold path after a publish (the
-//! retained states') and a toggle that a test overrides (the overrides').
+//! `RwLock`, then the status `Mutex`, then the guards' `Mutex`, then the retained states'
+//! `Mutex`, then the overrides' `Mutex`. Checks take none of them, except a thread's first cold
+//! path after a publish (the retained states') and a toggle that a test overrides (the
+//! overrides').
 
 mod check;
 mod external;
+mod guard;
 mod install;
 mod overrides;
 mod permission;
@@ -67,6 +69,7 @@ mod retained;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 pub use self::external::write_to;
+pub use self::guard::{check_guards, GUARD_ACTOR, GUARD_TICK};
 pub use self::install::{audit, install, install_as, reload, status, write, Status, HEARTBEAT};
 pub(crate) use self::install::{current, installed_store};
 #[cfg(feature = "tokio")]

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::compile::{Invalid, Snapshot};
+use crate::declare::Counts;
 use crate::rules::Timestamp;
 use crate::stores::{Declarations, Published};
 
@@ -100,6 +101,27 @@ pub trait Store: Send + Sync + 'static {
     /// Every instance's published declarations.
     fn published(&self) -> Result<Vec<Published>, StoreError> {
         Ok(Vec::new())
+    }
+
+    /// Adds `instance`'s outcome counts of the interval ending `at`, per guarded flag, for the
+    /// fleet's guards (see [`Guard`](crate::Guard)). Returns whether the store keeps them: the
+    /// default keeps nothing and returns `false`, and each process's guards then decide on its
+    /// own counts.
+    fn record_outcomes(
+        &self,
+        instance: &str,
+        at: Timestamp,
+        counts: &[(String, Counts)],
+    ) -> Result<bool, StoreError> {
+        let _ = (instance, at, counts);
+        Ok(false)
+    }
+
+    /// The fleet's outcome counts for `toggle` recorded at or after `since`; `None` from a store
+    /// that keeps none.
+    fn outcomes(&self, toggle: &str, since: Timestamp) -> Result<Option<Counts>, StoreError> {
+        let _ = (toggle, since);
+        Ok(None)
     }
 }
 

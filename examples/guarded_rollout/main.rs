@@ -1,0 +1,79 @@
+//! A rollout that goes bad and is caught: a flag with a guard in its rule, code under it that
+//! records its outcomes, and the guard turning the flag off through an audited write when the
+//! new code path starts failing — printed step by step.
+//!
+//! `cargo run --example guarded_rollout`
+
+use toggles::{toggle, AuditQuery, Change, Context, Flag, FlagRule, Guard, MemoryStore};
+
+/// Grade problems with the rewritten engine.
+#[toggle(
+    namespace = "grading",
+    owner = "team-grading",
+    life = "temporary",
+    remove_by = "2030-01-01"
+)]
+static NEW_GRADER: Flag;
+
+/// One request: the flag decides which grader runs, and the outcome is recorded under the
+/// answer it gave. `failure_every` makes the new grader fail one request in that many.
+fn request(user: &str, failure_every: u32, n: u32) -> bool {
+    let on = NEW_GRADER.is_enabled(&Context::new().user(user));
+    let outcome = NEW_GRADER.outcome(on);
+    let failed = on && n.is_multiple_of(failure_every);
+    if !failed {
+        outcome.ok();
+    }
+    on
+}
+
+/// 1,000 requests from 1,000 users; how many the new grader served.
+fn traffic(failure_every: u32) -> u32 {
+    (0..1000)
+        .map(|n| u32::from(request(&format!("user-{n}"), failure_every, n)))
+        .sum()
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    toggles::install(MemoryStore::new())?;
+    let guard = Guard::error_rate(5.0).window_secs(300).min_requests(200);
+    let rule = FlagRule::new().percent(50.0).guard(guard);
+    toggles::write(
+        &Change::flag("grading.new_grader", rule),
+        "ana@example.com",
+        "start the rollout: half the users, off above 5% errors",
+    )?;
+    println!("1. The rollout starts: 50% of users, guarded at 5% errors over 5 minutes (from 200 requests).");
+
+    let served = traffic(100);
+    let tripped = toggles::check_guards();
+    println!("2. 1,000 requests, {served} on the new grader, 1% of those failing: the guard holds (tripped: {tripped:?}).");
+
+    let served = traffic(8);
+    let tripped = toggles::check_guards();
+    println!("3. A bad deploy: 1,000 more, {served} on the new grader, 12.5% failing. The guard trips: {tripped:?}.");
+
+    let entry = &toggles::audit(&AuditQuery::toggle("grading.new_grader").limit(1))?[0];
+    println!("4. The audit log's newest entry:");
+    println!("     actor:  {}", entry.actor);
+    println!("     reason: {}", entry.reason);
+    println!(
+        "     after:  {}",
+        entry.after.as_ref().map_or("-".into(), ToString::to_string)
+    );
+
+    let served = traffic(8);
+    println!("5. The next 1,000 requests: {served} on the new grader. The flag is off for everyone, and stays off.");
+
+    let fixed = FlagRule::new()
+        .percent(50.0)
+        .guard(Guard::error_rate(5.0).window_secs(300).min_requests(200));
+    toggles::write(
+        &Change::flag("grading.new_grader", fixed),
+        "ana@example.com",
+        "grader fixed in 2.4.1; resume the rollout",
+    )?;
+    let served = traffic(1000);
+    println!("6. Ana ships the fix and turns the rollout back on (a person's write; the guard's window starts afresh): {served} of 1,000 on the new grader.");
+    Ok(())
+}

@@ -1,0 +1,368 @@
+//! Guarded rollouts: a flag turns itself off when the error rate of its "on" arm passes its
+//! guard's limit — not before, not on the "off" arm's errors, once, audited, at once in this
+//! process even when the store is down.
+
+mod support;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Once};
+use std::time::Duration;
+
+use support::store::{all_audit, serial, SharedStore};
+use toggles::store::{AuditQuery, OnChange, Store};
+use toggles::{
+    toggle, AuditEntry, Change, Context, Flag, FlagRule, Guard, MemoryStore, Snapshot, StoreError,
+    WriteError,
+};
+
+/// Guarded by error rate.
+#[toggle(namespace = "guarded", life = "temporary", remove_by = "2030-01-01")]
+static NEW_GRADER: Flag;
+
+/// Guarded by the margin between the arms.
+#[toggle(namespace = "guarded", life = "temporary", remove_by = "2030-01-01")]
+static NEW_SEARCH: Flag;
+
+/// The guard thread must not tick on its own during these tests: they call `check_guards`.
+fn no_background_ticks() {
+    static ONCE: Once = Once::new();
+    // Before any install starts the thread; every test calls this first.
+    ONCE.call_once(|| std::env::set_var("TOGGLES_GUARD_TICK_MS", "3600000"));
+}
+
+/// A fresh store with `rule` for `name`, installed; the store, to look behind the runtime.
+fn installed(name: &str, rule: FlagRule) -> Arc<MemoryStore> {
+    no_background_ticks();
+    let store = Arc::new(MemoryStore::new());
+    toggles::install(SharedStore(Arc::clone(&store))).unwrap();
+    toggles::check_guards(); // drains what earlier tests left recorded
+    toggles::write(&Change::flag(name, rule), "ana", "start the rollout").unwrap();
+    store
+}
+
+fn record(flag: &Flag, on: bool, ok: usize, err: usize) {
+    for _ in 0..ok {
+        flag.record(on, true);
+    }
+    for _ in 0..err {
+        flag.record(on, false);
+    }
+}
+
+fn guard_entries() -> Vec<AuditEntry> {
+    all_audit()
+        .into_iter()
+        .filter(|e| e.actor == toggles::GUARD_ACTOR)
+        .collect()
+}
+
+fn on(flag: &Flag) -> bool {
+    flag.is_enabled(&Context::new().user("u1"))
+}
+
+#[test]
+fn trips_above_the_limit_and_not_at_it() {
+    let _s = serial();
+    let guard = Guard::error_rate(10.0).window_secs(60).min_requests(100);
+    installed(
+        "guarded.new_grader",
+        FlagRule::new().everyone(true).guard(guard),
+    );
+
+    record(&NEW_GRADER, true, 90, 10);
+    assert!(toggles::check_guards().is_empty(), "10% is not above 10%");
+    assert!(on(&NEW_GRADER));
+
+    record(&NEW_GRADER, true, 0, 1);
+    assert_eq!(toggles::check_guards(), ["guarded.new_grader"], "11 of 101");
+    assert!(!on(&NEW_GRADER), "off in this process at once");
+    let entries = guard_entries();
+    assert_eq!(entries.len(), 1);
+    let entry = &entries[0];
+    assert_eq!(
+        entry.reason,
+        "guard tripped: the on arm's error rate 10.89% (11 of 101) is above the limit of 10% over the last 60s in this process"
+    );
+    let before: FlagRule = serde_json::from_value(entry.before.clone().unwrap()).unwrap();
+    let after: FlagRule = serde_json::from_value(entry.after.clone().unwrap()).unwrap();
+    assert!(before.active && !after.active, "the write turns it off");
+    assert_eq!(
+        FlagRule {
+            active: true,
+            ..after
+        },
+        before,
+        "and changes nothing else"
+    );
+    assert!(toggles::status().guard_writes_pending.is_empty());
+}
+
+#[test]
+fn needs_its_minimum_of_requests() {
+    let _s = serial();
+    let guard = Guard::error_rate(10.0).window_secs(60).min_requests(100);
+    installed(
+        "guarded.new_grader",
+        FlagRule::new().everyone(true).guard(guard),
+    );
+
+    record(&NEW_GRADER, true, 0, 99);
+    assert!(
+        toggles::check_guards().is_empty(),
+        "99 outcomes, all failures: too few to judge"
+    );
+    record(&NEW_GRADER, true, 0, 1);
+    assert_eq!(toggles::check_guards(), ["guarded.new_grader"]);
+}
+
+#[test]
+fn the_off_arms_errors_do_not_trip_it() {
+    let _s = serial();
+    let guard = Guard::error_rate(5.0).window_secs(60).min_requests(10);
+    installed(
+        "guarded.new_grader",
+        FlagRule::new().percent(50.0).guard(guard),
+    );
+
+    record(&NEW_GRADER, false, 0, 10_000);
+    record(&NEW_GRADER, true, 100, 0);
+    assert!(toggles::check_guards().is_empty());
+    assert!(guard_entries().is_empty());
+}
+
+#[test]
+fn a_margin_guard_compares_the_arms() {
+    let _s = serial();
+    let guard = Guard::margin(2.0).window_secs(60).min_requests(100);
+    installed(
+        "guarded.new_search",
+        FlagRule::new().percent(50.0).guard(guard),
+    );
+
+    // Both arms fail 5%: the rollout is not to blame.
+    record(&NEW_SEARCH, true, 95, 5);
+    record(&NEW_SEARCH, false, 95, 5);
+    assert!(toggles::check_guards().is_empty());
+    // On: 10 of 110 (9.1%), off: 5 of 100 (5%): more than 2 points worse.
+    record(&NEW_SEARCH, true, 5, 5);
+    assert_eq!(toggles::check_guards(), ["guarded.new_search"]);
+    let reason = &guard_entries()[0].reason;
+    assert!(
+        reason.contains("is more than 2 points above the off arm's 5.00% (5 of 100)"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn trips_once_under_concurrent_recording() {
+    let _s = serial();
+    let guard = Guard::error_rate(20.0).window_secs(60).min_requests(1_000);
+    installed(
+        "guarded.new_grader",
+        FlagRule::new().everyone(true).guard(guard),
+    );
+
+    let done = Arc::new(AtomicBool::new(false));
+    let checker = {
+        let done = Arc::clone(&done);
+        std::thread::spawn(move || {
+            let mut trips = 0;
+            while !done.load(Ordering::Relaxed) {
+                trips += toggles::check_guards().len();
+            }
+            trips + toggles::check_guards().len()
+        })
+    };
+    let recorders: Vec<_> = (0..8)
+        .map(|_| {
+            std::thread::spawn(|| {
+                for i in 0..5_000 {
+                    let on = on(&NEW_GRADER);
+                    // Half of the "on" arm's requests fail: it must trip.
+                    NEW_GRADER.record(on, !on || i % 2 == 0);
+                }
+            })
+        })
+        .collect();
+    for r in recorders {
+        r.join().unwrap();
+    }
+    done.store(true, Ordering::Relaxed);
+    assert_eq!(checker.join().unwrap(), 1, "tripped once");
+    assert_eq!(guard_entries().len(), 1, "one audited write");
+    assert!(!on(&NEW_GRADER));
+}
+
+#[test]
+fn counts_leave_the_window() {
+    let _s = serial();
+    let guard = Guard::error_rate(10.0).window_secs(1).min_requests(100);
+    installed(
+        "guarded.new_grader",
+        FlagRule::new().everyone(true).guard(guard),
+    );
+
+    record(&NEW_GRADER, true, 0, 60);
+    assert!(
+        toggles::check_guards().is_empty(),
+        "60 is under the minimum"
+    );
+    std::thread::sleep(Duration::from_millis(2_100));
+    record(&NEW_GRADER, true, 0, 60);
+    assert!(
+        toggles::check_guards().is_empty(),
+        "the first 60 left the 1-second window"
+    );
+    record(&NEW_GRADER, true, 0, 60);
+    assert_eq!(
+        toggles::check_guards(),
+        ["guarded.new_grader"],
+        "120 within it"
+    );
+}
+
+#[test]
+fn turning_it_back_on_is_a_persons_write_and_starts_afresh() {
+    let _s = serial();
+    let guard = Guard::error_rate(10.0).window_secs(60).min_requests(100);
+    let rule = FlagRule::new().everyone(true).guard(guard);
+    installed("guarded.new_grader", rule.clone());
+    record(&NEW_GRADER, true, 0, 100);
+    assert_eq!(toggles::check_guards().len(), 1);
+    assert!(
+        toggles::check_guards().is_empty(),
+        "an inactive rule is not watched"
+    );
+
+    toggles::write(
+        &Change::flag("guarded.new_grader", rule),
+        "ana",
+        "fixed, again",
+    )
+    .unwrap();
+    assert!(on(&NEW_GRADER));
+    record(&NEW_GRADER, true, 95, 5);
+    assert!(
+        toggles::check_guards().is_empty(),
+        "the failures before the fix do not count against the new rollout"
+    );
+    assert!(on(&NEW_GRADER));
+}
+
+/// A memory store that can be taken down: every call fails while it is.
+struct Flaky {
+    inner: SharedStore,
+    down: Arc<AtomicBool>,
+}
+
+impl Flaky {
+    fn check(&self) -> Result<(), StoreError> {
+        if self.down.load(Ordering::Relaxed) {
+            Err(StoreError::Backend("the store is down".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Store for Flaky {
+    fn describe(&self) -> String {
+        "flaky memory store".into()
+    }
+    fn load(&self) -> Result<Snapshot, StoreError> {
+        self.check()?;
+        self.inner.load()
+    }
+    fn update(
+        &self,
+        edit: &mut dyn FnMut(&mut Snapshot) -> Result<AuditEntry, WriteError>,
+    ) -> Result<AuditEntry, WriteError> {
+        self.check()?;
+        self.inner.update(edit)
+    }
+    fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+        self.inner.audit(query)
+    }
+    fn watch(&self, on_change: OnChange) -> Result<(), StoreError> {
+        self.inner.watch(on_change)
+    }
+}
+
+#[test]
+fn a_store_down_when_it_trips_loses_nothing() {
+    let _s = serial();
+    no_background_ticks();
+    let down = Arc::new(AtomicBool::new(false));
+    toggles::install(Flaky {
+        inner: SharedStore(Arc::new(MemoryStore::new())),
+        down: Arc::clone(&down),
+    })
+    .unwrap();
+    toggles::check_guards();
+    let guard = Guard::error_rate(10.0).window_secs(60).min_requests(100);
+    let rule = FlagRule::new().everyone(true).guard(guard);
+    toggles::write(&Change::flag("guarded.new_grader", rule), "ana", "go").unwrap();
+
+    down.store(true, Ordering::Relaxed);
+    record(&NEW_GRADER, true, 50, 50);
+    assert_eq!(toggles::check_guards(), ["guarded.new_grader"]);
+    assert!(!on(&NEW_GRADER), "off here at once, with the store down");
+    assert_eq!(
+        toggles::status().guard_writes_pending,
+        ["guarded.new_grader"],
+        "and status says the write is owed"
+    );
+    assert!(guard_entries().is_empty());
+    toggles::check_guards();
+    assert!(!on(&NEW_GRADER), "still off while the store is down");
+
+    down.store(false, Ordering::Relaxed);
+    assert!(
+        toggles::check_guards().is_empty(),
+        "retried, not tripped again"
+    );
+    assert_eq!(guard_entries().len(), 1, "the write landed");
+    assert!(toggles::status().guard_writes_pending.is_empty());
+    assert!(!on(&NEW_GRADER), "and the store says off now");
+}
+
+#[test]
+fn a_bad_guard_is_refused_whole() {
+    let _s = serial();
+    installed("guarded.new_grader", FlagRule::new());
+    let bad = Guard {
+        max_error_rate: Some(150.0),
+        max_margin: None,
+        window_secs: 0,
+        min_requests: 0,
+    };
+    let refused = toggles::write(
+        &Change::flag("guarded.new_grader", FlagRule::new().guard(bad)),
+        "ana",
+        "x",
+    )
+    .unwrap_err()
+    .to_string();
+    for problem in [
+        "`guard.max_error_rate` is from 0 (inclusive) to 100 (exclusive), not 150",
+        "`guard.window_secs` must be at least 1",
+        "`guard.min_requests` must be at least 1",
+    ] {
+        assert!(refused.contains(problem), "{refused}");
+    }
+    let neither = Guard {
+        max_error_rate: None,
+        ..Guard::error_rate(1.0)
+    };
+    let refused = toggles::write(
+        &Change::flag("guarded.new_grader", FlagRule::new().guard(neither)),
+        "ana",
+        "x",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        refused.contains("needs `max_error_rate` or `max_margin`"),
+        "{refused}"
+    );
+}

@@ -1,0 +1,186 @@
+//! Outcomes recorded under a flag, for its guard: counters striped across threads, so recording
+//! is one uncontended atomic add, and drained by the guard's tick.
+
+use std::ops::{Add, AddAssign};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+
+use crate::declare::Flag;
+
+/// Stripes per flag: threads spread over them, so two threads rarely add to one cache line.
+const STRIPES: usize = 8;
+
+/// One cache line of counters: on/ok, on/err, off/ok, off/err.
+#[repr(align(64))]
+#[derive(Default)]
+struct Stripe([AtomicU64; 4]);
+
+/// A flag's outcome counters since the guard's last tick. Allocated at the flag's first
+/// recorded outcome (a flag nobody records for costs one pointer).
+#[derive(Default)]
+pub(crate) struct Outcomes {
+    stripes: [Stripe; STRIPES],
+}
+
+impl Outcomes {
+    /// The counts since the last take, reset to zero.
+    pub(crate) fn take(&self) -> Counts {
+        let mut sum = [0u64; 4];
+        for stripe in &self.stripes {
+            for (total, cell) in sum.iter_mut().zip(&stripe.0) {
+                *total += cell.swap(0, Ordering::Relaxed);
+            }
+        }
+        Counts {
+            on_ok: sum[0],
+            on_err: sum[1],
+            off_ok: sum[2],
+            off_err: sum[3],
+        }
+    }
+}
+
+/// This thread's stripe.
+fn stripe() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static STRIPE: usize = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
+    }
+    STRIPE.with(|s| *s)
+}
+
+/// The flag's counters, allocated on first use.
+pub(crate) type OutcomeCells = OnceLock<Box<Outcomes>>;
+
+impl Flag {
+    /// Records one outcome of code run under this flag: `on` is the answer the flag gave (what
+    /// [`is_enabled`](Flag::is_enabled) returned for the request), `ok` whether the code
+    /// succeeded. A guard in the flag's rule ([`Guard`](crate::Guard)) turns the flag off when
+    /// the "on" arm fails too often.
+    ///
+    /// Lock-free and allocation-free after the flag's first outcome: one relaxed atomic add on
+    /// a counter of this thread's stripe.
+    ///
+    /// ```
+    /// use toggles::{toggle, Context, Flag};
+    ///
+    /// /// Grade problems with the rewritten engine.
+    /// #[toggle(namespace = "grading", life = "temporary", remove_by = "2030-01-01")]
+    /// static NEW_GRADER: Flag;
+    ///
+    /// # fn grade(new: bool) -> Result<u32, String> { Ok(if new { 2 } else { 1 }) }
+    /// let on = NEW_GRADER.is_enabled(&Context::new().user("42"));
+    /// let graded = grade(on);
+    /// NEW_GRADER.record(on, graded.is_ok());
+    /// ```
+    #[inline]
+    pub fn record(&self, on: bool, ok: bool) {
+        let outcomes = self.outcomes.get_or_init(Box::default);
+        let cell = (usize::from(!on) << 1) | usize::from(!ok);
+        outcomes.stripes[stripe()].0[cell].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A guard that records a failure under the answer `on` when dropped, unless
+    /// [`Outcome::ok`] was called first: an early return or a panic counts as a failure.
+    ///
+    /// ```
+    /// use toggles::{toggle, Context, Flag};
+    ///
+    /// /// Grade problems with the rewritten engine.
+    /// #[toggle(namespace = "grading", life = "temporary", remove_by = "2030-01-01")]
+    /// static NEW_GRADER: Flag;
+    ///
+    /// # fn grade(new: bool) -> Result<u32, String> { Ok(if new { 2 } else { 1 }) }
+    /// fn handle() -> Result<u32, String> {
+    ///     let on = NEW_GRADER.is_enabled(&Context::new().user("42"));
+    ///     let outcome = NEW_GRADER.outcome(on);
+    ///     let score = grade(on)?; // an error here is recorded as a failure
+    ///     outcome.ok();
+    ///     Ok(score)
+    /// }
+    /// # handle().unwrap();
+    /// ```
+    pub fn outcome(&self, on: bool) -> Outcome<'_> {
+        Outcome {
+            flag: self,
+            on,
+            ok: false,
+        }
+    }
+
+    /// The counts recorded since the last call, reset: for the guard's tick.
+    pub(crate) fn take_outcomes(&self) -> Counts {
+        self.outcomes.get().map(|o| o.take()).unwrap_or_default()
+    }
+}
+
+/// An outcome not yet known: a failure when dropped, unless marked [`ok`](Outcome::ok). From
+/// [`Flag::outcome`].
+#[must_use = "dropping it at once records a failure"]
+pub struct Outcome<'a> {
+    flag: &'a Flag,
+    on: bool,
+    ok: bool,
+}
+
+impl Outcome<'_> {
+    /// Records a success.
+    pub fn ok(mut self) {
+        self.ok = true;
+    }
+}
+
+impl Drop for Outcome<'_> {
+    fn drop(&mut self) {
+        self.flag.record(self.on, self.ok);
+    }
+}
+
+impl std::fmt::Debug for Outcome<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outcome")
+            .field("flag", &self.flag.meta().full_name())
+            .field("on", &self.on)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Outcomes counted per arm: successes and failures while the flag answered on, and off.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    /// Successes under "on".
+    pub on_ok: u64,
+    /// Failures under "on".
+    pub on_err: u64,
+    /// Successes under "off".
+    pub off_ok: u64,
+    /// Failures under "off".
+    pub off_err: u64,
+}
+
+impl Counts {
+    /// Whether nothing was counted.
+    pub fn is_empty(&self) -> bool {
+        *self == Counts::default()
+    }
+}
+
+impl Add for Counts {
+    type Output = Counts;
+    fn add(self, other: Counts) -> Counts {
+        Counts {
+            on_ok: self.on_ok + other.on_ok,
+            on_err: self.on_err + other.on_err,
+            off_ok: self.off_ok + other.off_ok,
+            off_err: self.off_err + other.off_err,
+        }
+    }
+}
+
+impl AddAssign for Counts {
+    fn add_assign(&mut self, other: Counts) {
+        *self = *self + other;
+    }
+}
