@@ -199,33 +199,40 @@ fn a_guard_trips_on_the_fleets_counts() {
         .min_requests(100);
     let rule = FlagRule::new().everyone(true).guard(guard);
     let writer = store(&schema);
-    writer
-        .update(&mut |snapshot| {
-            snapshot.flags.insert(
-                "grading.new_grader".into(),
-                serde_json::to_value(&rule).unwrap(),
-            );
-            Ok(toggles::AuditEntry {
-                at: toggles::Timestamp::now(),
-                actor: "ana".into(),
-                toggle: "grading.new_grader".into(),
-                before: None,
-                after: Some(serde_json::to_value(&rule).unwrap()),
-                reason: "roll out".into(),
+    let roll_out = |reason: &str| {
+        let json = serde_json::to_value(&rule).unwrap();
+        writer
+            .update(&mut |snapshot| {
+                let before = snapshot
+                    .flags
+                    .insert("grading.new_grader".into(), json.clone());
+                Ok(toggles::AuditEntry {
+                    at: toggles::Timestamp::now(),
+                    actor: "ana".into(),
+                    toggle: "grading.new_grader".into(),
+                    before,
+                    after: Some(json.clone()),
+                    reason: reason.into(),
+                })
             })
-        })
-        .unwrap();
+            .unwrap();
+    };
+    let guarded = || {
+        let out = spawn_child(&schema, "guarded").wait_with_output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    roll_out("roll out");
 
-    // Each instance alone has 60 failures, under the minimum of 100: only the fleet trips.
-    let first = spawn_child(&schema, "guarded").wait_with_output().unwrap();
-    assert!(first.status.success());
-    assert!(String::from_utf8_lossy(&first.stdout).contains("tripped: []"));
-    let second = spawn_child(&schema, "guarded").wait_with_output().unwrap();
-    assert!(second.status.success());
+    // Each instance alone has 60 failures, under the minimum of 100: only the fleet trips. The
+    // instances first see the rule in different seconds; the window is the fleet's, not theirs.
+    let first = guarded();
+    assert!(first.contains("tripped: []"), "{first}");
+    next_second();
+    let second = guarded();
     assert!(
-        String::from_utf8_lossy(&second.stdout).contains("tripped: [\"grading.new_grader\"]"),
-        "{}",
-        String::from_utf8_lossy(&second.stdout)
+        second.contains("tripped: [\"grading.new_grader\"]"),
+        "{second}"
     );
 
     let entries = writer
@@ -245,6 +252,22 @@ fn a_guard_trips_on_the_fleets_counts() {
         .unwrap()
         .get(0);
     assert_eq!(rows, 2, "one row per instance per tick, not per request");
+
+    // A person turns it back on: the failures from before are no longer counted.
+    next_second();
+    roll_out("fixed; on again");
+    let third = guarded();
+    assert!(third.contains("tripped: []"), "{third}");
+}
+
+/// Sleeps into the next wall-clock second (outcome counts are stamped in whole seconds).
+fn next_second() {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    std::thread::sleep(Duration::from_nanos(u64::from(
+        1_000_000_000 - now.subsec_nanos(),
+    )));
 }
 
 fn spawn_child(schema: &str, role: &str) -> std::process::Child {
@@ -303,7 +326,7 @@ fn a_write_in_another_process_is_in_force_here() {
         let before = RECOMMENDATIONS.is_enabled();
         let start = Instant::now();
         assert!(spawn_child(&schema, "flipper").wait().unwrap().success());
-        wait_for("the other process's write is in force", 2, || {
+        wait_for("the other process's write is in force", 10, || {
             RECOMMENDATIONS.is_enabled() != before
         });
         eprintln!(
@@ -396,7 +419,8 @@ fn the_database_unreachable_at_start_up_and_later() {
     let start = Instant::now();
     assert!(RECOMMENDATIONS.is_enabled(), "the compiled default");
     assert!(
-        start.elapsed() < Duration::from_millis(50),
+        // Far under the 3 s a connection attempt may take, with room for a loaded machine.
+        start.elapsed() < Duration::from_millis(500),
         "a check never waits"
     );
 

@@ -16,7 +16,10 @@ use crate::declare::Counts;
 /// arm's error rate is *above* `max_error_rate` (percent), or *more than* `max_margin` points
 /// above the "off" arm's (which then needs `min_requests` of its own). A tripped guard turns
 /// the flag off (`active: false`) through an ordinary audited write by the actor `guard`; it
-/// trips once, and turning the flag back on is a person's write.
+/// trips once, and turning the flag back on is a person's write. A window never reaches back
+/// past the rule's last change: a rule changed or turned back on starts with no outcomes (for
+/// fleet-wide counts, the change's time in the audit log; for a process's own, when the process
+/// first saw the rule).
 ///
 /// ```json
 /// { "percent": 20, "guard": { "max_error_rate": 5, "window_secs": 300, "min_requests": 200 } }

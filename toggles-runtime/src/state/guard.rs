@@ -23,7 +23,7 @@ use crate::declare::{registry, Cells, Counts};
 use crate::rules::{FlagRule, Timestamp};
 use crate::state::install::{installed, reload_locked, transact_if};
 use crate::state::{lock, retained};
-use crate::stores::{Service, Store, StoreError, WriteError};
+use crate::stores::{AuditQuery, Service, Store, StoreError, WriteError};
 
 /// How often guards are checked, unless `$TOGGLES_GUARD_TICK_MS` says otherwise (tests
 /// shorten it). Each tick writes at most one row per guarded flag to a store that keeps
@@ -129,7 +129,6 @@ pub fn check_guards() -> Vec<String> {
                     name,
                     json,
                     rule,
-                    since,
                     local,
                 }
             })
@@ -140,7 +139,7 @@ pub fn check_guards() -> Vec<String> {
     let fleet: Vec<Option<Counts>> = watched
         .iter()
         .map(|w| match (shared, store.as_deref()) {
-            (Some(true), Some(s)) => fleet_counts(s, &w.name, w.since),
+            (Some(true), Some(s)) => fleet_counts(s, w, now),
             _ => None,
         })
         .collect();
@@ -193,12 +192,11 @@ pub fn check_guards() -> Vec<String> {
     tripped
 }
 
-/// A guarded flag this tick: its rule, where its window starts, and this process's counts.
+/// A guarded flag this tick: its rule, and this process's counts in its window.
 struct Watched {
     name: String,
     json: Json,
     rule: FlagRule,
-    since: Timestamp,
     local: Counts,
 }
 
@@ -219,8 +217,8 @@ fn guarded_rules() -> Vec<(String, Json, FlagRule)> {
         .collect()
 }
 
-/// Where `name`'s window starts: `window_secs` ago, or when the rule in force was first seen,
-/// whichever is later (a new rule is a new rollout).
+/// Where `name`'s window of this process's counts starts: `window_secs` ago, or when this
+/// process first saw the rule in force, whichever is later (a new rule is a new rollout).
 fn window_start(
     g: &mut Guards,
     name: &str,
@@ -301,11 +299,28 @@ fn share(
     }
 }
 
-fn fleet_counts(store: &dyn Store, name: &str, since: Timestamp) -> Option<Counts> {
-    match store.outcomes(name, since) {
+/// The fleet's counts for `w` since its window starts: `window_secs` ago, or at the rule's last
+/// audited change, whichever is later. Every instance reads the same audit log, so all agree on
+/// where the window starts — unlike when each of them first saw the rule — and counts from
+/// before a person re-enabled the flag stay out of it. `None` when the store cannot say: this
+/// process then decides on its own counts.
+fn fleet_counts(store: &dyn Store, w: &Watched, now: Timestamp) -> Option<Counts> {
+    let window = w.rule.guard.as_ref().map_or(0, |g| g.window_secs);
+    let mut since = now
+        .unix_seconds()
+        .saturating_sub(i64::try_from(window).unwrap_or(i64::MAX));
+    let read = store
+        .audit(&AuditQuery::toggle(&w.name).limit(1))
+        .and_then(|newest| {
+            if let Some(changed) = newest.first() {
+                since = since.max(changed.at.unix_seconds());
+            }
+            store.outcomes(&w.name, Timestamp::from_unix_seconds(since))
+        });
+    match read {
         Ok(counts) => counts,
         Err(e) => {
-            tracing::warn!(store = %store.describe(), error = %e, toggle = %name, "toggles: the fleet's outcome counts cannot be read; this process decides on its own");
+            tracing::warn!(store = %store.describe(), error = %e, toggle = %w.name, "toggles: the fleet's outcome counts cannot be read; this process decides on its own");
             None
         }
     }
