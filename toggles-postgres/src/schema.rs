@@ -48,6 +48,10 @@ const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX outcomes_by_toggle ON {s}.outcomes (toggle, at);
      CREATE INDEX outcomes_by_age ON {s}.outcomes (at);",
+    // 4: a digest of each instance's toggles, so a fleet read fetches each distinct list once.
+    "ALTER TABLE {s}.instances ADD COLUMN toggles_digest text;
+     UPDATE {s}.instances SET toggles_digest = md5((declarations->'toggles')::text);
+     ALTER TABLE {s}.instances ALTER COLUMN toggles_digest SET NOT NULL;",
 ];
 
 /// A schema name the store accepts: lower-case letters, digits and `_`, starting with a letter,

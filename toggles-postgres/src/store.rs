@@ -8,8 +8,8 @@ use std::time::Duration;
 use postgres::{Client, Config, GenericClient, NoTls};
 use serde_json::Value as Json;
 use toggles_runtime::store::{
-    AuditEntry, AuditQuery, Declarations, History, OnChange, Published, Store, StoreError,
-    WriteError,
+    AuditEntry, AuditQuery, Declarations, Declared, History, OnChange, Published, Service, Store,
+    StoreError, WriteError,
 };
 use toggles_runtime::{Counts, Snapshot, Timestamp};
 
@@ -334,10 +334,12 @@ impl Store for PostgresStore {
         self.inner.with(|client| {
             client.execute(
                 &format!(
-                    "INSERT INTO {q}.instances (instance, service, version, declarations, published_at, last_seen)
-                     VALUES ($1, $2, $3, $4, $5, $5)
+                    "INSERT INTO {q}.instances
+                         (instance, service, version, declarations, toggles_digest, published_at, last_seen)
+                     VALUES ($1, $2, $3, $4, md5(($4::jsonb->'toggles')::text), $5, $5)
                      ON CONFLICT (instance) DO UPDATE SET service = excluded.service,
                          version = excluded.version, declarations = excluded.declarations,
+                         toggles_digest = excluded.toggles_digest,
                          published_at = excluded.published_at, last_seen = excluded.last_seen"
                 ),
                 &[&service.instance, &service.name, &service.version, &json, &at],
@@ -357,29 +359,55 @@ impl Store for PostgresStore {
         })
     }
 
+    /// Instances of one build publish the same toggles: each distinct list crosses the wire and
+    /// is parsed once (on the first row that has it, by the digest stored at publish), and every
+    /// other row carries only its service and times. One statement, so one consistent view.
     fn published(&self) -> Result<Vec<Published>, StoreError> {
         let q = &self.inner.quoted;
         let rows = self.inner.with(|client| {
             client.query(
-                &format!("SELECT declarations, published_at, last_seen FROM {q}.instances ORDER BY instance"),
+                &format!(
+                    "SELECT instance, service, version, published_at, last_seen, toggles_digest,
+                            CASE WHEN row_number() OVER (
+                                PARTITION BY toggles_digest ORDER BY instance
+                            ) = 1 THEN declarations->'toggles' END
+                     FROM {q}.instances ORDER BY instance"
+                ),
                 &[],
             )
         })?;
+        let mut lists: HashMap<String, Vec<Declared>> = HashMap::new();
         let mut fleet = Vec::with_capacity(rows.len());
         for row in rows {
-            let declarations: Declarations = serde_json::from_value(row.get(0)).map_err(|e| {
+            let digest: String = row.get(5);
+            if let Some(toggles) = row.get::<_, Option<Json>>(6) {
+                let toggles = serde_json::from_value(toggles).map_err(|e| {
+                    StoreError::Backend(format!(
+                        "{}: published declarations do not parse: {e}",
+                        self.inner.description
+                    ))
+                })?;
+                lists.insert(digest.clone(), toggles);
+            }
+            // The first row of each digest holds its toggles: a row without is a broken query.
+            let toggles = lists.get(&digest).cloned().ok_or_else(|| {
                 StoreError::Backend(format!(
-                    "{}: published declarations do not parse: {e}",
+                    "{}: published declarations came back without their toggles",
                     self.inner.description
                 ))
             })?;
+            let service = Service::instance(
+                row.get::<_, String>(1),
+                row.get::<_, String>(2),
+                row.get::<_, String>(0),
+            );
             let time = |i: usize| {
                 row.get::<_, String>(i)
                     .parse()
                     .unwrap_or(Timestamp::from_unix_seconds(0))
             };
-            let mut published = Published::new(declarations, time(1));
-            published.last_seen = time(2);
+            let mut published = Published::new(Declarations::new(service, toggles), time(3));
+            published.last_seen = time(4);
             fleet.push(published);
         }
         Ok(fleet)

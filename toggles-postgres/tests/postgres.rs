@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use support::{client, schema, serial, wait_for, Proxy};
 use toggles::store::{AuditQuery, Store};
-use toggles::{toggle, Change, Context, Flag, FlagRule, Setting, Switch, WriteError};
+use toggles::{toggle, Change, Context, Flag, FlagRule, Service, Setting, Switch, WriteError};
 use toggles_postgres::PostgresStore;
 
 /// Turn recommendations off when the catalog is under load.
@@ -505,6 +505,51 @@ fn installing_publishes_the_declarations_for_the_fleet_report() {
         .drift
         .never_set
         .contains(&"grading.new_grader".to_owned()));
+}
+
+#[test]
+fn the_fleet_reads_back_every_instance_as_it_published() {
+    let Some(schema) = schema("fleet_read") else {
+        return;
+    };
+    // Two builds: every toggle of this program, and all but the first; instances of each.
+    let all = toggles::store::Declarations::of(toggles::registry(), Service::new("lms", "2"));
+    let fewer =
+        toggles::store::Declarations::new(Service::new("cms", "1"), all.toggles[1..].to_vec());
+    let as_instance = |d: &toggles::store::Declarations, i: usize| {
+        let mut d = d.clone();
+        d.service.instance = format!("i{i:02}");
+        d
+    };
+    let expected: Vec<_> = (0..7)
+        .map(|i| as_instance(if i % 3 == 0 { &fewer } else { &all }, i))
+        .collect();
+    let at: toggles::Timestamp = "2026-11-22T10:00:00Z".parse().unwrap();
+    let shared = store(&schema);
+    for d in &expected {
+        shared.publish(d, at).unwrap();
+    }
+    let read = |store: &PostgresStore| -> Vec<_> {
+        store
+            .published()
+            .unwrap()
+            .into_iter()
+            .map(|p| {
+                assert_eq!((p.published_at, p.last_seen), (at, at));
+                p.declarations
+            })
+            .collect()
+    };
+    assert_eq!(read(&shared), expected);
+
+    // Rows published before the digest column existed are given one when the store upgrades.
+    client()
+        .batch_execute(&format!(
+            "ALTER TABLE \"{schema}\".instances DROP COLUMN toggles_digest;
+             DELETE FROM \"{schema}\".migrations WHERE version = 4;"
+        ))
+        .unwrap();
+    assert_eq!(read(&store(&schema)), expected);
 }
 
 #[test]

@@ -47,6 +47,27 @@ impl Service {
         }
     }
 
+    /// One instance of the service `name` at `version`, as a store recorded it (for stores
+    /// that keep the parts apart).
+    ///
+    /// ```
+    /// use toggles_runtime::Service;
+    ///
+    /// let recorded = Service::instance("grading", "1.4.2", "web-1-4242-18a2b");
+    /// assert_eq!(recorded.instance, "web-1-4242-18a2b");
+    /// ```
+    pub fn instance(
+        name: impl Into<String>,
+        version: impl Into<String>,
+        instance: impl Into<String>,
+    ) -> Service {
+        Service {
+            name: name.into(),
+            version: version.into(),
+            instance: instance.into(),
+        }
+    }
+
     /// The service named by `$TOGGLES_SERVICE` and `$TOGGLES_SERVICE_VERSION`, else by the
     /// program's file name, with no version.
     pub fn from_env() -> Service {
