@@ -3,8 +3,10 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+#[path = "../../../toggles-postgres/tests/support/server.rs"]
+mod server;
+
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::Path;
 
 use assert_cmd::Command;
@@ -180,38 +182,10 @@ pub fn file_store(dir: &Path, fleet: &[Declarations]) -> String {
     format!("file:{}", path.display())
 }
 
-/// The PostgreSQL server: `$TOGGLES_TEST_POSTGRES` (libpq's key=value form), or the local one.
-pub fn postgres_settings() -> String {
-    std::env::var("TOGGLES_TEST_POSTGRES")
-        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres dbname=test".to_owned())
-}
+pub use self::server::url as postgres_settings;
 
-/// A fresh schema for `test`, or `None`, said loudly, where no server answers on a machine that
-/// does not require one (under CI or `TOGGLES_REQUIRE_POSTGRES=1` the test fails instead).
+/// A fresh schema `cli_<test>`, or `None` (said loudly) where no server answers on a machine
+/// that does not require one (under CI or `TOGGLES_REQUIRE_POSTGRES=1` the test fails instead).
 pub fn postgres_schema(test: &str) -> Option<String> {
-    let schema = format!("cli_{test}");
-    match postgres::Client::connect(&postgres_settings(), postgres::NoTls) {
-        Ok(mut client) => {
-            client
-                .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
-                .expect("the test schema can be dropped");
-            Some(schema)
-        }
-        Err(e) => {
-            let required = std::env::var("TOGGLES_REQUIRE_POSTGRES").is_ok_and(|v| v == "1")
-                || std::env::var("CI").is_ok_and(|v| v == "true");
-            assert!(
-                !required,
-                "PostgreSQL is required here (CI or TOGGLES_REQUIRE_POSTGRES=1) but `{}` does not answer: {e}",
-                postgres_settings()
-            );
-            // Past the harness's capture of a passing test's output: a skip must be seen.
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n*** SKIPPED {test}: no PostgreSQL server at `{}` ({e}). Start one, or set TOGGLES_TEST_POSTGRES. ***\n",
-                postgres_settings()
-            );
-            None
-        }
-    }
+    server::fresh_schema(&format!("cli_{test}"))
 }

@@ -2,48 +2,20 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::io::{Read as _, Write as _};
+mod server;
+
+use std::io::Read as _;
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-/// The server: `$TOGGLES_TEST_POSTGRES`, or the local one with trust authentication.
-pub fn url() -> String {
-    std::env::var("TOGGLES_TEST_POSTGRES")
-        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres dbname=test".to_owned())
-}
+pub use self::server::url;
 
-/// A fresh, empty schema for one test, or `None` (said loudly) when no server answers on a
-/// machine that does not require one. Under CI, or with `TOGGLES_REQUIRE_POSTGRES=1`, a missing
-/// server fails the test instead.
+/// A fresh, empty schema `test_<test>`, or `None` (said loudly) when no server answers on a
+/// machine that does not require one.
 pub fn schema(test: &str) -> Option<String> {
-    let schema = format!("test_{test}");
-    match postgres::Client::connect(&url(), postgres::NoTls) {
-        Ok(mut client) => {
-            client
-                .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
-                .expect("the test schema can be dropped");
-            Some(schema)
-        }
-        Err(e) => {
-            let required = std::env::var("TOGGLES_REQUIRE_POSTGRES").is_ok_and(|v| v == "1")
-                || std::env::var("CI").is_ok_and(|v| v == "true");
-            assert!(
-                !required,
-                "PostgreSQL is required here (CI or TOGGLES_REQUIRE_POSTGRES=1) but {} does not answer: {e}",
-                url()
-            );
-            // Straight to the process's stderr: the test harness captures `eprintln!` of a
-            // passing test, and a skip must be seen.
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n*** SKIPPED {test}: no PostgreSQL server at `{}` ({e}). Start one, or set TOGGLES_TEST_POSTGRES. ***\n",
-                url()
-            );
-            None
-        }
-    }
+    server::fresh_schema(&format!("test_{test}"))
 }
 
 /// A plain connection, for looking behind the store's back.
