@@ -13,27 +13,41 @@
 //! a 50% rollout sees the same 1,024 units in every program.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Barrier;
 use std::time::Instant;
 
 /// The system allocator, counting every allocation (reallocations included).
 ///
-/// One relaxed increment per allocation: a cost each program pays only when it allocates, which
-/// is the thing being counted.
+/// Each thread counts its own, in a thread-local cell: one increment per allocation, paid only
+/// when a program allocates (the thing being counted), and no cache line shared between threads,
+/// so counting adds no contention to the two-thread rows.
 pub struct Counting;
 
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+thread_local! {
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn count() {
+    // `try_with`: an allocation while the thread is being torn down goes uncounted, not wrong.
+    let _ = ALLOCATIONS.try_with(|n| n.set(n.get() + 1));
+}
+
+/// This thread's allocations so far.
+fn allocations() -> u64 {
+    ALLOCATIONS.with(Cell::get)
+}
 
 // SAFETY: every call is forwarded unchanged to `System`, which upholds the contract.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        count();
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        count();
         unsafe { System.alloc_zeroed(layout) }
     }
 
@@ -42,7 +56,7 @@ unsafe impl GlobalAlloc for Counting {
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        count();
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -67,15 +81,21 @@ pub enum Row {
     RolloutFresh,
     /// The same rollout, contexts built before the loop.
     RolloutReused,
+    /// [`OnOffFresh`](Row::OnOffFresh) on two threads at once, as two requests would run.
+    OnOffFreshTwoThreads,
+    /// [`RolloutFresh`](Row::RolloutFresh) on two threads at once.
+    RolloutFreshTwoThreads,
 }
 
 impl Row {
     /// Every row, in the table's order.
-    pub const ALL: [Row; 4] = [
+    pub const ALL: [Row; 6] = [
         Row::OnOffFresh,
         Row::OnOffReused,
         Row::RolloutFresh,
         Row::RolloutReused,
+        Row::OnOffFreshTwoThreads,
+        Row::RolloutFreshTwoThreads,
     ];
 
     /// The row's label in the table.
@@ -85,12 +105,17 @@ impl Row {
             Row::OnOffReused => "on/off flag, reused context",
             Row::RolloutFresh => "50% rollout, fresh context",
             Row::RolloutReused => "50% rollout, reused context",
+            Row::OnOffFreshTwoThreads => "on/off flag, fresh context, 2 threads",
+            Row::RolloutFreshTwoThreads => "50% rollout, fresh context, 2 threads",
         }
     }
 
     /// Whether the row evaluates the rollout (else the on/off flag).
     pub fn is_rollout(self) -> bool {
-        matches!(self, Row::RolloutFresh | Row::RolloutReused)
+        matches!(
+            self,
+            Row::RolloutFresh | Row::RolloutReused | Row::RolloutFreshTwoThreads
+        )
     }
 
     /// The key every program gives the row's flag.
@@ -104,7 +129,15 @@ impl Row {
 
     /// Whether the row builds a context per check.
     pub fn is_fresh(self) -> bool {
-        matches!(self, Row::OnOffFresh | Row::RolloutFresh)
+        !matches!(self, Row::OnOffReused | Row::RolloutReused)
+    }
+
+    /// How many threads evaluate at once.
+    pub fn threads(self) -> usize {
+        match self {
+            Row::OnOffFreshTwoThreads | Row::RolloutFreshTwoThreads => 2,
+            _ => 1,
+        }
     }
 }
 
@@ -115,12 +148,13 @@ const ROUNDS: usize = 9;
 
 /// Runs `evaluate(user_index)` in the shared loop and prints the row's line.
 ///
-/// One untimed warm-up round, then [`ROUNDS`] timed rounds of [`PER_ROUND`] evaluations; the
-/// median round gives ns per evaluation, all timed rounds together give allocations per
-/// evaluation. Panics (a wrong row is worse than none) when the on/off flag is not on for every
-/// user or the rollout is not on for 40–60% of them: a peer answering its default would
-/// otherwise look fast.
-pub fn measure(library: &str, path: &str, row: Row, mut evaluate: impl FnMut(usize) -> bool) {
+/// One untimed warm-up round, then [`ROUNDS`] timed rounds in which each of the row's threads
+/// runs [`PER_ROUND`] evaluations, all starting together; the median round's time per
+/// evaluation as the threads saw it on average (so a library that contends across threads shows
+/// it) is reported, and all timed rounds together give allocations per evaluation. Panics (a
+/// wrong row is worse than none) when the on/off flag is not on for every user or the rollout is
+/// not on for 40–60% of them: a peer answering its default would otherwise look fast.
+pub fn measure(library: &str, path: &str, row: Row, evaluate: impl Fn(usize) -> bool + Sync) {
     let mut on = 0usize;
     for i in 0..PER_ROUND {
         on += usize::from(evaluate(black_box(i % USERS)));
@@ -140,22 +174,42 @@ pub fn measure(library: &str, path: &str, row: Row, mut evaluate: impl FnMut(usi
         );
     }
 
+    let threads = row.threads();
     let mut rounds = [0f64; ROUNDS];
-    let allocations_before = ALLOCATIONS.load(Ordering::Relaxed);
+    let mut allocated = 0u64;
     for round in &mut rounds {
-        let start = Instant::now();
-        for i in 0..PER_ROUND {
-            black_box(evaluate(black_box(i % USERS)));
-        }
-        *round = start.elapsed().as_nanos() as f64 / PER_ROUND as f64;
+        let start = Barrier::new(threads);
+        // Each thread times and counts its own evaluations: a clock read by a coordinating
+        // thread would wait for a core the evaluating threads hold.
+        let (nanos, allocs) = std::thread::scope(|s| {
+            let running: Vec<_> = (0..threads)
+                .map(|t| {
+                    let (start, evaluate) = (&start, &evaluate);
+                    s.spawn(move || {
+                        start.wait();
+                        let (started, before) = (Instant::now(), allocations());
+                        // Each thread from its own place in the users, as separate requests.
+                        for i in 0..PER_ROUND {
+                            black_box(evaluate(black_box((i + t * USERS / 2) % USERS)));
+                        }
+                        (started.elapsed().as_nanos(), allocations() - before)
+                    })
+                })
+                .collect();
+            running
+                .into_iter()
+                .map(|t| t.join().expect("an evaluating thread"))
+                .fold((0u128, 0u64), |(n, a), (tn, ta)| (n + tn, a + ta))
+        });
+        *round = nanos as f64 / (threads * PER_ROUND) as f64;
+        allocated += allocs;
     }
-    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - allocations_before;
     rounds.sort_by(f64::total_cmp);
     println!(
         "{library}\t{path}\t{}\t{:.2}\t{:.2}\t{:.3}",
         row.label(),
         rounds[ROUNDS / 2],
-        allocations as f64 / (ROUNDS * PER_ROUND) as f64,
+        allocated as f64 / (ROUNDS * PER_ROUND * threads) as f64,
         share_on,
     );
 }
