@@ -306,16 +306,15 @@ fn share(
 /// process then decides on its own counts.
 fn fleet_counts(store: &dyn Store, w: &Watched, now: Timestamp) -> Option<Counts> {
     let window = w.rule.guard.as_ref().map_or(0, |g| g.window_secs);
-    let mut since = now
+    let window_start = now
         .unix_seconds()
         .saturating_sub(i64::try_from(window).unwrap_or(i64::MAX));
     let read = store
         .audit(&AuditQuery::toggle(&w.name).limit(1))
         .and_then(|newest| {
-            if let Some(changed) = newest.first() {
-                since = since.max(changed.at.unix_seconds());
-            }
-            store.outcomes(&w.name, Timestamp::from_unix_seconds(since))
+            let changed = newest.first().map_or(i64::MIN, |e| e.at.unix_seconds());
+            let since = Timestamp::from_unix_seconds(window_start.max(changed));
+            store.outcomes(&w.name, since)
         });
     match read {
         Ok(counts) => counts,

@@ -50,7 +50,7 @@ thread_local! {
     static CACHE: Local = const { RefCell::new([None, None, None, None]) };
 }
 
-fn retained() -> std::sync::MutexGuard<'static, Retained> {
+fn states() -> std::sync::MutexGuard<'static, Retained> {
     RETAINED_STATES
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
@@ -60,7 +60,7 @@ fn retained() -> std::sync::MutexGuard<'static, Retained> {
 /// caller holds the state lock and publishes generations in increasing order.
 pub(super) fn retain(compiled: Arc<Compiled>) {
     let now = Instant::now();
-    let mut retained = retained();
+    let mut retained = states();
     let pinned = (compiled.generation, Arc::clone(compiled.entries()), now);
     retained.recent.push_back(pinned);
     retained.newest = Some(compiled);
@@ -76,13 +76,13 @@ pub(super) fn retain(compiled: Arc<Compiled>) {
 
 /// The newest compiled state: the one in force.
 pub(super) fn newest() -> Option<Arc<Compiled>> {
-    retained().newest.clone()
+    states().newest.clone()
 }
 
 /// The entries of `generation`, or, if they are no longer retained, the oldest that are.
 fn find(generation: u64) -> Option<Arc<Entries>> {
     static WARNED: AtomicBool = AtomicBool::new(false);
-    let retained = retained();
+    let retained = states();
     let recent = &retained.recent;
     if let Some((_, found, _)) = recent.iter().find(|(g, _, _)| *g == generation) {
         return Some(Arc::clone(found));
