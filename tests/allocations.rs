@@ -1,3 +1,4 @@
+#![allow(unsafe_code)] // A counting global allocator is unsafe by contract (`GlobalAlloc`).
 //! A toggle check allocates nothing: counted with a global allocator that counts this thread's
 //! allocations.
 

@@ -3,19 +3,21 @@
 
 use serde_json::Value as Json;
 
-use crate::declare::{decoder, Cells, Kind, Registry, ToggleInfo};
+use crate::declare::{checker, Cells, Kind, Refusal, Registry, ToggleInfo};
 
 /// Declared toggles by position in full-name order: their kind, their value type, and how a
 /// setting's JSON becomes its cached word.
 pub(crate) trait Catalog {
     /// The position of `full_name`, if declared.
     fn id_of(&self, full_name: &str) -> Option<u32>;
+    /// The full name of the toggle at `id`.
+    fn name(&self, id: u32) -> &str;
     /// The kind of the toggle at `id`.
     fn kind(&self, id: u32) -> Kind;
     /// The value type of the toggle at `id`: `bool`, or `T` of `Setting<T>`.
     fn value_type(&self, id: u32) -> &str;
     /// A setting's value as its word, if `json` is a value of its type.
-    fn decode(&self, id: u32, json: &Json) -> Option<u64>;
+    fn decode(&self, id: u32, json: &Json) -> Result<u64, Refusal>;
     /// Every declared full name, in order.
     fn names(&self) -> Box<dyn Iterator<Item = &str> + '_>;
     /// Who declares the toggles, for messages: `this program`, `the fleet`.
@@ -27,6 +29,10 @@ impl Catalog for Registry {
         Registry::id_of(self, full_name)
     }
 
+    fn name(&self, id: u32) -> &str {
+        self.by_id(id).expect("an id of the registry").full_name()
+    }
+
     fn kind(&self, id: u32) -> Kind {
         self.by_id(id).expect("an id of the registry").kind()
     }
@@ -35,10 +41,10 @@ impl Catalog for Registry {
         self.by_id(id).expect("an id of the registry").value_type()
     }
 
-    fn decode(&self, id: u32, json: &Json) -> Option<u64> {
-        match self.by_id(id)?.toggle().cells() {
-            Cells::Setting(cells) => (cells.decode)(json),
-            _ => None,
+    fn decode(&self, id: u32, json: &Json) -> Result<u64, Refusal> {
+        match self.by_id(id).map(|t| t.toggle().cells()) {
+            Some(Cells::Setting(cells)) => (cells.decode)(json),
+            _ => Err(Refusal::Type),
         }
     }
 
@@ -86,6 +92,10 @@ impl Catalog for Fleet {
         u32::try_from(i).ok()
     }
 
+    fn name(&self, id: u32) -> &str {
+        &self.at(id).0
+    }
+
     fn kind(&self, id: u32) -> Kind {
         self.at(id).1
     }
@@ -94,8 +104,10 @@ impl Catalog for Fleet {
         &self.at(id).2
     }
 
-    fn decode(&self, id: u32, json: &Json) -> Option<u64> {
-        decoder(&self.at(id).2).and_then(|decode| decode(json))
+    /// Checked only: a fleet's compiled state is never read, so nothing is kept for it.
+    fn decode(&self, id: u32, json: &Json) -> Result<u64, Refusal> {
+        let check = checker(&self.at(id).2).ok_or(Refusal::Type)?;
+        check(json).map(|()| 0)
     }
 
     fn names(&self) -> Box<dyn Iterator<Item = &str> + '_> {

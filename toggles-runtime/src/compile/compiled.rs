@@ -1,7 +1,7 @@
 //! Compiling a snapshot against the registry: every entry of a declared toggle interpreted and
 //! checked, or every problem found.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 use serde::Deserialize as _;
@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 use crate::compile::rule_problems::rule_problems;
 use crate::compile::Catalog;
 use crate::compile::{Change, Invalid, Problem, Snapshot};
-use crate::declare::Kind;
+use crate::declare::{Kind, Refusal, STRING_ROOM};
 use crate::rules::{CompiledRule, FlagRule};
 
 /// A snapshot made ready for checks: what it holds for each declared toggle, by registry id.
@@ -21,6 +21,10 @@ pub(crate) struct Compiled {
     /// The snapshot as the store held it, undeclared entries included.
     pub(crate) snapshot: Snapshot,
     entries: Arc<Entries>,
+    /// Registry ids of the declared toggles whose entry in `snapshot` was set aside.
+    set_aside: BTreeSet<u32>,
+    /// What is wrong with the entries set aside, toggle by toggle.
+    pub(crate) problems: Vec<Problem>,
 }
 
 /// What a compiled state holds for each declared toggle: all a check needs, so a context that
@@ -43,7 +47,7 @@ impl Entries {
 }
 
 /// What a snapshot holds for one declared toggle, interpreted for its type.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) enum Entry {
     Switch(bool),
     /// Shared with the compiled state before, when the rule did not change.
@@ -59,6 +63,15 @@ impl Compiled {
         self.entries.entry(id)
     }
 
+    /// The problems with the entries of `name` (all of them, for a write refused whole).
+    pub(crate) fn problems_of(&self, name: &str) -> Vec<Problem> {
+        self.problems
+            .iter()
+            .filter(|p| p.toggle == name)
+            .cloned()
+            .collect()
+    }
+
     /// The entries alone, shared.
     pub(crate) fn entries(&self) -> &Arc<Entries> {
         &self.entries
@@ -69,6 +82,12 @@ impl Compiled {
 /// the toggle's kind and type, and `requires` across flags. Entries for toggles `registry` does
 /// not declare are carried along unread.
 ///
+/// One invalid entry never holds the others back: a declared toggle whose entry has a problem
+/// keeps what `previous` held for it (its last good entry), or no entry — its compiled default —
+/// and the problem is listed in [`Compiled::problems`]; every other entry moves on. A flag rule
+/// is checked for everything at once (its own fields, and every name in its `requires`), so a
+/// refusal lists every problem.
+///
 /// A flag rule that `previous` (compiled against the same registry) holds unchanged is taken
 /// from it rather than parsed and compiled again: a change to one rule of a large store costs
 /// about one rule.
@@ -76,12 +95,11 @@ pub(crate) fn compile(
     snapshot: Snapshot,
     registry: &dyn Catalog,
     previous: Option<&Compiled>,
-) -> Result<Compiled, Invalid> {
+) -> Compiled {
     let mut problems = Vec::new();
-    let mut entries = Vec::new();
-    // The new rules, parsed; and every valid rule's `requires`, for the cycle check.
-    let mut rules: BTreeMap<&str, FlagRule> = BTreeMap::new();
-    let mut requires: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    // By registry id: the entry this snapshot gives, and whether it is new (not `previous`'s).
+    let mut entries: BTreeMap<u32, (Entry, bool)> = BTreeMap::new();
+    let mut set_aside: BTreeSet<u32> = BTreeSet::new();
     let sections = [
         (Kind::Switch, &snapshot.switches),
         (Kind::Flag, &snapshot.flags),
@@ -92,82 +110,128 @@ pub(crate) fn compile(
             let Some(id) = registry.id_of(name) else {
                 continue;
             };
-            let declared = registry.kind(id);
-            if declared != kind {
-                problems.push(Problem::new(name, format!("is a {declared}, not a {kind}")));
-                continue;
-            }
-            if let Some(rule) = unchanged(previous, name, json, id) {
-                requires.insert(name, rule.required_names().map(str::to_owned).collect());
-                entries.push((id, Entry::Flag(Arc::clone(rule))));
-                continue;
-            }
-            match (declared, json) {
-                (Kind::Switch, Json::Bool(on)) => entries.push((id, Entry::Switch(*on))),
-                (Kind::Switch, other) => problems.push(Problem::new(
-                    name,
-                    format!("is a switch: `true` or `false`, not `{other}`"),
-                )),
-                (Kind::Setting, value) => match registry.decode(id, value) {
-                    Some(bits) => entries.push((id, Entry::Setting(bits))),
-                    None => problems.push(Problem::new(
-                        name,
-                        format!("takes a `{}`, not `{value}`", registry.value_type(id)),
-                    )),
-                },
-                (Kind::Flag, json) => match FlagRule::deserialize(json) {
-                    Ok(rule) => {
-                        let found = rule_problems(&rule);
-                        if found.is_empty() {
-                            rules.insert(name, rule);
-                        }
-                        problems.extend(found.into_iter().map(|p| Problem::new(name, p)));
-                    }
-                    Err(e) => {
-                        problems.push(Problem::new(name, format!("is not a flag rule: {e}")));
-                    }
-                },
+            match interpret(registry, id, name, kind, json, previous) {
+                Ok(entry) => {
+                    entries.insert(id, entry);
+                }
+                Err(found) => {
+                    set_aside.insert(id);
+                    problems.extend(found.into_iter().map(|p| Problem::new(name, p)));
+                }
             }
         }
     }
-    for (name, rule) in &rules {
-        requires.insert(name, rule.requires.clone());
-        let mut resolved = Vec::new();
-        for required in &rule.requires {
-            match registry.id_of(required).map(|id| (id, registry.kind(id))) {
-                Some((id, Kind::Flag)) => resolved.push((id, required.clone())),
-                Some((_, kind)) => problems.push(Problem::new(
-                    name,
-                    format!("requires `{required}`, a {kind}; only flags can be required"),
-                )),
-                None => problems.push(Problem::new(
-                    name,
-                    format!(
-                        "requires `{required}`, which is not a flag of {}",
-                        registry.whose()
-                    ),
-                )),
-            }
+    let last_good = |id: u32| previous.and_then(|p| p.entry(id)).cloned();
+    for id in &set_aside {
+        entries.remove(id);
+        if let Some(entry) = last_good(*id) {
+            entries.insert(*id, (entry, false));
         }
-        let id = registry.id_of(name).expect("a declared flag");
-        let rule = CompiledRule::compile(rule, name, resolved);
-        entries.push((id, Entry::Flag(Arc::new(rule))));
     }
-    if let Some(cycle) = requires_cycle(&requires) {
-        problems.push(Problem::new(
-            &cycle[0],
-            format!("`requires` goes round in a cycle: {}", cycle.join(" -> ")),
-        ));
+    // A cycle would make a check recurse for ever, so the state in force never holds one. The
+    // state before held none, so each cycle has a new entry to set aside.
+    while let Some(cycle) = requires_cycle(&entries, registry) {
+        let names: Vec<&str> = cycle.iter().map(|(_, name)| name.as_str()).collect();
+        let message = format!("`requires` goes round in a cycle: {}", names.join(" -> "));
+        let fresh: Vec<u32> = cycle[..cycle.len() - 1]
+            .iter()
+            .map(|(id, _)| *id)
+            .filter(|id| entries.get(id).is_some_and(|(_, new)| *new))
+            .collect();
+        let members = if fresh.is_empty() {
+            cycle[..cycle.len() - 1].iter().map(|(id, _)| *id).collect()
+        } else {
+            fresh
+        };
+        for id in members {
+            let name = &cycle.iter().find(|(i, _)| *i == id).expect("a member").1;
+            problems.push(Problem::new(name, message.clone()));
+            set_aside.insert(id);
+            match last_good(id).filter(|_| entries.get(&id).is_some_and(|(_, new)| *new)) {
+                Some(entry) => entries.insert(id, (entry, false)),
+                None => entries.remove(&id),
+            };
+        }
     }
-    if !problems.is_empty() {
-        return Err(Invalid { problems });
-    }
-    entries.sort_unstable_by_key(|(id, _)| *id);
-    Ok(Compiled {
+    Compiled {
         generation: 0,
         snapshot,
-        entries: Arc::new(Entries { by_id: entries }),
-    })
+        entries: Arc::new(Entries {
+            by_id: entries.into_iter().map(|(id, (e, _))| (id, e)).collect(),
+        }),
+        set_aside,
+        problems,
+    }
+}
+
+/// The entry `json` gives the toggle at `id`, declared as `declared`, found in the section of
+/// `kind`; and whether it is new rather than `previous`'s. Otherwise every problem with it.
+fn interpret(
+    registry: &dyn Catalog,
+    id: u32,
+    name: &str,
+    kind: Kind,
+    json: &Json,
+    previous: Option<&Compiled>,
+) -> Result<(Entry, bool), Vec<String>> {
+    let declared = registry.kind(id);
+    if declared != kind {
+        return Err(vec![format!("is a {declared}, not a {kind}")]);
+    }
+    if let Some(rule) = unchanged(previous, name, json, id) {
+        return Ok((Entry::Flag(Arc::clone(rule)), false));
+    }
+    match (declared, json) {
+        (Kind::Switch, Json::Bool(on)) => Ok((Entry::Switch(*on), true)),
+        (Kind::Switch, other) => Err(vec![format!(
+            "is a switch: `true` or `false`, not `{other}`"
+        )]),
+        (Kind::Setting, value) => match registry.decode(id, value) {
+            Ok(bits) => Ok((Entry::Setting(bits), true)),
+            Err(Refusal::Type) => Err(vec![format!(
+                "takes a `{}`, not `{value}`",
+                registry.value_type(id)
+            )]),
+            Err(Refusal::Full) => Err(vec![format!(
+                "cannot take a new string: this process keeps the strings its `&'static str` settings were given for good, and already keeps {} KiB of them (a restart starts afresh)",
+                STRING_ROOM / 1024
+            )]),
+        },
+        (Kind::Flag, json) => {
+            let rule = FlagRule::deserialize(json)
+                .map_err(|e| vec![format!("is not a flag rule: {e}")])?;
+            let resolved = flag_problems(&rule, registry)?;
+            let rule = CompiledRule::compile(&rule, name, resolved);
+            Ok((Entry::Flag(Arc::new(rule)), true))
+        }
+    }
+}
+
+/// Every problem of a flag rule: its own (see `rule_problems`) and each name in its `requires`
+/// that is not a flag of `registry`. Otherwise the required flags, resolved to registry ids.
+fn flag_problems(
+    rule: &FlagRule,
+    registry: &dyn Catalog,
+) -> Result<Vec<(u32, String)>, Vec<String>> {
+    let mut found = rule_problems(rule);
+    let mut resolved = Vec::new();
+    for required in &rule.requires {
+        match registry.id_of(required).map(|id| (id, registry.kind(id))) {
+            Some((id, Kind::Flag)) => resolved.push((id, required.clone())),
+            Some((_, kind)) => found.push(format!(
+                "requires `{required}`, a {kind}; only flags can be required"
+            )),
+            None => found.push(format!(
+                "requires `{required}`, which is not a flag of {}",
+                registry.whose()
+            )),
+        }
+    }
+    if found.is_empty() {
+        Ok(resolved)
+    } else {
+        Err(found)
+    }
 }
 
 /// The compiled rule `previous` holds for flag `name` (registry id `id`), if its JSON is `json`.
@@ -178,13 +242,44 @@ fn unchanged<'p>(
     id: u32,
 ) -> Option<&'p Arc<CompiledRule>> {
     let previous = previous?;
-    if previous.snapshot.flags.get(name) != Some(json) {
+    // An entry set aside there holds a last good rule, not the one `json` describes.
+    if previous.snapshot.flags.get(name) != Some(json) || previous.set_aside.contains(&id) {
         return None;
     }
     match previous.entry(id) {
         Some(Entry::Flag(rule)) => Some(rule),
         _ => None,
     }
+}
+
+/// What is wrong with `change` as it was given, before it becomes JSON: a flag rule's own
+/// problems. A value JSON cannot hold would otherwise be lost on the way (a NaN or infinite
+/// percent becomes `null`, which reads as no percent at all) and the write would erase what it
+/// meant to set.
+pub(crate) fn change_problems(change: &Change, registry: &dyn Catalog) -> Vec<Problem> {
+    let Change::Flag { name, rule } = change else {
+        return Vec::new();
+    };
+    if registry.id_of(name).map(|id| registry.kind(id)) != Some(Kind::Flag) {
+        // Not a flag: the compiled snapshot says what it is.
+        return Vec::new();
+    }
+    let mut problems = match flag_problems(rule, registry) {
+        Ok(_) => Vec::new(),
+        Err(found) => found,
+    };
+    if problems.is_empty() {
+        let stored = serde_json::to_value(rule).and_then(FlagRule::deserialize);
+        if stored.as_ref().ok() != Some(rule) {
+            problems.push(
+                "cannot be stored as JSON without changing: every number must be finite".to_owned(),
+            );
+        }
+    }
+    problems
+        .into_iter()
+        .map(|p| Problem::new(name, p))
+        .collect()
 }
 
 /// Refuses a write to a toggle this program does not declare. (The rest of a write — its kind,
@@ -233,25 +328,33 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-/// A cycle in `requires` among the declared flags, as the names along it (first repeated last).
-fn requires_cycle(requires: &BTreeMap<&str, Vec<String>>) -> Option<Vec<String>> {
-    fn visit<'a>(
-        name: &'a str,
-        requires: &'a BTreeMap<&str, Vec<String>>,
-        path: &mut Vec<&'a str>,
-        done: &mut HashSet<&'a str>,
-    ) -> Option<Vec<String>> {
-        if let Some(start) = path.iter().position(|n| *n == name) {
-            let mut cycle: Vec<String> = path[start..].iter().map(|s| (*s).to_owned()).collect();
-            cycle.push(name.to_owned());
+/// A cycle in `requires` among the flags of `entries`, as the flags along it (first repeated
+/// last).
+fn requires_cycle(
+    entries: &BTreeMap<u32, (Entry, bool)>,
+    registry: &dyn Catalog,
+) -> Option<Vec<(u32, String)>> {
+    fn visit(
+        id: u32,
+        name: &str,
+        entries: &BTreeMap<u32, (Entry, bool)>,
+        path: &mut Vec<(u32, String)>,
+        done: &mut HashSet<u32>,
+    ) -> Option<Vec<(u32, String)>> {
+        if let Some(start) = path.iter().position(|(i, _)| *i == id) {
+            let mut cycle = path[start..].to_vec();
+            cycle.push((id, name.to_owned()));
             return Some(cycle);
         }
-        if !done.insert(name) {
+        if !done.insert(id) {
             return None;
         }
-        path.push(name);
-        for next in requires.get(name).map(Vec::as_slice).unwrap_or_default() {
-            if let Some(cycle) = visit(next, requires, path, done) {
+        let Some((Entry::Flag(rule), _)) = entries.get(&id) else {
+            return None;
+        };
+        path.push((id, name.to_owned()));
+        for (next, next_name) in rule.required() {
+            if let Some(cycle) = visit(next, next_name, entries, path, done) {
                 return Some(cycle);
             }
         }
@@ -259,7 +362,8 @@ fn requires_cycle(requires: &BTreeMap<&str, Vec<String>>) -> Option<Vec<String>>
         None
     }
     let mut done = HashSet::new();
-    requires
-        .keys()
-        .find_map(|name| visit(name, requires, &mut Vec::new(), &mut done))
+    entries.iter().find_map(|(id, (entry, _))| match entry {
+        Entry::Flag(_) => visit(*id, registry.name(*id), entries, &mut Vec::new(), &mut done),
+        _ => None,
+    })
 }

@@ -9,6 +9,6 @@ mod rule_problems;
 mod snapshot;
 
 pub(crate) use self::catalog::{Catalog, Fleet};
-pub(crate) use self::compiled::{check_target, compile, Compiled, Entries, Entry};
+pub(crate) use self::compiled::{change_problems, check_target, compile, Compiled, Entries, Entry};
 pub use self::problem::{Invalid, Problem};
 pub use self::snapshot::{Change, Snapshot};

@@ -21,7 +21,11 @@ use crate::rules::FlagRule;
 ///
 /// Entries stay JSON until they are compiled against the toggles of a program: a store shared
 /// by several services holds entries for toggles this program does not declare, perhaps with
-/// fields a newer version added, and those are carried along as they are, never read.
+/// fields a newer version added, and those are carried along as they are, never read. So are
+/// sections this version does not know (`other`), which a newer version may have added. An
+/// entry of a toggle this program declares that it cannot use is set aside on its own: its
+/// toggle keeps its last good state and [`status`](crate::status) says why; the other entries
+/// take effect.
 ///
 /// ```
 /// use toggles_runtime::{Change, FlagRule, Snapshot};
@@ -31,7 +35,7 @@ use crate::rules::FlagRule;
 /// assert_eq!(snapshot.entry("grading.new_grader").unwrap()["percent"], 20.0);
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct Snapshot {
     /// Switch states: `true` or `false`.
     pub switches: BTreeMap<String, Json>,
@@ -39,6 +43,9 @@ pub struct Snapshot {
     pub flags: BTreeMap<String, Json>,
     /// Setting values, as JSON of the setting's type.
     pub settings: BTreeMap<String, Json>,
+    /// Sections this version does not know, by name, carried along as they are.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Json>,
 }
 
 /// One write to a store. Build it with [`Change::switch`], [`Change::flag`],

@@ -21,8 +21,12 @@ pub(crate) use self::outcomes::OutcomeCells;
 pub use self::outcomes::{Counts, Outcome};
 pub use self::registry::{registry, Duplicate, Registry, ToggleInfo};
 pub use self::setting::Setting;
-pub(crate) use self::setting_value::decoder;
+pub(crate) use self::setting_value::sealed::Refusal;
 pub use self::setting_value::SettingValue;
+pub(crate) use self::setting_value::{checker, STRING_ROOM};
+
+/// A setting's JSON as its type's word, or why it is not a value of the type.
+pub(crate) type Decode = fn(&serde_json::Value) -> Result<u64, Refusal>;
 pub use self::switch::Switch;
 pub(crate) use self::toggle::{key, Cells};
 pub use self::toggle::{Registration, Toggle};

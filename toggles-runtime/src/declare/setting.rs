@@ -75,10 +75,6 @@ impl<T: SettingValue> Setting<T> {
     }
 }
 
-fn decode<T: SettingValue>(json: &serde_json::Value) -> Option<u64> {
-    T::from_json(json).map(T::to_bits)
-}
-
 fn value<T: SettingValue>(bits: u64) -> Value {
     T::from_bits(bits).to_value()
 }
@@ -90,7 +86,7 @@ impl<T: SettingValue> Sealed for Setting<T> {
             bits: &self.bits,
             id: &self.id,
             overrides: &self.overrides,
-            decode: decode::<T>,
+            decode: T::decode,
             value: value::<T>,
             default: self.default.to_value(),
             value_type: TypeId::of::<T>(),

@@ -47,7 +47,7 @@ pub struct SettingCells<'a> {
     pub(crate) id: &'a AtomicU32,
     pub(crate) overrides: &'a AtomicU32,
     /// The store's JSON as `T`'s word, if it is a value of `T`.
-    pub(crate) decode: fn(&serde_json::Value) -> Option<u64>,
+    pub(crate) decode: crate::declare::Decode,
     /// `T`'s word as a [`Value`](crate::Value).
     pub(crate) value: fn(u64) -> crate::declare::Value,
     /// The compiled default.

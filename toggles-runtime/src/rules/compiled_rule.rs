@@ -214,9 +214,9 @@ impl CompiledRule {
         ))
     }
 
-    /// The full names of the flags this rule requires, in the rule's order.
-    pub(crate) fn required_names(&self) -> impl Iterator<Item = &str> {
-        self.requires.iter().map(|(_, name)| name.as_str())
+    /// The flags this rule requires, by registry id and full name, in the rule's order.
+    pub(crate) fn required(&self) -> impl Iterator<Item = (u32, &str)> {
+        self.requires.iter().map(|(id, name)| (*id, name.as_str()))
     }
 
     pub(crate) fn required_name(&self, i: usize) -> &str {

@@ -13,16 +13,17 @@
 //! ordinary write, so the flag is off fleet-wide once one instance's write lands.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use serde_json::Value as Json;
 
 use crate::compile::Change;
+use crate::declare::published;
 use crate::declare::{registry, Cells, Counts};
 use crate::rules::{FlagRule, Timestamp};
-use crate::state::install::{installed, reload_locked, transact_if};
-use crate::state::{lock, retained};
+use crate::state::install::{follow, installed, transact_if};
+use crate::state::retained;
 use crate::stores::{AuditQuery, Service, Store, StoreError, WriteError};
 
 /// How often guards are checked, unless `$TOGGLES_GUARD_TICK_MS` says otherwise (tests
@@ -110,7 +111,8 @@ pub(crate) fn patch(snapshot: &mut crate::compile::Snapshot) {
 /// Returns the full names of the flags tripped by this call.
 pub fn check_guards() -> Vec<String> {
     let now = Timestamp::now();
-    let store = installed().map(|(store, _)| store);
+    let installed = installed();
+    let store = installed.as_ref().map(|(store, _)| Arc::clone(store));
     let guarded = guarded_rules();
 
     // Under the guards' lock only what is in memory; the store is asked outside it.
@@ -186,8 +188,10 @@ pub fn check_guards() -> Vec<String> {
         // Off in this process at once, whatever becomes of the write.
         crate::state::install::apply_trips();
     }
-    for (name, rule, reason) in writes {
-        land(store.as_deref(), &name, &rule, &reason);
+    if let Some((store, epoch)) = &installed {
+        for (name, rule, reason) in writes {
+            land(&**store, *epoch, &name, &rule, &reason);
+        }
     }
     tripped
 }
@@ -337,14 +341,14 @@ fn local_counts(g: &Guards, name: &str, since: Timestamp) -> Counts {
 /// Writes a trip: `active: false` on the rule it tripped on, by [`GUARD_ACTOR`], if the store
 /// still holds that rule. Landed, or overtaken by another write (another instance's trip, a
 /// person's edit): no longer pending. The store down: pending, retried next tick.
-fn land(store: Option<&dyn Store>, name: &str, rule: &Json, reason: &str) {
-    let Some(store) = store else { return };
+fn land(store: &dyn Store, epoch: u64, name: &str, rule: &Json, reason: &str) {
     let Ok(mut off) = serde_json::from_value::<FlagRule>(rule.clone()) else {
         guards().pending.remove(name);
         return;
     };
     off.active = false;
     let change = Change::flag(name, off);
+    let base = published();
     let current = retained::newest();
     let written = transact_if(
         store,
@@ -358,8 +362,7 @@ fn land(store: Option<&dyn Store>, name: &str, rule: &Json, reason: &str) {
     match written {
         Ok((_, compiled)) => {
             guards().pending.remove(name);
-            let lock = lock();
-            let _ = reload_locked(&lock, store, compiled);
+            let _ = follow(store, epoch, compiled.map(|c| (base, c)));
         }
         Err(WriteError::Store(e)) => {
             tracing::warn!(store = %store.describe(), error = %e, toggle = %name, "toggles: a guard's write did not land; the flag stays off in this process, and the write is retried next tick");

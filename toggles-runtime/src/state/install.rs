@@ -1,11 +1,13 @@
 //! Installing a store, reloading it, writing to it, and what the program can ask about it.
 
-use std::sync::{Arc, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use serde_json::Value as Json;
 
-use crate::compile::{check_target, compile, Catalog, Change, Compiled, Invalid, Problem};
-use crate::declare::registry;
+use crate::compile::{
+    change_problems, check_target, compile, Catalog, Change, Compiled, Invalid, Problem,
+};
+use crate::declare::{published, registry};
 use crate::rules::Timestamp;
 use crate::state::publish::publish;
 use crate::state::{guard, lock, retained};
@@ -32,6 +34,11 @@ pub struct Status {
     pub loaded_at: Option<Timestamp>,
     /// The last load's error, if it failed: the state in force is then the last good one.
     pub last_error: Option<String>,
+    /// Entries of the store this program cannot use, toggle by toggle (a field a newer version
+    /// wrote, a value out of range, a hand edit gone wrong): each of these toggles keeps its last
+    /// good state — or its compiled default, if it never had one — while every other entry is in
+    /// force. Empty when every entry is in force.
+    pub invalid_entries: Vec<Problem>,
     /// Flags a guard turned off in this process whose audited write has not landed yet (the
     /// store was down): retried every guard tick.
     pub guard_writes_pending: Vec<String>,
@@ -44,6 +51,7 @@ impl Status {
             generation: 0,
             loaded_at: None,
             last_error: None,
+            invalid_entries: Vec::new(),
             guard_writes_pending: Vec::new(),
         }
     }
@@ -103,7 +111,8 @@ pub fn install(store: impl Store) -> Result<(), StoreError> {
 /// ```
 pub fn install_as(store: impl Store, service: Service) -> Result<(), StoreError> {
     let store: Arc<dyn Store> = Arc::new(store);
-    let first = load(&*store);
+    // Read before any lock is taken: a store that hangs holds up only its own installation.
+    let first = load(&*store, None);
     let (epoch, first) = {
         // One critical section: a write racing with the install cannot publish between the
         // store's installation and its first state, only after both.
@@ -117,8 +126,9 @@ pub fn install_as(store: impl Store, service: Service) -> Result<(), StoreError>
         drop(slot);
         let first = match first {
             Ok(compiled) => {
-                let generation = publish(&lock, compiled);
-                record(&*store, Ok(generation));
+                let compiled = compiled.expect("compiled against no state");
+                publish(&lock, compiled);
+                record(&*store, Ok(&retained::newest().expect("just published")));
                 Ok(())
             }
             Err(e) => {
@@ -235,18 +245,23 @@ fn beat_forever() {
     }
 }
 
-fn load(store: &dyn Store) -> Result<Compiled, StoreError> {
+/// Loads `store` and compiles what it holds, patched with the guards' pending trips, against
+/// `current`: `None` when it holds what `current` does. No lock of the state layer is held.
+fn load(store: &dyn Store, current: Option<&Compiled>) -> Result<Option<Compiled>, StoreError> {
     let mut snapshot = store.load()?;
+    if !snapshot.other.is_empty() && current.is_none_or(|c| c.snapshot.other != snapshot.other) {
+        let sections: Vec<&str> = snapshot.other.keys().map(String::as_str).collect();
+        tracing::warn!(store = %store.describe(), ?sections, "toggles: sections this version does not know are carried along unread (a newer version's, or a typo)");
+    }
     guard::patch(&mut snapshot);
-    Ok(compile(
-        snapshot,
-        registry(),
-        retained::newest().as_deref(),
-    )?)
+    if current.is_some_and(|c| c.snapshot == snapshot) {
+        return Ok(None);
+    }
+    Ok(Some(compile(snapshot, registry(), current)))
 }
 
 /// Puts tripped guards in force now, on what is in force (the store may be down): the guard
-/// layer calls this the moment a guard trips.
+/// layer calls this the moment a guard trips. It reads no store, so it never waits for one.
 pub(super) fn apply_trips() {
     let lock = lock();
     let Some(current) = retained::newest() else {
@@ -257,26 +272,29 @@ pub(super) fn apply_trips() {
     if snapshot == current.snapshot {
         return;
     }
-    match compile(snapshot, registry(), Some(&current)) {
-        Ok(compiled) => {
-            let generation = publish(&lock, compiled);
-            STATUS
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .generation = generation;
-        }
-        Err(e) => tracing::error!(error = %e, "toggles: a tripped guard could not be put in force"),
-    }
+    let compiled = compile(snapshot, registry(), Some(&current));
+    let mut status = STATUS.lock().unwrap_or_else(PoisonError::into_inner);
+    status.invalid_entries.clone_from(&compiled.problems);
+    status.generation = publish(&lock, compiled);
 }
 
-fn record(store: &dyn Store, outcome: Result<u64, &StoreError>) {
+/// Records how a load of `store` went: the compiled state in force after it (`Ok`), or the
+/// error that left the last good one in force.
+fn record(store: &dyn Store, outcome: Result<&Compiled, &StoreError>) {
     let mut status = STATUS.lock().unwrap_or_else(PoisonError::into_inner);
     status.store = Some(store.describe());
     match outcome {
-        Ok(generation) => {
-            status.generation = generation;
+        Ok(compiled) => {
+            if !compiled.problems.is_empty() && status.invalid_entries != compiled.problems {
+                let problems = Invalid {
+                    problems: compiled.problems.clone(),
+                };
+                tracing::warn!(store = %store.describe(), %problems, "toggles: entries set aside; each of these toggles keeps its last good state, every other entry is in force");
+            }
+            status.generation = compiled.generation;
             status.loaded_at = Some(Timestamp::now());
             status.last_error = None;
+            status.invalid_entries.clone_from(&compiled.problems);
         }
         Err(e) => status.last_error = Some(e.to_string()),
     }
@@ -285,51 +303,78 @@ fn record(store: &dyn Store, outcome: Result<u64, &StoreError>) {
 /// Reads the installed store again and puts its contents in force. Stores call this through
 /// their change notification; call it yourself to force a refresh.
 ///
-/// Contents equal to the state in force are not published again. If the store cannot be read
-/// or holds bad data, the last good state stays in force, the error goes to `tracing` and
-/// [`status`], and it is returned.
+/// Contents equal to the state in force are not published again. An entry this program cannot
+/// use (a field a newer version wrote, a value out of range) is set aside: its toggle keeps its
+/// last good state, [`Status::invalid_entries`] lists the problem, and every other entry takes
+/// effect. If the store cannot be read at all, the last good state stays in force, the error
+/// goes to `tracing` and [`status`], and it is returned.
+///
+/// The store is read without holding any lock a check, a guard trip or a test override needs:
+/// a store that hangs (a database connect timing out) delays only its own reload.
 pub fn reload() -> Result<(), StoreError> {
-    let lock = lock();
-    let Some((store, _)) = installed() else {
+    let Some((store, epoch)) = installed() else {
         return Ok(());
     };
-    reload_locked(&lock, &*store, None)
+    follow(&*store, epoch, None)
 }
 
-/// The reload proper; `compiled`, if given, is a compilation of what the store is expected to
-/// hold, used instead of compiling again when the store does hold it.
-pub(super) fn reload_locked(
-    lock: &MutexGuard<'_, ()>,
+/// How many times a reload reads the store again because another state was published while it
+/// read, before it reads under the state lock to be sure of finishing.
+const OPTIMISTIC_READS: usize = 8;
+
+/// Puts what `store` (installed as `epoch`) holds in force. `written`, if given, is the state a
+/// write of this process left in the store, compiled, with the generation in force when the
+/// write began: it is published without reading the store again if nothing was published since.
+///
+/// The store is read and compiled outside the state lock, and the result published under it
+/// only if the generation in force is still the one the read started from; otherwise a newer
+/// state may have been published from a later read, and the store is read again.
+pub(super) fn follow(
     store: &dyn Store,
-    compiled: Option<Compiled>,
+    epoch: u64,
+    mut written: Option<(u64, Compiled)>,
 ) -> Result<(), StoreError> {
-    let current = retained::newest();
-    let loaded = store.load().and_then(|mut snapshot| {
-        guard::patch(&mut snapshot);
-        // Unchanged (a write that set what was there already): nothing to publish.
-        if current.as_ref().is_some_and(|c| c.snapshot == snapshot) {
-            return Ok(None);
+    for attempt in 0..=OPTIMISTIC_READS {
+        let last = attempt == OPTIMISTIC_READS;
+        // The last attempt holds the lock across the read, so a reload always ends.
+        let early_lock = last.then(lock);
+        let (base, loaded) = match written.take() {
+            Some((base, compiled)) => (base, Ok(Some(compiled))),
+            None => {
+                let base = published();
+                (base, load(store, retained::newest().as_deref()))
+            }
+        };
+        let lock = early_lock.unwrap_or_else(lock);
+        if installed().is_none_or(|(_, e)| e != epoch) {
+            // Replaced meanwhile: the new store's own load speaks for the program.
+            return Ok(());
         }
-        match compiled.filter(|c| c.snapshot == snapshot) {
-            Some(compiled) => Ok(Some(compiled)),
-            None => Ok(Some(compile(snapshot, registry(), current.as_deref())?)),
+        if published() != base && !last {
+            continue;
         }
-    });
-    match loaded {
-        Ok(Some(compiled)) => {
-            record(store, Ok(publish(lock, compiled)));
-            Ok(())
-        }
-        Ok(None) => {
-            record(store, Ok(current.map_or(0, |c| c.generation)));
-            Ok(())
-        }
-        Err(e) => {
-            tracing::warn!(store = %store.describe(), error = %e, "toggles: store not reloaded; the last good state stays in force");
-            record(store, Err(&e));
-            Err(e)
-        }
+        return match loaded {
+            Ok(Some(compiled)) => {
+                let generation = publish(&lock, compiled);
+                let published = retained::newest().expect("just published");
+                debug_assert_eq!(published.generation, generation);
+                record(store, Ok(&published));
+                Ok(())
+            }
+            Ok(None) => {
+                if let Some(current) = retained::newest() {
+                    record(store, Ok(&current));
+                }
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!(store = %store.describe(), error = %e, "toggles: store not reloaded; the last good state stays in force");
+                record(store, Err(&e));
+                Err(e)
+            }
+        };
     }
+    unreachable!("the last attempt returns")
 }
 
 /// Writes `change` to the installed store, on behalf of `actor`, for `reason`.
@@ -337,12 +382,14 @@ pub(super) fn reload_locked(
 /// The change is checked against the registry inside the store's transaction — unknown toggle,
 /// wrong kind, a rule out of range, a percent finer than a basis point, a `requires` cycle, a
 /// setting value its type cannot hold — and refused whole with every problem listed, or stored
-/// together with its audit entry.
+/// together with its audit entry. Entries of other toggles that this program cannot use do not
+/// stop a write (they are set aside on load, see [`reload`]).
 ///
 /// `Err` means nothing changed. `Ok` means the change is stored and audited, and in force in
-/// this process when this returns — unless reading the store back right after failed (another
-/// process broke the file in between, say): then the last good state stays in force, and
-/// [`status`] and `tracing` report that failure as what it is, a failed reload.
+/// this process when this returns — unless reading the store back failed (another process
+/// published a state meanwhile and the store then became unreadable, say): then the last good
+/// state stays in force, and [`status`] and `tracing` report that failure as what it is, a
+/// failed reload.
 ///
 /// ```
 /// use toggles::{toggle, Change, FlagRule, Flag, MemoryStore};
@@ -363,6 +410,7 @@ pub(super) fn reload_locked(
 /// ```
 pub fn write(change: &Change, actor: &str, reason: &str) -> Result<AuditEntry, WriteError> {
     let (store, epoch) = installed().ok_or(WriteError::NoStore)?;
+    let base = published();
     let current = retained::newest();
     let (entry, compiled) = transact(
         &*store,
@@ -372,11 +420,8 @@ pub fn write(change: &Change, actor: &str, reason: &str) -> Result<AuditEntry, W
         registry(),
         current.as_deref(),
     )?;
-    let lock = lock();
-    if installed().is_some_and(|(_, e)| e == epoch) {
-        // Failure here is reported by the reload itself; the write stands.
-        let _ = reload_locked(&lock, &*store, compiled);
-    }
+    // Failure here is reported by the reload itself; the write stands.
+    let _ = follow(&*store, epoch, compiled.map(|c| (base, c)));
     Ok(entry)
 }
 
@@ -412,6 +457,12 @@ pub(super) fn transact_if(
     let mut compiled = None;
     let entry = store.update(&mut |snapshot| {
         check_target(change, catalog)?;
+        // The change as it was given: a value JSON cannot hold (a NaN percent) is seen here,
+        // before it is written as JSON and lost.
+        let given = change_problems(change, catalog);
+        if !given.is_empty() {
+            return Err(Invalid { problems: given }.into());
+        }
         let name = change.name();
         let before = snapshot.entry(name).cloned();
         if let Some(expected) = expect {
@@ -425,7 +476,12 @@ pub(super) fn transact_if(
         // A store discards the edited contents of a refused edit, so they are edited in place.
         snapshot.apply(change);
         let after = snapshot.entry(name).cloned();
-        compiled = Some(compile(snapshot.clone(), catalog, current)?);
+        let next = compile(snapshot.clone(), catalog, current);
+        let problems = next.problems_of(name);
+        if !problems.is_empty() {
+            return Err(Invalid { problems }.into());
+        }
+        compiled = Some(next);
         Ok(AuditEntry {
             at: Timestamp::now(),
             actor: actor.to_owned(),

@@ -17,11 +17,22 @@
 //! - a `Setting<T>` holds its value as one 64-bit word and a state byte: `STORED`, the default,
 //!   or `SLOW`.
 //!
-//! When the store's contents change, [`reload`] compiles them (the `compile` layer) and
-//! `publish` gives the result the next generation number, *retains* it, makes the number the
-//! *published* one, and walks the registry storing each toggle's new cached state. All of it
+//! When the store's contents change, [`reload`] reads and compiles them (the `compile` layer)
+//! and `publish` gives the result the next generation number, *retains* it, makes the number the
+//! *published* one, and walks the registry storing each toggle's new cached state. Publishing
 //! happens under the state lock, so publishes never interleave, and a test override coming or
 //! going (which forces a toggle to `SLOW` and back) takes the same lock.
+//!
+//! # No store I/O under the state lock
+//!
+//! A guard trip (the circuit breaker) and a test override need the state lock, and a store that
+//! is sick (a database connect timing out) must not hold them up. So the store is read and its
+//! contents compiled with no lock held, noting the generation published when the read began;
+//! the result is published under the lock only if that generation is still the published one.
+//! Otherwise another state was published meanwhile — from a read that may have started later,
+//! or a guard's trip — and the store is read again (after a few tries, under the lock, so a
+//! reload always ends). A write publishes the state its own transaction left in the store,
+//! compiled inside it, on the same condition, without reading the store back.
 //!
 //! # One request, one state, at the price of one load
 //!
@@ -55,7 +66,8 @@
 //! `RwLock`, then the status `Mutex`, then the guards' `Mutex`, then the retained states'
 //! `Mutex`, then the overrides' `Mutex`. Checks take none of them, except a thread's first cold
 //! path after a publish (the retained states') and a toggle that a test overrides (the
-//! overrides').
+//! overrides'). No store is called while the state lock is held, except by a reload's last
+//! try (see above).
 
 mod check;
 mod external;
