@@ -10,7 +10,7 @@ use serde_json::json;
 use toggles::store::Store;
 use toggles::{
     registry, toggle, AuditEntry, Declarations, Declared, Flag, FleetReport, MemoryStore, Service,
-    Switch, Timestamp,
+    Switch, Timestamp, LIVE_WITHIN,
 };
 
 /// Grade problems with the rewritten engine.
@@ -38,8 +38,16 @@ fn at(s: &str) -> Timestamp {
     s.parse().unwrap()
 }
 
+const HOUR: i64 = 3600;
+const DAY: i64 = 24 * HOUR;
+
+/// `seconds` before `now`: stores forget by the clock, so fixtures are dated from it.
+fn ago(now: Timestamp, seconds: i64) -> Timestamp {
+    Timestamp::from_unix_seconds(now.unix_seconds() - seconds)
+}
+
 /// Writes `value` for `name` straight into the store, audited, as an admin tool would.
-fn set(store: &MemoryStore, section: &str, name: &str, value: &serde_json::Value, actor: &str) {
+fn set(store: &dyn Store, section: &str, name: &str, value: &serde_json::Value, actor: &str) {
     store
         .update(&mut |snapshot| {
             let map = match section {
@@ -84,11 +92,19 @@ fn fleet(now: Timestamp) -> MemoryStore {
         vec![theirs, declared("lms.old_flag")],
     );
     store.publish(&lms, now).unwrap();
-    // studio 0.9.0, last seen a week ago: its flag is no longer declared by anything live.
+    // studio 0.9.0, quiet for three days: its newest instance still speaks for it.
+    let mut quiet = declared("lms.old_flag");
+    quiet.full_name = "studio.quiet".into();
+    let studio = Declarations::new(Service::new("studio", "0.9.0"), vec![quiet]);
+    store.publish(&studio, ago(now, 3 * DAY)).unwrap();
+    // lms 1.9.0, stopped an hour ago: replaced by 2.0.0, it judges nothing.
     let mut retired = declared("lms.old_flag");
-    retired.full_name = "studio.retired".into();
-    let studio = Declarations::new(Service::new("studio", "0.9.0"), vec![retired]);
-    store.publish(&studio, at("2026-11-15T12:00:00Z")).unwrap();
+    retired.full_name = "lms.retired".into();
+    let lms_before = Declarations::new(Service::new("lms", "1.9.0"), vec![retired]);
+    store.publish(&lms_before, ago(now, 2 * HOUR)).unwrap();
+    store
+        .seen(&lms_before.service.instance, ago(now, HOUR))
+        .unwrap();
 
     set(
         &store,
@@ -100,7 +116,7 @@ fn fleet(now: Timestamp) -> MemoryStore {
     set(
         &store,
         "flags",
-        "studio.retired",
+        "lms.retired",
         &json!({"everyone": true}),
         "ana",
     );
@@ -118,7 +134,7 @@ fn fleet(now: Timestamp) -> MemoryStore {
 #[test]
 fn three_services_and_their_drift() {
     let _ = (&NEW_GRADER, &RECOMMENDATIONS, &OLD_FLAG);
-    let now = at("2026-11-22T12:00:00Z");
+    let now = Timestamp::now();
     let store = fleet(now);
     let report = FleetReport::of(
         &store,
@@ -144,14 +160,15 @@ fn three_services_and_their_drift() {
         services,
         [
             ("grading", "1.4.2", 2, 2),
+            ("lms", "1.9.0", 1, 0),
             ("lms", "2.0.0", 1, 1),
             ("studio", "0.9.0", 1, 0)
         ]
     );
-    assert_eq!(report.drift.undeclared, ["legacy.gone", "studio.retired"]);
+    assert_eq!(report.drift.undeclared, ["legacy.gone", "lms.retired"]);
     assert_eq!(
         report.drift.never_set,
-        ["grading.new_grader", "lms.old_flag"]
+        ["grading.new_grader", "lms.old_flag", "studio.quiet"]
     );
     assert_eq!(report.drift.disagreements, ["catalog.recommendations"]);
     assert_eq!(report.expired, ["grading.new_grader"]);
@@ -166,11 +183,19 @@ fn three_services_and_their_drift() {
     assert_eq!(rec.state.value, Some(json!(false)));
     assert_eq!(rec.state.modified_by.as_deref(), Some("ops"));
     assert_eq!(rec.drift, None);
-    // The first live declarer by service name speaks for the metadata.
+    // The current declarer that published last speaks for the metadata: lms, after grading.
     assert_eq!(
         rec.declaration.as_ref().unwrap().owner.as_deref(),
-        Some("catalog-team")
+        Some("lms-team")
     );
+    let retired = report
+        .toggles
+        .iter()
+        .find(|t| t.full_name == "lms.retired")
+        .unwrap();
+    assert!(!retired.declared_now);
+    assert_eq!(retired.declared_by.len(), 1);
+    assert!(!retired.declared_by[0].live && !retired.declared_by[0].current);
 
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["as_of"], "2026-01-01");
@@ -201,24 +226,19 @@ fn installing_publishes_this_program_and_the_heartbeat_marks_it_seen() {
     );
 
     let declarations = Declarations::of(registry(), service.clone());
-    store
-        .publish(&declarations, at("2026-11-22T12:00:00Z"))
-        .unwrap();
-    store
-        .seen(&service.instance, at("2026-11-22T12:00:30Z"))
-        .unwrap();
+    let now = Timestamp::now();
+    store.publish(&declarations, ago(now, 60)).unwrap();
+    store.seen(&service.instance, ago(now, 30)).unwrap();
     let published = store.published().unwrap();
     assert_eq!(published.len(), 1);
-    assert_eq!(published[0].last_seen, at("2026-11-22T12:00:30Z"));
+    assert_eq!(published[0].last_seen, ago(now, 30));
     assert_eq!(
         published[0].declarations.toggles.len(),
         registry().len(),
         "every toggle of the program"
     );
     // Publishing again replaces the instance's entry rather than adding one.
-    store
-        .publish(&declarations, at("2026-11-22T12:01:00Z"))
-        .unwrap();
+    store.publish(&declarations, now).unwrap();
     assert_eq!(store.published().unwrap().len(), 1);
 }
 
@@ -298,4 +318,373 @@ fn writes_from_outside_validate_against_the_fleets_declarations() {
         shared.load().unwrap().switches["catalog.recommendations"],
         json!(false)
     );
+}
+
+/// One instance of `service` at `version` on `host`.
+fn instance(service: &str, version: &str, host: &str) -> Service {
+    Service::new(service, version).on_host(host)
+}
+
+/// Publishes `toggles` as `service`, at `published`, last seen at `seen`.
+fn run(
+    store: &dyn Store,
+    service: Service,
+    toggles: Vec<Declared>,
+    published: Timestamp,
+    seen: Timestamp,
+) -> Service {
+    store
+        .publish(&Declarations::new(service.clone(), toggles), published)
+        .unwrap();
+    store.seen(&service.instance, seen).unwrap();
+    service
+}
+
+fn find<'r>(report: &'r FleetReport, name: &str) -> &'r toggles::FleetToggle {
+    report.toggles.iter().find(|t| t.full_name == name).unwrap()
+}
+
+fn report(store: &dyn Store, as_of: &str, now: Timestamp) -> FleetReport {
+    FleetReport::of(store, as_of.parse().unwrap(), now, LIVE_WITHIN).unwrap()
+}
+
+#[test]
+fn a_toggle_removed_from_the_code_is_not_judged_by_the_version_that_declared_it() {
+    let now = Timestamp::now();
+    let store = MemoryStore::new();
+    // grading 1.9.0 declared the grader (past its removal date); 1.10.0 removed it.
+    let both = vec![
+        declared("grading.new_grader"),
+        declared("catalog.recommendations"),
+    ];
+    run(
+        &store,
+        instance("grading", "1.9.0", "web-1"),
+        both,
+        ago(now, 2 * HOUR),
+        ago(now, HOUR),
+    );
+    let removed = vec![declared("catalog.recommendations")];
+    run(
+        &store,
+        instance("grading", "1.10.0", "web-2"),
+        removed,
+        ago(now, 30 * 60),
+        now,
+    );
+
+    let report = report(&store, "2026-01-01", now);
+    assert_eq!(report.expired, Vec::<String>::new(), "the debt gate holds");
+    let grader = find(&report, "grading.new_grader");
+    assert!(!grader.declared_now && !grader.expired);
+    assert_eq!(grader.drift, None, "nothing stored, nothing to clean up");
+    assert_eq!(grader.declared_by[0].version, "1.9.0", "still on record");
+    let versions: Vec<&str> = report.services.iter().map(|s| s.version.as_str()).collect();
+    assert_eq!(
+        versions,
+        ["1.9.0", "1.10.0"],
+        "in the order they were deployed"
+    );
+}
+
+#[test]
+fn a_description_edited_between_versions_disagrees_only_while_both_run() {
+    let now = Timestamp::now();
+    let mut edited = declared("catalog.recommendations");
+    edited.description = "Turn recommendations off under load.".into();
+    // Deployed and done: the old version stopped an hour ago.
+    let store = MemoryStore::new();
+    let old = vec![declared("catalog.recommendations")];
+    run(
+        &store,
+        instance("catalog", "2.1.0", "web-1"),
+        old.clone(),
+        ago(now, 2 * HOUR),
+        ago(now, HOUR),
+    );
+    run(
+        &store,
+        instance("catalog", "2.2.0", "web-2"),
+        vec![edited.clone()],
+        ago(now, 30 * 60),
+        now,
+    );
+    let done = report(&store, "2026-01-01", now);
+    let rec = find(&done, "catalog.recommendations");
+    assert_eq!(rec.disagreements, Vec::<&str>::new());
+    assert_eq!(
+        rec.declaration.as_ref().unwrap().description,
+        edited.description
+    );
+    assert_eq!(done.drift.disagreements, Vec::<String>::new());
+
+    // Half-way through a rolling deploy, both run: that is a disagreement, and the version
+    // deployed last speaks.
+    let rolling = MemoryStore::new();
+    run(
+        &rolling,
+        instance("catalog", "2.1.0", "web-1"),
+        old,
+        ago(now, 2 * HOUR),
+        now,
+    );
+    run(
+        &rolling,
+        instance("catalog", "2.2.0", "web-2"),
+        vec![edited.clone()],
+        ago(now, 60),
+        now,
+    );
+    let half = report(&rolling, "2026-01-01", now);
+    let rec = find(&half, "catalog.recommendations");
+    assert_eq!(rec.disagreements, ["description"]);
+    assert_eq!(
+        rec.declaration.as_ref().unwrap().description,
+        edited.description
+    );
+}
+
+#[test]
+fn ownership_follows_the_version_deployed_last_not_the_version_string() {
+    let _s = support::store::serial();
+    let now = Timestamp::now();
+    let owned_by = |team: &str| {
+        let mut d = declared("catalog.recommendations");
+        d.owner = Some(team.into());
+        vec![d]
+    };
+    let store = MemoryStore::new();
+    // 1.10.0, owned by the old team, stopped; 1.11.0 moved the toggle to the new team.
+    run(
+        &store,
+        instance("catalog", "1.10.0", "web-1"),
+        owned_by("old-team"),
+        ago(now, 2 * HOUR),
+        ago(now, HOUR),
+    );
+    run(
+        &store,
+        instance("catalog", "1.11.0", "web-2"),
+        owned_by("new-team"),
+        ago(now, 30 * 60),
+        now,
+    );
+    let off = toggles::Change::switch("catalog.recommendations", false);
+    let old = toggles::Principal::new("olga").team("old-team");
+    let new = toggles::Principal::new("nina").team("new-team");
+    let refused = toggles::write_to_as(&store, &old, &off, "spike").unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "write refused: `catalog.recommendations` is owned by `new-team`: only its members and admins may change it, and `olga` is neither"
+    );
+    toggles::write_to_as(&store, &new, &off, "spike").unwrap();
+    let report = report(&store, "2026-01-01", now);
+    assert_eq!(
+        find(&report, "catalog.recommendations")
+            .declaration
+            .as_ref()
+            .unwrap()
+            .owner
+            .as_deref(),
+        Some("new-team")
+    );
+}
+
+#[test]
+fn a_restart_replaces_the_killed_instance_at_once() {
+    let now = Timestamp::now();
+    let store = MemoryStore::new();
+    let due_by = |date: &str| {
+        let mut d = declared("grading.new_grader");
+        d.remove_by = Some(date.parse().unwrap());
+        vec![d]
+    };
+    // Killed 20 seconds ago, well within the live window; its replacement on the same host
+    // extended the removal date.
+    run(
+        &store,
+        instance("grading", "1.4.2", "web-1"),
+        due_by("2026-06-01"),
+        ago(now, 600),
+        ago(now, 20),
+    );
+    run(
+        &store,
+        instance("grading", "1.4.3", "web-1"),
+        due_by("2027-03-31"),
+        ago(now, 10),
+        ago(now, 10),
+    );
+    let report = report(&store, "2026-11-28", now);
+    let lives: Vec<(&str, usize)> = report
+        .services
+        .iter()
+        .map(|s| (s.version.as_str(), s.live_instances))
+        .collect();
+    assert_eq!(lives, [("1.4.2", 0), ("1.4.3", 1)]);
+    let grader = find(&report, "grading.new_grader");
+    assert!(!grader.expired, "judged by the process running now");
+    assert_eq!(grader.disagreements, Vec::<&str>::new());
+    assert_eq!(
+        grader.declaration.as_ref().unwrap().remove_by,
+        Some("2027-03-31".parse().unwrap())
+    );
+}
+
+#[test]
+fn a_store_forgets_an_instance_not_seen_for_its_retention() {
+    let now = Timestamp::now();
+    let store = MemoryStore::new().forget_instances_after(Duration::from_secs(DAY as u64));
+    let gone = run(
+        &store,
+        instance("studio", "0.9.0", "web-1"),
+        vec![declared("lms.old_flag")],
+        ago(now, 3 * DAY),
+        ago(now, 2 * DAY),
+    );
+    assert_eq!(store.published().unwrap(), [], "not read back");
+    let here = run(
+        &store,
+        instance("grading", "1.4.2", "web-2"),
+        vec![declared("grading.new_grader")],
+        now,
+        now,
+    );
+    let instances: Vec<String> = store
+        .published()
+        .unwrap()
+        .into_iter()
+        .map(|p| p.declarations.service.instance)
+        .collect();
+    assert_eq!(instances, [here.instance]);
+    // Seen again (a late heartbeat): it was dropped when the other published, so it stays gone.
+    store.seen(&gone.instance, now).unwrap();
+    assert_eq!(store.published().unwrap().len(), 1);
+}
+
+#[test]
+fn a_plain_install_publishes_a_version() {
+    let _s = support::store::serial();
+    let store = std::sync::Arc::new(MemoryStore::new());
+    toggles::install(support::store::SharedStore(store.clone())).unwrap();
+    let service = store.published().unwrap()[0].declarations.service.clone();
+    // The test program is not named after a crate that declares toggles.
+    assert_eq!(service.version, "unknown");
+    assert!(!service.host.is_empty());
+}
+
+#[test]
+fn the_state_a_retired_toggle_left_is_reset_by_an_admin_only() {
+    let _s = support::store::serial();
+    let now = Timestamp::now();
+    let store = MemoryStore::new();
+    let mut retired = declared("lms.old_flag");
+    retired.full_name = "lms.retired".into();
+    retired.owner = Some("lms-team".into());
+    run(
+        &store,
+        instance("lms", "1.9.0", "web-1"),
+        vec![retired],
+        ago(now, 2 * HOUR),
+        ago(now, HOUR),
+    );
+    run(
+        &store,
+        instance("lms", "2.0.0", "web-2"),
+        vec![declared("lms.old_flag")],
+        ago(now, HOUR),
+        now,
+    );
+    set(
+        &store,
+        "flags",
+        "lms.retired",
+        &json!({"everyone": true}),
+        "ana",
+    );
+
+    let on = toggles::Change::flag("lms.retired", toggles::FlagRule::new());
+    assert_eq!(
+        toggles::write_to(&store, &on, "ops", "x").unwrap_err().to_string(),
+        "write refused: `lms.retired` is declared by no running service any more (last by lms 1.9.0): its state can only be reset"
+    );
+    let reset = toggles::Change::reset("lms.retired");
+    let member = toggles::Principal::new("lena").team("lms-team");
+    assert!(matches!(
+        toggles::write_to_as(&store, &member, &reset, "clean up"),
+        Err(toggles::WriteError::Forbidden(_))
+    ));
+    let admin = toggles::Principal::new("root").admin();
+    toggles::write_to_as(&store, &admin, &reset, "clean up").unwrap();
+    assert!(store.load().unwrap().flags.is_empty());
+    // Nothing left to reset: refused, not audited twice.
+    assert!(toggles::write_to(&store, &reset, "ops", "again").is_err());
+}
+
+#[test]
+fn declarations_a_newer_version_published_break_nothing() {
+    let _s = support::store::serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("toggles.json");
+    let store = toggles::FileStore::open(&path).unwrap();
+    let now = Timestamp::now();
+    run(
+        &store,
+        instance("catalog", "2.1.0", "web-1"),
+        vec![declared("catalog.recommendations")],
+        now,
+        now,
+    );
+    // A newer version publishes a kind, a use case and a field this version does not know,
+    // and one declaration whose date no version could read.
+    let fleet_path = dir.path().join("toggles.json.fleet");
+    let mut fleet: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&fleet_path).unwrap()).unwrap();
+    let mut newer = fleet[0].clone();
+    newer["declarations"]["service"] = json!({
+        "name": "checkout", "version": "3.0.0", "instance": "web-3-1-1", "host": "web-3"
+    });
+    let mut variant = newer["declarations"]["toggles"][0].clone();
+    variant["full_name"] = json!("checkout.flow");
+    variant["kind"] = json!("variant");
+    variant["use_cases"] = json!(["experiment", "monitored_rollout"]);
+    variant["arms"] = json!(["classic", "one_page"]);
+    let mut unreadable = variant.clone();
+    unreadable["full_name"] = json!("checkout.broken");
+    unreadable["remove_by"] = json!("2027-02-30");
+    newer["declarations"]["toggles"] = json!([variant, unreadable]);
+    fleet.as_array_mut().unwrap().push(newer);
+    std::fs::write(&fleet_path, fleet.to_string()).unwrap();
+
+    let published = store.published().unwrap();
+    assert_eq!(published.len(), 2, "both instances read");
+    let flow = &published[1].declarations.toggles;
+    assert_eq!(
+        flow.len(),
+        1,
+        "the unreadable declaration alone is left out"
+    );
+    assert_eq!(flow[0].kind, toggles::Kind::Unknown);
+    assert_eq!(flow[0].use_cases, [toggles::UseCase::MonitoredRollout]);
+
+    let report = report(&store, "2026-01-01", now);
+    let flow = find(&report, "checkout.flow");
+    assert!(flow.declared_now);
+    assert_eq!(
+        serde_json::to_value(flow).unwrap()["declaration"]["kind"],
+        "unknown"
+    );
+    assert_eq!(
+        toggles::write_to(&store, &toggles::Change::switch("checkout.flow", true), "ops", "x")
+            .unwrap_err()
+            .to_string(),
+        "write refused: `checkout.flow` is of a kind this version of toggles does not know: a newer version declares it, and writes it"
+    );
+    toggles::write_to(
+        &store,
+        &toggles::Change::switch("catalog.recommendations", false),
+        "ops",
+        "spike",
+    )
+    .unwrap();
 }

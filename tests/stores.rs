@@ -947,8 +947,10 @@ fn the_file_store_keeps_the_fleets_declarations() {
     let store = FileStore::open(&path).unwrap();
     let grading = toggles::Service::new("grading", "1.4.2");
     let declarations = toggles::Declarations::of(registry(), grading.clone());
-    let t0: toggles::Timestamp = "2026-11-22T12:00:00Z".parse().unwrap();
-    let t1: toggles::Timestamp = "2026-11-22T12:00:30Z".parse().unwrap();
+    // Dated from the clock: the store forgets instances not seen for its retention.
+    let now = toggles::Timestamp::now().unix_seconds();
+    let t0 = toggles::Timestamp::from_unix_seconds(now - 30);
+    let t1 = toggles::Timestamp::from_unix_seconds(now);
     store.publish(&declarations, t0).unwrap();
     store.publish(&declarations, t0).unwrap();
     store.seen(&grading.instance, t1).unwrap();
@@ -961,4 +963,16 @@ fn the_file_store_keeps_the_fleets_declarations() {
         (t0, t1)
     );
     assert!(dir.path().join("toggles.json.fleet").exists());
+
+    // Not seen for longer than the retention: left out when read, dropped at the next write.
+    let store = FileStore::open(&path)
+        .unwrap()
+        .forget_instances_after(Duration::from_secs(20));
+    assert_eq!(store.published().unwrap().len(), 1, "seen 0 s ago");
+    let later = toggles::Timestamp::from_unix_seconds(now + 60);
+    let other = toggles::Declarations::of(registry(), toggles::Service::new("lms", "2.0.0"));
+    store.publish(&other, later).unwrap();
+    let fleet = std::fs::read_to_string(dir.path().join("toggles.json.fleet")).unwrap();
+    assert!(!fleet.contains(&grading.instance), "forgotten for good");
+    assert!(fleet.contains(&other.service.instance));
 }

@@ -8,6 +8,7 @@ use anyhow::Result;
 use toggles_runtime::{Date, FleetToggle};
 
 use crate::fleet::{self, FleetArgs};
+use crate::plural::count;
 use crate::report::DriftArg;
 use crate::source::StoreArgs;
 use crate::Outcome;
@@ -43,16 +44,16 @@ pub(crate) fn run(store: &StoreArgs, args: &Args) -> Result<Outcome> {
         let _ = match removal(t) {
             Some(remove_by) => writeln!(
                 out,
-                "error: `{}` is {} days past its removal date ({remove_by})",
+                "error: `{}` is {} past its removal date ({remove_by})",
                 t.full_name,
-                as_of.days_since_epoch() - remove_by.days_since_epoch()
+                count(
+                    as_of.days_since_epoch() - remove_by.days_since_epoch(),
+                    "day",
+                    "days"
+                )
             ),
-            // Services disagree, and the one that speaks for it declares no date.
-            None => writeln!(
-                out,
-                "error: `{}` is past the removal date one of its services declares",
-                t.full_name
-            ),
+            // Expired is judged on the declaration shown: never reached.
+            None => writeln!(out, "error: `{}` is past its removal date", t.full_name),
         };
         where_declared(&mut out, t);
         let _ = writeln!(
@@ -73,8 +74,9 @@ pub(crate) fn run(store: &StoreArgs, args: &Args) -> Result<Outcome> {
             let left = remove_by.days_since_epoch() - as_of.days_since_epoch();
             let _ = writeln!(
                 out,
-                "warning: `{}` is due for removal in {left} days ({remove_by})",
-                t.full_name
+                "warning: `{}` is due for removal in {} ({remove_by})",
+                t.full_name,
+                count(left, "day", "days")
             );
             where_declared(&mut out, t);
         }
@@ -101,12 +103,13 @@ pub(crate) fn run(store: &StoreArgs, args: &Args) -> Result<Outcome> {
         .unwrap_or_default();
     let _ = write!(
         out,
-        "toggles check: {} toggles{scope} as of {as_of}: {} expired",
-        mine.len(),
+        "toggles check: {}{scope} as of {as_of}: {} expired",
+        count(mine.len() as u64, "toggle", "toggles"),
         expired.len()
     );
     if let Some(within) = args.warn_within {
-        let _ = write!(out, ", {due} due within {} days", within.as_secs() / 86_400);
+        let days = count(within.as_secs() / 86_400, "day", "days");
+        let _ = write!(out, ", {due} due within {days}");
     }
     if args.drift.is_some() {
         let _ = write!(out, ", {drifted} drifted");
@@ -120,7 +123,7 @@ pub(crate) fn run(store: &StoreArgs, args: &Args) -> Result<Outcome> {
     })
 }
 
-/// The earliest removal date any service declares.
+/// The removal date of the declaration that speaks for `t`.
 fn removal(t: &FleetToggle) -> Option<Date> {
     t.declaration.as_ref().and_then(|d| d.remove_by)
 }

@@ -8,6 +8,7 @@
 mod audit;
 mod check;
 mod fleet;
+mod plural;
 mod progress;
 mod report;
 mod show;

@@ -10,6 +10,7 @@ use serde_json::Value as Json;
 use toggles_runtime::{FlagRule, FleetReport, FleetToggle, Kind};
 
 use crate::fleet::{self, FleetArgs};
+use crate::plural::count;
 use crate::source::StoreArgs;
 use crate::Outcome;
 
@@ -176,11 +177,13 @@ fn table(report: &FleetReport) -> String {
             last_change(t),
         ]);
     }
-    let services = report.services.len();
+    let mut services: Vec<&str> = report.services.iter().map(|s| s.service.as_str()).collect();
+    services.dedup();
     format!(
-        "{}\n{} toggles across {services} services as of {}; {} expired; drift: {} undeclared, {} never set, {} declared differently",
+        "{}\n{} across {} as of {}; {} expired; drift: {} undeclared, {} never set, {} declared differently",
         table.trim_fmt(),
-        report.toggles.len(),
+        count(report.toggles.len() as u64, "toggle", "toggles"),
+        count(services.len() as u64, "service", "services"),
         report.as_of,
         report.expired.len(),
         report.drift.undeclared.len(),

@@ -198,6 +198,8 @@ fn add_state(parts: &mut Parts, declared: &Declared, state: ReportedState) {
             Kind::Switch => &mut parts.snapshot.switches,
             Kind::Flag => &mut parts.snapshot.flags,
             Kind::Setting => &mut parts.snapshot.settings,
+            // A newer version's kind: this version cannot tell which section holds it.
+            _ => return,
         };
         section.entry(name.clone()).or_insert(value);
     }

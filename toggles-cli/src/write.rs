@@ -3,7 +3,11 @@
 
 use anyhow::{bail, Result};
 use serde_json::Value as Json;
-use toggles_runtime::{Change, FlagRule, Guard, Kind, Store, WriteError};
+use std::collections::HashMap;
+
+use toggles_runtime::{
+    Change, FlagRule, FleetReport, Guard, Kind, Snapshot, Store, Timestamp, WriteError, LIVE_WITHIN,
+};
 
 use crate::audit;
 use crate::fleet;
@@ -203,7 +207,7 @@ impl FlagArgs {
     }
 }
 
-/// The kind the fleet declares `name` as, or an error suggesting declared names.
+/// The kind the fleet declares `name` as now, or an error suggesting declared names.
 fn kind_of(store: &StoreArgs, opened: &dyn Store, name: &str) -> Result<Kind> {
     let published = source::reading(store, "the fleet's declarations", opened.published())?;
     if published.is_empty() {
@@ -213,14 +217,34 @@ fn kind_of(store: &StoreArgs, opened: &dyn Store, name: &str) -> Result<Kind> {
             store.describe()
         );
     }
-    let declared = published.iter().flat_map(|p| p.declarations.toggles.iter());
-    if let Some(d) = declared.clone().find(|d| d.full_name == name) {
-        return Ok(d.kind);
+    // Judged as every write from outside is: by the fleet's current instances.
+    let now = Timestamp::now();
+    let fleet = FleetReport::from_parts(
+        &published,
+        &Snapshot::default(),
+        &HashMap::new(),
+        now.date(),
+        now,
+        LIVE_WITHIN,
+    );
+    match fleet.toggles.iter().find(|t| t.full_name == name) {
+        Some(t) if t.declared_now => Ok(t.declaration.as_ref().expect("declared").kind),
+        Some(_) => bail!(
+            "`{name}` is declared by no running service any more: `toggles reset {name}` clears \
+             the state it left"
+        ),
+        None => bail!(
+            "{}",
+            fleet::unknown(
+                name,
+                fleet
+                    .toggles
+                    .iter()
+                    .filter(|t| t.declared_now)
+                    .map(|t| t.full_name.as_str())
+            )
+        ),
     }
-    bail!(
-        "{}",
-        fleet::unknown(name, declared.map(|d| d.full_name.as_str()))
-    )
 }
 
 pub(crate) fn set(store: &StoreArgs, args: &SetArgs) -> Result<Outcome> {
@@ -238,6 +262,11 @@ pub(crate) fn set(store: &StoreArgs, args: &SetArgs) -> Result<Outcome> {
         Kind::Flag => bail!(
             "`{}` is a flag: give its rule with `toggles flag {} --percent … --users-on …`",
             args.name,
+            args.name
+        ),
+        _ => bail!(
+            "`{}` is of a kind this version of the command does not know: use the version of \
+             toggles that declares it",
             args.name
         ),
     };

@@ -9,6 +9,7 @@ use serde_json::Value as Json;
 use support::{
     edx_fleet, edx_full_name, edx_records, file_store, small_fleet, stderr, stdout, toggles,
 };
+use toggles_runtime::{Service, Store, Timestamp};
 
 /// The Open edX toggles past their removal date on `as_of`, counted straight from the corpus:
 /// a `YYYY-MM-DD` removal date that sorts before it.
@@ -709,4 +710,57 @@ fn a_postgres_store_end_to_end() {
         "{out}"
     );
     assert!(out.contains("1 entries, page 1"), "{out}");
+}
+
+#[test]
+fn the_gate_opens_once_the_deploy_that_removed_the_toggle_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut before = support::small_fleet().remove(0);
+    before.service = before.service.on_host("web-1");
+    let grader = before
+        .toggles
+        .iter_mut()
+        .find(|d| d.full_name == "grading.new_grader")
+        .unwrap();
+    grader.remove_by = Some("2026-06-01".parse().unwrap());
+    let store = file_store(dir.path(), std::slice::from_ref(&before));
+
+    let failed = toggles(&store)
+        .args(["check", "--as-of", "2026-06-02"])
+        .output()
+        .unwrap();
+    assert_eq!(failed.status.code(), Some(1));
+    let out = stdout(&failed);
+    assert!(
+        out.contains("error: `grading.new_grader` is 1 day past its removal date (2026-06-01)"),
+        "{out}"
+    );
+
+    // 1.4.3 removed the grader and runs on another host; 1.4.2 stopped an hour ago.
+    let opened = toggles_runtime::FileStore::open(dir.path().join("toggles.json")).unwrap();
+    let hour_ago = Timestamp::from_unix_seconds(Timestamp::now().unix_seconds() - 3600);
+    opened.seen(&before.service.instance, hour_ago).unwrap();
+    let mut after = before.clone();
+    after.service = Service::new("grading", "1.4.3").on_host("web-2");
+    after
+        .toggles
+        .retain(|d| d.full_name != "grading.new_grader");
+    opened.publish(&after, Timestamp::now()).unwrap();
+
+    let passed = toggles(&store)
+        .args(["check", "--as-of", "2026-06-02"])
+        .output()
+        .unwrap();
+    let out = stdout(&passed);
+    assert_eq!(passed.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("toggles check: 3 toggles as of 2026-06-02: 0 expired"),
+        "{out}"
+    );
+    let report = toggles(&store).args(["report"]).output().unwrap();
+    assert!(
+        stdout(&report).contains("3 toggles across 1 service as of"),
+        "{}",
+        stdout(&report)
+    );
 }

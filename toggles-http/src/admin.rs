@@ -478,7 +478,8 @@ pub(crate) async fn edit(
                 let value = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
                 Ok(Change::setting(&name, value))
             }
-            Kind::Flag => rule_of(&form).map(|mut rule| {
+            // This program's registry holds only kinds its runtime knows.
+            _ => rule_of(&form).map(|mut rule| {
                 // What the form does not show is kept as stored, not dropped by a save.
                 let stored: FlagRule = serde_json::from_value(info.live().value).unwrap_or_default();
                 rule.from = stored.from;

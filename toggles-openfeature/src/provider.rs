@@ -211,7 +211,8 @@ impl FeatureProvider for TogglesProvider {
                 Some(Value::Bool(on)) => (on, EvaluationReason::Static),
                 _ => return Err(mismatch(info, "boolean")),
             },
-            Kind::Setting => return Err(mismatch(info, "boolean")),
+            // A toggle of this program is never of a kind its own runtime does not know.
+            _ => return Err(mismatch(info, "boolean")),
         };
         let variant = if on { "on" } else { "off" };
         Ok(self.details(info, on, variant.to_owned(), reason))

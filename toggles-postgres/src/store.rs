@@ -1,7 +1,7 @@
 //! `PostgresStore`: the `Store` contract over a PostgreSQL schema.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -9,7 +9,7 @@ use postgres::{Client, Config, GenericClient, NoTls};
 use serde_json::Value as Json;
 use toggles_runtime::store::{
     AuditEntry, AuditQuery, Declarations, Declared, History, OnChange, Published, Service, Store,
-    StoreError, WriteError,
+    StoreError, WriteError, FORGET_AFTER,
 };
 use toggles_runtime::{Counts, Snapshot, Timestamp};
 
@@ -49,6 +49,8 @@ pub(crate) struct Inner {
     /// leaves this process's own writes (which the runtime publishes itself) alone.
     pub(crate) writer_pid: AtomicI32,
     watching: AtomicBool,
+    /// How long an instance's declarations are kept after it was last seen, in seconds.
+    forget_after: AtomicU64,
 }
 
 impl PostgresStore {
@@ -85,8 +87,20 @@ impl PostgresStore {
                 client: Mutex::new(None),
                 writer_pid: AtomicI32::new(0),
                 watching: AtomicBool::new(false),
+                forget_after: AtomicU64::new(FORGET_AFTER.as_secs()),
             }),
         })
+    }
+
+    /// Forgets an instance's declarations once it has not been seen for `after`
+    /// ([`FORGET_AFTER`], a week, by default): each publish and heartbeat deletes the instances
+    /// gone longer, and a read leaves them out.
+    #[must_use]
+    pub fn forget_instances_after(self, after: Duration) -> PostgresStore {
+        self.inner
+            .forget_after
+            .store(after.as_secs(), Ordering::Relaxed);
+        self
     }
 
     /// The schema the store keeps its tables in.
@@ -115,6 +129,12 @@ fn describe(config: &Config, schema: &str) -> String {
 }
 
 impl Inner {
+    /// The last-seen time before which an instance is forgotten, as of `now`.
+    fn forgotten_before(&self, now: Timestamp) -> String {
+        let after = i64::try_from(self.forget_after.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
+        Timestamp::from_unix_seconds(now.unix_seconds().saturating_sub(after)).to_string()
+    }
+
     fn error(&self, e: &postgres::Error) -> StoreError {
         // `postgres::Error` says what failed; its source says why.
         let cause = std::error::Error::source(e).map_or_else(String::new, |s| format!(": {s}"));
@@ -330,6 +350,7 @@ impl Store for PostgresStore {
         let q = &self.inner.quoted;
         let service = &declarations.service;
         let json = serde_json::to_value(declarations).expect("declarations serialize");
+        let forgotten = self.inner.forgotten_before(at);
         let at = at.to_string();
         self.inner.with(|client| {
             client.execute(
@@ -344,16 +365,25 @@ impl Store for PostgresStore {
                 ),
                 &[&service.instance, &service.name, &service.version, &json, &at],
             )?;
+            client.execute(
+                &format!("DELETE FROM {q}.instances WHERE last_seen < $1"),
+                &[&forgotten],
+            )?;
             Ok(())
         })
     }
 
     fn seen(&self, instance: &str, at: Timestamp) -> Result<(), StoreError> {
         let q = &self.inner.quoted;
+        let forgotten = self.inner.forgotten_before(at);
         self.inner.with(|client| {
             client.execute(
                 &format!("UPDATE {q}.instances SET last_seen = $2 WHERE instance = $1"),
                 &[&instance, &at.to_string()],
+            )?;
+            client.execute(
+                &format!("DELETE FROM {q}.instances WHERE last_seen < $1"),
+                &[&forgotten],
             )?;
             Ok(())
         })
@@ -364,16 +394,18 @@ impl Store for PostgresStore {
     /// other row carries only its service and times. One statement, so one consistent view.
     fn published(&self) -> Result<Vec<Published>, StoreError> {
         let q = &self.inner.quoted;
+        let forgotten = self.inner.forgotten_before(Timestamp::now());
         let rows = self.inner.with(|client| {
             client.query(
                 &format!(
                     "SELECT instance, service, version, published_at, last_seen, toggles_digest,
                             CASE WHEN row_number() OVER (
                                 PARTITION BY toggles_digest ORDER BY instance
-                            ) = 1 THEN declarations->'toggles' END
-                     FROM {q}.instances ORDER BY instance"
+                            ) = 1 THEN declarations->'toggles' END,
+                            coalesce(declarations->'service'->>'host', '')
+                     FROM {q}.instances WHERE last_seen >= $1 ORDER BY instance"
                 ),
-                &[],
+                &[&forgotten],
             )
         })?;
         let mut lists: HashMap<String, Vec<Declared>> = HashMap::new();
@@ -400,7 +432,8 @@ impl Store for PostgresStore {
                 row.get::<_, String>(1),
                 row.get::<_, String>(2),
                 row.get::<_, String>(0),
-            );
+            )
+            .on_host(row.get::<_, String>(7));
             let time = |i: usize| {
                 row.get::<_, String>(i)
                     .parse()

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use support::{client, schema, serial, wait_for, Proxy};
 use toggles::store::{AuditQuery, Store};
-use toggles::{toggle, Change, Context, Flag, FlagRule, Service, Setting, Switch, WriteError};
+use toggles::{
+    toggle, Change, Context, Declarations, Flag, FlagRule, Service, Setting, Switch, WriteError,
+};
 use toggles_postgres::PostgresStore;
 
 /// Turn recommendations off when the catalog is under load.
@@ -524,7 +526,8 @@ fn the_fleet_reads_back_every_instance_as_it_published() {
     let expected: Vec<_> = (0..7)
         .map(|i| as_instance(if i % 3 == 0 { &fewer } else { &all }, i))
         .collect();
-    let at: toggles::Timestamp = "2026-11-22T10:00:00Z".parse().unwrap();
+    // Dated from the clock: the store forgets instances not seen for a week.
+    let at = toggles::Timestamp::from_unix_seconds(toggles::Timestamp::now().unix_seconds() - 3600);
     let shared = store(&schema);
     for d in &expected {
         shared.publish(d, at).unwrap();
@@ -550,6 +553,31 @@ fn the_fleet_reads_back_every_instance_as_it_published() {
         ))
         .unwrap();
     assert_eq!(read(&store(&schema)), expected);
+}
+
+#[test]
+fn instances_not_seen_for_the_retention_are_forgotten() {
+    let Some(schema) = schema("retention") else {
+        return;
+    };
+    let now = toggles::Timestamp::now();
+    let ago = |s: i64| toggles::Timestamp::from_unix_seconds(now.unix_seconds() - s);
+    let shared = store(&schema).forget_instances_after(std::time::Duration::from_secs(86_400));
+    let gone = Declarations::of(toggles::registry(), Service::new("studio", "0.9.0"));
+    shared.publish(&gone, ago(3 * 86_400)).unwrap();
+    shared
+        .seen(&gone.service.instance, ago(2 * 86_400))
+        .unwrap();
+    assert_eq!(shared.published().unwrap(), [], "not read back");
+    let here = Declarations::of(toggles::registry(), Service::new("grading", "1.4.2"));
+    shared.publish(&here, now).unwrap();
+    let rows: i64 = client()
+        .query_one(&format!("SELECT count(*) FROM \"{schema}\".instances"), &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 1, "deleted when another instance published");
+    let published = shared.published().unwrap();
+    assert_eq!(published[0].declarations.service, here.service);
 }
 
 #[test]

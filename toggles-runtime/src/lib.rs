@@ -54,7 +54,7 @@ pub use crate::state::{
 };
 pub use crate::stores::{
     AuditEntry, AuditQuery, Declarations, Declared, DeclaredAt, FileStore, History, MemoryStore,
-    OnChange, Published, Service, Store, StoreError, WriteError,
+    OnChange, Published, Service, Store, StoreError, WriteError, FORGET_AFTER, LIVE_WITHIN,
 };
 pub use toggles_vocab::{Date, DateError, UseCase};
 
@@ -62,7 +62,7 @@ pub use toggles_vocab::{Date, DateError, UseCase};
 pub mod store {
     pub use crate::stores::{
         AuditEntry, AuditQuery, Declarations, Declared, DeclaredAt, History, OnChange, Published,
-        Service, Store, StoreError, WriteError,
+        Service, Store, StoreError, WriteError, FORGET_AFTER, LIVE_WITHIN,
     };
 }
 

@@ -22,6 +22,12 @@ pub(crate) trait Catalog {
     fn names(&self) -> Box<dyn Iterator<Item = &str> + '_>;
     /// Who declares the toggles, for messages: `this program`, `the fleet`.
     fn whose(&self) -> &'static str;
+    /// For a name declared once but no longer: who declared it last (`lms 1.9.0`). A catalog
+    /// that knows such names lets their state be reset.
+    fn retired(&self, full_name: &str) -> Option<&str> {
+        let _ = full_name;
+        None
+    }
 }
 
 impl Catalog for Registry {
@@ -62,20 +68,24 @@ impl Catalog for Registry {
 pub(crate) struct Fleet {
     /// By full name: kind and value type.
     toggles: Vec<(String, Kind, String)>,
+    /// Names only stopped or replaced versions declared, with who declared them last.
+    retired: Vec<(String, String)>,
 }
 
 impl Fleet {
-    /// The toggles `declared` lists as `(full name, kind, value type)`, in order of precedence:
-    /// the first declaration of a name speaks for it.
-    pub(crate) fn new(declared: impl IntoIterator<Item = (String, Kind, String)>) -> Fleet {
-        let mut toggles: Vec<(String, Kind, String)> = Vec::new();
-        for toggle in declared {
-            if !toggles.iter().any(|(name, ..)| *name == toggle.0) {
-                toggles.push(toggle);
-            }
+    /// The toggles `declared` lists as `(full name, kind, value type)`, one declaration each,
+    /// and those `retired` lists as `(full name, who declared it last)`.
+    pub(crate) fn new(
+        mut declared: Vec<(String, Kind, String)>,
+        mut retired: Vec<(String, String)>,
+    ) -> Fleet {
+        declared.sort_by(|a, b| a.0.cmp(&b.0));
+        declared.dedup_by(|a, b| a.0 == b.0);
+        retired.sort();
+        Fleet {
+            toggles: declared,
+            retired,
         }
-        toggles.sort_by(|a, b| a.0.cmp(&b.0));
-        Fleet { toggles }
     }
 
     fn at(&self, id: u32) -> &(String, Kind, String) {
@@ -116,5 +126,13 @@ impl Catalog for Fleet {
 
     fn whose(&self) -> &'static str {
         "the fleet"
+    }
+
+    fn retired(&self, full_name: &str) -> Option<&str> {
+        let i = self
+            .retired
+            .binary_search_by(|(name, _)| name.as_str().cmp(full_name))
+            .ok()?;
+        Some(&self.retired[i].1)
     }
 }

@@ -175,6 +175,12 @@ fn interpret(
     previous: Option<&Compiled>,
 ) -> Result<(Entry, bool), Vec<String>> {
     let declared = registry.kind(id);
+    if declared == Kind::Unknown {
+        return Err(vec![
+            "is of a kind this version of toggles does not know: a newer version declares it, and writes it"
+                .to_owned(),
+        ]);
+    }
     if declared != kind {
         return Err(vec![format!("is a {declared}, not a {kind}")]);
     }
@@ -197,6 +203,7 @@ fn interpret(
                 STRING_ROOM / 1024
             )]),
         },
+        (Kind::Unknown, _) => unreachable!("refused above"),
         (Kind::Flag, json) => {
             let rule = FlagRule::deserialize(json)
                 .map_err(|e| vec![format!("is not a flag rule: {e}")])?;
@@ -282,12 +289,35 @@ pub(crate) fn change_problems(change: &Change, registry: &dyn Catalog) -> Vec<Pr
         .collect()
 }
 
-/// Refuses a write to a toggle this program does not declare. (The rest of a write — its kind,
-/// its value or rule — is checked by compiling the snapshot it would leave behind.)
-pub(crate) fn check_target(change: &Change, registry: &dyn Catalog) -> Result<(), Invalid> {
+/// Refuses a write to a toggle `registry` does not declare, except a reset of the state a
+/// toggle that is no longer declared left in `snapshot`. (The rest of a write — its kind, its
+/// value or rule — is checked by compiling the snapshot it would leave behind.)
+pub(crate) fn check_target(
+    change: &Change,
+    registry: &dyn Catalog,
+    snapshot: &Snapshot,
+) -> Result<(), Invalid> {
     let name = change.name();
     if registry.id_of(name).is_some() {
         return Ok(());
+    }
+    if let Some(last) = registry.retired(name) {
+        if matches!(change, Change::Reset { .. }) && snapshot.entry(name).is_some() {
+            return Ok(());
+        }
+        let last = if last.is_empty() {
+            String::new()
+        } else {
+            format!(" (last by {last})")
+        };
+        return Err(Invalid {
+            problems: vec![Problem::new(
+                name,
+                format!(
+                    "is declared by no running service any more{last}: its state can only be reset"
+                ),
+            )],
+        });
     }
     if !toggles_vocab::is_full_name(name) {
         return Err(Invalid {

@@ -3,8 +3,12 @@
 use std::fmt;
 
 /// Which of the three toggle types a toggle is.
+///
+/// A toggle declared by a newer version of toggles, of a kind this version does not know, is
+/// [`Kind::Unknown`] in the declarations it published: reported, never written to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Kind {
     /// A [`Switch`](crate::Switch): on or off for everyone.
     Switch,
@@ -12,15 +16,20 @@ pub enum Kind {
     Flag,
     /// A [`Setting`](crate::Setting): a typed configuration value.
     Setting,
+    /// A kind a newer version of toggles declared, read from its published declarations: this
+    /// version reports the toggle but refuses writes to it.
+    #[serde(other)]
+    Unknown,
 }
 
 impl Kind {
-    /// `"switch"`, `"flag"` or `"setting"`.
+    /// `"switch"`, `"flag"` or `"setting"` (`"unknown"` for a newer version's kind).
     pub const fn as_str(self) -> &'static str {
         match self {
             Kind::Switch => "switch",
             Kind::Flag => "flag",
             Kind::Setting => "setting",
+            Kind::Unknown => "unknown",
         }
     }
 }

@@ -11,7 +11,7 @@ use toggles_vocab::Date;
 use crate::compile::Snapshot;
 use crate::report::LiveSource;
 use crate::rules::Timestamp;
-use crate::stores::{Declared, History, Published, Store, StoreError};
+use crate::stores::{Declared, History, Published, Roster, Store, StoreError};
 
 /// What a shared store says of the fleet's toggles: per toggle, which services declare it and
 /// where, its metadata (flagged where services disagree), its state and history, whether it is
@@ -32,8 +32,9 @@ use crate::stores::{Declared, History, Published, Store, StoreError};
 ///       "full_name": "grading.new_grader",
 ///       "declared_by": [
 ///         { "service": "grading", "version": "1.4.2", "file": "src/engine.rs", "line": 12,
-///           "live": true, "last_seen": "2026-11-22T10:00:00Z" }
+///           "live": true, "current": true, "last_seen": "2026-11-22T10:00:00Z" }
 ///       ],
+///       "declared_now": true,
 ///       "declaration": { "kind": "flag", "description": "...", "remove_by": "2025-06-01", ... },
 ///       "disagreements": [],
 ///       "state": { "source": "store", "value": { "percent": 20.0 },
@@ -48,16 +49,28 @@ use crate::stores::{Declared, History, Published, Store, StoreError};
 /// }
 /// ```
 ///
-/// `drift` on a toggle is `"undeclared"` (the store holds state for it but no live service
-/// declares it: dead state to clean up) or `"never_set"` (declared, but the store holds nothing
-/// for it and never did: the default is all it has been). An instance is live when it was seen
-/// within `live_within` of `now`.
+/// # Who is judged
+///
+/// The store keeps stopped instances for a while (its retention, a week by default), so the
+/// report can show a service that went quiet; they are listed, but they do not judge. An
+/// instance seen within `live_within` of `now` is *live*, unless a process of the same service
+/// on the same host published after it was last seen (a restart replaced it). The *current*
+/// instances are the live ones, and, for a service with no live instance (stopped, or a batch
+/// job between runs), its newest one. Everything the report judges — expiry, disagreements,
+/// the declaration and its owner, drift — is judged on the current instances; among them the one
+/// that published last speaks for a toggle's metadata. Versions are ordered by when they were
+/// published, never as strings.
+///
+/// `drift` on a toggle is `"undeclared"` (the store holds state for it but no current instance
+/// declares it: dead state to clean up with a reset) or `"never_set"` (declared, but the store
+/// holds nothing for it and never did: the default is all it has been).
 #[derive(Debug, Clone, Serialize)]
 #[non_exhaustive]
 pub struct FleetReport {
     /// The date `expired` is judged on.
     pub as_of: Date,
-    /// Each service and version that published, with its instances.
+    /// Each service and version that published, with its instances: by service name, then by
+    /// when the version was first published.
     pub services: Vec<FleetService>,
     /// Every toggle declared by any instance or held by the store, in full-name order.
     pub toggles: Vec<FleetToggle>,
@@ -75,9 +88,9 @@ pub struct FleetService {
     pub service: String,
     /// Its version.
     pub version: String,
-    /// Instances that ever published.
+    /// Instances the store keeps.
     pub instances: usize,
-    /// Instances seen within the report's `live_within`.
+    /// Instances running: seen within the report's `live_within`, not replaced by a restart.
     pub live_instances: usize,
     /// The latest sign of life of any of its instances.
     pub last_seen: Timestamp,
@@ -89,19 +102,24 @@ pub struct FleetService {
 pub struct FleetToggle {
     /// `namespace.name`.
     pub full_name: String,
-    /// Every service and version that declares it, and where.
+    /// Every service and version on record that declares it, and where: by service name, then
+    /// by when the version was first published.
     pub declared_by: Vec<Declarer>,
-    /// The metadata, as the first live declarer (by service name) declares it; `None` when no
-    /// instance declares the toggle.
+    /// Whether a current instance declares it (see [`FleetReport`]): `false` for a toggle only
+    /// stopped or replaced versions declared, which is judged by no one.
+    pub declared_now: bool,
+    /// The metadata as the current declarer that published last declares it; when no current
+    /// instance declares the toggle, as the newest instance on record did; `None` when no
+    /// instance on record declares it.
     pub declaration: Option<Declared>,
-    /// The metadata fields declarers disagree on: `kind`, `value_type`, `default`,
+    /// The metadata fields the current declarers disagree on: `kind`, `value_type`, `default`,
     /// `description`, `life`, `remove_by`, `justification`, `owner`.
     pub disagreements: Vec<&'static str>,
     /// What the store holds, and who changed it when.
     pub state: FleetState,
     /// The latest sign of life of an instance declaring it.
     pub last_seen: Option<Timestamp>,
-    /// Whether any declaration's `remove_by` is before `as_of`.
+    /// Whether the declaration's `remove_by` is before `as_of`, for a toggle declared now.
     pub expired: bool,
     /// `undeclared`, `never_set`, or `None`.
     pub drift: Option<&'static str>,
@@ -119,8 +137,11 @@ pub struct Declarer {
     pub file: String,
     /// The line of the declaration.
     pub line: u32,
-    /// Whether an instance of it was seen within `live_within`.
+    /// Whether an instance of it is running: seen within `live_within`, not replaced.
     pub live: bool,
+    /// Whether an instance of it speaks for its service now: running, or its service's newest
+    /// when none of its instances runs.
+    pub current: bool,
     /// Its instances' latest sign of life.
     pub last_seen: Timestamp,
 }
@@ -156,7 +177,8 @@ pub struct Drift {
 
 impl FleetReport {
     /// The report of `store`'s fleet as of `as_of`, counting as live the instances seen within
-    /// `live_within` of `now` (three heartbeats is a fair window).
+    /// `live_within` of `now` ([`LIVE_WITHIN`](crate::LIVE_WITHIN), three heartbeats, is a fair
+    /// window).
     pub fn of(
         store: &dyn Store,
         as_of: Date,
@@ -187,24 +209,14 @@ impl FleetReport {
         now: Timestamp,
         live_within: Duration,
     ) -> FleetReport {
-        let window = i64::try_from(live_within.as_secs()).unwrap_or(i64::MAX);
-        let is_live = |p: &Published| now.unix_seconds() - p.last_seen.unix_seconds() <= window;
-
-        let services = services(published, &is_live);
-        // Per toggle: every (declaration, instance) that declares it.
-        let mut declared: BTreeMap<&str, Vec<(&Declared, &Published)>> = BTreeMap::new();
-        for p in published {
-            for d in &p.declarations.toggles {
-                declared.entry(&d.full_name).or_default().push((d, p));
-            }
-        }
+        let roster = Roster::new(published, now, live_within);
         let stored: BTreeMap<&str, &Json> =
             [&snapshot.switches, &snapshot.flags, &snapshot.settings]
                 .into_iter()
                 .flat_map(|section| section.iter().map(|(k, v)| (k.as_str(), v)))
                 .collect();
         let names: Vec<&str> = {
-            let mut names: Vec<&str> = declared.keys().chain(stored.keys()).copied().collect();
+            let mut names: Vec<&str> = roster.names().chain(stored.keys().copied()).collect();
             names.sort_unstable();
             names.dedup();
             names
@@ -214,14 +226,12 @@ impl FleetReport {
         let toggles = names
             .into_iter()
             .map(|name| {
-                let by = declared.get(name).map(Vec::as_slice).unwrap_or_default();
                 let toggle = toggle(
                     name,
-                    by,
+                    &roster,
                     stored.get(name).copied(),
-                    histories,
+                    histories.get(name),
                     as_of,
-                    &is_live,
                 );
                 match toggle.drift {
                     Some("undeclared") => drift.undeclared.push(name.to_owned()),
@@ -239,7 +249,7 @@ impl FleetReport {
             .collect();
         FleetReport {
             as_of,
-            services,
+            services: services(&roster),
             toggles,
             expired,
             drift,
@@ -247,74 +257,82 @@ impl FleetReport {
     }
 }
 
-fn services(published: &[Published], is_live: &dyn Fn(&Published) -> bool) -> Vec<FleetService> {
-    let mut by: BTreeMap<(&str, &str), FleetService> = BTreeMap::new();
-    for p in published {
+/// Each service and version, by service name, then by when the version was first published.
+fn services(roster: &Roster<'_>) -> Vec<FleetService> {
+    let mut by: BTreeMap<(&str, &str), (Timestamp, FleetService)> = BTreeMap::new();
+    for (i, p) in roster.published().iter().enumerate() {
         let s = &p.declarations.service;
-        let entry = by
-            .entry((&s.name, &s.version))
-            .or_insert_with(|| FleetService {
+        let (first, entry) = by.entry((&s.name, &s.version)).or_insert_with(|| {
+            let service = FleetService {
                 service: s.name.clone(),
                 version: s.version.clone(),
                 instances: 0,
                 live_instances: 0,
                 last_seen: p.last_seen,
-            });
+            };
+            (p.published_at, service)
+        });
+        *first = (*first).min(p.published_at);
         entry.instances += 1;
-        entry.live_instances += usize::from(is_live(p));
+        entry.live_instances += usize::from(roster.is_live(i));
         entry.last_seen = entry.last_seen.max(p.last_seen);
     }
-    by.into_values().collect()
+    let mut services: Vec<(Timestamp, FleetService)> = by.into_values().collect();
+    services.sort_by(|(a_first, a), (b_first, b)| {
+        (&a.service, a_first, &a.version).cmp(&(&b.service, b_first, &b.version))
+    });
+    services.into_iter().map(|(_, s)| s).collect()
 }
 
 fn toggle(
     name: &str,
-    by: &[(&Declared, &Published)],
+    roster: &Roster<'_>,
     stored: Option<&Json>,
-    histories: &HashMap<String, History>,
+    history: Option<&History>,
     as_of: Date,
-    is_live: &dyn Fn(&Published) -> bool,
 ) -> FleetToggle {
-    let mut declarers: BTreeMap<(&str, &str), Declarer> = BTreeMap::new();
-    for (d, p) in by {
+    let published = roster.published();
+    let mut declarers: BTreeMap<(&str, &str), (Timestamp, Declarer)> = BTreeMap::new();
+    for &(i, d) in roster.declarers(name) {
+        let p = &published[i];
         let s = &p.declarations.service;
-        let entry = declarers
-            .entry((&s.name, &s.version))
-            .or_insert_with(|| Declarer {
+        let (first, entry) = declarers.entry((&s.name, &s.version)).or_insert_with(|| {
+            let declarer = Declarer {
                 service: s.name.clone(),
                 version: s.version.clone(),
                 file: d.source.file.clone(),
                 line: d.source.line,
                 live: false,
+                current: false,
                 last_seen: p.last_seen,
-            });
-        entry.live |= is_live(p);
+            };
+            (p.published_at, declarer)
+        });
+        *first = (*first).min(p.published_at);
+        entry.live |= roster.is_live(i);
+        entry.current |= roster.is_current(i);
         entry.last_seen = entry.last_seen.max(p.last_seen);
     }
-    let live = by.iter().filter(|(_, p)| is_live(p));
-    let declaration = live
-        .clone()
-        .chain(by.iter())
-        .min_by(|a, b| {
-            a.1.declarations
-                .service
-                .name
-                .cmp(&b.1.declarations.service.name)
-        })
-        .map(|(d, _)| (*d).clone());
-    let history = histories.get(name);
-    let drift = if stored.is_some() && live.clone().next().is_none() {
+    let mut declared_by: Vec<(Timestamp, Declarer)> = declarers.into_values().collect();
+    declared_by.sort_by(|(a_first, a), (b_first, b)| {
+        (&a.service, a_first, &a.version).cmp(&(&b.service, b_first, &b.version))
+    });
+    let speaker = roster.speaker(name);
+    let declared_now = speaker.is_some_and(|(_, now)| now);
+    let drift = if stored.is_some() && !declared_now {
         Some("undeclared")
-    } else if stored.is_none() && history.is_none() && !by.is_empty() {
+    } else if stored.is_none() && history.is_none() && declared_now {
         Some("never_set")
     } else {
         None
     };
+    let current: Vec<&Declared> = roster.current_declarers(name).map(|(_, d)| d).collect();
     FleetToggle {
         full_name: name.to_owned(),
-        declared_by: declarers.into_values().collect(),
-        disagreements: disagreements(by),
-        declaration,
+        declared_by: declared_by.into_iter().map(|(_, d)| d).collect(),
+        declared_now,
+        disagreements: disagreements(&current),
+        declaration: speaker.map(|(d, _)| d.clone()),
         state: FleetState {
             source: if stored.is_some() {
                 LiveSource::Store
@@ -326,10 +344,15 @@ fn toggle(
             last_modified: history.map(|h| h.last_modified),
             modified_by: history.map(|h| h.modified_by.clone()),
         },
-        last_seen: by.iter().map(|(_, p)| p.last_seen).max(),
-        expired: by
+        last_seen: roster
+            .declarers(name)
             .iter()
-            .any(|(d, _)| d.remove_by.is_some_and(|r| r < as_of)),
+            .map(|(i, _)| published[*i].last_seen)
+            .max(),
+        expired: speaker
+            .filter(|(_, now)| *now)
+            .and_then(|(d, _)| d.remove_by)
+            .is_some_and(|r| r < as_of),
         drift,
     }
 }
@@ -338,8 +361,8 @@ fn toggle(
 type Same = fn(&Declared, &Declared) -> bool;
 
 /// The metadata fields on which the declarations of one toggle differ.
-fn disagreements(by: &[(&Declared, &Published)]) -> Vec<&'static str> {
-    let Some(((first, _), rest)) = by.split_first() else {
+fn disagreements(by: &[&Declared]) -> Vec<&'static str> {
+    let Some((first, rest)) = by.split_first() else {
         return Vec::new();
     };
     let fields: [(&'static str, Same); 8] = [
@@ -354,7 +377,7 @@ fn disagreements(by: &[(&Declared, &Published)]) -> Vec<&'static str> {
     ];
     fields
         .into_iter()
-        .filter(|(_, same)| rest.iter().any(|(d, _)| !same(first, d)))
+        .filter(|(_, same)| rest.iter().any(|d| !same(first, d)))
         .map(|(field, _)| field)
         .collect()
 }

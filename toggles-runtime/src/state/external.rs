@@ -2,14 +2,20 @@
 //! declarations the fleet published to the store.
 
 use crate::compile::{Change, Fleet, Invalid, Problem};
+use crate::rules::Timestamp;
 use crate::state::install::transact;
-use crate::stores::{AuditEntry, Published, Store, StoreError, WriteError};
+use crate::stores::{AuditEntry, Roster, Store, WriteError, LIVE_WITHIN};
 
 /// Writes `change` to `store` on behalf of `actor`, for `reason`, from a process that declares
 /// none of the toggles: an admin tool, a command line. The change is validated against the
 /// declarations the fleet's services published to the store ([`install_as`](crate::install_as)),
-/// with the rules and messages of [`write`](crate::write); where services declare a toggle
-/// differently, the first by service name and version speaks for it.
+/// with the rules and messages of [`write`](crate::write). The declarations that count are those
+/// of the fleet's current instances — running (seen within [`LIVE_WITHIN`]), or a stopped
+/// service's newest — and where they declare a toggle differently, the one published last
+/// speaks for it (see [`FleetReport`](crate::FleetReport)).
+///
+/// A toggle that only stopped or replaced versions declared takes no write but a reset:
+/// [`Change::reset`] is how the state they left behind is cleaned up.
 ///
 /// The processes that installed the store take the change in force as they follow it. A store
 /// to which no service has published anything accepts no write: there is nothing to check a
@@ -39,7 +45,7 @@ pub fn write_to(
     actor: &str,
     reason: &str,
 ) -> Result<AuditEntry, WriteError> {
-    let published = by_service(store)?;
+    let published = store.published()?;
     if published.is_empty() {
         return Err(WriteError::Invalid(Invalid {
             problems: vec![Problem::new(
@@ -48,22 +54,31 @@ pub fn write_to(
             )],
         }));
     }
-    let fleet = Fleet::new(published.iter().flat_map(|p| {
-        p.declarations
-            .toggles
-            .iter()
-            .map(|d| (d.full_name.clone(), d.kind, d.value_type.clone()))
-    }));
-    transact(store, change, actor, reason, &fleet, None).map(|(entry, _)| entry)
+    let roster = Roster::new(&published, Timestamp::now(), LIVE_WITHIN);
+    transact(store, change, actor, reason, &fleet(&roster), None).map(|(entry, _)| entry)
 }
 
-/// The fleet's published declarations in order of precedence: by service name, then version.
-/// Where services declare one toggle differently, the first speaks for it.
-pub(super) fn by_service(store: &dyn Store) -> Result<Vec<Published>, StoreError> {
-    let mut published = store.published()?;
-    published.sort_by(|a, b| {
-        let (a, b) = (&a.declarations.service, &b.declarations.service);
-        (&a.name, &a.version).cmp(&(&b.name, &b.version))
-    });
-    Ok(published)
+/// The toggles the fleet declares now, each as the declaration that speaks for it, and those
+/// only stopped or replaced versions declared, by who declared them last.
+pub(super) fn fleet(roster: &Roster<'_>) -> Fleet {
+    let mut declared = Vec::new();
+    let mut retired = Vec::new();
+    for name in roster.names() {
+        match roster.speaker(name) {
+            Some((d, true)) => declared.push((d.full_name.clone(), d.kind, d.value_type.clone())),
+            _ => {
+                let last = roster
+                    .declarers(name)
+                    .iter()
+                    .map(|(i, _)| &roster.published()[*i])
+                    .max_by_key(|p| p.published_at)
+                    .map(|p| {
+                        let s = &p.declarations.service;
+                        format!("{} {}", s.name, s.version)
+                    });
+                retired.push((name.to_owned(), last.unwrap_or_default()));
+            }
+        }
+    }
+    Fleet::new(declared, retired)
 }

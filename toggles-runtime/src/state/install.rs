@@ -456,7 +456,7 @@ pub(super) fn transact_if(
     }
     let mut compiled = None;
     let entry = store.update(&mut |snapshot| {
-        check_target(change, catalog)?;
+        check_target(change, catalog, snapshot)?;
         // The change as it was given: a value JSON cannot hold (a NaN percent) is seen here,
         // before it is written as JSON and lost.
         let given = change_problems(change, catalog);

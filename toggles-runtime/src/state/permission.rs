@@ -7,10 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::compile::Change;
 use crate::declare::{registry, Kind};
-use crate::state::external::by_service;
+use crate::rules::Timestamp;
 use crate::state::install::write;
 use crate::state::write_to;
-use crate::stores::{AuditEntry, Store, WriteError};
+use crate::stores::{AuditEntry, Roster, Store, WriteError, LIVE_WITHIN};
 
 /// Who asks for a change: the id the audit log records, the teams it belongs to, and whether it
 /// is an admin.
@@ -198,21 +198,26 @@ pub fn write_as(
     write(change, &principal.id, reason)
 }
 
-/// [`write_to`](crate::write_to) as `principal`: the toggle's owner is the one the fleet's
-/// published declarations give it (the first declarer by service name and version).
+/// [`write_to`](crate::write_to) as `principal`: the toggle's owner is the one the declaration
+/// that speaks for it names (the fleet's current instances', the one published last: see
+/// [`FleetReport`](crate::FleetReport)). The state of a toggle no running service declares any
+/// more has no owner, so only an admin may reset it (under the default policy).
 pub fn write_to_as(
     store: &dyn Store,
     principal: &Principal,
     change: &Change,
     reason: &str,
 ) -> Result<AuditEntry, WriteError> {
-    let published = by_service(store)?;
-    let declared = published
-        .iter()
-        .flat_map(|p| &p.declarations.toggles)
-        .find(|d| d.full_name == change.name());
-    if let Some(d) = declared {
-        let target = Target::new(&d.full_name, d.kind, d.owner.as_deref());
+    let published = store.published()?;
+    let roster = Roster::new(&published, Timestamp::now(), LIVE_WITHIN);
+    let name = change.name();
+    let target = match roster.speaker(name) {
+        Some((d, true)) => Some(Target::new(&d.full_name, d.kind, d.owner.as_deref())),
+        Some((d, false)) => Some(Target::new(&d.full_name, d.kind, None)),
+        // Unknown to the fleet: refused by the write's own validation, with its own message.
+        None => None,
+    };
+    if let Some(target) = target {
         policy()
             .may_change(principal, &target)
             .map_err(WriteError::Forbidden)?;

@@ -26,6 +26,11 @@ pub struct Service {
     pub version: String,
     /// This process, among the service's instances: host, process id and start time.
     pub instance: String,
+    /// The machine (or container) it runs on: a newer process of the same service on the same
+    /// host replaces this one in the fleet's eyes (a restart), even before this one is missed.
+    /// Empty when unknown.
+    #[serde(default)]
+    pub host: String,
 }
 
 impl Service {
@@ -44,6 +49,7 @@ impl Service {
             name: name.into(),
             version: version.into(),
             instance: format!("{host}-{}-{started:x}", std::process::id()),
+            host,
         }
     }
 
@@ -65,11 +71,21 @@ impl Service {
             name: name.into(),
             version: version.into(),
             instance: instance.into(),
+            host: String::new(),
         }
     }
 
+    /// The same instance, running on `host`.
+    #[must_use]
+    pub fn on_host(mut self, host: impl Into<String>) -> Service {
+        self.host = host.into();
+        self
+    }
+
     /// The service named by `$TOGGLES_SERVICE` and `$TOGGLES_SERVICE_VERSION`, else by the
-    /// program's file name, with no version.
+    /// program's file name; its version, when the environment gives none, is that of the crate
+    /// of the same name among those declaring toggles (`cargo run --bin grading` in a crate
+    /// `grading`), else `unknown`.
     pub fn from_env() -> Service {
         let name = std::env::var("TOGGLES_SERVICE").ok().unwrap_or_else(|| {
             std::env::current_exe()
@@ -77,11 +93,22 @@ impl Service {
                 .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
                 .unwrap_or_else(|| "unknown".to_owned())
         });
-        Service::new(
-            name,
-            std::env::var("TOGGLES_SERVICE_VERSION").unwrap_or_default(),
-        )
+        let version = std::env::var("TOGGLES_SERVICE_VERSION")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| crate_version(&name).unwrap_or_else(|| "unknown".to_owned()));
+        Service::new(name, version)
     }
+}
+
+/// The version of the crate named `name` (`-` and `_` alike), if it declares a toggle.
+fn crate_version(name: &str) -> Option<String> {
+    let wanted = name.replace('-', "_");
+    crate::declare::registry()
+        .iter()
+        .map(|t| t.meta().source())
+        .find(|s| s.crate_name.replace('-', "_") == wanted)
+        .map(|s| s.crate_version.to_owned())
 }
 
 /// A service instance's declarations: what a process publishes when it installs a store.
@@ -90,8 +117,28 @@ impl Service {
 pub struct Declarations {
     /// Who publishes them.
     pub service: Service,
-    /// Every toggle the process declares, in full-name order.
+    /// Every toggle the process declares, in full-name order. Read back, a declaration this
+    /// version cannot read (a newer version's field gone wrong) is left out with a warning
+    /// rather than failing the others; one of a kind it does not know is [`Kind::Unknown`].
+    #[serde(deserialize_with = "readable")]
     pub toggles: Vec<Declared>,
+}
+
+/// The declarations of a list that this version can read, each on its own: one it cannot is
+/// left out (and logged), so a newer version's declarations never break a fleet report.
+fn readable<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<Declared>, D::Error> {
+    let all = Vec::<Json>::deserialize(deserializer)?;
+    Ok(all
+        .into_iter()
+        .filter_map(|json| match Declared::deserialize(&json) {
+            Ok(declared) => Some(declared),
+            Err(e) => {
+                let name = json.get("full_name").and_then(Json::as_str).unwrap_or("?");
+                tracing::warn!(toggle = name, error = %e, "toggles: a published declaration this version cannot read is left out");
+                None
+            }
+        })
+        .collect())
 }
 
 impl Declarations {
@@ -133,7 +180,8 @@ pub struct Declared {
     pub created: Option<Date>,
     /// The team that owns it.
     pub owner: Option<String>,
-    /// What it is for.
+    /// What it is for. Read back, a use case this version does not know is left out.
+    #[serde(deserialize_with = "known_use_cases")]
     pub use_cases: Vec<UseCase>,
     /// Tickets or links.
     pub tickets: Option<String>,
@@ -205,7 +253,19 @@ pub struct Published {
     pub last_seen: Timestamp,
 }
 
+/// How long a store keeps an instance it has not heard from, unless told otherwise: a week, so a
+/// weekly job's declarations outlive the days between its runs.
+pub const FORGET_AFTER: std::time::Duration = std::time::Duration::from_secs(7 * 86_400);
+
 impl Published {
+    /// Whether a store keeping instances for `after` has forgotten this one at `now`.
+    pub fn forgotten(&self, now: Timestamp, after: std::time::Duration) -> bool {
+        let after = i64::try_from(after.as_secs()).unwrap_or(i64::MAX);
+        now.unix_seconds()
+            .saturating_sub(self.last_seen.unix_seconds())
+            > after
+    }
+
     /// `declarations`, published and seen `at`.
     pub fn new(declarations: Declarations, at: Timestamp) -> Published {
         Published {
@@ -214,4 +274,12 @@ impl Published {
             last_seen: at,
         }
     }
+}
+
+/// The use cases of a published declaration that this version knows, by name.
+fn known_use_cases<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<UseCase>, D::Error> {
+    let names = Vec::<String>::deserialize(deserializer)?;
+    Ok(names.iter().filter_map(|n| n.parse().ok()).collect())
 }

@@ -10,6 +10,7 @@ use crate::compile::Snapshot;
 use crate::rules::Timestamp;
 use crate::stores::{
     AuditEntry, AuditQuery, Declarations, OnChange, Published, Store, StoreError, WriteError,
+    FORGET_AFTER,
 };
 
 /// A store kept in a JSON file: one file of toggle states shared by the processes of a machine,
@@ -50,6 +51,8 @@ struct Inner {
     fleet_path: PathBuf,
     lock_path: PathBuf,
     poll: Duration,
+    /// How long an instance's declarations are kept after it was last seen, in seconds.
+    forget_after: std::sync::atomic::AtomicU64,
     /// The bytes this handle last loaded or wrote: the poll reports a change when the file
     /// differs from them, so nothing written between a load and the poll's start is missed.
     seen: Mutex<Option<Vec<u8>>>,
@@ -79,6 +82,7 @@ impl FileStore {
             lock_path: with_suffix(".lock"),
             path,
             poll,
+            forget_after: FORGET_AFTER.as_secs().into(),
             seen: Mutex::new(None),
             watchers: Mutex::new(Vec::new()),
         };
@@ -91,6 +95,16 @@ impl FileStore {
         Ok(FileStore {
             inner: Arc::new(inner),
         })
+    }
+
+    /// Forgets an instance's declarations once it has not been seen for `after` ([`FORGET_AFTER`],
+    /// a week, by default).
+    #[must_use]
+    pub fn forget_instances_after(self, after: Duration) -> FileStore {
+        self.inner
+            .forget_after
+            .store(after.as_secs(), std::sync::atomic::Ordering::Relaxed);
+        self
     }
 
     /// The store's file.
@@ -164,6 +178,10 @@ impl Inner {
         Ok((bytes, snapshot))
     }
 
+    fn forget_after(&self) -> Duration {
+        Duration::from_secs(self.forget_after.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
     /// The published declarations, updated by `change` under the lock.
     fn change_fleet(&self, change: impl FnOnce(&mut Vec<Published>)) -> Result<(), StoreError> {
         let _lock = self.lock()?;
@@ -179,10 +197,18 @@ impl Inner {
         let Ok(bytes) = fs::read(&self.fleet_path) else {
             return Vec::new();
         };
-        serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+        let all: Vec<serde_json::Value> = serde_json::from_slice(&bytes).unwrap_or_else(|e| {
             tracing::warn!(path = %self.fleet_path.display(), error = %e, "toggles: published declarations set aside: not valid JSON");
             Vec::new()
-        })
+        });
+        // Each instance on its own: one this version cannot read does not hide the others.
+        all.into_iter()
+            .filter_map(|json| {
+                serde_json::from_value(json)
+                    .map_err(|e| tracing::warn!(path = %self.fleet_path.display(), error = %e, "toggles: an instance's declarations set aside: not readable by this version"))
+                    .ok()
+            })
+            .collect()
     }
 
     /// Appends one line to the audit log and flushes it to disk. A torn last line (no newline)
@@ -281,25 +307,32 @@ impl Store for FileStore {
     }
 
     fn publish(&self, declarations: &Declarations, at: Timestamp) -> Result<(), StoreError> {
+        let after = self.inner.forget_after();
         self.inner.change_fleet(|fleet| {
             let instance = &declarations.service.instance;
             fleet.retain(|p| p.declarations.service.instance != *instance);
+            fleet.retain(|p| !p.forgotten(at, after));
             fleet.push(Published::new(declarations.clone(), at));
         })
     }
 
     fn seen(&self, instance: &str, at: Timestamp) -> Result<(), StoreError> {
+        let after = self.inner.forget_after();
         self.inner.change_fleet(|fleet| {
             for p in fleet.iter_mut() {
                 if p.declarations.service.instance == instance {
                     p.last_seen = at;
                 }
             }
+            fleet.retain(|p| !p.forgotten(at, after));
         })
     }
 
     fn published(&self) -> Result<Vec<Published>, StoreError> {
-        Ok(self.inner.fleet())
+        let (now, after) = (Timestamp::now(), self.inner.forget_after());
+        let mut fleet = self.inner.fleet();
+        fleet.retain(|p| !p.forgotten(now, after));
+        Ok(fleet)
     }
 
     fn watch(&self, on_change: OnChange) -> Result<(), StoreError> {

@@ -1,11 +1,13 @@
 //! The in-memory store.
 
 use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use crate::compile::Snapshot;
 use crate::rules::Timestamp;
 use crate::stores::{
     AuditEntry, AuditQuery, Declarations, OnChange, Published, Store, StoreError, WriteError,
+    FORGET_AFTER,
 };
 
 /// A store held in memory, lost when the process ends: for tests, and for programs whose
@@ -22,9 +24,18 @@ use crate::stores::{
 /// toggles::write(&Change::switch("catalog.recommendations", false), "ops@example.com", "traffic spike").unwrap();
 /// assert!(!RECOMMENDATIONS.is_enabled());
 /// ```
-#[derive(Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    forget_after: Duration,
+}
+
+impl Default for MemoryStore {
+    fn default() -> MemoryStore {
+        MemoryStore {
+            inner: Mutex::default(),
+            forget_after: FORGET_AFTER,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -48,7 +59,16 @@ impl MemoryStore {
                 snapshot,
                 ..Inner::default()
             }),
+            ..MemoryStore::default()
         }
+    }
+
+    /// Forgets an instance's declarations once it has not been seen for `after` ([`FORGET_AFTER`],
+    /// a week, by default).
+    #[must_use]
+    pub fn forget_instances_after(mut self, after: Duration) -> MemoryStore {
+        self.forget_after = after;
+        self
     }
 
     fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -92,20 +112,29 @@ impl Store for MemoryStore {
         let fleet = &mut self.inner().fleet;
         let instance = &declarations.service.instance;
         fleet.retain(|p| p.declarations.service.instance != *instance);
+        fleet.retain(|p| !p.forgotten(at, self.forget_after));
         fleet.push(Published::new(declarations.clone(), at));
         Ok(())
     }
 
     fn seen(&self, instance: &str, at: Timestamp) -> Result<(), StoreError> {
-        for p in &mut self.inner().fleet {
+        let fleet = &mut self.inner().fleet;
+        for p in fleet.iter_mut() {
             if p.declarations.service.instance == instance {
                 p.last_seen = at;
             }
         }
+        fleet.retain(|p| !p.forgotten(at, self.forget_after));
         Ok(())
     }
 
     fn published(&self) -> Result<Vec<Published>, StoreError> {
-        Ok(self.inner().fleet.clone())
+        let now = Timestamp::now();
+        let fleet = &self.inner().fleet;
+        Ok(fleet
+            .iter()
+            .filter(|p| !p.forgotten(now, self.forget_after))
+            .cloned()
+            .collect())
     }
 }

@@ -4,9 +4,14 @@
 mod declarations;
 mod file;
 mod memory;
+mod roster;
 mod store;
 
-pub use self::declarations::{Declarations, Declared, DeclaredAt, Published, Service};
+pub use self::declarations::{
+    Declarations, Declared, DeclaredAt, Published, Service, FORGET_AFTER,
+};
 pub use self::file::FileStore;
 pub use self::memory::MemoryStore;
+pub(crate) use self::roster::Roster;
+pub use self::roster::LIVE_WITHIN;
 pub use self::store::{AuditEntry, AuditQuery, History, OnChange, Store, StoreError, WriteError};
