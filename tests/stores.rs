@@ -513,6 +513,68 @@ fn file_store_hot_reloads_and_keeps_bad_files_out() {
 }
 
 #[test]
+fn a_deleted_store_file_is_reported_and_its_return_takes_effect() {
+    let _s = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("toggles.json");
+    write_file(&path, r#"{"switches": {"catalog.recommendations": false}}"#);
+    toggles::install(FileStore::open_with_poll(&path, Duration::from_millis(50)).unwrap()).unwrap();
+    assert!(!RECOMMENDATIONS.is_enabled());
+
+    std::fs::remove_file(&path).unwrap();
+    wait_for("the missing file is reported", || {
+        toggles::status().last_error.is_some()
+    });
+    let error = toggles::status().last_error.unwrap();
+    assert!(
+        error.starts_with(&format!("cannot use {}", path.display())),
+        "{error}"
+    );
+    assert!(!RECOMMENDATIONS.is_enabled(), "the last good state stays");
+    assert!(
+        toggles::write(&Change::switch("catalog.recommendations", true), "ops", "x").is_err(),
+        "nothing to write onto"
+    );
+
+    // Back as it was: the error clears; back changed: the change takes effect.
+    write_file(&path, r#"{"switches": {"catalog.recommendations": false}}"#);
+    wait_for("the error clears", || {
+        toggles::status().last_error.is_none()
+    });
+    assert!(!RECOMMENDATIONS.is_enabled());
+    write_file(&path, r#"{"switches": {"catalog.recommendations": true}}"#);
+    wait_for("the new file is in force", || RECOMMENDATIONS.is_enabled());
+}
+
+#[test]
+fn the_file_store_hears_of_a_change_from_the_operating_system() {
+    let _s = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("toggles.json");
+    // A poll far longer than the test: only a file-system event can bring the change in time.
+    let store = FileStore::open_with_poll(&path, Duration::from_secs(3600)).unwrap();
+    toggles::install(store).unwrap();
+    // Let the watch thread take its first look before the file changes.
+    std::thread::sleep(Duration::from_millis(200));
+    write_file(&path, r#"{"switches": {"catalog.recommendations": false}}"#);
+    wait_for("the edit is in force", || !RECOMMENDATIONS.is_enabled());
+}
+
+#[test]
+fn readers_of_the_file_store_do_not_wait_for_each_other() {
+    let _s = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("toggles.json");
+    toggles::install(FileStore::open_with_poll(&path, Duration::from_millis(50)).unwrap()).unwrap();
+    // Another reader holds the lock, shared, for the whole test.
+    let other = std::fs::File::open(dir.path().join("toggles.json.lock")).unwrap();
+    other.lock_shared().unwrap();
+    write_file(&path, r#"{"switches": {"catalog.recommendations": false}}"#);
+    wait_for("the edit is in force", || !RECOMMENDATIONS.is_enabled());
+    drop(other);
+}
+
+#[test]
 fn file_store_writes_atomically_with_an_audit_log_beside_it() {
     let _s = serial();
     let dir = tempfile::tempdir().unwrap();

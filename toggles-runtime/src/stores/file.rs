@@ -3,7 +3,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use crate::compile::Snapshot;
@@ -17,10 +17,16 @@ use crate::stores::{
 /// hot-reloaded, written atomically, with an append-only audit log beside it.
 ///
 /// - `toggles.json` holds the [`Snapshot`] as JSON. Edit it by hand or through
-///   [`write`](crate::write); a change on disk is in force within the poll interval (250 ms by
-///   default) in every process that installed the store.
+///   [`write`](crate::write); a change on disk is in force within milliseconds in every process
+///   that installed the store: the operating system says when the file's directory changes
+///   (inotify, FSEvents, ReadDirectoryChangesW). A poll every second (or as
+///   [`open_with_poll`](FileStore::open_with_poll) says) catches what events miss — a network
+///   file system sends none — and is all there is where no watcher can be started.
+/// - A file deleted or unreadable is reported ([`status`](crate::status)) while the last good
+///   state stays in force; once the file is back, its contents take effect.
 /// - A write takes an exclusive lock on `toggles.json.lock`, so writers in several processes
-///   never lose each other's changes. It writes a temporary file, flushes it to disk and renames
+///   never lose each other's changes; the poll reads under a shared one, so readers never wait
+///   for each other. It writes a temporary file, flushes it to disk and renames
 ///   it over `toggles.json`, so a reader sees the old file or the new one, never half of one.
 /// - Then it appends one JSON line to `toggles.json.audit` and flushes it. If that append fails,
 ///   the old `toggles.json` is put back and the write fails: a failed write changed nothing.
@@ -53,19 +59,33 @@ struct Inner {
     poll: Duration,
     /// How long an instance's declarations are kept after it was last seen, in seconds.
     forget_after: std::sync::atomic::AtomicU64,
-    /// The bytes this handle last loaded or wrote: the poll reports a change when the file
-    /// differs from them, so nothing written between a load and the poll's start is missed.
-    seen: Mutex<Option<Vec<u8>>>,
+    /// What this handle last loaded or wrote: the poll reports a change when the file differs
+    /// from it, so nothing written between a load and the poll's start is missed.
+    seen: Mutex<Option<Read>>,
     watchers: Mutex<Vec<OnChange>>,
+}
+
+/// What reading the store's file gave: its bytes, or the kind of error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Read {
+    Bytes(Vec<u8>),
+    Failed(std::io::ErrorKind),
+}
+
+impl Read {
+    fn of(path: &Path) -> Read {
+        fs::read(path).map_or_else(|e| Read::Failed(e.kind()), Read::Bytes)
+    }
 }
 
 impl FileStore {
     /// Opens the store at `path`, creating an empty one if there is no file yet.
     pub fn open(path: impl Into<PathBuf>) -> Result<FileStore, StoreError> {
-        FileStore::open_with_poll(path, Duration::from_millis(250))
+        FileStore::open_with_poll(path, Duration::from_secs(1))
     }
 
-    /// Opens the store, checking the file for changes every `poll`.
+    /// Opens the store, checking the file for changes every `poll` besides when the operating
+    /// system says it changed.
     pub fn open_with_poll(
         path: impl Into<PathBuf>,
         poll: Duration,
@@ -156,21 +176,39 @@ fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Inner {
     /// The exclusive lock that serializes writers across processes, held until dropped.
     fn lock(&self) -> Result<File, StoreError> {
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&self.lock_path)
-            .map_err(io(&self.lock_path))?;
+        let file = self.lock_file()?;
         file.lock().map_err(io(&self.lock_path))?;
         Ok(file)
     }
 
-    /// Reads and parses the file, remembering the bytes as seen even when they do not parse,
-    /// so the poll reports a bad file once, not at every tick.
+    /// The shared lock readers take, so that no write is half done while they read; held until
+    /// dropped.
+    fn lock_shared(&self) -> Result<File, StoreError> {
+        let file = self.lock_file()?;
+        file.lock_shared().map_err(io(&self.lock_path))?;
+        Ok(file)
+    }
+
+    fn lock_file(&self) -> Result<File, StoreError> {
+        OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&self.lock_path)
+            .map_err(io(&self.lock_path))
+    }
+
+    /// Reads and parses the file, remembering what it read as seen even when it does not parse
+    /// or cannot be read, so the poll reports a bad or missing file once, not at every tick.
     fn read(&self) -> Result<(Vec<u8>, Snapshot), StoreError> {
-        let bytes = fs::read(&self.path).map_err(io(&self.path))?;
-        *locked(&self.seen) = Some(bytes.clone());
+        let bytes = match fs::read(&self.path) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                *locked(&self.seen) = Some(Read::Failed(e.kind()));
+                return Err(io(&self.path)(e));
+            }
+        };
+        *locked(&self.seen) = Some(Read::Bytes(bytes.clone()));
         let snapshot = serde_json::from_slice(&bytes).map_err(|e| StoreError::Corrupt {
             path: self.path.clone(),
             message: e.to_string(),
@@ -298,7 +336,7 @@ impl Store for FileStore {
             }
             return Err(e.into());
         }
-        *locked(&inner.seen) = Some(new);
+        *locked(&inner.seen) = Some(Read::Bytes(new));
         Ok(entry)
     }
 
@@ -343,36 +381,87 @@ impl Store for FileStore {
         };
         if first {
             let weak = Arc::downgrade(&self.inner);
+            let (wake, woken) = mpsc::channel();
+            let events = os_events(&self.inner.path, wake);
             std::thread::Builder::new()
                 .name("toggles-file-watch".to_owned())
-                .spawn(move || poll(&weak))
+                .spawn(move || follow(&weak, &woken, events))
                 .map_err(io(&self.inner.path))?;
         }
         Ok(())
     }
 }
 
-/// Compares the file's bytes with the ones this handle last saw every poll interval (so a
-/// rewrite within one mtime tick is seen too), reporting each new content once; stops when the
-/// store is dropped.
-fn poll(store: &Weak<Inner>) {
-    let mut reported: Option<Vec<u8>> = None;
+/// Has the operating system wake the watch thread whenever something happens to `path` in its
+/// directory (the file is replaced by a rename, so its directory is what is watched); `None`,
+/// with a warning, where no watcher can be started: the poll alone then finds changes.
+fn os_events(path: &Path, wake: mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
+    use notify::Watcher as _;
+
+    let name = path.file_name().map(std::ffi::OsStr::to_owned);
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let handler = move |event: notify::Result<notify::Event>| {
+        let ours = match &event {
+            // A rescan, or an event about the file itself (the temp file renamed over it).
+            Ok(event) => {
+                event.paths.is_empty()
+                    || event.paths.iter().any(|p| p.file_name() == name.as_deref())
+            }
+            Err(_) => true,
+        };
+        if ours {
+            let _ = wake.send(());
+        }
+    };
+    let started = notify::recommended_watcher(handler).and_then(|mut watcher| {
+        watcher.watch(&dir, notify::RecursiveMode::NonRecursive)?;
+        Ok(watcher)
+    });
+    match started {
+        Ok(watcher) => Some(watcher),
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "toggles: no file-system events for the store's file; polling alone finds changes");
+            None
+        }
+    }
+}
+
+/// Compares the file with what this handle last saw — when the operating system says it
+/// changed, and every poll interval in any case (so a rewrite within one mtime tick, or on a
+/// file system that sends no events, is seen too) — and reports each new content, and each new
+/// failure to read it (a deleted file), once; stops when the store is dropped.
+fn follow(
+    store: &Weak<Inner>,
+    woken: &mpsc::Receiver<()>,
+    events: Option<notify::RecommendedWatcher>,
+) {
+    // Kept alive for as long as the thread follows the file.
+    let _events = events;
+    let mut reported: Option<Read> = None;
     loop {
         let Some(inner) = store.upgrade() else { return };
         let poll = inner.poll;
-        // Under the writers' lock, a write of this handle's is either wholly before the read
-        // (file and `seen` both new) or wholly after it (both old): never reported as a change.
-        // (A store in a directory it cannot write to has no writers to race with.)
-        let lock = inner.lock();
-        let changed = fs::read(&inner.path).ok().filter(|now| {
-            locked(&inner.seen).as_ref() != Some(now) && reported.as_ref() != Some(now)
-        });
+        // Under the writers' lock (shared), a write of this handle's is either wholly before the
+        // read (file and `seen` both new) or wholly after it (both old): never reported as a
+        // change. (A store in a directory it cannot write to has no writers to race with.)
+        let lock = inner.lock_shared();
+        let now = Read::of(&inner.path);
+        let changed = locked(&inner.seen).as_ref() != Some(&now) && reported.as_ref() != Some(&now);
         drop(lock);
-        if let Some(now) = changed {
+        if changed {
             reported = Some(now);
             inner.notify();
         }
         drop(inner);
-        std::thread::sleep(poll);
+        match woken.recv_timeout(poll) {
+            // A burst of events (a write is several) is one look.
+            Ok(()) => while woken.try_recv().is_ok() {},
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            // The watcher is gone: the poll goes on alone.
+            Err(mpsc::RecvTimeoutError::Disconnected) => std::thread::sleep(poll),
+        }
     }
 }
