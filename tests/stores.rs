@@ -575,6 +575,27 @@ fn readers_of_the_file_store_do_not_wait_for_each_other() {
 }
 
 #[test]
+fn windows_read_times_as_clients_write_them() {
+    let _s = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("toggles.json");
+    // What JavaScript's `toISOString` writes, and a time with an offset.
+    write_file(
+        &path,
+        r#"{"flags": {"grading.new_grader": {"from": "2026-03-01T09:30:00.000Z",
+                                             "until": "2026-03-01T12:30:00+02:00",
+                                             "everyone": true}}}"#,
+    );
+    toggles::install(FileStore::open(&path).unwrap()).unwrap();
+    assert_eq!(toggles::status().invalid_entries, []);
+    let at = |t: &str| NEW_GRADER.is_enabled(&Context::new().at(t.parse().unwrap()));
+    assert!(!at("2026-03-01T09:29:59.999Z"));
+    assert!(at("2026-03-01T09:30:00Z"));
+    assert!(at("2026-03-01T10:29:59Z"));
+    assert!(!at("2026-03-01T10:30:00Z"), "12:30 at +02:00 is 10:30 UTC");
+}
+
+#[test]
 fn file_store_writes_atomically_with_an_audit_log_beside_it() {
     let _s = serial();
     let dir = tempfile::tempdir().unwrap();

@@ -46,7 +46,7 @@ pub struct Context<'a> {
     attributes: &'a [(&'a str, &'a str)],
     /// The generation of the state this context answers from.
     generation: u64,
-    /// Unix seconds the windows are judged at, or `UNREAD`: set on the first need, once. Only
+    /// Unix microseconds the windows are judged at, or `UNREAD`: set on the first need, once. Only
     /// this context's threads touch it.
     now: AtomicI64,
 }
@@ -129,7 +129,7 @@ impl<'a> Context<'a> {
     /// re-evaluating a past request.
     #[must_use]
     pub fn at(self, instant: Timestamp) -> Self {
-        self.now.store(instant.unix_seconds(), Ordering::Relaxed);
+        self.now.store(instant.unix_micros(), Ordering::Relaxed);
         self
     }
 
@@ -174,17 +174,17 @@ impl<'a> Context<'a> {
     pub(crate) fn now(&self) -> Timestamp {
         let seen = self.now.load(Ordering::Relaxed);
         if seen != UNREAD {
-            return Timestamp::from_unix_seconds(seen);
+            return Timestamp::from_unix_micros(seen);
         }
-        let now = Timestamp::now().unix_seconds();
+        let now = Timestamp::now().unix_micros();
         // Two threads sharing the context may both read the clock; the first to store wins, so
         // both judge at one instant.
         match self
             .now
             .compare_exchange(UNREAD, now, Ordering::Relaxed, Ordering::Relaxed)
         {
-            Ok(_) => Timestamp::from_unix_seconds(now),
-            Err(first) => Timestamp::from_unix_seconds(first),
+            Ok(_) => Timestamp::from_unix_micros(now),
+            Err(first) => Timestamp::from_unix_micros(first),
         }
     }
 }
