@@ -2,12 +2,10 @@
 //! them, reconnecting with backoff and reporting a change after every (re)connect, since
 //! notifications sent while it was away are lost.
 
-use std::sync::atomic::Ordering;
 use std::sync::Weak;
 use std::time::Duration;
 
 use postgres::fallible_iterator::FallibleIterator as _;
-use postgres::NoTls;
 use toggles_runtime::store::OnChange;
 
 use crate::schema;
@@ -24,11 +22,14 @@ pub(crate) fn run(store: &Weak<Inner>, on_change: &OnChange) {
     let mut down = false;
     loop {
         let Some(inner) = store.upgrade() else { return };
-        let connected = inner.config.connect(NoTls).and_then(|mut client| {
-            schema::migrate(&mut client, &inner.schema)?;
-            client.batch_execute(&format!("LISTEN \"{}\"", inner.channel))?;
-            Ok(client)
-        });
+        let connected = inner
+            .config
+            .connect(inner.tls.clone())
+            .and_then(|mut client| {
+                schema::migrate(&mut client, &inner.schema)?;
+                client.batch_execute(&format!("LISTEN \"{}\"", inner.channel))?;
+                Ok(client)
+            });
         let mut client = match connected {
             Ok(client) => client,
             Err(e) => {
@@ -59,8 +60,7 @@ pub(crate) fn run(store: &Weak<Inner>, on_change: &OnChange) {
             let Some(inner) = store.upgrade() else { return };
             match next {
                 Ok(Some(notification)) => {
-                    let own = inner.writer_pid.load(Ordering::Relaxed).to_string();
-                    if notification.payload() != own {
+                    if notification.payload() != inner.writer {
                         drop(inner);
                         on_change();
                     }

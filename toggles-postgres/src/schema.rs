@@ -52,6 +52,12 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE {s}.instances ADD COLUMN toggles_digest text;
      UPDATE {s}.instances SET toggles_digest = md5((declarations->'toggles')::text);
      ALTER TABLE {s}.instances ALTER COLUMN toggles_digest SET NOT NULL;",
+    // 5: times as `timestamptz`, not text; a row that does not read as a time stops the
+    //    migration (and is reported) rather than becoming some other time.
+    "ALTER TABLE {s}.audit ALTER COLUMN at TYPE timestamptz USING at::timestamptz;
+     ALTER TABLE {s}.instances
+         ALTER COLUMN published_at TYPE timestamptz USING published_at::timestamptz,
+         ALTER COLUMN last_seen TYPE timestamptz USING last_seen::timestamptz;",
 ];
 
 /// A schema name the store accepts: lower-case letters, digits and `_`, starting with a letter,
@@ -64,7 +70,7 @@ pub(crate) fn is_valid_name(schema: &str) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
 }
 
-/// Creates the schema if need be and applies the migrations it lacks, in one transaction under
+/// Creates the schema if need be and applies each migration it lacks, in order, in one transaction under
 /// an advisory lock keyed by the schema, so concurrent starters apply each migration once.
 pub(crate) fn migrate(client: &mut Client, schema: &str) -> Result<(), postgres::Error> {
     let quoted = format!("\"{schema}\"");
@@ -80,15 +86,14 @@ pub(crate) fn migrate(client: &mut Client, schema: &str) -> Result<(), postgres:
              applied_at timestamptz NOT NULL DEFAULT now()
          );"
     ))?;
-    let applied: i32 = tx
-        .query_one(
-            &format!("SELECT coalesce(max(version), 0) FROM {quoted}.migrations"),
-            &[],
-        )?
-        .get(0);
+    let applied: Vec<i32> = tx
+        .query(&format!("SELECT version FROM {quoted}.migrations"), &[])?
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect::<Result<_, _>>()?;
     for (i, migration) in MIGRATIONS.iter().enumerate() {
         let version = i32::try_from(i + 1).expect("few migrations");
-        if version <= applied {
+        if applied.contains(&version) {
             continue;
         }
         tx.batch_execute(&migration.replace("{s}", &quoted))?;

@@ -1,18 +1,22 @@
 //! `PostgresStore`: the `Store` contract over a PostgreSQL schema.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
-use postgres::{Client, Config, GenericClient, NoTls};
+use postgres::types::FromSql;
+use postgres::{Client, Config, GenericClient, Row};
 use serde_json::Value as Json;
 use toggles_runtime::store::{
     AuditEntry, AuditQuery, Declarations, Declared, History, OnChange, Published, Service, Store,
     StoreError, WriteError, FORGET_AFTER,
 };
 use toggles_runtime::{Counts, Snapshot, Timestamp};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
+use crate::pool::Pool;
+use crate::tls::Tls;
 use crate::{listen, schema};
 
 /// A [`Store`] in a PostgreSQL schema, shared by every process that opens the same schema. See
@@ -36,31 +40,45 @@ pub struct PostgresStore {
 
 pub(crate) struct Inner {
     pub(crate) config: Config,
+    /// How connections are encrypted and certificates checked.
+    pub(crate) tls: MakeRustlsConnect,
     pub(crate) schema: String,
     /// The schema, quoted for SQL.
     quoted: String,
     /// The `LISTEN`/`NOTIFY` channel: the schema's changes.
     pub(crate) channel: String,
     description: String,
-    /// The connection loads, writes and audit queries use; `None` until the first use, and
-    /// again after the connection broke, so the next use reconnects.
-    client: Mutex<Option<Client>>,
-    /// The server process of `client`, which a write's notification names, so the listener
-    /// leaves this process's own writes (which the runtime publishes itself) alone.
-    pub(crate) writer_pid: AtomicI32,
+    /// The connections loads, writes, audit queries and reports share: a report or an audit
+    /// page never holds up a reload. Opened on first use; a broken one is dropped.
+    pool: Pool,
+    /// Whether this handle has migrated the schema (once per handle, on first use).
+    migrated: AtomicBool,
+    /// What this handle's writes name in their notification, so the listener leaves them alone
+    /// (the runtime publishes its own writes itself).
+    pub(crate) writer: String,
     watching: AtomicBool,
     /// How long an instance's declarations are kept after it was last seen, in seconds.
     forget_after: AtomicU64,
 }
 
+/// Numbers the handles of this process, so a listener tells one handle's writes from another's.
+static HANDLES: AtomicU64 = AtomicU64::new(0);
+
+/// How many idle connections a store keeps open: one for a reload, one for a write, one for a
+/// report or an audit page, one to spare. (The listener holds one more of its own.)
+const KEEP_IDLE: usize = 4;
+
 impl PostgresStore {
-    /// A store in `schema` of the database `connection` names (a `postgres://` URL or
-    /// `key=value` pairs). Nothing connects until the store is used; the schema is created and
-    /// migrated then.
+    /// A store in `schema` of the database `connection` names (a `postgres://` URL or libpq's
+    /// `key=value` pairs, `sslmode` and `sslrootcert` included: see the [crate docs](crate)).
+    /// Nothing connects until the store is used; the schema is created and migrated then.
     ///
-    /// Fails only for a connection string that does not parse or a schema name that is not
-    /// lower-case letters, digits and `_` (starting with a letter, at most 40 characters).
+    /// Fails only for a connection string that does not parse, an `sslrootcert` that cannot be
+    /// read, or a schema name that is not lower-case letters, digits and `_` (starting with a
+    /// letter, at most 40 characters).
     pub fn new(connection: &str, schema: &str) -> Result<PostgresStore, StoreError> {
+        let (connection, tls) = crate::tls::split(connection)
+            .map_err(|e| StoreError::Backend(format!("not a PostgreSQL connection string: {e}")))?;
         let mut config: Config = connection
             .parse()
             .map_err(|e| StoreError::Backend(format!("not a PostgreSQL connection string: {e}")))?;
@@ -69,6 +87,7 @@ impl PostgresStore {
                 "`{schema}` is not a schema name the toggles store uses: lower-case letters, digits and `_`, starting with a letter, at most 40 characters"
             )));
         }
+        config.ssl_mode(tls.driver_mode());
         // A check never waits on the database, but a write or a reload does: bound the wait.
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(Duration::from_secs(3));
@@ -76,16 +95,24 @@ impl PostgresStore {
         config.keepalives(true);
         config.keepalives_idle(Duration::from_secs(10));
         config.application_name("toggles");
-        let description = describe(&config, schema);
+        let description = describe(&config, schema, &tls);
+        let connector = tls.connector().map_err(StoreError::Backend)?;
+        let writer = format!(
+            "{}-{}",
+            std::process::id(),
+            HANDLES.fetch_add(1, Ordering::Relaxed)
+        );
         Ok(PostgresStore {
             inner: Arc::new(Inner {
                 config,
+                tls: connector,
                 quoted: format!("\"{schema}\""),
                 channel: format!("toggles_{schema}"),
                 schema: schema.to_owned(),
                 description,
-                client: Mutex::new(None),
-                writer_pid: AtomicI32::new(0),
+                pool: Pool::new(KEEP_IDLE),
+                migrated: AtomicBool::new(false),
+                writer,
                 watching: AtomicBool::new(false),
                 forget_after: AtomicU64::new(FORGET_AFTER.as_secs()),
             }),
@@ -114,7 +141,7 @@ impl PostgresStore {
     }
 }
 
-fn describe(config: &Config, schema: &str) -> String {
+fn describe(config: &Config, schema: &str, tls: &Tls) -> String {
     let host = config.get_hosts().first().map_or_else(
         || "localhost".to_owned(),
         |h| match h {
@@ -125,52 +152,57 @@ fn describe(config: &Config, schema: &str) -> String {
     );
     let port = config.get_ports().first().copied().unwrap_or(5432);
     let db = config.get_dbname().unwrap_or("");
-    format!("postgres {host}:{port}/{db} schema {schema}")
+    let tls = match tls.mode {
+        crate::tls::SslMode::Disable | crate::tls::SslMode::Prefer => "",
+        crate::tls::SslMode::Require => " (TLS)",
+        crate::tls::SslMode::VerifyCa => " (TLS, verify-ca)",
+        crate::tls::SslMode::VerifyFull => " (TLS, verify-full)",
+    };
+    format!("postgres {host}:{port}/{db} schema {schema}{tls}")
 }
 
 impl Inner {
     /// The last-seen time before which an instance is forgotten, as of `now`.
-    fn forgotten_before(&self, now: Timestamp) -> String {
+    fn forgotten_before(&self, now: Timestamp) -> SystemTime {
         let after = i64::try_from(self.forget_after.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
-        Timestamp::from_unix_seconds(now.unix_seconds().saturating_sub(after)).to_string()
+        Timestamp::from_unix_seconds(now.unix_seconds().saturating_sub(after)).into()
     }
 
-    fn error(&self, e: &postgres::Error) -> StoreError {
+    pub(crate) fn error(&self, e: &postgres::Error) -> StoreError {
         // `postgres::Error` says what failed; its source says why.
         let cause = std::error::Error::source(e).map_or_else(String::new, |s| format!(": {s}"));
         StoreError::Backend(format!("{}: {e}{cause}", self.description))
     }
 
-    /// The store's connection, opened (and the schema migrated) if there is none or it broke.
-    fn client(&self) -> Result<MutexGuard<'_, Option<Client>>, StoreError> {
-        let mut slot = self.client.lock().unwrap_or_else(PoisonError::into_inner);
-        if slot.as_ref().is_none_or(Client::is_closed) {
-            *slot = None;
-            let mut client = self.config.connect(NoTls).map_err(|e| self.error(&e))?;
-            schema::migrate(&mut client, &self.schema).map_err(|e| self.error(&e))?;
-            let pid: i32 = client
-                .query_one("SELECT pg_backend_pid()", &[])
-                .map_err(|e| self.error(&e))?
-                .get(0);
-            self.writer_pid.store(pid, Ordering::Relaxed);
-            *slot = Some(client);
-        }
-        Ok(slot)
+    /// A row that does not read as this version expects: an error, never a made-up value.
+    fn unreadable(&self, what: &str, e: &dyn std::fmt::Display) -> StoreError {
+        StoreError::Backend(format!("{}: {what}: {e}", self.description))
     }
 
-    /// Runs `f` on the store's connection; a connection that broke is dropped, so the next use
-    /// reconnects.
+    /// Column `i` of `row`, or an error naming it.
+    fn get<'r, T: FromSql<'r>>(&self, row: &'r Row, i: usize) -> Result<T, StoreError> {
+        row.try_get(i).map_err(|e| {
+            let column = row.columns().get(i).map_or("?", |c| c.name());
+            self.unreadable(&format!("column `{column}` does not read"), &e)
+        })
+    }
+
+    /// Runs `f` on one of the store's connections, opening one (and migrating the schema, the
+    /// first time) if none is free; a connection that broke is dropped, so the next use opens
+    /// another.
     fn with<T>(
         &self,
         f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
     ) -> Result<T, StoreError> {
-        let mut slot = self.client()?;
-        let client = slot.as_mut().expect("just connected");
-        let result = f(client);
-        if client.is_closed() {
-            *slot = None;
+        let mut client = self
+            .pool
+            .get(|| self.config.connect(self.tls.clone()))
+            .map_err(|e| self.error(&e))?;
+        if !self.migrated.load(Ordering::Acquire) {
+            schema::migrate(&mut client, &self.schema).map_err(|e| self.error(&e))?;
+            self.migrated.store(true, Ordering::Release);
         }
-        result.map_err(|e| self.error(&e))
+        f(&mut client).map_err(|e| self.error(&e))
     }
 
     fn read(&self, client: &mut impl GenericClient) -> Result<Snapshot, postgres::Error> {
@@ -180,8 +212,9 @@ impl Inner {
             &[],
         )?;
         for row in rows {
+            // The columns are the store's own and constrained: a mismatch is a broken schema.
             let (section, name, value): (String, String, Json) =
-                (row.get(0), row.get(1), row.get(2));
+                (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
             section_of(&mut snapshot, &section).insert(name, value);
         }
         Ok(snapshot)
@@ -250,7 +283,7 @@ impl Inner {
                  VALUES ($1, $2, $3, $4, $5, $6)"
             ),
             &[
-                &entry.at.to_string(),
+                &SystemTime::from(entry.at),
                 &entry.actor,
                 &entry.toggle,
                 &entry.before,
@@ -258,8 +291,7 @@ impl Inner {
                 &entry.reason,
             ],
         )?;
-        let pid = self.writer_pid.load(Ordering::Relaxed).to_string();
-        tx.execute("SELECT pg_notify($1, $2)", &[&self.channel, &pid])?;
+        tx.execute("SELECT pg_notify($1, $2)", &[&self.channel, &self.writer])?;
         tx.commit()?;
         Ok(Ok(entry))
     }
@@ -283,15 +315,16 @@ fn section_of<'s>(snapshot: &'s mut Snapshot, section: &str) -> &'s mut BTreeMap
     }
 }
 
-fn entry_of(row: &postgres::Row) -> AuditEntry {
-    let at: String = row.get(0);
-    AuditEntry {
-        at: at.parse().unwrap_or(Timestamp::from_unix_seconds(0)),
-        actor: row.get(1),
-        toggle: row.get(2),
-        before: row.get(3),
-        after: row.get(4),
-        reason: row.get(5),
+impl Inner {
+    fn entry_of(&self, row: &Row) -> Result<AuditEntry, StoreError> {
+        Ok(AuditEntry {
+            at: self.get::<SystemTime>(row, 0)?.into(),
+            actor: self.get(row, 1)?,
+            toggle: self.get(row, 2)?,
+            before: self.get(row, 3)?,
+            after: self.get(row, 4)?,
+            reason: self.get(row, 5)?,
+        })
     }
 }
 
@@ -333,8 +366,11 @@ impl Store for PostgresStore {
                     &[&skip, &limit],
                 )?,
             };
-            Ok(rows.iter().map(entry_of).collect())
-        })
+            Ok(rows)
+        })?
+        .iter()
+        .map(|row| self.inner.entry_of(row))
+        .collect()
     }
 
     fn history(&self, toggle: &str) -> Result<Option<History>, StoreError> {
@@ -351,7 +387,7 @@ impl Store for PostgresStore {
         let service = &declarations.service;
         let json = serde_json::to_value(declarations).expect("declarations serialize");
         let forgotten = self.inner.forgotten_before(at);
-        let at = at.to_string();
+        let at = SystemTime::from(at);
         self.inner.with(|client| {
             client.execute(
                 &format!(
@@ -379,7 +415,7 @@ impl Store for PostgresStore {
         self.inner.with(|client| {
             client.execute(
                 &format!("UPDATE {q}.instances SET last_seen = $2 WHERE instance = $1"),
-                &[&instance, &at.to_string()],
+                &[&instance, &SystemTime::from(at)],
             )?;
             client.execute(
                 &format!("DELETE FROM {q}.instances WHERE last_seen < $1"),
@@ -408,39 +444,32 @@ impl Store for PostgresStore {
                 &[&forgotten],
             )
         })?;
+        let inner = &self.inner;
         let mut lists: HashMap<String, Vec<Declared>> = HashMap::new();
         let mut fleet = Vec::with_capacity(rows.len());
         for row in rows {
-            let digest: String = row.get(5);
-            if let Some(toggles) = row.get::<_, Option<Json>>(6) {
-                let toggles = serde_json::from_value(toggles).map_err(|e| {
-                    StoreError::Backend(format!(
-                        "{}: published declarations do not parse: {e}",
-                        self.inner.description
-                    ))
-                })?;
-                lists.insert(digest.clone(), toggles);
+            let digest: String = inner.get(&row, 5)?;
+            if let Some(toggles) = inner.get::<Option<Json>>(&row, 6)? {
+                // Read declaration by declaration: one a newer version wrote that this version
+                // cannot read is left out, not the whole fleet.
+                lists.insert(digest.clone(), Declared::readable(toggles));
             }
             // The first row of each digest holds its toggles: a row without is a broken query.
             let toggles = lists.get(&digest).cloned().ok_or_else(|| {
-                StoreError::Backend(format!(
-                    "{}: published declarations came back without their toggles",
-                    self.inner.description
-                ))
+                inner.unreadable(
+                    "published declarations",
+                    &"a row came back without its toggles",
+                )
             })?;
             let service = Service::instance(
-                row.get::<_, String>(1),
-                row.get::<_, String>(2),
-                row.get::<_, String>(0),
+                inner.get::<String>(&row, 1)?,
+                inner.get::<String>(&row, 2)?,
+                inner.get::<String>(&row, 0)?,
             )
-            .on_host(row.get::<_, String>(7));
-            let time = |i: usize| {
-                row.get::<_, String>(i)
-                    .parse()
-                    .unwrap_or(Timestamp::from_unix_seconds(0))
-            };
-            let mut published = Published::new(Declarations::new(service, toggles), time(3));
-            published.last_seen = time(4);
+            .on_host(inner.get::<String>(&row, 7)?);
+            let published_at = inner.get::<SystemTime>(&row, 3)?.into();
+            let mut published = Published::new(Declarations::new(service, toggles), published_at);
+            published.last_seen = inner.get::<SystemTime>(&row, 4)?.into();
             fleet.push(published);
         }
         Ok(fleet)
@@ -499,12 +528,15 @@ impl Store for PostgresStore {
                 &[&toggle, &since.unix_seconds()],
             )
         })?;
-        let count = |i: usize| u64::try_from(row.get::<_, i64>(i)).unwrap_or(0);
+        let count = |i: usize| -> Result<u64, StoreError> {
+            let n: i64 = self.inner.get(&row, i)?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        };
         Ok(Some(Counts {
-            on_ok: count(0),
-            on_err: count(1),
-            off_ok: count(2),
-            off_err: count(3),
+            on_ok: count(0)?,
+            on_err: count(1)?,
+            off_ok: count(2)?,
+            off_err: count(3)?,
         }))
     }
 
@@ -527,7 +559,7 @@ impl PostgresStore {
         toggle: Option<&str>,
     ) -> Result<HashMap<String, History>, StoreError> {
         let q = &self.inner.quoted;
-        self.inner.with(|client| {
+        let rows = self.inner.with(|client| {
             let rows = client.query(
                 &format!(
                     "SELECT toggle,
@@ -538,22 +570,18 @@ impl PostgresStore {
                 ),
                 &[&toggle],
             )?;
-            Ok(rows
-                .iter()
-                .map(|row| {
-                    let at = |i: usize| {
-                        row.get::<_, String>(i)
-                            .parse()
-                            .unwrap_or(Timestamp::from_unix_seconds(0))
-                    };
-                    let history = History {
-                        first_modified: at(1),
-                        last_modified: at(2),
-                        modified_by: row.get(3),
-                    };
-                    (row.get(0), history)
-                })
-                .collect())
-        })
+            Ok(rows)
+        })?;
+        let inner = &self.inner;
+        rows.iter()
+            .map(|row| {
+                let history = History {
+                    first_modified: inner.get::<SystemTime>(row, 1)?.into(),
+                    last_modified: inner.get::<SystemTime>(row, 2)?.into(),
+                    modified_by: inner.get(row, 3)?,
+                };
+                Ok((inner.get(row, 0)?, history))
+            })
+            .collect()
     }
 }

@@ -556,6 +556,79 @@ fn the_fleet_reads_back_every_instance_as_it_published() {
 }
 
 #[test]
+fn times_an_older_version_kept_as_text_become_timestamptz() {
+    let Some(schema) = schema("times") else {
+        return;
+    };
+    let q = format!("\"{schema}\"");
+    let written = store(&schema);
+    set_switch(&written, false, "spike");
+    let rewind = |at: &str| {
+        // The schema as version 4 left it: times as text.
+        client()
+            .batch_execute(&format!(
+                "ALTER TABLE {q}.audit ALTER COLUMN at TYPE text
+                     USING to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"');
+                 ALTER TABLE {q}.instances ALTER COLUMN published_at TYPE text,
+                     ALTER COLUMN last_seen TYPE text;
+                 UPDATE {q}.audit SET at = '{at}';
+                 DELETE FROM {q}.migrations WHERE version = 5;"
+            ))
+            .unwrap();
+    };
+    rewind("2026-03-01T09:30:00Z");
+    let upgraded = store(&schema);
+    let entry = &upgraded.audit(&AuditQuery::all()).unwrap()[0];
+    assert_eq!(entry.at.to_string(), "2026-03-01T09:30:00Z");
+    let kind: String = client()
+        .query_one(
+            "SELECT data_type FROM information_schema.columns
+             WHERE table_schema = $1 AND table_name = 'audit' AND column_name = 'at'",
+            &[&schema],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(kind, "timestamp with time zone");
+
+    // A time that does not read is an error, never some other time.
+    rewind("the first of March");
+    let err = store(&schema).audit(&AuditQuery::all()).unwrap_err();
+    assert!(err.to_string().contains("the first of March"), "{err}");
+}
+
+#[test]
+fn a_slow_fleet_read_does_not_hold_up_a_load() {
+    let Some(schema) = schema("pool") else {
+        return;
+    };
+    let shared = std::sync::Arc::new(store(&schema));
+    set_switch(&shared, true, "start");
+    // Another session holds the instances table: a fleet read waits for it.
+    let mut blocker = client();
+    let mut tx = blocker.transaction().unwrap();
+    tx.batch_execute(&format!(
+        "LOCK TABLE \"{schema}\".instances IN ACCESS EXCLUSIVE MODE"
+    ))
+    .unwrap();
+    let reader = std::sync::Arc::clone(&shared);
+    let (started, waiting) = std::sync::mpsc::channel();
+    let report = std::thread::spawn(move || {
+        started.send(()).unwrap();
+        reader.published().map(|p| p.len())
+    });
+    waiting.recv().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    // The load takes a connection of its own and finishes while the read waits.
+    let (done, finished) = std::sync::mpsc::channel();
+    let store = std::sync::Arc::clone(&shared);
+    std::thread::spawn(move || done.send(store.load().is_ok()).unwrap());
+    let in_time = finished.recv_timeout(Duration::from_secs(10));
+    tx.rollback().unwrap();
+    assert_eq!(in_time, Ok(true), "the load waited for the fleet read");
+    assert_eq!(report.join().unwrap().unwrap(), 0);
+}
+
+#[test]
 fn instances_not_seen_for_the_retention_are_forgotten() {
     let Some(schema) = schema("retention") else {
         return;

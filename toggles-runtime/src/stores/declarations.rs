@@ -124,21 +124,9 @@ pub struct Declarations {
     pub toggles: Vec<Declared>,
 }
 
-/// The declarations of a list that this version can read, each on its own: one it cannot is
-/// left out (and logged), so a newer version's declarations never break a fleet report.
+/// The declarations of a published list that this version can read.
 fn readable<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<Declared>, D::Error> {
-    let all = Vec::<Json>::deserialize(deserializer)?;
-    Ok(all
-        .into_iter()
-        .filter_map(|json| match Declared::deserialize(&json) {
-            Ok(declared) => Some(declared),
-            Err(e) => {
-                let name = json.get("full_name").and_then(Json::as_str).unwrap_or("?");
-                tracing::warn!(toggle = name, error = %e, "toggles: a published declaration this version cannot read is left out");
-                None
-            }
-        })
-        .collect())
+    Json::deserialize(deserializer).map(Declared::readable)
 }
 
 impl Declarations {
@@ -210,6 +198,26 @@ pub struct DeclaredAt {
 }
 
 impl Declared {
+    /// The declarations in `list` (a published JSON array) that this version can read, each on
+    /// its own: one it cannot read (a newer version's field gone wrong) is left out, with a
+    /// warning, so a newer version's declarations never break a fleet report.
+    pub fn readable(list: Json) -> Vec<Declared> {
+        let Json::Array(all) = list else {
+            tracing::warn!("toggles: published declarations that are not a list are left out");
+            return Vec::new();
+        };
+        all.into_iter()
+            .filter_map(|json| match Declared::deserialize(&json) {
+                Ok(declared) => Some(declared),
+                Err(e) => {
+                    let name = json.get("full_name").and_then(Json::as_str).unwrap_or("?");
+                    tracing::warn!(toggle = name, error = %e, "toggles: a published declaration this version cannot read is left out");
+                    None
+                }
+            })
+            .collect()
+    }
+
     /// The declaration of one toggle of this program.
     pub fn of(info: &ToggleInfo) -> Declared {
         let m = info.meta();
