@@ -139,9 +139,10 @@ fn where_declared(out: &mut String, t: &FleetToggle) {
         let _ = writeln!(out, "  --> declared by no running service (owner: {owner})");
     }
     for by in &t.declared_by {
+        let stopped = if by.current { "" } else { ", stopped" };
         let _ = writeln!(
             out,
-            "  --> {}: {}:{} (owner: {owner})",
+            "  --> {}: {}:{} (owner: {owner}{stopped})",
             fleet::service_label(by),
             by.file,
             by.line

@@ -26,6 +26,15 @@
 //! holds the installed store, and a store knows nothing of the state.) The crate root's
 //! re-exports are for users; inside, modules import from their layer.
 
+//! # When a store goes wrong
+//!
+//! A store that cannot be read leaves the last good state in force and says so in
+//! [`status`]; a single entry the program cannot use holds back only its own toggle, which
+//! keeps its last good state while [`Status::invalid_entries`] says why. No store is read while
+//! the state lock is held, so a store that hangs delays only its own reload — never a check, a
+//! guard's trip or a test override. Stores forget a fleet's instance a week after they last
+//! heard from it, and a fleet is judged by its current instances only (see [`FleetReport`]).
+
 mod compile;
 mod declare;
 mod report;

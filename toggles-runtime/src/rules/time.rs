@@ -119,15 +119,30 @@ impl std::str::FromStr for Timestamp {
 }
 
 impl fmt::Display for Timestamp {
+    // Written out here rather than through `time`'s formatter, which builds a `String` each
+    // time: a report writes two times per toggle.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let formatted = OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1000)
-            .ok()
-            .and_then(|t| t.format(&Rfc3339).ok());
-        match formatted {
-            Some(text) => f.write_str(&text),
-            // Beyond year 9999 (RFC 3339's four-digit years): plain microseconds, never a panic.
-            None => write!(f, "@{}us", self.0),
+        let secs = self.unix_seconds().rem_euclid(86_400);
+        write!(
+            f,
+            "{}T{:02}:{:02}:{:02}",
+            self.date(),
+            secs / 3600,
+            secs / 60 % 60,
+            secs % 60
+        )?;
+        let micros = self.0.rem_euclid(MICROS);
+        if micros != 0 {
+            // Six digits, less the trailing zeros: `.25`, `.123456`.
+            let mut digits = micros;
+            let mut width = 6;
+            while digits % 10 == 0 {
+                digits /= 10;
+                width -= 1;
+            }
+            write!(f, ".{digits:0width$}")?;
         }
+        f.write_str("Z")
     }
 }
 

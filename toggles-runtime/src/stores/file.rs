@@ -30,11 +30,14 @@ use crate::stores::{
 ///   it over `toggles.json`, so a reader sees the old file or the new one, never half of one.
 /// - Then it appends one JSON line to `toggles.json.audit` and flushes it. If that append fails,
 ///   the old `toggles.json` is put back and the write fails: a failed write changed nothing.
-/// - A `toggles.json` that does not parse, or holds entries that do not fit the program, never
-///   takes effect: the last good state stays in force, the error is reported through `tracing`
-///   and [`status`](crate::status), and writes are refused rather than written over it.
+/// - A `toggles.json` that does not parse never takes effect: the last good state stays in
+///   force, the error is reported through `tracing` and [`status`](crate::status), and writes
+///   are refused rather than written over it. One entry that does not fit the program is set
+///   aside on its own (its toggle keeps its last good state) and the rest takes effect.
 /// - `toggles.json.fleet` holds the declarations each process published when it installed the
-///   store (a JSON array, replaced atomically under the lock), for a fleet report.
+///   store (a JSON array, replaced atomically under the lock), for a fleet report; an instance
+///   not seen for a week ([`forget_instances_after`](FileStore::forget_instances_after)) is
+///   left out and dropped at the next publish or heartbeat.
 /// - The audit log never decides whether the state loads. A line that does not parse — the torn
 ///   last line a crash in the middle of an append leaves — is set aside with a warning when the
 ///   log is read, and the next append starts on a fresh line.

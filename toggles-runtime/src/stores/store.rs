@@ -23,9 +23,12 @@ pub type OnChange = Arc<dyn Fn() + Send + Sync>;
 /// ([`install`](crate::install)) and whenever the store reports a change, compiles it against
 /// the program's toggles, and publishes the result; checks never touch the store. A store:
 ///
-/// - **loads** its current contents whole, as one consistent snapshot. A load that fails, or
-///   a snapshot that does not fit the program, changes nothing: the last good state stays in
-///   force and the problem is reported ([`status`](crate::status)).
+/// - **loads** its current contents whole, as one consistent snapshot. A load that fails
+///   changes nothing: the last good state stays in force and the problem is reported
+///   ([`status`](crate::status)). An entry that does not fit the program (a field a newer
+///   version wrote, a value out of range) is set aside on its own: its toggle keeps its last
+///   good state, [`Status::invalid_entries`](crate::Status::invalid_entries) says why, and every
+///   other entry takes effect.
 /// - **updates** in one transaction: [`update`](Store::update) hands the current contents to
 ///   the runtime's `edit`, which validates the change and returns its audit entry or refuses.
 ///   The store then persists the new contents and appends the entry, all of it or none of it,
@@ -42,7 +45,11 @@ pub type OnChange = Arc<dyn Fn() + Send + Sync>;
 /// - **keeps the fleet's declarations**: each process that installs the store publishes which
 ///   service it is and every toggle it declares ([`publish`](Store::publish)), and refreshes its
 ///   last-seen time while it runs ([`seen`](Store::seen)); [`published`](Store::published)
-///   returns them all, for a fleet report built from the store alone.
+///   returns them, for a fleet report built from the store alone. It **forgets** an instance
+///   not seen for its retention ([`FORGET_AFTER`](crate::FORGET_AFTER), a week, unless the
+///   store is told otherwise): `published` leaves it out, and a publish or a heartbeat deletes
+///   it. A declaration a newer version wrote that this version cannot read is left out on its
+///   own ([`Declared::readable`](crate::Declared::readable)), never the whole fleet.
 /// - never blocks a check and never panics on bad data: errors are values.
 ///
 /// Entries for toggles the program does not declare are part of the snapshot and must be kept
