@@ -688,3 +688,32 @@ fn declarations_a_newer_version_published_break_nothing() {
     )
     .unwrap();
 }
+
+#[test]
+fn an_instance_the_store_forgot_publishes_again() {
+    let _s = support::store::serial();
+    // A heartbeat every 100 ms (the thread looks at most once a second).
+    std::env::set_var("TOGGLES_HEARTBEAT_MS", "100");
+    let store =
+        std::sync::Arc::new(MemoryStore::new().forget_instances_after(Duration::from_secs(1)));
+    let service = instance("grading", "1.4.2", "web-1");
+    toggles::install_as(support::store::SharedStore(store.clone()), service.clone()).unwrap();
+    // Unheard past the retention (the store was down, say): another instance's publish drops it.
+    let later = ago(Timestamp::now(), -5);
+    store
+        .publish(
+            &Declarations::new(instance("lms", "2.0.0", "web-2"), vec![]),
+            later,
+        )
+        .unwrap();
+    let ours = |store: &MemoryStore| {
+        store
+            .published()
+            .unwrap()
+            .iter()
+            .any(|p| p.declarations.service.instance == service.instance)
+    };
+    assert!(!ours(&store), "forgotten");
+    support::store::wait_for("the heartbeat publishes again", || ours(&store));
+    std::env::remove_var("TOGGLES_HEARTBEAT_MS");
+}

@@ -318,6 +318,17 @@ fn a_store_down_when_it_trips_loses_nothing() {
     assert!(!on(&NEW_GRADER), "still off while the store is down");
 
     down.store(false, Ordering::Relaxed);
+    // A person's write to another flag lands before the guard's write is retried.
+    toggles::write(
+        &Change::flag("guarded.new_search", FlagRule::new().everyone(true)),
+        "bob",
+        "unrelated",
+    )
+    .unwrap();
+    assert!(
+        !on(&NEW_GRADER),
+        "a write elsewhere does not turn the tripped flag back on"
+    );
     assert!(
         toggles::check_guards().is_empty(),
         "retried, not tripped again"

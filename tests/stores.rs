@@ -1017,6 +1017,19 @@ fn a_write_is_one_publish_and_no_load() {
             "one publish per write"
         );
     }
+    // Setting what is there already is audited, and publishes nothing.
+    let before = toggles::status().generation;
+    toggles::write(
+        &Change::switch("catalog.recommendations", false),
+        "ana",
+        "again",
+    )
+    .unwrap();
+    assert_eq!(
+        toggles::status().generation,
+        before,
+        "nothing new to publish"
+    );
     // A change from outside is still seen, and is one more publish.
     write_file(&path, r#"{"switches": {"catalog.recommendations": true}}"#);
     wait_for("the edit is in force", || RECOMMENDATIONS.is_enabled());

@@ -47,7 +47,7 @@ impl Store for SharedStore {
     fn publish(&self, declarations: &Declarations, at: Timestamp) -> Result<(), StoreError> {
         self.0.publish(declarations, at)
     }
-    fn seen(&self, instance: &str, at: Timestamp) -> Result<(), StoreError> {
+    fn seen(&self, instance: &str, at: Timestamp) -> Result<bool, StoreError> {
         self.0.seen(instance, at)
     }
     fn published(&self) -> Result<Vec<Published>, StoreError> {

@@ -15,7 +15,7 @@ use toggles_runtime::store::{
 use toggles_runtime::{Counts, Snapshot, Timestamp};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::pool::Pool;
+use crate::pool::{Pool, Unavailable};
 use crate::tls::Tls;
 use crate::{listen, schema};
 
@@ -67,6 +67,10 @@ static HANDLES: AtomicU64 = AtomicU64::new(0);
 /// How many idle connections a store keeps open: one for a reload, one for a write, one for a
 /// report or an audit page, one to spare. (The listener holds one more of its own.)
 const KEEP_IDLE: usize = 4;
+/// How many it opens at most; an operation past that waits for one to be given back.
+const MOST: usize = 8;
+/// How long it waits.
+const WAIT: Duration = Duration::from_secs(10);
 
 impl PostgresStore {
     /// A store in `schema` of the database `connection` names (a `postgres://` URL or libpq's
@@ -110,7 +114,7 @@ impl PostgresStore {
                 channel: format!("toggles_{schema}"),
                 schema: schema.to_owned(),
                 description,
-                pool: Pool::new(KEEP_IDLE),
+                pool: Pool::new(KEEP_IDLE, MOST),
                 migrated: AtomicBool::new(false),
                 writer,
                 watching: AtomicBool::new(false),
@@ -162,10 +166,17 @@ fn describe(config: &Config, schema: &str, tls: &Tls) -> String {
 }
 
 impl Inner {
-    /// The last-seen time before which an instance is forgotten, as of `now`.
-    fn forgotten_before(&self, now: Timestamp) -> SystemTime {
-        let after = i64::try_from(self.forget_after.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
-        Timestamp::from_unix_seconds(now.unix_seconds().saturating_sub(after)).into()
+    /// The last-seen time before which an instance is forgotten, as of `now`; `None` for a
+    /// retention longer than PostgreSQL's times reach back (about 4,700 years before 1970), which
+    /// forgets nothing.
+    fn forgotten_before(&self, now: Timestamp) -> Option<SystemTime> {
+        const REACH: u64 = 6_000 * 366 * 86_400;
+        let after = self.forget_after.load(Ordering::Relaxed);
+        if after >= REACH {
+            return None;
+        }
+        let after = i64::try_from(after).expect("below REACH");
+        Some(Timestamp::from_unix_seconds(now.unix_seconds() - after).into())
     }
 
     pub(crate) fn error(&self, e: &postgres::Error) -> StoreError {
@@ -196,8 +207,15 @@ impl Inner {
     ) -> Result<T, StoreError> {
         let mut client = self
             .pool
-            .get(|| self.config.connect(self.tls.clone()))
-            .map_err(|e| self.error(&e))?;
+            .get(|| self.config.connect(self.tls.clone()), WAIT)
+            .map_err(|e| match e {
+                Unavailable::Connect(e) => self.error(&e),
+                Unavailable::Busy(most) => StoreError::Backend(format!(
+                    "{}: all {most} connections stayed busy for {} s",
+                    self.description,
+                    WAIT.as_secs()
+                )),
+            })?;
         if !self.migrated.load(Ordering::Acquire) {
             schema::migrate(&mut client, &self.schema).map_err(|e| self.error(&e))?;
             self.migrated.store(true, Ordering::Release);
@@ -409,11 +427,11 @@ impl Store for PostgresStore {
         })
     }
 
-    fn seen(&self, instance: &str, at: Timestamp) -> Result<(), StoreError> {
+    fn seen(&self, instance: &str, at: Timestamp) -> Result<bool, StoreError> {
         let q = &self.inner.quoted;
         let forgotten = self.inner.forgotten_before(at);
         self.inner.with(|client| {
-            client.execute(
+            let known = client.execute(
                 &format!("UPDATE {q}.instances SET last_seen = $2 WHERE instance = $1"),
                 &[&instance, &SystemTime::from(at)],
             )?;
@@ -421,7 +439,7 @@ impl Store for PostgresStore {
                 &format!("DELETE FROM {q}.instances WHERE last_seen < $1"),
                 &[&forgotten],
             )?;
-            Ok(())
+            Ok(known > 0)
         })
     }
 
@@ -439,7 +457,8 @@ impl Store for PostgresStore {
                                 PARTITION BY toggles_digest ORDER BY instance
                             ) = 1 THEN declarations->'toggles' END,
                             coalesce(declarations->'service'->>'host', '')
-                     FROM {q}.instances WHERE last_seen >= $1 ORDER BY instance"
+                     FROM {q}.instances
+                     WHERE $1::timestamptz IS NULL OR last_seen >= $1 ORDER BY instance"
                 ),
                 &[&forgotten],
             )

@@ -248,8 +248,9 @@ fn split_pairs(text: &str) -> Result<(String, Pairs), String> {
                         break;
                     }
                     Some(b'\\') if i + 1 < bytes.len() => {
-                        value.push(char::from(bytes[i + 1]));
-                        i += 2;
+                        let escaped = text[i + 1..].chars().next().expect("a character");
+                        value.push(escaped);
+                        i += 1 + escaped.len_utf8();
                     }
                     Some(_) => {
                         let c = text[i..].chars().next().expect("a character");
@@ -404,6 +405,11 @@ mod tests {
         let (rest, got) = split("host=127.0.0.1 password='it\\'s'").unwrap();
         assert_eq!(rest, "host=127.0.0.1 password='it\\'s'");
         assert_eq!(got, tls(SslMode::Prefer, None));
+        let (rest, _) = split("password='\\é\\\\' sslmode=require").unwrap();
+        assert_eq!(
+            rest, "password='\\é\\\\'",
+            "an escaped character of any width"
+        );
         assert!(split("host=db sslmode=sometimes").is_err());
         assert!(split("host='db").is_err());
     }

@@ -629,6 +629,26 @@ fn a_slow_fleet_read_does_not_hold_up_a_load() {
 }
 
 #[test]
+fn connections_that_died_while_idle_are_not_handed_out() {
+    let Some(schema) = schema("stale") else {
+        return;
+    };
+    let proxy = Proxy::start(true);
+    let store = PostgresStore::new(&proxy.url(), &schema).unwrap();
+    set_switch(&store, true, "start");
+    store.load().unwrap();
+    // The server goes away and comes back (a restart): the idle connections are dead, and the
+    // driver does not know until one is used.
+    proxy.cut();
+    proxy.restore();
+    std::thread::sleep(Duration::from_millis(5_500));
+    assert!(
+        store.load().is_ok(),
+        "the first load after the outage works"
+    );
+}
+
+#[test]
 fn instances_not_seen_for_the_retention_are_forgotten() {
     let Some(schema) = schema("retention") else {
         return;

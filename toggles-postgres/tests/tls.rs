@@ -240,8 +240,10 @@ fn verify_full_against_a_certificate_the_test_made() {
     let seen = encrypted(&plain);
     assert!(!seen.is_empty() && seen.iter().all(|tls| !*tls), "{seen:?}");
     let required = format!("{schema}_required");
-    use_it(&store_over(&with("sslmode=require"), &required).unwrap()).unwrap();
-    assert!(encrypted(&required).iter().all(|tls| *tls));
+    let store = store_over(&with("sslmode=require"), &required).unwrap();
+    use_it(&store).unwrap();
+    let seen = encrypted(&required);
+    assert!(!seen.is_empty() && seen.iter().all(|tls| *tls), "{seen:?}");
     drop(installed);
     for s in ["_wrong", "_name", "_ca", "_plain", "_required"] {
         client()

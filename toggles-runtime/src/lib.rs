@@ -31,8 +31,9 @@
 //! A store that cannot be read leaves the last good state in force and says so in
 //! [`status`]; a single entry the program cannot use holds back only its own toggle, which
 //! keeps its last good state while [`Status::invalid_entries`] says why. No store is read while
-//! the state lock is held, so a store that hangs delays only its own reload — never a check, a
-//! guard's trip or a test override. Stores forget a fleet's instance a week after they last
+//! the state lock is held (but by a reload that lost the race to other publishes eight times
+//! over), so a store that hangs delays only its own reload — never a check, a guard's trip or a
+//! test override. Stores forget a fleet's instance a week after they last
 //! heard from it, and a fleet is judged by its current instances only (see [`FleetReport`]).
 
 mod compile;

@@ -97,13 +97,29 @@ impl From<SystemTime> for Timestamp {
 }
 
 impl From<Timestamp> for SystemTime {
+    /// The instant; clamped to what the platform's `SystemTime` holds, never a panic.
     fn from(t: Timestamp) -> SystemTime {
         let magnitude = Duration::from_micros(t.0.unsigned_abs());
-        if t.0 >= 0 {
-            UNIX_EPOCH + magnitude
+        let moved = if t.0 >= 0 {
+            UNIX_EPOCH.checked_add(magnitude)
         } else {
-            UNIX_EPOCH - magnitude
-        }
+            UNIX_EPOCH.checked_sub(magnitude)
+        };
+        moved.unwrap_or_else(|| {
+            // The farthest the platform reaches that way, found by halving.
+            let mut reach = magnitude;
+            loop {
+                reach /= 2;
+                let step = if t.0 >= 0 {
+                    UNIX_EPOCH.checked_add(reach)
+                } else {
+                    UNIX_EPOCH.checked_sub(reach)
+                };
+                if let Some(time) = step {
+                    break time;
+                }
+            }
+        })
     }
 }
 

@@ -227,11 +227,28 @@ fn beat_forever() {
             .as_ref()
             .filter(|b| b.epoch == epoch)
             .map(|b| (Arc::clone(&b.declarations), b.published));
+        // A reload that failed (the store was down, its first read after coming back failed
+        // too) is tried again: a store that says nothing more would leave it failed for good.
+        let failed = STATUS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .last_error
+            .is_some();
+        if failed {
+            let _ = reload();
+        }
         match due {
             Some((declarations, true)) => {
                 let instance = &declarations.service.instance;
-                if let Err(e) = store.seen(instance, Timestamp::now()) {
-                    tracing::warn!(store = %store.describe(), error = %e, "toggles: last-seen time not refreshed");
+                match store.seen(instance, Timestamp::now()) {
+                    Ok(true) => {}
+                    // Forgotten (unheard past the store's retention): publish again.
+                    Ok(false) => {
+                        publish_declarations(&*store, &declarations);
+                    }
+                    Err(e) => {
+                        tracing::warn!(store = %store.describe(), error = %e, "toggles: last-seen time not refreshed");
+                    }
                 }
             }
             Some((declarations, false)) if publish_declarations(&*store, &declarations) => {
@@ -310,7 +327,10 @@ fn record(store: &dyn Store, outcome: Result<&Compiled, &StoreError>) {
 /// goes to `tracing` and [`status`], and it is returned.
 ///
 /// The store is read without holding any lock a check, a guard trip or a test override needs:
-/// a store that hangs (a database connect timing out) delays only its own reload.
+/// a store that hangs (a database connect timing out) delays only its own reload. (One
+/// exception keeps a reload from racing for ever: one that found other states published while
+/// it read, eight times over — a storm of writes in this process — reads a last time under the
+/// lock.)
 pub fn reload() -> Result<(), StoreError> {
     let Some((store, epoch)) = installed() else {
         return Ok(());
@@ -353,6 +373,16 @@ pub(super) fn follow(
         if published() != base && !last {
             continue;
         }
+        let current = retained::newest();
+        let loaded = loaded.map(|compiled| {
+            // Contents equal to the state in force (a write that set what was there): nothing
+            // to publish.
+            compiled.filter(|c| {
+                current
+                    .as_ref()
+                    .is_none_or(|now| now.snapshot != c.snapshot)
+            })
+        });
         return match loaded {
             Ok(Some(compiled)) => {
                 let generation = publish(&lock, compiled);
@@ -362,7 +392,7 @@ pub(super) fn follow(
                 Ok(())
             }
             Ok(None) => {
-                if let Some(current) = retained::newest() {
+                if let Some(current) = current {
                     record(store, Ok(&current));
                 }
                 Ok(())
@@ -476,7 +506,11 @@ pub(super) fn transact_if(
         // A store discards the edited contents of a refused edit, so they are edited in place.
         snapshot.apply(change);
         let after = snapshot.entry(name).cloned();
-        let next = compile(snapshot.clone(), catalog, current);
+        // What this process puts in force: with the guards' trips that have not landed, as a
+        // load would, so a write never turns a tripped flag back on here.
+        let mut in_force = snapshot.clone();
+        guard::patch(&mut in_force);
+        let next = compile(in_force, catalog, current);
         let problems = next.problems_of(name);
         if !problems.is_empty() {
             return Err(Invalid { problems }.into());

@@ -66,8 +66,8 @@
 //! `RwLock`, then the status `Mutex`, then the guards' `Mutex`, then the retained states'
 //! `Mutex`, then the overrides' `Mutex`. Checks take none of them, except a thread's first cold
 //! path after a publish (the retained states') and a toggle that a test overrides (the
-//! overrides'). No store is called while the state lock is held, except by a reload's last
-//! try (see above).
+//! overrides'). No store is called while the state lock is held, except by the last try of a
+//! reload that lost the race eight times (see above).
 
 mod check;
 mod external;

@@ -179,26 +179,23 @@ fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Inner {
     /// The exclusive lock that serializes writers across processes, held until dropped.
     fn lock(&self) -> Result<File, StoreError> {
-        let file = self.lock_file()?;
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&self.lock_path)
+            .map_err(io(&self.lock_path))?;
         file.lock().map_err(io(&self.lock_path))?;
         Ok(file)
     }
 
     /// The shared lock readers take, so that no write is half done while they read; held until
-    /// dropped.
+    /// dropped. A reader never creates the lock file: with no file there is no writer to wait
+    /// for (and a directory being removed is not refilled).
     fn lock_shared(&self) -> Result<File, StoreError> {
-        let file = self.lock_file()?;
+        let file = File::open(&self.lock_path).map_err(io(&self.lock_path))?;
         file.lock_shared().map_err(io(&self.lock_path))?;
         Ok(file)
-    }
-
-    fn lock_file(&self) -> Result<File, StoreError> {
-        OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&self.lock_path)
-            .map_err(io(&self.lock_path))
     }
 
     /// Reads and parses the file, remembering what it read as seen even when it does not parse
@@ -357,16 +354,19 @@ impl Store for FileStore {
         })
     }
 
-    fn seen(&self, instance: &str, at: Timestamp) -> Result<(), StoreError> {
+    fn seen(&self, instance: &str, at: Timestamp) -> Result<bool, StoreError> {
         let after = self.inner.forget_after();
+        let mut known = false;
         self.inner.change_fleet(|fleet| {
             for p in fleet.iter_mut() {
                 if p.declarations.service.instance == instance {
                     p.last_seen = at;
+                    known = true;
                 }
             }
             fleet.retain(|p| !p.forgotten(at, after));
-        })
+        })?;
+        Ok(known)
     }
 
     fn published(&self) -> Result<Vec<Published>, StoreError> {
@@ -434,8 +434,8 @@ fn os_events(path: &Path, wake: mpsc::Sender<()>) -> Option<notify::RecommendedW
 
 /// Compares the file with what this handle last saw — when the operating system says it
 /// changed, and every poll interval in any case (so a rewrite within one mtime tick, or on a
-/// file system that sends no events, is seen too) — and reports each new content, and each new
-/// failure to read it (a deleted file), once; stops when the store is dropped.
+/// file system that sends no events, is seen too) — and reports a content, or a failure to read
+/// it (a deleted file), that differs; stops when the store is dropped.
 fn follow(
     store: &Weak<Inner>,
     woken: &mpsc::Receiver<()>,
@@ -443,7 +443,6 @@ fn follow(
 ) {
     // Kept alive for as long as the thread follows the file.
     let _events = events;
-    let mut reported: Option<Read> = None;
     loop {
         let Some(inner) = store.upgrade() else { return };
         let poll = inner.poll;
@@ -452,10 +451,11 @@ fn follow(
         // change. (A store in a directory it cannot write to has no writers to race with.)
         let lock = inner.lock_shared();
         let now = Read::of(&inner.path);
-        let changed = locked(&inner.seen).as_ref() != Some(&now) && reported.as_ref() != Some(&now);
+        // The reload the notification leads to reads the file, so what it finds becomes `seen`
+        // (a bad or missing file included): each content is reported until it has been read.
+        let changed = locked(&inner.seen).as_ref() != Some(&now);
         drop(lock);
         if changed {
-            reported = Some(now);
             inner.notify();
         }
         drop(inner);

@@ -117,15 +117,17 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    fn seen(&self, instance: &str, at: Timestamp) -> Result<(), StoreError> {
+    fn seen(&self, instance: &str, at: Timestamp) -> Result<bool, StoreError> {
         let fleet = &mut self.inner().fleet;
+        let mut known = false;
         for p in fleet.iter_mut() {
             if p.declarations.service.instance == instance {
                 p.last_seen = at;
+                known = true;
             }
         }
         fleet.retain(|p| !p.forgotten(at, self.forget_after));
-        Ok(())
+        Ok(known)
     }
 
     fn published(&self) -> Result<Vec<Published>, StoreError> {

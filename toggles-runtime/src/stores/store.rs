@@ -99,10 +99,13 @@ pub trait Store: Send + Sync + 'static {
         Ok(())
     }
 
-    /// Marks `instance` as seen running at `at`.
-    fn seen(&self, instance: &str, at: Timestamp) -> Result<(), StoreError> {
+    /// Marks `instance` as seen running at `at`. Returns whether the store had it on record:
+    /// `false` when it forgot the instance (it went unheard past the retention, say while the
+    /// store was unreachable), and the instance then publishes its declarations again. The
+    /// default keeps nothing, and says the instance is on record.
+    fn seen(&self, instance: &str, at: Timestamp) -> Result<bool, StoreError> {
         let _ = (instance, at);
-        Ok(())
+        Ok(true)
     }
 
     /// Every instance's published declarations.
