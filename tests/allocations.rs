@@ -71,7 +71,7 @@ static MAX_UPLOAD_BYTES: Setting<u64> = 10_000_000;
 
 #[test]
 fn evaluations_allocate_nothing() {
-    toggles::install(MemoryStore::new()).unwrap();
+    let _toggles = toggles::install(MemoryStore::new()).unwrap();
     for (name, rule) in [
         ("bench.everyone", FlagRule::new().everyone(true)),
         ("bench.rollout", FlagRule::new().percent(50.0)),

@@ -42,7 +42,7 @@ fn rule(i: u64) -> FlagRule {
 
 #[test]
 fn checks_stay_consistent_while_the_store_is_rewritten() {
-    toggles::install(MemoryStore::new()).unwrap();
+    let _toggles = toggles::install(MemoryStore::new()).unwrap();
     toggles::write(
         &Change::flag("grading.new_grader", rule(0)),
         "stress",

@@ -9,8 +9,8 @@ use std::time::Duration;
 use serde_json::json;
 use toggles::store::Store;
 use toggles::{
-    registry, toggle, AuditEntry, Declarations, Declared, Flag, FleetReport, MemoryStore, Service,
-    Switch, Timestamp, LIVE_WITHIN,
+    registry, toggle, AuditEntry, Declarations, Declared, Flag, FleetReport, Installer,
+    MemoryStore, Service, Switch, Timestamp, LIVE_WITHIN,
 };
 
 /// Grade problems with the rewritten engine.
@@ -216,7 +216,10 @@ fn installing_publishes_this_program_and_the_heartbeat_marks_it_seen() {
     let _s = support::store::serial();
     let store = std::sync::Arc::new(MemoryStore::new());
     let service = Service::new("grading", "1.4.2");
-    toggles::install_as(support::store::SharedStore(store.clone()), service.clone()).unwrap();
+    let _toggles = Installer::new(support::store::SharedStore(store.clone()))
+        .service(service.clone())
+        .install()
+        .unwrap();
     let installed = store.published().unwrap();
     assert_eq!(installed.len(), 1, "published on install");
     assert_eq!(installed[0].declarations.service, service);
@@ -246,7 +249,7 @@ fn installing_publishes_this_program_and_the_heartbeat_marks_it_seen() {
 fn writes_from_outside_validate_against_the_fleets_declarations() {
     let _s = support::store::serial();
     // In-process: this program's registry.
-    toggles::install(MemoryStore::new()).unwrap();
+    let _toggles = toggles::install(MemoryStore::new()).unwrap();
     // From outside: a store this program's declarations were published to, as a service's.
     let shared = MemoryStore::new();
     assert!(
@@ -566,7 +569,7 @@ fn a_store_forgets_an_instance_not_seen_for_its_retention() {
 fn a_plain_install_publishes_a_version() {
     let _s = support::store::serial();
     let store = std::sync::Arc::new(MemoryStore::new());
-    toggles::install(support::store::SharedStore(store.clone())).unwrap();
+    let _toggles = toggles::install(support::store::SharedStore(store.clone())).unwrap();
     let service = store.published().unwrap()[0].declarations.service.clone();
     // The test program is not named after a crate that declares toggles.
     assert_eq!(service.version, "unknown");
@@ -692,12 +695,14 @@ fn declarations_a_newer_version_published_break_nothing() {
 #[test]
 fn an_instance_the_store_forgot_publishes_again() {
     let _s = support::store::serial();
-    // A heartbeat every 100 ms (the thread looks at most once a second).
-    std::env::set_var("TOGGLES_HEARTBEAT_MS", "100");
     let store =
         std::sync::Arc::new(MemoryStore::new().forget_instances_after(Duration::from_secs(1)));
     let service = instance("grading", "1.4.2", "web-1");
-    toggles::install_as(support::store::SharedStore(store.clone()), service.clone()).unwrap();
+    let _toggles = Installer::new(support::store::SharedStore(store.clone()))
+        .service(service.clone())
+        .heartbeat(Duration::from_millis(100))
+        .install()
+        .unwrap();
     // Unheard past the retention (the store was down, say): another instance's publish drops it.
     let later = ago(Timestamp::now(), -5);
     store
@@ -715,5 +720,4 @@ fn an_instance_the_store_forgot_publishes_again() {
     };
     assert!(!ours(&store), "forgotten");
     support::store::wait_for("the heartbeat publishes again", || ours(&store));
-    std::env::remove_var("TOGGLES_HEARTBEAT_MS");
 }

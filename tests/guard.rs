@@ -5,14 +5,14 @@
 mod support;
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 use std::time::Duration;
 
 use support::store::{all_audit, serial, SharedStore};
 use toggles::store::{AuditQuery, OnChange, Store};
 use toggles::{
-    toggle, AuditEntry, Change, Context, Flag, FlagRule, Guard, MemoryStore, Snapshot, StoreError,
-    WriteError,
+    toggle, AuditEntry, Change, Context, Flag, FlagRule, Guard, Installation, Installer,
+    MemoryStore, Snapshot, StoreError, WriteError,
 };
 
 /// Guarded by error rate.
@@ -23,21 +23,22 @@ static NEW_GRADER: Flag;
 #[toggle(namespace = "guarded", life = "temporary", remove_by = "2030-01-01")]
 static NEW_SEARCH: Flag;
 
-/// The guard thread must not tick on its own during these tests: they call `check_guards`.
-fn no_background_ticks() {
-    static ONCE: Once = Once::new();
-    // Before any install starts the thread; every test calls this first.
-    ONCE.call_once(|| std::env::set_var("TOGGLES_GUARD_TICK_MS", "3600000"));
+/// `store` installed with no guard thread: these tests check the guards themselves.
+fn install(store: impl Store) -> Installation {
+    let toggles = Installer::new(store)
+        .without_guard_thread()
+        .install()
+        .unwrap();
+    toggles.check_guards(); // drains what earlier tests left recorded
+    toggles
 }
 
 /// A fresh store with `rule` for `name`, installed; the store, to look behind the runtime.
-fn installed(name: &str, rule: FlagRule) -> Arc<MemoryStore> {
-    no_background_ticks();
+fn installed(name: &str, rule: FlagRule) -> (Installation, Arc<MemoryStore>) {
     let store = Arc::new(MemoryStore::new());
-    toggles::install(SharedStore(Arc::clone(&store))).unwrap();
-    toggles::check_guards(); // drains what earlier tests left recorded
+    let toggles = install(SharedStore(Arc::clone(&store)));
     toggles::write(&Change::flag(name, rule), "ana", "start the rollout").unwrap();
-    store
+    (toggles, store)
 }
 
 fn record(flag: &Flag, on: bool, ok: usize, err: usize) {
@@ -64,17 +65,17 @@ fn on(flag: &Flag) -> bool {
 fn trips_above_the_limit_and_not_at_it() {
     let _s = serial();
     let guard = Guard::error_rate(10.0).window_secs(60).min_requests(100);
-    installed(
+    let (toggles, _store) = installed(
         "guarded.new_grader",
         FlagRule::new().everyone(true).guard(guard),
     );
 
     record(&NEW_GRADER, true, 90, 10);
-    assert!(toggles::check_guards().is_empty(), "10% is not above 10%");
+    assert!(toggles.check_guards().is_empty(), "10% is not above 10%");
     assert!(on(&NEW_GRADER));
 
     record(&NEW_GRADER, true, 0, 1);
-    assert_eq!(toggles::check_guards(), ["guarded.new_grader"], "11 of 101");
+    assert_eq!(toggles.check_guards(), ["guarded.new_grader"], "11 of 101");
     assert!(!on(&NEW_GRADER), "off in this process at once");
     let entries = guard_entries();
     assert_eq!(entries.len(), 1);
@@ -101,32 +102,32 @@ fn trips_above_the_limit_and_not_at_it() {
 fn needs_its_minimum_of_requests() {
     let _s = serial();
     let guard = Guard::error_rate(10.0).window_secs(60).min_requests(100);
-    installed(
+    let (toggles, _store) = installed(
         "guarded.new_grader",
         FlagRule::new().everyone(true).guard(guard),
     );
 
     record(&NEW_GRADER, true, 0, 99);
     assert!(
-        toggles::check_guards().is_empty(),
+        toggles.check_guards().is_empty(),
         "99 outcomes, all failures: too few to judge"
     );
     record(&NEW_GRADER, true, 0, 1);
-    assert_eq!(toggles::check_guards(), ["guarded.new_grader"]);
+    assert_eq!(toggles.check_guards(), ["guarded.new_grader"]);
 }
 
 #[test]
 fn the_off_arms_errors_do_not_trip_it() {
     let _s = serial();
     let guard = Guard::error_rate(5.0).window_secs(60).min_requests(10);
-    installed(
+    let (toggles, _store) = installed(
         "guarded.new_grader",
         FlagRule::new().percent(50.0).guard(guard),
     );
 
     record(&NEW_GRADER, false, 0, 10_000);
     record(&NEW_GRADER, true, 100, 0);
-    assert!(toggles::check_guards().is_empty());
+    assert!(toggles.check_guards().is_empty());
     assert!(guard_entries().is_empty());
 }
 
@@ -134,7 +135,7 @@ fn the_off_arms_errors_do_not_trip_it() {
 fn a_margin_guard_compares_the_arms() {
     let _s = serial();
     let guard = Guard::margin(2.0).window_secs(60).min_requests(100);
-    installed(
+    let (toggles, _store) = installed(
         "guarded.new_search",
         FlagRule::new().percent(50.0).guard(guard),
     );
@@ -142,10 +143,10 @@ fn a_margin_guard_compares_the_arms() {
     // Both arms fail 5%: the rollout is not to blame.
     record(&NEW_SEARCH, true, 95, 5);
     record(&NEW_SEARCH, false, 95, 5);
-    assert!(toggles::check_guards().is_empty());
+    assert!(toggles.check_guards().is_empty());
     // On: 10 of 110 (9.1%), off: 5 of 100 (5%): more than 2 points worse.
     record(&NEW_SEARCH, true, 5, 5);
-    assert_eq!(toggles::check_guards(), ["guarded.new_search"]);
+    assert_eq!(toggles.check_guards(), ["guarded.new_search"]);
     let reason = &guard_entries()[0].reason;
     assert!(
         reason.contains("is more than 2 points above the off arm's 5.00% (5 of 100)"),
@@ -157,20 +158,22 @@ fn a_margin_guard_compares_the_arms() {
 fn trips_once_under_concurrent_recording() {
     let _s = serial();
     let guard = Guard::error_rate(20.0).window_secs(60).min_requests(1_000);
-    installed(
+    let (toggles, _store) = installed(
         "guarded.new_grader",
         FlagRule::new().everyone(true).guard(guard),
     );
 
+    let toggles = Arc::new(toggles);
     let done = Arc::new(AtomicBool::new(false));
     let checker = {
         let done = Arc::clone(&done);
+        let toggles = Arc::clone(&toggles);
         std::thread::spawn(move || {
             let mut trips = 0;
             while !done.load(Ordering::Relaxed) {
-                trips += toggles::check_guards().len();
+                trips += toggles.check_guards().len();
             }
-            trips + toggles::check_guards().len()
+            trips + toggles.check_guards().len()
         })
     };
     let recorders: Vec<_> = (0..8)
@@ -198,25 +201,22 @@ fn counts_leave_the_window() {
     let _s = serial();
     // Seconds to spare on each side: a loaded machine may stall the test between its steps.
     let guard = Guard::error_rate(10.0).window_secs(3).min_requests(100);
-    installed(
+    let (toggles, _store) = installed(
         "guarded.new_grader",
         FlagRule::new().everyone(true).guard(guard),
     );
 
     record(&NEW_GRADER, true, 0, 60);
-    assert!(
-        toggles::check_guards().is_empty(),
-        "60 is under the minimum"
-    );
+    assert!(toggles.check_guards().is_empty(), "60 is under the minimum");
     std::thread::sleep(Duration::from_millis(4_100));
     record(&NEW_GRADER, true, 0, 60);
     assert!(
-        toggles::check_guards().is_empty(),
+        toggles.check_guards().is_empty(),
         "the first 60 left the 3-second window"
     );
     record(&NEW_GRADER, true, 0, 60);
     assert_eq!(
-        toggles::check_guards(),
+        toggles.check_guards(),
         ["guarded.new_grader"],
         "120 within it"
     );
@@ -227,11 +227,11 @@ fn turning_it_back_on_is_a_persons_write_and_starts_afresh() {
     let _s = serial();
     let guard = Guard::error_rate(10.0).window_secs(60).min_requests(100);
     let rule = FlagRule::new().everyone(true).guard(guard);
-    installed("guarded.new_grader", rule.clone());
+    let (toggles, _store) = installed("guarded.new_grader", rule.clone());
     record(&NEW_GRADER, true, 0, 100);
-    assert_eq!(toggles::check_guards().len(), 1);
+    assert_eq!(toggles.check_guards().len(), 1);
     assert!(
-        toggles::check_guards().is_empty(),
+        toggles.check_guards().is_empty(),
         "an inactive rule is not watched"
     );
 
@@ -244,7 +244,7 @@ fn turning_it_back_on_is_a_persons_write_and_starts_afresh() {
     assert!(on(&NEW_GRADER));
     record(&NEW_GRADER, true, 95, 5);
     assert!(
-        toggles::check_guards().is_empty(),
+        toggles.check_guards().is_empty(),
         "the failures before the fix do not count against the new rollout"
     );
     assert!(on(&NEW_GRADER));
@@ -292,21 +292,18 @@ impl Store for Flaky {
 #[test]
 fn a_store_down_when_it_trips_loses_nothing() {
     let _s = serial();
-    no_background_ticks();
     let down = Arc::new(AtomicBool::new(false));
-    toggles::install(Flaky {
+    let toggles = install(Flaky {
         inner: SharedStore(Arc::new(MemoryStore::new())),
         down: Arc::clone(&down),
-    })
-    .unwrap();
-    toggles::check_guards();
+    });
     let guard = Guard::error_rate(10.0).window_secs(60).min_requests(100);
     let rule = FlagRule::new().everyone(true).guard(guard);
     toggles::write(&Change::flag("guarded.new_grader", rule), "ana", "go").unwrap();
 
     down.store(true, Ordering::Relaxed);
     record(&NEW_GRADER, true, 50, 50);
-    assert_eq!(toggles::check_guards(), ["guarded.new_grader"]);
+    assert_eq!(toggles.check_guards(), ["guarded.new_grader"]);
     assert!(!on(&NEW_GRADER), "off here at once, with the store down");
     assert_eq!(
         toggles::status().guard_writes_pending,
@@ -314,7 +311,7 @@ fn a_store_down_when_it_trips_loses_nothing() {
         "and status says the write is owed"
     );
     assert!(guard_entries().is_empty());
-    toggles::check_guards();
+    toggles.check_guards();
     assert!(!on(&NEW_GRADER), "still off while the store is down");
 
     down.store(false, Ordering::Relaxed);
@@ -330,7 +327,7 @@ fn a_store_down_when_it_trips_loses_nothing() {
         "a write elsewhere does not turn the tripped flag back on"
     );
     assert!(
-        toggles::check_guards().is_empty(),
+        toggles.check_guards().is_empty(),
         "retried, not tripped again"
     );
     assert_eq!(guard_entries().len(), 1, "the write landed");
@@ -341,7 +338,7 @@ fn a_store_down_when_it_trips_loses_nothing() {
 #[test]
 fn a_bad_guard_is_refused_whole() {
     let _s = serial();
-    installed("guarded.new_grader", FlagRule::new());
+    let (_toggles, _store) = installed("guarded.new_grader", FlagRule::new());
     let bad = Guard {
         max_error_rate: Some(150.0),
         max_margin: None,

@@ -4,13 +4,13 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex, Once};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use toggles::store::{AuditQuery, OnChange, Store};
 use toggles::{
-    toggle, AuditEntry, Change, Context, Flag, FlagRule, Guard, MemoryStore, Snapshot, StoreError,
-    WriteError,
+    toggle, AuditEntry, Change, Context, Flag, FlagRule, Guard, Installer, MemoryStore, Snapshot,
+    StoreError, WriteError,
 };
 
 /// A rollout with a guard.
@@ -72,9 +72,6 @@ fn completes<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'stat
 
 #[test]
 fn a_guard_trip_and_a_test_override_complete_while_a_load_hangs() {
-    static NO_TICKS: Once = Once::new();
-    // The guard is checked by the test, not by the background thread.
-    NO_TICKS.call_once(|| std::env::set_var("TOGGLES_GUARD_TICK_MS", "3600000"));
     let (waiting, started) = mpsc::channel();
     let (release, released) = mpsc::channel();
     let store = Arc::new(HangingStore {
@@ -83,21 +80,29 @@ fn a_guard_trip_and_a_test_override_complete_while_a_load_hangs() {
         waiting: Mutex::new(waiting),
         release: Mutex::new(released),
     });
-    toggles::install(Shared(Arc::clone(&store))).unwrap();
+    // The guard is checked by the test, not by the background thread.
+    let toggles = Arc::new(
+        Installer::new(Shared(Arc::clone(&store)))
+            .without_guard_thread()
+            .install()
+            .unwrap(),
+    );
     let guard = Guard::error_rate(10.0).window_secs(60).min_requests(10);
     let rule = FlagRule::new().everyone(true).guard(guard);
     toggles::write(&Change::flag("hung.rollout", rule), "ana", "start").unwrap();
     assert!(ROLLOUT.is_enabled(&Context::new()));
 
     store.armed.store(true, Ordering::SeqCst);
-    let reload = std::thread::spawn(toggles::reload);
+    let reloading = Arc::clone(&toggles);
+    let reload = std::thread::spawn(move || reloading.reload());
     started.recv().unwrap();
 
     // The load is hung. The rollout goes bad; its guard trips and turns it off.
     for _ in 0..10 {
         ROLLOUT.record(true, false);
     }
-    let tripped = completes("the guard trip", toggles::check_guards);
+    let checking = Arc::clone(&toggles);
+    let tripped = completes("the guard trip", move || checking.check_guards());
     assert_eq!(tripped, ["hung.rollout"]);
     assert!(!ROLLOUT.is_enabled(&Context::new()), "off at once");
     // A test override comes and goes.

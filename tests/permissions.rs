@@ -42,7 +42,7 @@ fn refused(principal: &Principal, change: &Change) -> String {
 fn owners_and_admins_and_no_one_else() {
     let _s = serial();
     toggles::set_policy(OwnersAndAdmins);
-    toggles::install(MemoryStore::new()).unwrap();
+    let _toggles = toggles::install(MemoryStore::new()).unwrap();
 
     let outsider = Principal::new("ana").team("grading-team");
     assert_eq!(
@@ -101,7 +101,7 @@ impl Policy for NamespacePerTeam {
 #[test]
 fn a_service_plugs_in_its_own_policy() {
     let _s = serial();
-    toggles::install(MemoryStore::new()).unwrap();
+    let _toggles = toggles::install(MemoryStore::new()).unwrap();
     toggles::set_policy(NamespacePerTeam);
     let site = Principal::new("sam").team("site-team");
     toggles::write_as(&site, &Change::switch("site.maintenance", false), "ok").unwrap();

@@ -21,18 +21,27 @@ static NEW_OUTLINE: Flag = true;
 #[toggle(namespace = "grading", life = "temporary", remove_by = "2030-01-01")]
 static NEW_QUEUE: Flag;
 
-/// Installs a fresh store holding `rules`; the guard keeps other tests out until dropped.
-fn rules(rules: &[(&str, FlagRule)]) -> MutexGuard<'static, ()> {
-    let guard = serial();
+/// A store installed for one test, which keeps other tests out until dropped.
+struct Installed {
+    _toggles: toggles::Installation,
+    _serial: MutexGuard<'static, ()>,
+}
+
+/// Installs a fresh store holding `rules`.
+fn rules(rules: &[(&str, FlagRule)]) -> Installed {
+    let serial = serial();
     let mut snapshot = Snapshot::default();
     for (name, rule) in rules {
         snapshot.apply(&Change::flag(*name, rule.clone()));
     }
-    toggles::install(MemoryStore::with(snapshot)).expect("valid rules");
-    guard
+    let toggles = toggles::install(MemoryStore::with(snapshot)).expect("valid rules");
+    Installed {
+        _toggles: toggles,
+        _serial: serial,
+    }
 }
 
-fn grader(rule: FlagRule) -> MutexGuard<'static, ()> {
+fn grader(rule: FlagRule) -> Installed {
     rules(&[("grading.new_grader", rule)])
 }
 

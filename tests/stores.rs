@@ -55,22 +55,22 @@ fn refused(change: &Change) -> String {
 }
 
 /// A memory store, installed, holding a 10% rollout of `grading.new_grader`.
-fn with_a_rollout() -> std::sync::Arc<MemoryStore> {
+fn with_a_rollout() -> (toggles::Installation, std::sync::Arc<MemoryStore>) {
     let store = std::sync::Arc::new(MemoryStore::new());
-    toggles::install(SharedStore(store.clone())).unwrap();
+    let toggles = toggles::install(SharedStore(store.clone())).unwrap();
     toggles::write(
         &Change::flag("grading.new_grader", FlagRule::new().percent(10.0)),
         "ana",
         "start",
     )
     .unwrap();
-    store
+    (toggles, store)
 }
 
 #[test]
 fn refused_writes_change_nothing() {
     let _s = serial();
-    let store = with_a_rollout();
+    let (_toggles, store) = with_a_rollout();
     let before = store.load().unwrap();
 
     assert_eq!(
@@ -155,7 +155,7 @@ fn refused_writes_change_nothing() {
 #[test]
 fn a_rule_json_cannot_hold_is_refused_and_the_rule_before_stays() {
     let _s = serial();
-    let store = with_a_rollout();
+    let (_toggles, store) = with_a_rollout();
     let before = store.load().unwrap();
     for (percent, shown) in [
         (f64::NAN, "NaN"),
@@ -185,7 +185,7 @@ fn a_rule_json_cannot_hold_is_refused_and_the_rule_before_stays() {
 #[test]
 fn a_refusal_lists_every_problem_of_the_rule() {
     let _s = serial();
-    toggles::install(MemoryStore::new()).unwrap();
+    let _toggles = toggles::install(MemoryStore::new()).unwrap();
     let rule = FlagRule::new()
         .percent(150.0)
         .users_on(["ana"])
@@ -211,7 +211,9 @@ fn one_bad_entry_is_set_aside_and_every_other_entry_moves_on() {
         r#"{"switches": {"catalog.recommendations": true},
             "flags": {"grading.new_grader": {"users": {"on": ["ana"]}}}}"#,
     );
-    toggles::install(FileStore::open_with_poll(&path, Duration::from_millis(50)).unwrap()).unwrap();
+    let _toggles =
+        toggles::install(FileStore::open_with_poll(&path, Duration::from_millis(50)).unwrap())
+            .unwrap();
     // A context pins the state in force when it is built: a fresh one per look.
     let on_for = |user: &str| NEW_GRADER.is_enabled(&Context::new().user(user));
     assert!(on_for("ana"));
@@ -296,7 +298,9 @@ fn a_cycle_written_behind_the_runtimes_back_is_set_aside() {
         r#"{"flags": {"grading.new_grader": {"requires": ["grading.new_queue"], "everyone": true},
                       "grading.new_queue": {"everyone": true}}}"#,
     );
-    toggles::install(FileStore::open_with_poll(&path, Duration::from_millis(50)).unwrap()).unwrap();
+    let _toggles =
+        toggles::install(FileStore::open_with_poll(&path, Duration::from_millis(50)).unwrap())
+            .unwrap();
     let ctx = Context::new();
     assert!(NEW_GRADER.is_enabled(&ctx) && NEW_QUEUE.is_enabled(&ctx));
     // The queue now requires the grader, which requires the queue: a check would never end.
@@ -333,7 +337,7 @@ fn sections_a_newer_version_added_are_carried_along() {
         r#"{"switches": {"catalog.recommendations": false},
             "variants": {"checkout.flow": {"weights": {"one_page": 50}}}}"#,
     );
-    toggles::install(FileStore::open(&path).unwrap()).unwrap();
+    let _toggles = toggles::install(FileStore::open(&path).unwrap()).unwrap();
     assert!(!RECOMMENDATIONS.is_enabled());
     assert_eq!(toggles::status().last_error, None);
     toggles::write(
@@ -354,7 +358,7 @@ fn sections_a_newer_version_added_are_carried_along() {
 #[test]
 fn accepted_writes_take_effect_and_are_audited() {
     let _s = serial();
-    toggles::install(MemoryStore::new()).unwrap();
+    let _toggles = toggles::install(MemoryStore::new()).unwrap();
     assert!(RECOMMENDATIONS.is_enabled());
     let entry = toggles::write(
         &Change::switch("catalog.recommendations", false),
@@ -446,7 +450,9 @@ fn file_store_hot_reloads_and_keeps_bad_files_out() {
     let _s = serial();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("toggles.json");
-    toggles::install(FileStore::open_with_poll(&path, Duration::from_millis(50)).unwrap()).unwrap();
+    let _toggles =
+        toggles::install(FileStore::open_with_poll(&path, Duration::from_millis(50)).unwrap())
+            .unwrap();
     assert!(path.exists(), "opening creates an empty store");
     assert!(RECOMMENDATIONS.is_enabled());
 
@@ -518,7 +524,9 @@ fn a_deleted_store_file_is_reported_and_its_return_takes_effect() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("toggles.json");
     write_file(&path, r#"{"switches": {"catalog.recommendations": false}}"#);
-    toggles::install(FileStore::open_with_poll(&path, Duration::from_millis(50)).unwrap()).unwrap();
+    let _toggles =
+        toggles::install(FileStore::open_with_poll(&path, Duration::from_millis(50)).unwrap())
+            .unwrap();
     assert!(!RECOMMENDATIONS.is_enabled());
 
     std::fs::remove_file(&path).unwrap();
@@ -553,7 +561,7 @@ fn the_file_store_hears_of_a_change_from_the_operating_system() {
     let path = dir.path().join("toggles.json");
     // A poll far longer than the test: only a file-system event can bring the change in time.
     let store = FileStore::open_with_poll(&path, Duration::from_secs(3600)).unwrap();
-    toggles::install(store).unwrap();
+    let _toggles = toggles::install(store).unwrap();
     // Let the watch thread take its first look before the file changes.
     std::thread::sleep(Duration::from_millis(200));
     write_file(&path, r#"{"switches": {"catalog.recommendations": false}}"#);
@@ -565,7 +573,9 @@ fn readers_of_the_file_store_do_not_wait_for_each_other() {
     let _s = serial();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("toggles.json");
-    toggles::install(FileStore::open_with_poll(&path, Duration::from_millis(50)).unwrap()).unwrap();
+    let _toggles =
+        toggles::install(FileStore::open_with_poll(&path, Duration::from_millis(50)).unwrap())
+            .unwrap();
     // Another reader holds the lock, shared, for the whole test.
     let other = std::fs::File::open(dir.path().join("toggles.json.lock")).unwrap();
     other.lock_shared().unwrap();
@@ -586,7 +596,7 @@ fn windows_read_times_as_clients_write_them() {
                                              "until": "2026-03-01T12:30:00+02:00",
                                              "everyone": true}}}"#,
     );
-    toggles::install(FileStore::open(&path).unwrap()).unwrap();
+    let _toggles = toggles::install(FileStore::open(&path).unwrap()).unwrap();
     assert_eq!(toggles::status().invalid_entries, []);
     let at = |t: &str| NEW_GRADER.is_enabled(&Context::new().at(t.parse().unwrap()));
     assert!(!at("2026-03-01T09:29:59.999Z"));
@@ -602,7 +612,7 @@ fn file_store_writes_atomically_with_an_audit_log_beside_it() {
     let path = dir.path().join("toggles.json");
     let store = FileStore::open(&path).unwrap();
     let audit_path = store.audit_path().to_owned();
-    toggles::install(store).unwrap();
+    let _toggles = toggles::install(store).unwrap();
     toggles::write(
         &Change::flag("grading.new_grader", FlagRule::new().users_on(["42"])),
         "ana",
@@ -718,7 +728,7 @@ fn a_store_bad_at_start_up_leaves_the_defaults_and_takes_effect_once_fixed() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("toggles.json");
     std::fs::write(&path, r#"{"switches": {"catalog.recommendations": false"#).unwrap();
-    toggles::install(MemoryStore::new()).unwrap();
+    let _toggles = toggles::install(MemoryStore::new()).unwrap();
     let err =
         toggles::install(FileStore::open_with_poll(&path, Duration::from_millis(50)).unwrap())
             .unwrap_err();
@@ -761,7 +771,7 @@ fn a_torn_audit_line_never_keeps_the_state_out() {
     std::fs::write(&audit_path, format!("{whole}\n{TORN}")).unwrap();
 
     // At start-up: the state loads; the torn line is set aside.
-    toggles::install(store).unwrap();
+    let _toggles = toggles::install(store).unwrap();
     assert!(!RECOMMENDATIONS.is_enabled(), "the kill switch stays off");
     assert_eq!(toggles::status().last_error, None);
     assert_eq!(all_audit().len(), 1);
@@ -799,7 +809,7 @@ fn a_write_whose_audit_line_cannot_be_written_changes_nothing() {
     let store = FileStore::open(&path).unwrap();
     // A directory where the audit log should be: the append fails.
     std::fs::create_dir(store.audit_path()).unwrap();
-    toggles::install(store).unwrap();
+    let _toggles = toggles::install(store).unwrap();
     let before = std::fs::read(&path).unwrap();
     let err = toggles::write(
         &Change::switch("catalog.recommendations", false),
@@ -858,7 +868,7 @@ impl Store for BreaksAfterWrite {
 #[test]
 fn a_write_is_in_force_without_reading_the_store_back() {
     let _s = serial();
-    toggles::install(BreaksAfterWrite {
+    let toggles = toggles::install(BreaksAfterWrite {
         inner: MemoryStore::new(),
         broken: false.into(),
     })
@@ -876,7 +886,7 @@ fn a_write_is_in_force_without_reading_the_store_back() {
     );
     assert_eq!(toggles::status().last_error, None);
     // The store broke right after: the next reload says so, and the write stays in force.
-    let error = toggles::reload().unwrap_err();
+    let error = toggles.reload().unwrap_err();
     assert_eq!(error.to_string(), "unreadable");
     assert_eq!(toggles::status().last_error.as_deref(), Some("unreadable"));
     assert!(!RECOMMENDATIONS.is_enabled(), "the last good state stays");
@@ -885,7 +895,7 @@ fn a_write_is_in_force_without_reading_the_store_back() {
 #[test]
 fn a_setting_refuses_a_value_its_type_cannot_hold() {
     let _s = serial();
-    toggles::install(MemoryStore::new()).unwrap();
+    let _toggles = toggles::install(MemoryStore::new()).unwrap();
     let err = toggles::write(&Change::setting("uploads.ratio", 1e300), "ana", "huge").unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -918,7 +928,8 @@ fn entries_of_other_programs_are_carried_along_unread() {
     });
     let file = json!({"flags": theirs, "switches": {"catalog.recommendations": false}});
     std::fs::write(&path, file.to_string()).unwrap();
-    toggles::install(FileStore::open(&path).unwrap()).expect("their entries are not ours to judge");
+    let _toggles = toggles::install(FileStore::open(&path).unwrap())
+        .expect("their entries are not ours to judge");
     assert!(!RECOMMENDATIONS.is_enabled());
     toggles::write(
         &Change::flag("grading.new_grader", FlagRule::new().percent(5.0)),
@@ -993,7 +1004,7 @@ fn a_write_is_one_publish_and_no_load() {
     let path = dir.path().join("toggles.json");
     let loads = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let poll = Duration::from_millis(20);
-    toggles::install(CountingLoads {
+    let _toggles = toggles::install(CountingLoads {
         inner: FileStore::open_with_poll(&path, poll).unwrap(),
         loads: loads.clone(),
     })

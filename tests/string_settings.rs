@@ -19,7 +19,7 @@ static GREETING: Setting<&'static str> = "Welcome";
 #[test]
 fn a_writer_cannot_grow_the_process_without_limit() {
     let store = std::sync::Arc::new(MemoryStore::new());
-    toggles::install(SharedStore(store.clone())).unwrap();
+    let toggles = toggles::install(SharedStore(store.clone())).unwrap();
     let text = |i: usize| format!("{i:03}").repeat(100 * 1024 / 3);
     let mut accepted = 0;
     let refusal = loop {
@@ -61,7 +61,7 @@ fn a_writer_cannot_grow_the_process_without_limit() {
             })
         })
         .unwrap();
-    toggles::reload().unwrap();
+    toggles.reload().unwrap();
     assert_eq!(GREETING.get(), text(3));
     let status = toggles::status();
     assert_eq!(status.invalid_entries.len(), 1);

@@ -10,7 +10,7 @@ mod catalog;
 mod grading;
 
 use toggles::http::{router, BearerTokens, Config};
-use toggles::{FileStore, Service};
+use toggles::{FileStore, Installer, Service};
 
 const TOKENS: &str = r#"{
     "grading-token": {"id": "ana@example.com", "teams": ["grading-team"]},
@@ -30,7 +30,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
         &path,
     )?;
-    toggles::install_as(FileStore::open(&path)?, Service::new("quickstart", "0.1.0"))?;
+    let _toggles = Installer::new(FileStore::open(&path)?)
+        .service(Service::new("quickstart", "0.1.0"))
+        .install()?;
 
     let app = axum::Router::new().nest(
         "/toggles",

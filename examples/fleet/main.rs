@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 use toggles::postgres::PostgresStore;
 use toggles::store::Store;
 use toggles::{
-    toggle, Change, Context, Date, Flag, FlagRule, FleetReport, Service, Switch, Timestamp,
+    toggle, Change, Context, Date, Flag, FlagRule, FleetReport, Installer, Service, Switch,
+    Timestamp,
 };
 
 /// Grade problems with the rewritten engine.
@@ -51,7 +52,9 @@ fn users_on() -> usize {
 /// The `grading` service: follows the rollout and says what it sees, until told to stop.
 fn follow() -> Result<(), Box<dyn std::error::Error>> {
     let store = PostgresStore::new(&url(), SCHEMA)?;
-    toggles::install_as(store, Service::new("grading", "1.4.2"))?;
+    let _toggles = Installer::new(store)
+        .service(Service::new("grading", "1.4.2"))
+        .install()?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "ready")?;
     out.flush()?;
@@ -86,10 +89,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))?;
-    toggles::install_as(
-        PostgresStore::new(&url(), SCHEMA)?,
-        Service::new("admin-tool", "0.1.0"),
-    )?;
+    let _toggles = Installer::new(PostgresStore::new(&url(), SCHEMA)?)
+        .service(Service::new("admin-tool", "0.1.0"))
+        .install()?;
 
     let mut grading = Command::new(std::env::current_exe()?)
         .arg("follow")
@@ -116,7 +118,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let store = PostgresStore::new(&url(), SCHEMA)?;
     let today = Date::today();
-    let report = FleetReport::of(&store, today, Timestamp::now(), 3 * toggles::HEARTBEAT)?;
+    let report = FleetReport::of(&store, today, Timestamp::now(), toggles::LIVE_WITHIN)?;
     println!("\nThe fleet, from the database alone (as of {today}):");
     for s in &report.services {
         println!(

@@ -4,7 +4,7 @@
 //!
 //! `cargo run --example guarded_rollout`
 
-use toggles::{toggle, AuditQuery, Change, Context, Flag, FlagRule, Guard, MemoryStore};
+use toggles::{toggle, AuditQuery, Change, Context, Flag, FlagRule, Guard, Installer, MemoryStore};
 
 /// Grade problems with the rewritten engine.
 #[toggle(
@@ -35,7 +35,10 @@ fn traffic(failure_every: u32) -> u32 {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    toggles::install(MemoryStore::new())?;
+    // The guards are checked below, at the moments the example shows, not by a background tick.
+    let toggles = Installer::new(MemoryStore::new())
+        .without_guard_thread()
+        .install()?;
     let guard = Guard::error_rate(5.0).window_secs(300).min_requests(200);
     let rule = FlagRule::new().percent(50.0).guard(guard);
     toggles::write(
@@ -46,11 +49,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("1. The rollout starts: 50% of users, guarded at 5% errors over 5 minutes (from 200 requests).");
 
     let served = traffic(100);
-    let tripped = toggles::check_guards();
+    let tripped = toggles.check_guards();
     println!("2. 1,000 requests, {served} on the new grader, 1% of those failing: the guard holds (tripped: {tripped:?}).");
 
     let served = traffic(8);
-    let tripped = toggles::check_guards();
+    let tripped = toggles.check_guards();
     println!("3. A bad deploy: 1,000 more, {served} on the new grader, 12.5% failing. The guard trips: {tripped:?}.");
 
     let entry = &toggles::audit(&AuditQuery::toggle("grading.new_grader").limit(1))?[0];

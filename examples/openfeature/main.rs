@@ -49,7 +49,7 @@ async fn checks(provider: &str) {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _ = (&NEW_GRADER, &MAX_UPLOAD_BYTES);
-    toggles::install(MemoryStore::new())?;
+    let _toggles = toggles::install(MemoryStore::new())?;
     toggles::write(
         &Change::flag(
             "grading.new_grader",

@@ -71,7 +71,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ),
         &path,
     )?;
-    toggles::install(FileStore::open(&path)?)?;
+    let _toggles = toggles::install(FileStore::open(&path)?)?;
     println!("Toggles loaded from {}", path.display());
     println!(
         "  catalog.recommendations is {}; grading.job_timeout_secs is {}",

@@ -73,7 +73,7 @@ fn raw_bucket(salt: &str, unit: &str) -> u16 {
 }
 
 fn setup() {
-    toggles::install(MemoryStore::new()).unwrap();
+    let _toggles = toggles::install(MemoryStore::new()).unwrap();
     let rules = [
         ("bench.everyone", FlagRule::new().everyone(true)),
         ("bench.rollout", FlagRule::new().percent(50.0)),

@@ -22,7 +22,7 @@ static EVERYONE: Flag;
 static ROLLOUT: Flag;
 
 fn openfeature(c: &mut Criterion) {
-    toggles::install(MemoryStore::new()).unwrap();
+    let _toggles = toggles::install(MemoryStore::new()).unwrap();
     for (name, rule) in [
         ("bench.everyone", FlagRule::new().everyone(true)),
         ("bench.rollout", FlagRule::new().percent(50.0)),

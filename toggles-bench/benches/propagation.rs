@@ -36,7 +36,7 @@ fn nanos() -> u128 {
 
 /// Follows the counter and prints `value nanos` each time it changes.
 fn follow() {
-    toggles::install(PostgresStore::new(&url(), SCHEMA).unwrap()).unwrap();
+    let _toggles = toggles::install(PostgresStore::new(&url(), SCHEMA).unwrap()).unwrap();
     let mut out = std::io::stdout().lock();
     writeln!(out, "ready").unwrap();
     out.flush().unwrap();
@@ -82,7 +82,7 @@ fn main() {
     admin
         .batch_execute(&format!("DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
         .unwrap();
-    toggles::install(PostgresStore::new(&url(), SCHEMA).unwrap()).unwrap();
+    let _toggles = toggles::install(PostgresStore::new(&url(), SCHEMA).unwrap()).unwrap();
 
     let mut follower = Command::new(std::env::current_exe().unwrap())
         .env(FOLLOWER, "1")

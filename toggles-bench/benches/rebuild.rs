@@ -47,14 +47,14 @@ fn rebuild(c: &mut Criterion) {
     g.sample_size(30);
     let mut on = false;
     for rules in [10, 1000] {
-        toggles::install(store(rules)).unwrap();
+        let _toggles = toggles::install(store(rules)).unwrap();
         g.bench_function(
             format!("write with {rules} rules: validate, store, audit, compile, publish, rebuild"),
             |b| b.iter(|| flip(&mut on)),
         );
     }
     // The audit log is read on demand, never by a write or a reload: a long one costs nothing.
-    toggles::install(store(10)).unwrap();
+    let _toggles = toggles::install(store(10)).unwrap();
     for _ in 0..10_000 {
         flip(&mut on);
     }

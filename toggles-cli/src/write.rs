@@ -213,7 +213,7 @@ fn kind_of(store: &StoreArgs, opened: &dyn Store, name: &str) -> Result<Kind> {
     if published.is_empty() {
         bail!(
             "no service has published its declarations to {}: there is nothing to check a change \
-             against (a service publishes when it installs the store with `toggles::install_as`)",
+             against (a service publishes when it installs the store: `toggles::Installer`)",
             store.describe()
         );
     }

@@ -103,7 +103,7 @@ async fn the_list_filters_and_marks_expired_toggles() {
     let _g = SERIAL.lock().await;
     let mut held = toggles::Snapshot::default();
     held.switches.insert("billing.retired".into(), true.into());
-    toggles::install(MemoryStore::with(held)).unwrap();
+    let _toggles = toggles::install(MemoryStore::with(held)).unwrap();
     let _ = (&NEW_GRADER, &RECOMMENDATIONS, &MAX_UPLOAD_BYTES);
     let app = app();
     let all = call(&app, "GET", "/admin/", None, None).await;
@@ -141,13 +141,22 @@ async fn the_list_filters_and_marks_expired_toggles() {
     );
 }
 
+/// A store installed for one test, which keeps other tests out until dropped.
+struct Installed {
+    _toggles: toggles::Installation,
+    _serial: tokio::sync::MutexGuard<'static, ()>,
+}
+
 /// A fresh store in which the grader is at 10%.
-async fn grader_at_ten() -> tokio::sync::MutexGuard<'static, ()> {
-    let guard = SERIAL.lock().await;
-    toggles::install(MemoryStore::new()).unwrap();
+async fn grader_at_ten() -> Installed {
+    let serial = SERIAL.lock().await;
+    let toggles = toggles::install(MemoryStore::new()).unwrap();
     let rule = FlagRule::new().percent(10.0);
     toggles::write(&Change::flag("grading.new_grader", rule), "ana", "start").unwrap();
-    guard
+    Installed {
+        _toggles: toggles,
+        _serial: serial,
+    }
 }
 
 fn percent_in_force() -> serde_json::Value {
@@ -332,7 +341,7 @@ async fn others_see_no_form_and_forgery_is_refused() {
 #[tokio::test]
 async fn switches_and_settings_have_forms_of_their_own() {
     let _g = SERIAL.lock().await;
-    toggles::install(MemoryStore::new()).unwrap();
+    let _toggles = toggles::install(MemoryStore::new()).unwrap();
     let app = app();
     let page = call(
         &app,

@@ -178,7 +178,7 @@ async fn an_owner_widens_a_rollout_in_a_real_browser() {
         return;
     }
     let _ = (&NEW_GRADER, &RECOMMENDATIONS);
-    toggles::install(MemoryStore::new()).unwrap();
+    let _toggles = toggles::install(MemoryStore::new()).unwrap();
     let rule = FlagRule::new().percent(10.0);
     toggles::write(
         &Change::flag("grading.new_grader", rule),

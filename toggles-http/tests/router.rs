@@ -46,11 +46,20 @@ const TOKENS: &str = r#"{
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// A fresh memory store, installed; the guard keeps other tests out.
-async fn fresh() -> tokio::sync::MutexGuard<'static, ()> {
-    let guard = SERIAL.lock().await;
-    toggles::install(MemoryStore::new()).unwrap();
-    guard
+/// A store installed for one test, which keeps other tests out until dropped.
+struct Installed {
+    _toggles: toggles::Installation,
+    _serial: tokio::sync::MutexGuard<'static, ()>,
+}
+
+/// A fresh memory store, installed.
+async fn fresh() -> Installed {
+    let serial = SERIAL.lock().await;
+    let toggles = toggles::install(MemoryStore::new()).unwrap();
+    Installed {
+        _toggles: toggles,
+        _serial: serial,
+    }
 }
 
 fn app() -> axum::Router {
@@ -265,7 +274,7 @@ async fn a_store_that_is_down_answers_503_on_writes_and_reads_still_serve() {
     let _g = fresh().await;
     let mut snapshot = Snapshot::default();
     snapshot.apply(&Change::switch("catalog.recommendations", false));
-    toggles::install(Down(MemoryStore::with(snapshot))).unwrap();
+    let _toggles = toggles::install(Down(MemoryStore::with(snapshot))).unwrap();
     let on = json!({"change": {"switch": true}, "reason": "calm"});
     let (status, body, _) = call(
         "POST",

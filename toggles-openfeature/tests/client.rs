@@ -53,7 +53,12 @@ static GREETING: Setting<&'static str> = "Welcome";
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// A fresh store holding the grader's `rule`, and an OpenFeature client on the provider.
-async fn client(rule: FlagRule) -> (tokio::sync::MutexGuard<'static, ()>, Client) {
+async fn client(
+    rule: FlagRule,
+) -> (
+    (toggles::Installation, tokio::sync::MutexGuard<'static, ()>),
+    Client,
+) {
     let guard = SERIAL.lock().await;
     let _ = (
         &NEW_GRADER,
@@ -62,11 +67,11 @@ async fn client(rule: FlagRule) -> (tokio::sync::MutexGuard<'static, ()>, Client
         &SCAN_RATIO,
         &GREETING,
     );
-    toggles::install(MemoryStore::new()).unwrap();
+    let toggles = toggles::install(MemoryStore::new()).unwrap();
     toggles::write(&Change::flag("grading.new_grader", rule), "ana", "test").unwrap();
     let mut api = OpenFeature::singleton_mut().await;
     api.set_provider(TogglesProvider::new()).await;
-    (guard, api.create_client())
+    ((toggles, guard), api.create_client())
 }
 
 fn user(id: &str) -> EvaluationContext {
@@ -252,13 +257,17 @@ async fn settings_resolve_by_their_type_and_errors_have_their_codes() {
 #[tokio::test]
 async fn the_status_reports_a_store_that_failed_to_load() {
     let _g = SERIAL.lock().await;
-    toggles::install(MemoryStore::new()).unwrap();
+    let _toggles = toggles::install(MemoryStore::new()).unwrap();
     assert_eq!(TogglesProvider::new().status(), ProviderStatus::Ready);
     let dir = std::env::temp_dir().join(format!("toggles-of-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("toggles.json");
     std::fs::write(&path, "{ not json").unwrap();
-    let _ = toggles::install(toggles::FileStore::open(&path).unwrap());
+    let failed = toggles::install(toggles::FileStore::open(&path).unwrap());
+    assert!(matches!(
+        failed,
+        Err(toggles::InstallError::FirstLoad { .. })
+    ));
     assert_eq!(TogglesProvider::new().status(), ProviderStatus::Error);
     assert_eq!(TogglesProvider::new().metadata().name, "toggles");
     let _ = std::fs::remove_dir_all(dir);

@@ -5,7 +5,7 @@
 //! use toggles_postgres::PostgresStore;
 //!
 //! let store = PostgresStore::new("host=127.0.0.1 user=postgres dbname=app", "toggles")?;
-//! toggles_runtime::install(store)?;
+//! let _toggles = toggles_runtime::install(store)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -43,7 +43,8 @@
 //!   ([`forget_instances_after`](PostgresStore::forget_instances_after) sets another retention);
 //!   each publish and heartbeat deletes the instances gone longer.
 //! - **Outages.** No check ever waits for the database: checks read the state the runtime
-//!   published. Down at start-up: [`install`](toggles_runtime::install) returns the error, the
+//!   published. Down at start-up: [`install`](toggles_runtime::install) says so
+//!   ([`InstallError::FirstLoad`](toggles_runtime::InstallError::FirstLoad), with the installation), the
 //!   compiled defaults stay in force, and the listener keeps trying, with backoff; when the
 //!   database answers, the store's contents take effect. Down later: the last good state stays,
 //!   [`status`](toggles_runtime::status) reports the error, the listener reconnects with backoff

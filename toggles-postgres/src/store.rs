@@ -27,12 +27,17 @@ use crate::{listen, schema};
 ///
 /// // Nothing connects yet: the first load does, and the schema is created then.
 /// let store = PostgresStore::new("postgres://postgres@127.0.0.1:5432/app", "toggles")?;
-/// if let Err(e) = toggles_runtime::install(store) {
+/// let _toggles = match toggles_runtime::install(store) {
+///     Ok(installation) => installation,
 ///     // The database is down: the compiled defaults are in force, and the store takes
 ///     // effect by itself when the database comes back.
-///     eprintln!("toggles: {e}");
-/// }
-/// # Ok::<(), toggles_runtime::StoreError>(())
+///     Err(toggles_runtime::InstallError::FirstLoad { installation, source }) => {
+///         eprintln!("toggles: {source}");
+///         installation
+///     }
+///     Err(e) => return Err(e.into()),
+/// };
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct PostgresStore {
     inner: Arc<Inner>,

@@ -11,7 +11,8 @@ use serde_json::json;
 use support::{client, schema, serial, wait_for, Proxy};
 use toggles::store::{AuditQuery, Store};
 use toggles::{
-    toggle, Change, Context, Declarations, Flag, FlagRule, Service, Setting, Switch, WriteError,
+    toggle, Change, Context, Declarations, Flag, FlagRule, Installer, Service, Setting, Switch,
+    WriteError,
 };
 use toggles_postgres::PostgresStore;
 
@@ -72,7 +73,7 @@ fn writes_are_transactional_audited_and_in_force() {
         return;
     };
     let _s = serial();
-    toggles::install(store(&schema)).unwrap();
+    let _toggles = toggles::install(store(&schema)).unwrap();
     assert!(RECOMMENDATIONS.is_enabled());
     toggles::write(
         &Change::switch("catalog.recommendations", false),
@@ -171,16 +172,18 @@ fn child() {
     } else if role == "guarded" {
         // An instance whose "on" arm fails 60 times: under the guard's minimum of 100 on its
         // own, so only the fleet's total can trip it. The guard thread must not tick by itself.
-        std::env::set_var("TOGGLES_GUARD_TICK_MS", "3600000");
-        toggles::install(store).unwrap();
+        let toggles = Installer::new(store)
+            .without_guard_thread()
+            .install()
+            .unwrap();
         for _ in 0..60 {
             NEW_GRADER.record(true, false);
         }
-        let tripped = toggles::check_guards();
+        let tripped = toggles.check_guards();
         println!("tripped: {tripped:?}");
     } else if role == "flipper" {
         // Another service instance: installs the same store and writes through the runtime.
-        toggles::install(store).unwrap();
+        let _toggles = toggles::install(store).unwrap();
         let on = !RECOMMENDATIONS.is_enabled();
         toggles::write(
             &Change::switch("catalog.recommendations", on),
@@ -323,7 +326,7 @@ fn a_write_in_another_process_is_in_force_here() {
         return;
     };
     let _s = serial();
-    toggles::install(store(&schema)).unwrap();
+    let _toggles = toggles::install(store(&schema)).unwrap();
     for round in 0..3 {
         let before = RECOMMENDATIONS.is_enabled();
         let start = Instant::now();
@@ -355,7 +358,7 @@ fn a_killed_listener_reconnects_and_reloads_in_full() {
         return;
     };
     let _s = serial();
-    toggles::install(store(&schema)).unwrap();
+    let _toggles = toggles::install(store(&schema)).unwrap();
     wait_for("the listener is up", 5, || listener_pid(&schema).is_some());
     let before = RECOMMENDATIONS.is_enabled();
     let pid = listener_pid(&schema).unwrap();
@@ -414,9 +417,19 @@ fn the_database_unreachable_at_start_up_and_later() {
 
     // Down at start-up: the error, the compiled defaults, and checks that answer at once.
     let proxy = Proxy::start(false);
-    toggles::install(toggles::MemoryStore::new()).unwrap();
+    let _toggles = toggles::install(toggles::MemoryStore::new()).unwrap();
     let err = toggles::install(PostgresStore::new(&proxy.url(), &schema).unwrap()).unwrap_err();
-    assert!(err.to_string().starts_with("postgres 127.0.0.1:"), "{err}");
+    let toggles::InstallError::FirstLoad {
+        installation: _following,
+        source,
+    } = err
+    else {
+        panic!("installed and followed: {err}");
+    };
+    assert!(
+        source.to_string().starts_with("postgres 127.0.0.1:"),
+        "{source}"
+    );
     assert!(toggles::status().last_error.is_some());
     let start = Instant::now();
     assert!(RECOMMENDATIONS.is_enabled(), "the compiled default");
@@ -470,7 +483,10 @@ fn installing_publishes_the_declarations_for_the_fleet_report() {
     };
     let _s = serial();
     let service = toggles::Service::new("grading", "1.4.2");
-    toggles::install_as(store(&schema), service.clone()).unwrap();
+    let _toggles = Installer::new(store(&schema))
+        .service(service.clone())
+        .install()
+        .unwrap();
     toggles::write(
         &Change::switch("catalog.recommendations", false),
         "ops",
@@ -679,10 +695,13 @@ fn the_heartbeat_keeps_the_instance_seen() {
         return;
     };
     let _s = serial();
-    // Read at each of the heartbeat's ticks: a beat every 100 ms (a tick a second) instead of 30 s.
-    std::env::set_var("TOGGLES_HEARTBEAT_MS", "100");
+    // A beat every 100 ms instead of 30 s.
     let service = toggles::Service::new("grading", "1.4.2");
-    toggles::install_as(store(&schema), service.clone()).unwrap();
+    let _toggles = Installer::new(store(&schema))
+        .service(service.clone())
+        .heartbeat(Duration::from_millis(100))
+        .install()
+        .unwrap();
     let shared = store(&schema);
     let first = shared.published().unwrap();
     assert_eq!(first.len(), 1, "published on install");
@@ -692,5 +711,4 @@ fn the_heartbeat_keeps_the_instance_seen() {
         shared.published().unwrap()[0].last_seen > published_at
     });
     assert_eq!(shared.published().unwrap()[0].published_at, published_at);
-    std::env::remove_var("TOGGLES_HEARTBEAT_MS");
 }

@@ -16,7 +16,7 @@
 //!    state, or to every problem with it. All validation is here.
 //! 4. `stores`: the [`Store`] contract and its backends, which hold snapshots and audit logs.
 //! 5. `state`: the one owner of process-wide state — the installed store, the compiled state in
-//!    force, the status, the test overrides and the lock that orders them — with `install`,
+//!    force, the status, the test overrides and the lock that orders them — with the installation,
 //!    `reload` and `write`, and the read API of the toggle types (a check reads what `state`
 //!    publishes).
 //! 6. `report`: the live view of each toggle and the registry's JSON report, reading the audit
@@ -58,8 +58,8 @@ pub use crate::rules::{
     TimestampError, Trip,
 };
 pub use crate::state::{
-    audit, check_guards, install, install_as, may_change, reload, set_policy, status, write,
-    write_as, write_to, write_to_as, OwnersAndAdmins, Policy, Principal, Status, Target,
+    audit, install, may_change, set_policy, status, write, write_as, write_to, write_to_as,
+    InstallError, Installation, Installer, OwnersAndAdmins, Policy, Principal, Status, Target,
     GUARD_ACTOR, GUARD_TICK, HEARTBEAT,
 };
 pub use crate::stores::{

@@ -46,7 +46,7 @@ impl ToggleInfo {
     /// #[toggle(namespace = "catalog", life = "permanent", justification = "circuit breaker")]
     /// static RECOMMENDATIONS: Switch = true;
     ///
-    /// toggles::install(MemoryStore::new()).unwrap();
+    /// let _toggles = toggles::install(MemoryStore::new()).unwrap();
     /// toggles::write(&Change::switch("catalog.recommendations", false), "ops", "spike").unwrap();
     /// let live = registry().get("catalog.recommendations").unwrap().live();
     /// assert_eq!(live.source, LiveSource::Store);
@@ -74,7 +74,7 @@ impl ToggleInfo {
 ///
 /// let mut held = Snapshot::default();
 /// held.switches.insert("billing.retired".into(), true.into());
-/// toggles::install(MemoryStore::with(held)).unwrap();
+/// let _toggles = toggles::install(MemoryStore::with(held)).unwrap();
 /// assert_eq!(toggles::undeclared(), ["billing.retired"]);
 /// ```
 pub fn undeclared() -> Vec<String> {

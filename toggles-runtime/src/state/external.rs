@@ -8,7 +8,7 @@ use crate::stores::{AuditEntry, Roster, Store, WriteError, LIVE_WITHIN};
 
 /// Writes `change` to `store` on behalf of `actor`, for `reason`, from a process that declares
 /// none of the toggles: an admin tool, a command line. The change is validated against the
-/// declarations the fleet's services published to the store ([`install_as`](crate::install_as)),
+/// declarations the fleet's services published to the store ([`Installer::service`](crate::Installer::service)),
 /// with the rules and messages of [`write`](crate::write). The declarations that count are those
 /// of the fleet's current instances — running (seen within [`LIVE_WITHIN`]), or a stopped
 /// service's newest — and where they declare a toggle differently, the one published last

@@ -22,24 +22,17 @@ use crate::compile::Change;
 use crate::declare::published;
 use crate::declare::{registry, Cells, Counts};
 use crate::rules::{FlagRule, Timestamp};
-use crate::state::install::{follow, installed, transact_if};
+use crate::state::install::{follow, installed, installed_instance, transact_if};
 use crate::state::retained;
-use crate::stores::{AuditQuery, Service, Store, StoreError, WriteError};
+use crate::stores::{AuditQuery, Store, WriteError};
 
-/// How often guards are checked, unless `$TOGGLES_GUARD_TICK_MS` says otherwise (tests
-/// shorten it). Each tick writes at most one row per guarded flag to a store that keeps
-/// outcomes.
+/// How often an installation checks its guards unless told otherwise
+/// ([`Installer::guard_tick`](crate::Installer::guard_tick)). Each tick writes at most one row per
+/// guarded flag to a store that keeps outcomes.
 pub const GUARD_TICK: Duration = Duration::from_secs(10);
 
 /// The audit log's actor for a guard's write.
 pub const GUARD_ACTOR: &str = "guard";
-
-fn tick_interval() -> Duration {
-    std::env::var("TOGGLES_GUARD_TICK_MS")
-        .ok()
-        .and_then(|ms| ms.parse().ok())
-        .map_or(GUARD_TICK, Duration::from_millis)
-}
 
 /// A trip whose write has not landed yet: the flag is off in this process meanwhile.
 struct Pending {
@@ -71,12 +64,6 @@ fn guards() -> std::sync::MutexGuard<'static, Guards> {
         .unwrap_or_else(PoisonError::into_inner)
 }
 
-/// This process, as it signs the outcome counts it shares.
-fn instance() -> &'static str {
-    static INSTANCE: OnceLock<String> = OnceLock::new();
-    INSTANCE.get_or_init(|| Service::from_env().instance)
-}
-
 /// Full names of flags whose guard tripped and whose write has not landed: in [`status`](crate::status).
 pub(crate) fn pending() -> Vec<String> {
     guards().pending.keys().cloned().collect()
@@ -97,8 +84,8 @@ pub(crate) fn patch(snapshot: &mut crate::compile::Snapshot) {
 
 /// Checks every guard now: drains the outcomes recorded since the last check, shares them when
 /// the installed store keeps outcomes, trips any guard over its limit, and retries trips whose
-/// write has not landed. The guard thread calls it every [`GUARD_TICK`]; a program or test may
-/// call it to decide at once.
+/// write has not landed. An installation's guard thread calls it every tick
+/// ([`Installation::check_guards`](crate::Installation::check_guards) calls it at once).
 ///
 /// Per process or fleet-wide: a store that keeps outcomes (PostgreSQL) receives each
 /// instance's counts once per tick, one row per guarded flag, and a guard then decides on the
@@ -109,7 +96,7 @@ pub(crate) fn patch(snapshot: &mut crate::compile::Snapshot) {
 /// wherever the store is followed.
 ///
 /// Returns the full names of the flags tripped by this call.
-pub fn check_guards() -> Vec<String> {
+pub(crate) fn check_guards() -> Vec<String> {
     let now = Timestamp::now();
     let installed = installed();
     let store = installed.as_ref().map(|(store, _)| Arc::clone(store));
@@ -294,7 +281,8 @@ fn share(
         return Some(false);
     };
     let counts: Vec<(String, Counts)> = counts.iter().map(|(n, c)| (n.clone(), *c)).collect();
-    match store.record_outcomes(instance(), now, &counts) {
+    let instance = installed_instance().unwrap_or_default();
+    match store.record_outcomes(&instance, now, &counts) {
         Ok(keeps) => Some(keeps),
         Err(e) => {
             tracing::warn!(store = %store.describe(), error = %e, "toggles: outcome counts not shared; trying again next tick");
@@ -371,25 +359,7 @@ fn land(store: &dyn Store, epoch: u64, name: &str, rule: &Json, reason: &str) {
             // The rule changed since (another instance's trip, a person's edit): that write
             // wins, and what the store holds goes back in force.
             guards().pending.remove(name);
-            let _ = crate::state::reload();
+            let _ = crate::state::install::reload_installed();
         }
     }
-}
-
-/// The guard thread, started with the first install.
-pub(crate) fn start() -> Result<(), StoreError> {
-    static STARTED: OnceLock<Result<(), String>> = OnceLock::new();
-    STARTED
-        .get_or_init(|| {
-            std::thread::Builder::new()
-                .name("toggles-guard".to_owned())
-                .spawn(|| loop {
-                    std::thread::sleep(tick_interval());
-                    check_guards();
-                })
-                .map(drop)
-                .map_err(|e| e.to_string())
-        })
-        .clone()
-        .map_err(|e| StoreError::Backend(format!("cannot start the guard thread: {e}")))
 }

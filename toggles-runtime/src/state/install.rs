@@ -11,12 +11,14 @@ use crate::declare::{published, registry};
 use crate::rules::Timestamp;
 use crate::state::publish::publish;
 use crate::state::{guard, lock, retained};
-use crate::stores::{AuditEntry, AuditQuery, Declarations, Service, Store, StoreError, WriteError};
+use crate::stores::{AuditEntry, AuditQuery, Store, StoreError, WriteError};
 
 struct Installed {
     store: Arc<dyn Store>,
     /// Tells a replaced store's watcher that it no longer speaks for the program.
     epoch: u64,
+    /// This process, as it signs what it shares through the store (outcome counts).
+    instance: String,
 }
 
 static INSTALLED: RwLock<Option<Installed>> = RwLock::new(None);
@@ -72,6 +74,12 @@ pub(super) fn installed() -> Option<(Arc<dyn Store>, u64)> {
     guard.as_ref().map(|i| (Arc::clone(&i.store), i.epoch))
 }
 
+/// The installed process's instance id, as the guards sign their counts.
+pub(super) fn installed_instance() -> Option<String> {
+    let guard = INSTALLED.read().unwrap_or_else(PoisonError::into_inner);
+    guard.as_ref().map(|i| i.instance.clone())
+}
+
 /// The installed store, for the report layer's audit queries.
 pub(crate) fn installed_store() -> Option<Arc<dyn Store>> {
     installed().map(|(store, _)| store)
@@ -82,37 +90,14 @@ pub(crate) fn current() -> Option<Arc<Compiled>> {
     retained::newest()
 }
 
-/// Makes `store` the source of every toggle's value, replacing any store installed before.
-///
-/// Reads the store, checks it against the registry and rebuilds every toggle's cached state;
-/// then follows the store's changes. Before any store is installed, every toggle has its
-/// compiled default.
-///
-/// If the first read fails — the store is unreachable, or holds data that does not fit the
-/// program — the error is returned and reported (through `tracing` and [`status`]), and the
-/// state in force stays as it was (the compiled defaults at start-up); the store is installed
-/// all the same and followed, so once it is fixed its contents take effect.
-///
-/// The process publishes its declarations to the store as [`Service::from_env`] (see
-/// [`install_as`] to name the service).
-pub fn install(store: impl Store) -> Result<(), StoreError> {
-    install_as(store, Service::from_env())
-}
-
-/// [`install`], publishing this program's declarations to the store as `service`: the store is
-/// the fleet's meeting point, and a fleet report reads who declares what from it. A thread
-/// refreshes the instance's last-seen time every [`HEARTBEAT`] while the store is installed,
-/// and publishes again if the first publish failed (the database was down, say).
-///
-/// ```
-/// use toggles::{MemoryStore, Service, Store};
-///
-/// toggles::install_as(MemoryStore::new(), Service::new("grading", "1.4.2")).unwrap();
-/// ```
-pub fn install_as(store: impl Store, service: Service) -> Result<(), StoreError> {
-    let store: Arc<dyn Store> = Arc::new(store);
+/// Installs `store`: its first load, its place as the installed store, and its watch. Returns
+/// the installation's epoch, and the first load's error (the store is installed all the same).
+pub(super) fn install_store(
+    store: &Arc<dyn Store>,
+    instance: &str,
+) -> Result<(u64, Option<StoreError>), StoreError> {
     // Read before any lock is taken: a store that hangs holds up only its own installation.
-    let first = load(&*store, None);
+    let first = load(&**store, None);
     let (epoch, first) = {
         // One critical section: a write racing with the install cannot publish between the
         // store's installation and its first state, only after both.
@@ -120,146 +105,57 @@ pub fn install_as(store: impl Store, service: Service) -> Result<(), StoreError>
         let mut slot = INSTALLED.write().unwrap_or_else(PoisonError::into_inner);
         let epoch = slot.as_ref().map_or(1, |i| i.epoch + 1);
         *slot = Some(Installed {
-            store: Arc::clone(&store),
+            store: Arc::clone(store),
             epoch,
+            instance: instance.to_owned(),
         });
         drop(slot);
         let first = match first {
             Ok(compiled) => {
                 let compiled = compiled.expect("compiled against no state");
                 publish(&lock, compiled);
-                record(&*store, Ok(&retained::newest().expect("just published")));
-                Ok(())
+                record(&**store, Ok(&retained::newest().expect("just published")));
+                None
             }
             Err(e) => {
                 tracing::warn!(store = %store.describe(), error = %e, "toggles: store installed but not loaded; the state in force stays");
-                record(&*store, Err(&e));
-                Err(e)
+                record(&**store, Err(&e));
+                Some(e)
             }
         };
         (epoch, first)
     };
     // A change between the load above and the watch's start is not lost: a store reports its
     // contents as changed until it has loaded them (the file store compares with what it read).
-    store.watch(Arc::new(move || {
+    let watched = store.watch(Arc::new(move || {
         if installed().is_some_and(|(_, e)| e == epoch) {
-            let _ = reload();
+            let _ = reload_installed();
         }
-    }))?;
-    heartbeat(&store, epoch, service)?;
-    guard::start()?;
-    first
+    }));
+    if let Err(e) = watched {
+        uninstall(epoch);
+        return Err(e);
+    }
+    Ok((epoch, first))
 }
 
-/// How often an installed store hears that this instance is alive, unless
-/// `$TOGGLES_HEARTBEAT_MS` says otherwise (tests shorten it).
-pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(30);
-
-fn heartbeat_interval() -> std::time::Duration {
-    std::env::var("TOGGLES_HEARTBEAT_MS")
-        .ok()
-        .and_then(|ms| ms.parse().ok())
-        .map_or(HEARTBEAT, std::time::Duration::from_millis)
-}
-
-/// What the heartbeat speaks for: the installed store's epoch, this instance's declarations, and
-/// whether they reached the store.
-struct Beat {
-    epoch: u64,
-    declarations: Arc<Declarations>,
-    published: bool,
-}
-
-static BEAT: std::sync::Mutex<Option<Beat>> = std::sync::Mutex::new(None);
-/// The heartbeat thread, started with the first install.
-static STARTED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
-
-fn publish_declarations(store: &dyn Store, declarations: &Declarations) -> bool {
-    match store.publish(declarations, Timestamp::now()) {
-        Ok(()) => true,
-        Err(e) => {
-            tracing::warn!(store = %store.describe(), error = %e, "toggles: declarations not published; trying again at the next heartbeat");
-            false
-        }
+/// Stops following the store installed as `epoch`, if it is still the installed one: writes
+/// are refused from then on, and the state in force stays.
+pub(super) fn uninstall(epoch: u64) {
+    let _lock = lock();
+    let mut slot = INSTALLED.write().unwrap_or_else(PoisonError::into_inner);
+    if slot.as_ref().is_some_and(|i| i.epoch == epoch) {
+        *slot = None;
     }
 }
 
-/// Publishes the declarations now, and has the process's one heartbeat thread keep the
-/// instance's last-seen time fresh for the store installed last (publishing again if this
-/// publish failed).
-fn heartbeat(store: &Arc<dyn Store>, epoch: u64, service: Service) -> Result<(), StoreError> {
-    let declarations = Arc::new(Declarations::of(registry(), service));
-    let published = publish_declarations(&**store, &declarations);
-    *BEAT.lock().unwrap_or_else(PoisonError::into_inner) = Some(Beat {
-        epoch,
-        declarations,
-        published,
-    });
-    STARTED
-        .get_or_init(|| {
-            std::thread::Builder::new()
-                .name("toggles-heartbeat".to_owned())
-                .spawn(beat_forever)
-                .map(drop)
-                .map_err(|e| e.to_string())
-        })
-        .clone()
-        .map_err(|e| StoreError::Backend(format!("cannot start the heartbeat: {e}")))
-}
-
-/// Every heartbeat interval (read at each tick, so a test may shorten it), tells the installed
-/// store this instance is alive. Store calls happen outside the lock.
-fn beat_forever() {
-    let mut last = std::time::Instant::now();
-    loop {
-        let interval = heartbeat_interval();
-        std::thread::sleep(interval.min(std::time::Duration::from_secs(1)));
-        if last.elapsed() < interval {
-            continue;
-        }
-        last = std::time::Instant::now();
-        let Some((store, epoch)) = installed() else {
-            continue;
-        };
-        let due = BEAT
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .as_ref()
-            .filter(|b| b.epoch == epoch)
-            .map(|b| (Arc::clone(&b.declarations), b.published));
-        // A reload that failed (the store was down, its first read after coming back failed
-        // too) is tried again: a store that says nothing more would leave it failed for good.
-        let failed = STATUS
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .last_error
-            .is_some();
-        if failed {
-            let _ = reload();
-        }
-        match due {
-            Some((declarations, true)) => {
-                let instance = &declarations.service.instance;
-                match store.seen(instance, Timestamp::now()) {
-                    Ok(true) => {}
-                    // Forgotten (unheard past the store's retention): publish again.
-                    Ok(false) => {
-                        publish_declarations(&*store, &declarations);
-                    }
-                    Err(e) => {
-                        tracing::warn!(store = %store.describe(), error = %e, "toggles: last-seen time not refreshed");
-                    }
-                }
-            }
-            Some((declarations, false)) if publish_declarations(&*store, &declarations) => {
-                let mut beat = BEAT.lock().unwrap_or_else(PoisonError::into_inner);
-                if let Some(b) = beat.as_mut().filter(|b| b.epoch == epoch) {
-                    b.published = true;
-                }
-            }
-            Some(_) | None => {}
-        }
-    }
+/// Whether the failed last load of the installed store should be tried again.
+pub(super) fn last_load_failed() -> bool {
+    STATUS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .last_error
+        .is_some()
 }
 
 /// Loads `store` and compiles what it holds, patched with the guards' pending trips, against
@@ -317,8 +213,8 @@ fn record(store: &dyn Store, outcome: Result<&Compiled, &StoreError>) {
     }
 }
 
-/// Reads the installed store again and puts its contents in force. Stores call this through
-/// their change notification; call it yourself to force a refresh.
+/// Reads the installed store again and puts its contents in force: what a store's change
+/// notification calls, and [`Installation::reload`](crate::Installation::reload).
 ///
 /// Contents equal to the state in force are not published again. An entry this program cannot
 /// use (a field a newer version wrote, a value out of range) is set aside: its toggle keeps its
@@ -331,7 +227,7 @@ fn record(store: &dyn Store, outcome: Result<&Compiled, &StoreError>) {
 /// exception keeps a reload from racing for ever: one that found other states published while
 /// it read, eight times over — a storm of writes in this process — reads a last time under the
 /// lock.)
-pub fn reload() -> Result<(), StoreError> {
+pub(super) fn reload_installed() -> Result<(), StoreError> {
     let Some((store, epoch)) = installed() else {
         return Ok(());
     };
@@ -413,7 +309,7 @@ pub(super) fn follow(
 /// wrong kind, a rule out of range, a percent finer than a basis point, a `requires` cycle, a
 /// setting value its type cannot hold — and refused whole with every problem listed, or stored
 /// together with its audit entry. Entries of other toggles that this program cannot use do not
-/// stop a write (they are set aside on load, see [`reload`]).
+/// stop a write (they are set aside on load, see [`Status::invalid_entries`]).
 ///
 /// `Err` means nothing changed. `Ok` means the change is stored and audited, and in force in
 /// this process when this returns — unless reading the store back failed (another process
@@ -428,7 +324,7 @@ pub(super) fn follow(
 /// #[toggle(namespace = "grading", life = "temporary", remove_by = "2030-01-01")]
 /// static NEW_GRADER: Flag;
 ///
-/// toggles::install(MemoryStore::new()).unwrap();
+/// let _toggles = toggles::install(MemoryStore::new()).unwrap();
 /// let rule = FlagRule::new().percent(150.0);
 /// let refused = toggles::write(&Change::flag("grading.new_grader", rule), "ana", "wider rollout");
 /// assert_eq!(
@@ -538,7 +434,7 @@ pub(super) fn transact_if(
 /// #[toggle(namespace = "catalog", life = "permanent", justification = "circuit breaker")]
 /// static RECOMMENDATIONS: Switch = true;
 ///
-/// toggles::install(MemoryStore::new()).unwrap();
+/// let _toggles = toggles::install(MemoryStore::new()).unwrap();
 /// toggles::write(&Change::switch("catalog.recommendations", false), "ops", "spike").unwrap();
 /// toggles::write(&Change::switch("catalog.recommendations", true), "ops", "calm").unwrap();
 /// let last = toggles::audit(&AuditQuery::toggle("catalog.recommendations").limit(1)).unwrap();

@@ -17,7 +17,7 @@
 //! - a `Setting<T>` holds its value as one 64-bit word and a state byte: `STORED`, the default,
 //!   or `SLOW`.
 //!
-//! When the store's contents change, [`reload`] reads and compiles them (the `compile` layer)
+//! When the store's contents change, a reload reads and compiles them (the `compile` layer)
 //! and `publish` gives the result the next generation number, *retains* it, makes the number the
 //! *published* one, and walks the registry storing each toggle's new cached state. Publishing
 //! happens under the state lock, so publishes never interleave, and a test override coming or
@@ -73,6 +73,7 @@ mod check;
 mod external;
 mod guard;
 mod install;
+mod installation;
 mod overrides;
 mod permission;
 mod publish;
@@ -81,9 +82,10 @@ mod retained;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 pub use self::external::write_to;
-pub use self::guard::{check_guards, GUARD_ACTOR, GUARD_TICK};
-pub use self::install::{audit, install, install_as, reload, status, write, Status, HEARTBEAT};
+pub use self::guard::{GUARD_ACTOR, GUARD_TICK};
+pub use self::install::{audit, status, write, Status};
 pub(crate) use self::install::{current, installed_store};
+pub use self::installation::{install, InstallError, Installation, Installer, HEARTBEAT};
 #[cfg(feature = "tokio")]
 pub(crate) use self::overrides::in_task_scope;
 pub(crate) use self::overrides::Override;

@@ -173,7 +173,7 @@ pub fn may_change(principal: &Principal, full_name: &str) -> bool {
 /// #[toggle(namespace = "catalog", life = "permanent", owner = "catalog-team", justification = "circuit breaker")]
 /// static RECOMMENDATIONS: Switch = true;
 ///
-/// toggles::install(MemoryStore::new()).unwrap();
+/// let _toggles = toggles::install(MemoryStore::new()).unwrap();
 /// let off = Change::switch("catalog.recommendations", false);
 /// let ana = Principal::new("ana").team("grading-team");
 /// assert_eq!(

@@ -34,14 +34,10 @@ pub struct Service {
 }
 
 impl Service {
-    /// The service `name` at `version`, as this process.
+    /// The service `name` at `version`, as this process (on this host, with this process id
+    /// and start time).
     pub fn new(name: impl Into<String>, version: impl Into<String>) -> Service {
-        let host = std::env::var("HOSTNAME")
-            .ok()
-            .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-            .map(|h| h.trim().to_owned())
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| "localhost".to_owned());
+        let host = host_name();
         let started = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
@@ -51,6 +47,19 @@ impl Service {
             instance: format!("{host}-{}-{started:x}", std::process::id()),
             host,
         }
+    }
+
+    /// This program, as it names itself without being told: the executable's file name, and
+    /// the version of the crate of that name among those declaring toggles (`cargo run --bin
+    /// grading` in a crate `grading` 1.4.2 is `grading` 1.4.2), else `unknown`. What an
+    /// [`Installer`](crate::Installer) publishes unless given a service.
+    pub fn of_program() -> Service {
+        let name = std::env::current_exe()
+            .ok()
+            .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| "unknown".to_owned());
+        let version = crate_version(&name).unwrap_or_else(|| "unknown".to_owned());
+        Service::new(name, version)
     }
 
     /// One instance of the service `name` at `version`, as a store recorded it (for stores
@@ -82,23 +91,31 @@ impl Service {
         self
     }
 
-    /// The service named by `$TOGGLES_SERVICE` and `$TOGGLES_SERVICE_VERSION`, else by the
-    /// program's file name; its version, when the environment gives none, is that of the crate
-    /// of the same name among those declaring toggles (`cargo run --bin grading` in a crate
-    /// `grading`), else `unknown`.
+    /// The service `$TOGGLES_SERVICE` names at the version `$TOGGLES_SERVICE_VERSION` gives,
+    /// each falling back to [`of_program`](Service::of_program)'s: for deployments that name
+    /// their services in the environment. Only this constructor reads it.
     pub fn from_env() -> Service {
-        let name = std::env::var("TOGGLES_SERVICE").ok().unwrap_or_else(|| {
-            std::env::current_exe()
-                .ok()
-                .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-                .unwrap_or_else(|| "unknown".to_owned())
-        });
-        let version = std::env::var("TOGGLES_SERVICE_VERSION")
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-            .unwrap_or_else(|| crate_version(&name).unwrap_or_else(|| "unknown".to_owned()));
-        Service::new(name, version)
+        let program = Service::of_program();
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        Service::new(
+            var("TOGGLES_SERVICE").unwrap_or(program.name),
+            var("TOGGLES_SERVICE_VERSION").unwrap_or(program.version),
+        )
     }
+}
+
+/// This machine's name (a container's, in a container), from the kernel or `/etc/hostname`;
+/// `localhost` when neither says.
+fn host_name() -> String {
+    ["/proc/sys/kernel/hostname", "/etc/hostname"]
+        .into_iter()
+        .find_map(|path| {
+            std::fs::read_to_string(path)
+                .ok()
+                .map(|h| h.trim().to_owned())
+                .filter(|h| !h.is_empty())
+        })
+        .unwrap_or_else(|| "localhost".to_owned())
 }
 
 /// The version of the crate named `name` (`-` and `_` alike), if it declares a toggle.

@@ -48,7 +48,7 @@ use crate::stores::{
 /// let dir = tempfile::tempdir().unwrap();
 /// let store = FileStore::open(dir.path().join("toggles.json")).unwrap();
 /// assert_eq!(store.audit_path(), dir.path().join("toggles.json.audit"));
-/// toggles::install(store).unwrap();
+/// let _toggles = toggles::install(store).unwrap();
 /// ```
 pub struct FileStore {
     inner: Arc<Inner>,

@@ -20,7 +20,7 @@ use crate::stores::{
 /// #[toggle(namespace = "catalog", life = "permanent", justification = "circuit breaker")]
 /// static RECOMMENDATIONS: Switch = true;
 ///
-/// toggles::install(MemoryStore::new()).unwrap();
+/// let _toggles = toggles::install(MemoryStore::new()).unwrap();
 /// toggles::write(&Change::switch("catalog.recommendations", false), "ops@example.com", "traffic spike").unwrap();
 /// assert!(!RECOMMENDATIONS.is_enabled());
 /// ```

@@ -20,7 +20,7 @@ pub type OnChange = Arc<dyn Fn() + Send + Sync>;
 /// # The contract
 ///
 /// The runtime reads a store's [`Snapshot`] when it is installed
-/// ([`install`](crate::install)) and whenever the store reports a change, compiles it against
+/// ([`Installer`](crate::Installer)) and whenever the store reports a change, compiles it against
 /// the program's toggles, and publishes the result; checks never touch the store. A store:
 ///
 /// - **loads** its current contents whole, as one consistent snapshot. A load that fails

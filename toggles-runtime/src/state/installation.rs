@@ -1,0 +1,376 @@
+//! Installing a store: the builder, the handle that owns what the installation started, and
+//! the typed error that says how far it got.
+
+use std::fmt;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::declare::registry;
+use crate::rules::Timestamp;
+use crate::state::guard::{self, GUARD_TICK};
+use crate::state::install::{
+    install_store, installed, last_load_failed, reload_installed, uninstall,
+};
+use crate::stores::{Declarations, Service, Store, StoreError};
+
+/// How often an installation tells its store this instance is alive, unless told otherwise
+/// ([`Installer::heartbeat`]).
+pub const HEARTBEAT: Duration = Duration::from_secs(30);
+
+/// How a store is installed: which service this process is, and what runs in the background.
+///
+/// ```
+/// use std::time::Duration;
+/// use toggles::{Installer, MemoryStore, Service};
+///
+/// let toggles = Installer::new(MemoryStore::new())
+///     .service(Service::new("grading", "1.4.2"))
+///     .heartbeat(Duration::from_secs(10))
+///     .install()?;
+/// // ... the service runs; dropping `toggles` (or `toggles.shutdown()`) stops what it started.
+/// # Ok::<(), toggles::InstallError>(())
+/// ```
+#[must_use = "an installer does nothing until `install` is called"]
+pub struct Installer {
+    store: Arc<dyn Store>,
+    service: Option<Service>,
+    heartbeat: Option<Duration>,
+    guard_tick: Option<Duration>,
+}
+
+impl Installer {
+    /// An installer of `store`, as this program ([`Service::of_program`]), with a heartbeat
+    /// every [`HEARTBEAT`] and guards checked every [`GUARD_TICK`].
+    pub fn new(store: impl Store) -> Installer {
+        Installer {
+            store: Arc::new(store),
+            service: None,
+            heartbeat: Some(HEARTBEAT),
+            guard_tick: Some(GUARD_TICK),
+        }
+    }
+
+    /// Publishes this program's declarations to the store as `service`: a shared store is the
+    /// fleet's meeting point, and a fleet report reads who declares what from it.
+    pub fn service(mut self, service: Service) -> Installer {
+        self.service = Some(service);
+        self
+    }
+
+    /// Tells the store this instance is alive every `interval` (and retries a failed load or
+    /// publish then). A fleet report counts an instance as running for three heartbeats by
+    /// default ([`LIVE_WITHIN`](crate::LIVE_WITHIN)): keep the two in step.
+    pub fn heartbeat(mut self, interval: Duration) -> Installer {
+        self.heartbeat = Some(interval);
+        self
+    }
+
+    /// No heartbeat thread: the declarations are published once, at install, and the instance
+    /// goes quiet in the fleet's eyes after [`LIVE_WITHIN`](crate::LIVE_WITHIN).
+    pub fn without_heartbeat(mut self) -> Installer {
+        self.heartbeat = None;
+        self
+    }
+
+    /// Checks the guards of guarded flags every `interval` (see [`Guard`](crate::Guard)).
+    pub fn guard_tick(mut self, interval: Duration) -> Installer {
+        self.guard_tick = Some(interval);
+        self
+    }
+
+    /// No guard thread: guards are checked only when [`Installation::check_guards`] is called
+    /// (a test deciding when, say).
+    pub fn without_guard_thread(mut self) -> Installer {
+        self.guard_tick = None;
+        self
+    }
+
+    /// Installs the store: reads it, checks it against the registry, puts it in force, and
+    /// follows its changes; publishes this program's declarations to it; starts the heartbeat
+    /// and guard threads. It replaces any store installed before (whose installation then stops
+    /// its threads and speaks for nothing).
+    ///
+    /// If the first read fails — the store is unreachable — the store is installed and followed
+    /// all the same, so its contents take effect once it answers, and
+    /// [`InstallError::FirstLoad`] hands back the installation with the error. Any other error
+    /// means nothing was installed.
+    pub fn install(self) -> Result<Installation, InstallError> {
+        let service = self.service.unwrap_or_else(Service::of_program);
+        let (epoch, first) =
+            install_store(&self.store, &service.instance).map_err(InstallError::NotInstalled)?;
+        let stop = Arc::new(Stop::default());
+        let mut installation = Installation {
+            store: Arc::clone(&self.store),
+            epoch,
+            stop: Arc::clone(&stop),
+            threads: Vec::new(),
+        };
+        let declarations = Arc::new(Declarations::of(registry(), service));
+        let published = publish(&*self.store, &declarations);
+        if let Some(interval) = self.heartbeat {
+            let mut beat = Beat {
+                store: Arc::clone(&self.store),
+                declarations,
+                published,
+            };
+            let stop = Arc::clone(&stop);
+            let thread = spawn("toggles-heartbeat", move || {
+                while stop.wait(interval) && is_installed(epoch) {
+                    beat.beat();
+                }
+            });
+            installation.add(thread)?;
+        }
+        if let Some(tick) = self.guard_tick {
+            let thread = spawn("toggles-guard", move || {
+                while stop.wait(tick) && is_installed(epoch) {
+                    guard::check_guards();
+                }
+            });
+            installation.add(thread)?;
+        }
+        match first {
+            None => Ok(installation),
+            Some(source) => Err(InstallError::FirstLoad {
+                installation,
+                source,
+            }),
+        }
+    }
+}
+
+impl fmt::Debug for Installer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Installer")
+            .field("store", &self.store.describe())
+            .field("service", &self.service)
+            .field("heartbeat", &self.heartbeat)
+            .field("guard_tick", &self.guard_tick)
+            .finish()
+    }
+}
+
+/// Installs `store` as this program with the default intervals: [`Installer::new`]`(store)`
+/// [`.install()`](Installer::install).
+///
+/// ```
+/// use toggles::{toggle, Change, MemoryStore, Switch};
+///
+/// /// Turn recommendations off when the catalog is under load.
+/// #[toggle(namespace = "catalog", life = "permanent", justification = "circuit breaker")]
+/// static RECOMMENDATIONS: Switch = true;
+///
+/// let toggles = toggles::install(MemoryStore::new())?;
+/// toggles::write(&Change::switch("catalog.recommendations", false), "ops", "spike")?;
+/// assert!(!RECOMMENDATIONS.is_enabled());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn install(store: impl Store) -> Result<Installation, InstallError> {
+    Installer::new(store).install()
+}
+
+/// An installed store, and the threads its installation started. Dropping it (or
+/// [`shutdown`](Installation::shutdown)) stops following the store: the threads end, writes are
+/// refused, and the state in force stays as it was, so checks go on answering.
+///
+/// # Threads
+///
+/// - `toggles-heartbeat` (unless [`Installer::without_heartbeat`]): every heartbeat, marks this
+///   instance as seen in the store, publishes its declarations again if the store forgot them
+///   or the first publish failed, and retries a failed load.
+/// - `toggles-guard` (unless [`Installer::without_guard_thread`]): checks the guards every tick.
+/// - the store's own, which it starts when the installation watches it and which end once the
+///   store is dropped: the file store's `toggles-file-watch` (file-system events and the poll),
+///   the PostgreSQL store's `toggles-postgres-listen` (`LISTEN`, reconnecting). An installation
+///   holds the store until it is shut down; a program that keeps another handle on the store
+///   keeps those threads.
+#[must_use = "dropping the installation stops following the store at once"]
+pub struct Installation {
+    store: Arc<dyn Store>,
+    epoch: u64,
+    stop: Arc<Stop>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Installation {
+    fn add(&mut self, thread: Result<JoinHandle<()>, std::io::Error>) -> Result<(), InstallError> {
+        match thread {
+            Ok(thread) => {
+                self.threads.push(thread);
+                Ok(())
+            }
+            Err(e) => Err(InstallError::NotInstalled(StoreError::Backend(format!(
+                "cannot start a thread: {e}"
+            )))),
+        }
+    }
+
+    /// The installed store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Whether this installation's store is still the one the program follows (another
+    /// installation replaces it).
+    pub fn is_installed(&self) -> bool {
+        is_installed(self.epoch)
+    }
+
+    /// Reads the store again and puts its contents in force now. The store's own notifications
+    /// do this by themselves; this forces it (after fixing a file by hand, say). See
+    /// [`Status`](crate::Status) for what a bad store or a bad entry does.
+    pub fn reload(&self) -> Result<(), StoreError> {
+        if self.is_installed() {
+            reload_installed()
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Checks every guard now, as the guard thread does each tick (see
+    /// [`Guard`](crate::Guard)); returns the full names of the flags it tripped.
+    pub fn check_guards(&self) -> Vec<String> {
+        if self.is_installed() {
+            guard::check_guards()
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Stops following the store and waits for the installation's threads to end (each within
+    /// a moment: they wait on the stop, not on their interval).
+    pub fn shutdown(mut self) {
+        self.stop_and_join();
+    }
+
+    fn stop_and_join(&mut self) {
+        uninstall(self.epoch);
+        self.stop.stop();
+        for thread in self.threads.drain(..) {
+            // A thread that panicked has stopped too; its panic was reported when it happened.
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Installation {
+    fn drop(&mut self) {
+        self.stop_and_join();
+    }
+}
+
+impl fmt::Debug for Installation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Installation")
+            .field("store", &self.store.describe())
+            .field("epoch", &self.epoch)
+            .field("installed", &self.is_installed())
+            .field("threads", &self.threads.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why [`Installer::install`] did not simply succeed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InstallError {
+    /// The store is installed and followed, but its first load failed (it is unreachable, or
+    /// unreadable): the compiled defaults stay in force until it loads, which happens by
+    /// itself once it answers. Keep the installation, or drop it to give up.
+    #[error("the store is installed and followed, but its first load failed: {source}")]
+    FirstLoad {
+        /// The installation, following the store.
+        installation: Installation,
+        /// Why the load failed.
+        #[source]
+        source: StoreError,
+    },
+    /// Nothing was installed: the store could not be watched, or a thread could not start.
+    #[error("nothing was installed: {0}")]
+    NotInstalled(#[source] StoreError),
+}
+
+impl InstallError {
+    /// The installation, if the store was installed.
+    pub fn into_installation(self) -> Option<Installation> {
+        match self {
+            InstallError::FirstLoad { installation, .. } => Some(installation),
+            InstallError::NotInstalled(_) => None,
+        }
+    }
+}
+
+fn is_installed(epoch: u64) -> bool {
+    installed().is_some_and(|(_, e)| e == epoch)
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, std::io::Error> {
+    std::thread::Builder::new().name(name.to_owned()).spawn(f)
+}
+
+/// What the installation's threads wait on between their ticks, so a shutdown ends them at
+/// once rather than after an interval.
+#[derive(Default)]
+struct Stop {
+    stopped: Mutex<bool>,
+    wake: Condvar,
+}
+
+impl Stop {
+    /// Waits `interval`, or until stopped; `true` when the thread goes on.
+    fn wait(&self, interval: Duration) -> bool {
+        let stopped = self.stopped.lock().unwrap_or_else(PoisonError::into_inner);
+        let (stopped, _) = self
+            .wake
+            .wait_timeout_while(stopped, interval, |stopped| !*stopped)
+            .unwrap_or_else(PoisonError::into_inner);
+        !*stopped
+    }
+
+    fn stop(&self) {
+        *self.stopped.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        self.wake.notify_all();
+    }
+}
+
+fn publish(store: &dyn Store, declarations: &Declarations) -> bool {
+    match store.publish(declarations, Timestamp::now()) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(store = %store.describe(), error = %e, "toggles: declarations not published; trying again at the next heartbeat");
+            false
+        }
+    }
+}
+
+/// What the heartbeat speaks for.
+struct Beat {
+    store: Arc<dyn Store>,
+    declarations: Arc<Declarations>,
+    published: bool,
+}
+
+impl Beat {
+    fn beat(&mut self) {
+        let store = &*self.store;
+        // A load that failed (the store was down, its first read after coming back failed
+        // too) is tried again: a store that says nothing more would leave it failed for good.
+        if last_load_failed() {
+            let _ = reload_installed();
+        }
+        if !self.published {
+            self.published = publish(store, &self.declarations);
+            return;
+        }
+        let instance = &self.declarations.service.instance;
+        match store.seen(instance, Timestamp::now()) {
+            Ok(true) => {}
+            // Forgotten (unheard past the store's retention): publish again.
+            Ok(false) => self.published = publish(store, &self.declarations),
+            Err(e) => {
+                tracing::warn!(store = %store.describe(), error = %e, "toggles: last-seen time not refreshed");
+            }
+        }
+    }
+}
