@@ -87,12 +87,12 @@ fn evaluations_allocate_nothing() {
                 .group_on("course", ["course-a", "course-b"]),
         ),
     ] {
-        toggles::write(&Change::flag(name, rule), "test", "set up").unwrap();
+        toggles::write(Change::flag(name, rule).by("test").because("set up")).unwrap();
     }
     toggles::write(
-        &Change::setting("uploads.max_upload_bytes", 5),
-        "test",
-        "set up",
+        Change::setting("uploads.max_upload_bytes", 5)
+            .by("test")
+            .because("set up"),
     )
     .unwrap();
 

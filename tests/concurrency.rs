@@ -44,20 +44,20 @@ fn rule(i: u64) -> FlagRule {
 fn checks_stay_consistent_while_the_store_is_rewritten() {
     let _toggles = toggles::install(MemoryStore::new()).unwrap();
     toggles::write(
-        &Change::flag("grading.new_grader", rule(0)),
-        "stress",
-        "start",
+        Change::flag("grading.new_grader", rule(0))
+            .by("stress")
+            .because("start"),
     )
     .unwrap();
     toggles::write(
-        &Change::flag(
+        Change::flag(
             "grading.new_reports",
             FlagRule::new()
                 .requires("grading.new_grader")
                 .everyone(true),
-        ),
-        "stress",
-        "start",
+        )
+        .by("stress")
+        .because("start"),
     )
     .unwrap();
     let done = AtomicBool::new(false);
@@ -99,16 +99,21 @@ fn checks_stay_consistent_while_the_store_is_rewritten() {
         s.spawn(|| {
             for i in 1..=WRITES {
                 toggles::write(
-                    &Change::flag("grading.new_grader", rule(i)),
-                    "stress",
-                    "rewrite",
+                    Change::flag("grading.new_grader", rule(i))
+                        .by("stress")
+                        .because("rewrite"),
                 )
                 .unwrap();
-                toggles::write(&Change::setting("stress.counter", i), "stress", "count").unwrap();
                 toggles::write(
-                    &Change::switch("catalog.recommendations", i % 2 == 0),
-                    "stress",
-                    "flip",
+                    Change::setting("stress.counter", i)
+                        .by("stress")
+                        .because("count"),
+                )
+                .unwrap();
+                toggles::write(
+                    Change::switch("catalog.recommendations", i % 2 == 0)
+                        .by("stress")
+                        .because("flip"),
                 )
                 .unwrap();
             }

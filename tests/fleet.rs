@@ -253,11 +253,11 @@ fn writes_from_outside_validate_against_the_fleets_declarations() {
     // From outside: a store this program's declarations were published to, as a service's.
     let shared = MemoryStore::new();
     assert!(
-        toggles::write_to(
-            &shared,
-            &toggles::Change::switch("catalog.recommendations", false),
-            "ops",
-            "x"
+        toggles::write(
+            toggles::Change::switch("catalog.recommendations", false)
+                .by("ops")
+                .because("x")
+                .to(&shared)
         )
         .unwrap_err()
         .to_string()
@@ -290,15 +290,17 @@ fn writes_from_outside_validate_against_the_fleets_declarations() {
         ),
     ];
     for change in &bad {
-        let here = toggles::write(change, "ops", "x").unwrap_err().to_string();
-        let there = toggles::write_to(&shared, change, "ops", "x")
+        let here = toggles::write(change.clone().by("ops").because("x"))
+            .unwrap_err()
+            .to_string();
+        let there = toggles::write(change.clone().by("ops").because("x").to(&shared))
             .unwrap_err()
             .to_string();
         assert_eq!(here, there, "same rules, same messages");
     }
     let unknown = toggles::Change::switch("catalog.recomendations", true);
     assert_eq!(
-        toggles::write_to(&shared, &unknown, "ops", "x").unwrap_err().to_string(),
+        toggles::write(unknown.clone().by("ops").because("x").to(&shared)).unwrap_err().to_string(),
         "write refused: `catalog.recomendations` is not a toggle of the fleet; did you mean `catalog.recommendations`?"
     );
     assert!(
@@ -309,11 +311,11 @@ fn writes_from_outside_validate_against_the_fleets_declarations() {
         "nothing refused is audited"
     );
 
-    let entry = toggles::write_to(
-        &shared,
-        &toggles::Change::switch("catalog.recommendations", false),
-        "ops",
-        "spike",
+    let entry = toggles::write(
+        toggles::Change::switch("catalog.recommendations", false)
+            .by("ops")
+            .because("spike")
+            .to(&shared),
     )
     .unwrap();
     assert_eq!(entry.after, Some(json!(false)));
@@ -475,12 +477,12 @@ fn ownership_follows_the_version_deployed_last_not_the_version_string() {
     let off = toggles::Change::switch("catalog.recommendations", false);
     let old = toggles::Principal::new("olga").team("old-team");
     let new = toggles::Principal::new("nina").team("new-team");
-    let refused = toggles::write_to_as(&store, &old, &off, "spike").unwrap_err();
+    let refused = toggles::write(off.clone().by(&old).because("spike").to(&store)).unwrap_err();
     assert_eq!(
         refused.to_string(),
         "write refused: `catalog.recommendations` is owned by `new-team`: only its members and admins may change it, and `olga` is neither"
     );
-    toggles::write_to_as(&store, &new, &off, "spike").unwrap();
+    toggles::write(off.clone().by(&new).because("spike").to(&store)).unwrap();
     let report = report(&store, "2026-01-01", now);
     assert_eq!(
         find(&report, "catalog.recommendations")
@@ -608,20 +610,20 @@ fn the_state_a_retired_toggle_left_is_reset_by_an_admin_only() {
 
     let on = toggles::Change::flag("lms.retired", toggles::FlagRule::new());
     assert_eq!(
-        toggles::write_to(&store, &on, "ops", "x").unwrap_err().to_string(),
+        toggles::write(on.clone().by("ops").because("x").to(&store)).unwrap_err().to_string(),
         "write refused: `lms.retired` is declared by no running service any more (last by lms 1.9.0): its state can only be reset"
     );
     let reset = toggles::Change::reset("lms.retired");
     let member = toggles::Principal::new("lena").team("lms-team");
     assert!(matches!(
-        toggles::write_to_as(&store, &member, &reset, "clean up"),
+        toggles::write(reset.clone().by(&member).because("clean up").to(&store)),
         Err(toggles::WriteError::Forbidden(_))
     ));
     let admin = toggles::Principal::new("root").admin();
-    toggles::write_to_as(&store, &admin, &reset, "clean up").unwrap();
+    toggles::write(reset.clone().by(&admin).because("clean up").to(&store)).unwrap();
     assert!(store.load().unwrap().flags.is_empty());
     // Nothing left to reset: refused, not audited twice.
-    assert!(toggles::write_to(&store, &reset, "ops", "again").is_err());
+    assert!(toggles::write(reset.clone().by("ops").because("again").to(&store)).is_err());
 }
 
 #[test]
@@ -678,16 +680,16 @@ fn declarations_a_newer_version_published_break_nothing() {
         "unknown"
     );
     assert_eq!(
-        toggles::write_to(&store, &toggles::Change::switch("checkout.flow", true), "ops", "x")
+        toggles::write(toggles::Change::switch("checkout.flow", true).by("ops").because("x").to(&store))
             .unwrap_err()
             .to_string(),
         "write refused: `checkout.flow` is of a kind this version of toggles does not know: a newer version declares it, and writes it"
     );
-    toggles::write_to(
-        &store,
-        &toggles::Change::switch("catalog.recommendations", false),
-        "ops",
-        "spike",
+    toggles::write(
+        toggles::Change::switch("catalog.recommendations", false)
+            .by("ops")
+            .because("spike")
+            .to(&store),
     )
     .unwrap();
 }
@@ -720,4 +722,51 @@ fn an_instance_the_store_forgot_publishes_again() {
     };
     assert!(!ours(&store), "forgotten");
     support::store::wait_for("the heartbeat publishes again", || ours(&store));
+}
+
+#[test]
+fn a_write_to_a_fleets_store_compares_and_sets() {
+    let now = Timestamp::now();
+    let store = MemoryStore::new();
+    run(
+        &store,
+        instance("catalog", "2.1.0", "web-1"),
+        vec![declared("catalog.recommendations")],
+        now,
+        now,
+    );
+    let seen = toggles::Revision::of(None);
+    let off = || toggles::Change::switch("catalog.recommendations", false);
+    toggles::write(
+        off()
+            .by("ops")
+            .because("spike")
+            .to(&store)
+            .if_revision(seen),
+    )
+    .unwrap();
+    let late = toggles::write(
+        off()
+            .by("bob")
+            .because("spike too")
+            .to(&store)
+            .if_revision(seen),
+    );
+    let Err(toggles::WriteError::Conflict {
+        toggle,
+        expected,
+        found,
+    }) = late
+    else {
+        panic!("a conflict: {late:?}");
+    };
+    assert_eq!(
+        (toggle.as_str(), expected, found),
+        (
+            "catalog.recommendations",
+            seen,
+            toggles::Revision::of(Some(&json!(false)))
+        )
+    );
+    assert_eq!(store.audit(&toggles::AuditQuery::all()).unwrap().len(), 1);
 }

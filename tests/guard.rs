@@ -37,7 +37,12 @@ fn install(store: impl Store) -> Installation {
 fn installed(name: &str, rule: FlagRule) -> (Installation, Arc<MemoryStore>) {
     let store = Arc::new(MemoryStore::new());
     let toggles = install(SharedStore(Arc::clone(&store)));
-    toggles::write(&Change::flag(name, rule), "ana", "start the rollout").unwrap();
+    toggles::write(
+        Change::flag(name, rule)
+            .by("ana")
+            .because("start the rollout"),
+    )
+    .unwrap();
     (toggles, store)
 }
 
@@ -236,9 +241,9 @@ fn turning_it_back_on_is_a_persons_write_and_starts_afresh() {
     );
 
     toggles::write(
-        &Change::flag("guarded.new_grader", rule),
-        "ana",
-        "fixed, again",
+        Change::flag("guarded.new_grader", rule)
+            .by("ana")
+            .because("fixed, again"),
     )
     .unwrap();
     assert!(on(&NEW_GRADER));
@@ -299,7 +304,12 @@ fn a_store_down_when_it_trips_loses_nothing() {
     });
     let guard = Guard::error_rate(10.0).window_secs(60).min_requests(100);
     let rule = FlagRule::new().everyone(true).guard(guard);
-    toggles::write(&Change::flag("guarded.new_grader", rule), "ana", "go").unwrap();
+    toggles::write(
+        Change::flag("guarded.new_grader", rule)
+            .by("ana")
+            .because("go"),
+    )
+    .unwrap();
 
     down.store(true, Ordering::Relaxed);
     record(&NEW_GRADER, true, 50, 50);
@@ -317,9 +327,9 @@ fn a_store_down_when_it_trips_loses_nothing() {
     down.store(false, Ordering::Relaxed);
     // A person's write to another flag lands before the guard's write is retried.
     toggles::write(
-        &Change::flag("guarded.new_search", FlagRule::new().everyone(true)),
-        "bob",
-        "unrelated",
+        Change::flag("guarded.new_search", FlagRule::new().everyone(true))
+            .by("bob")
+            .because("unrelated"),
     )
     .unwrap();
     assert!(
@@ -346,9 +356,9 @@ fn a_bad_guard_is_refused_whole() {
         min_requests: 0,
     };
     let refused = toggles::write(
-        &Change::flag("guarded.new_grader", FlagRule::new().guard(bad)),
-        "ana",
-        "x",
+        Change::flag("guarded.new_grader", FlagRule::new().guard(bad))
+            .by("ana")
+            .because("x"),
     )
     .unwrap_err()
     .to_string();
@@ -364,9 +374,9 @@ fn a_bad_guard_is_refused_whole() {
         ..Guard::error_rate(1.0)
     };
     let refused = toggles::write(
-        &Change::flag("guarded.new_grader", FlagRule::new().guard(neither)),
-        "ana",
-        "x",
+        Change::flag("guarded.new_grader", FlagRule::new().guard(neither))
+            .by("ana")
+            .because("x"),
     )
     .unwrap_err()
     .to_string();

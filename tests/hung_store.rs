@@ -89,7 +89,12 @@ fn a_guard_trip_and_a_test_override_complete_while_a_load_hangs() {
     );
     let guard = Guard::error_rate(10.0).window_secs(60).min_requests(10);
     let rule = FlagRule::new().everyone(true).guard(guard);
-    toggles::write(&Change::flag("hung.rollout", rule), "ana", "start").unwrap();
+    toggles::write(
+        Change::flag("hung.rollout", rule)
+            .by("ana")
+            .because("start"),
+    )
+    .unwrap();
     assert!(ROLLOUT.is_enabled(&Context::new()));
 
     store.armed.store(true, Ordering::SeqCst);

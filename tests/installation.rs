@@ -91,9 +91,9 @@ fn shutdown_stops_every_thread_and_the_state_stays() {
         .install()
         .unwrap();
     toggles::write(
-        &Change::switch("catalog.recommendations", false),
-        "ops",
-        "spike",
+        Change::switch("catalog.recommendations", false)
+            .by("ops")
+            .because("spike"),
     )
     .unwrap();
     if std::path::Path::new("/proc/self/task").exists() {
@@ -112,7 +112,11 @@ fn shutdown_stops_every_thread_and_the_state_stays() {
     }
     assert!(!RECOMMENDATIONS.is_enabled(), "the state in force stays");
     assert!(matches!(
-        toggles::write(&Change::switch("catalog.recommendations", true), "ops", "x"),
+        toggles::write(
+            Change::switch("catalog.recommendations", true)
+                .by("ops")
+                .because("x")
+        ),
         Err(WriteError::NoStore)
     ));
 
@@ -141,7 +145,11 @@ fn shutdown_stops_every_thread_and_the_state_stays() {
     assert!(second.is_installed(), "dropping the old one leaves the new");
     drop(second);
     assert!(matches!(
-        toggles::write(&Change::switch("catalog.recommendations", true), "ops", "x"),
+        toggles::write(
+            Change::switch("catalog.recommendations", true)
+                .by("ops")
+                .because("x")
+        ),
         Err(WriteError::NoStore)
     ));
 }
@@ -218,7 +226,11 @@ fn the_install_error_says_whether_anything_was_installed() {
     assert_eq!(err.to_string(), "nothing was installed: no watcher left");
     assert!(err.into_installation().is_none());
     assert!(matches!(
-        toggles::write(&Change::switch("catalog.recommendations", true), "ops", "x"),
+        toggles::write(
+            Change::switch("catalog.recommendations", true)
+                .by("ops")
+                .because("x")
+        ),
         Err(WriteError::NoStore)
     ));
 }

@@ -32,7 +32,7 @@ fn off() -> Change {
 #[track_caller]
 fn refused(principal: &Principal, change: &Change) -> String {
     let audited = all_audit().len();
-    let err = toggles::write_as(principal, change, "trying").unwrap_err();
+    let err = toggles::write(change.clone().by(principal).because("trying")).unwrap_err();
     assert!(matches!(err, WriteError::Forbidden(_)), "{err}");
     assert_eq!(all_audit().len(), audited, "a refused write is not audited");
     err.to_string()
@@ -54,7 +54,7 @@ fn owners_and_admins_and_no_one_else() {
 
     let member = Principal::new("bob").team("ops").team("catalog-team");
     assert!(toggles::may_change(&member, "catalog.recommendations"));
-    let entry = toggles::write_as(&member, &off(), "spike").unwrap();
+    let entry = toggles::write(off().by(&member).because("spike")).unwrap();
     assert_eq!(entry.actor, "bob", "the audit records the principal");
     assert!(!RECOMMENDATIONS.is_enabled());
 
@@ -67,17 +67,18 @@ fn owners_and_admins_and_no_one_else() {
     assert!(!MAINTENANCE.is_enabled());
     let admin = Principal::new("root").admin();
     assert!(toggles::may_change(&admin, "site.maintenance"));
-    toggles::write_as(&admin, &on, "deploy").unwrap();
+    toggles::write(on.clone().by(&admin).because("deploy")).unwrap();
     assert!(MAINTENANCE.is_enabled());
-    toggles::write_as(
-        &admin,
-        &Change::switch("catalog.recommendations", true),
-        "calm",
+    toggles::write(
+        Change::switch("catalog.recommendations", true)
+            .by(&admin)
+            .because("calm"),
     )
     .unwrap();
 
     // An unknown toggle is refused by validation, as for any write.
-    let err = toggles::write_as(&admin, &Change::switch("catalog.nope", true), "x").unwrap_err();
+    let err =
+        toggles::write(Change::switch("catalog.nope", true).by(&admin).because("x")).unwrap_err();
     assert!(matches!(err, WriteError::Invalid(_)), "{err}");
 }
 
@@ -104,7 +105,12 @@ fn a_service_plugs_in_its_own_policy() {
     let _toggles = toggles::install(MemoryStore::new()).unwrap();
     toggles::set_policy(NamespacePerTeam);
     let site = Principal::new("sam").team("site-team");
-    toggles::write_as(&site, &Change::switch("site.maintenance", false), "ok").unwrap();
+    toggles::write(
+        Change::switch("site.maintenance", false)
+            .by(&site)
+            .because("ok"),
+    )
+    .unwrap();
     let admin = Principal::new("root").admin();
     assert_eq!(
         refused(&admin, &off()),
@@ -125,7 +131,7 @@ fn writes_from_outside_take_the_owner_from_the_fleet() {
         )
         .unwrap();
     let outsider = Principal::new("ana").team("grading-team");
-    let err = toggles::write_to_as(&shared, &outsider, &off(), "x").unwrap_err();
+    let err = toggles::write(off().by(&outsider).because("x").to(&shared)).unwrap_err();
     assert!(matches!(err, WriteError::Forbidden(_)), "{err}");
     assert!(
         shared.load().unwrap().switches.is_empty(),
@@ -136,6 +142,6 @@ fn writes_from_outside_take_the_owner_from_the_fleet() {
         .unwrap()
         .is_empty());
     let member = Principal::new("bob").team("catalog-team");
-    let entry = toggles::write_to_as(&shared, &member, &off(), "spike").unwrap();
+    let entry = toggles::write(off().by(&member).because("spike").to(&shared)).unwrap();
     assert_eq!(entry.actor, "bob");
 }

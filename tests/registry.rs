@@ -181,6 +181,7 @@ fn serializes_to_the_documented_json_shape() {
             "state": {
                 "source": "default",
                 "value": false,
+                "revision": toggles::Revision::of(None).to_string(),
                 "first_modified": null,
                 "last_modified": null,
                 "modified_by": null,

@@ -442,12 +442,12 @@ fn a_percent_finer_than_a_basis_point_is_refused_not_rounded() {
         (0.004, "write refused: `grading.new_grader` `percent` is held in whole basis points (0.01%): 0.004 is finer; write 0 or 0.01"),
     ] {
         let change = Change::flag("grading.new_grader", FlagRule::new().percent(percent));
-        let err = toggles::write(&change, "ana", "finer").unwrap_err();
+        let err = toggles::write(change.clone().by("ana").because("finer")).unwrap_err();
         assert_eq!(err.to_string(), message);
     }
     // 12.34 is whole basis points, though not exact in binary: accepted, as 1234.
     let change = Change::flag("grading.new_grader", FlagRule::new().percent(12.34));
-    toggles::write(&change, "ana", "exact").unwrap();
+    toggles::write(change.clone().by("ana").because("exact")).unwrap();
     let unit = user_for(1234, false);
     let unit_below = (0..100_000)
         .map(|i| format!("user-{i}"))
@@ -466,9 +466,9 @@ fn a_context_answers_from_one_snapshot() {
     let request = user("1");
     assert!(!NEW_GRADER.is_enabled(&request));
     toggles::write(
-        &Change::flag("grading.new_grader", FlagRule::new().everyone(true)),
-        "ana",
-        "launch",
+        Change::flag("grading.new_grader", FlagRule::new().everyone(true))
+            .by("ana")
+            .because("launch"),
     )
     .unwrap();
     assert!(
@@ -483,9 +483,9 @@ fn a_context_answers_from_one_snapshot() {
     // A context pins the state in force when it is built, not at its first check.
     let built_before = user("1");
     toggles::write(
-        &Change::flag("grading.new_grader", FlagRule::new().percent(0.0)),
-        "ana",
-        "roll back",
+        Change::flag("grading.new_grader", FlagRule::new().percent(0.0))
+            .by("ana")
+            .because("roll back"),
     )
     .unwrap();
     assert!(NEW_GRADER.is_enabled(&built_before));
@@ -506,7 +506,12 @@ fn a_burst_of_writes_does_not_cut_a_request_short() {
         } else {
             FlagRule::new().percent(0.0)
         };
-        toggles::write(&Change::flag("grading.new_grader", rule), "ana", "burst").unwrap();
+        toggles::write(
+            Change::flag("grading.new_grader", rule)
+                .by("ana")
+                .because("burst"),
+        )
+        .unwrap();
     }
     assert!(
         NEW_GRADER.explain(&request).enabled,

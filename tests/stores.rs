@@ -48,7 +48,8 @@ static GREETING: Setting<&'static str> = "Welcome";
 
 fn refused(change: &Change) -> String {
     let before = all_audit().len();
-    let err = toggles::write(change, "ana", "testing").expect_err("the write should be refused");
+    let err = toggles::write(change.clone().by("ana").because("testing"))
+        .expect_err("the write should be refused");
     assert!(matches!(err, WriteError::Invalid(_)), "{err}");
     assert_eq!(all_audit().len(), before, "a refused write is not audited");
     err.to_string()
@@ -59,9 +60,9 @@ fn with_a_rollout() -> (toggles::Installation, std::sync::Arc<MemoryStore>) {
     let store = std::sync::Arc::new(MemoryStore::new());
     let toggles = toggles::install(SharedStore(store.clone())).unwrap();
     toggles::write(
-        &Change::flag("grading.new_grader", FlagRule::new().percent(10.0)),
-        "ana",
-        "start",
+        Change::flag("grading.new_grader", FlagRule::new().percent(10.0))
+            .by("ana")
+            .because("start"),
     )
     .unwrap();
     (toggles, store)
@@ -104,12 +105,12 @@ fn refused_writes_change_nothing() {
         "write refused: `grading.new_grader` `1` is listed both on and off in `users`"
     );
     toggles::write(
-        &Change::flag(
+        Change::flag(
             "grading.new_queue",
             FlagRule::new().requires("grading.new_grader"),
-        ),
-        "ana",
-        "chain",
+        )
+        .by("ana")
+        .because("chain"),
     )
     .unwrap();
     let before_cycle = store.load().unwrap();
@@ -131,14 +132,18 @@ fn refused_writes_change_nothing() {
         "write refused: `uploads.max_upload_bytes` takes a `u64`, not `-1`"
     );
     assert!(matches!(
-        toggles::write(&Change::switch("catalog.recommendations", false), "", "why"),
+        toggles::write(
+            Change::switch("catalog.recommendations", false)
+                .by("")
+                .because("why")
+        ),
         Err(WriteError::Unattributed)
     ));
     assert!(matches!(
         toggles::write(
-            &Change::switch("catalog.recommendations", false),
-            "ana",
-            " "
+            Change::switch("catalog.recommendations", false)
+                .by("ana")
+                .because(" ")
         ),
         Err(WriteError::Unattributed)
     ));
@@ -248,9 +253,9 @@ fn one_bad_entry_is_set_aside_and_every_other_entry_moves_on() {
     );
     // Another edit elsewhere: the entry stays set aside, its last good rule stays in force.
     toggles::write(
-        &Change::setting("uploads.max_upload_bytes", 5),
-        "ops",
-        "smaller",
+        Change::setting("uploads.max_upload_bytes", 5)
+            .by("ops")
+            .because("smaller"),
     )
     .unwrap();
     assert_eq!(MAX_UPLOAD_BYTES.get(), 5);
@@ -277,12 +282,12 @@ fn one_bad_entry_is_set_aside_and_every_other_entry_moves_on() {
 
     // Written over through the runtime: in force, nothing set aside any more.
     toggles::write(
-        &Change::flag("grading.new_grader", FlagRule::new().users_on(["bob"])),
-        "ana",
-        "fix",
+        Change::flag("grading.new_grader", FlagRule::new().users_on(["bob"]))
+            .by("ana")
+            .because("fix"),
     )
     .unwrap();
-    toggles::write(&Change::reset("grading.new_queue"), "ana", "fix").unwrap();
+    toggles::write(Change::reset("grading.new_queue").by("ana").because("fix")).unwrap();
     assert!(on_for("bob"));
     assert!(!on_for("ana"));
     assert_eq!(toggles::status().invalid_entries, []);
@@ -341,9 +346,9 @@ fn sections_a_newer_version_added_are_carried_along() {
     assert!(!RECOMMENDATIONS.is_enabled());
     assert_eq!(toggles::status().last_error, None);
     toggles::write(
-        &Change::switch("catalog.recommendations", true),
-        "ops",
-        "calm",
+        Change::switch("catalog.recommendations", true)
+            .by("ops")
+            .because("calm"),
     )
     .unwrap();
     let written: serde_json::Value =
@@ -361,9 +366,9 @@ fn accepted_writes_take_effect_and_are_audited() {
     let _toggles = toggles::install(MemoryStore::new()).unwrap();
     assert!(RECOMMENDATIONS.is_enabled());
     let entry = toggles::write(
-        &Change::switch("catalog.recommendations", false),
-        "ops@example.com",
-        "traffic spike",
+        Change::switch("catalog.recommendations", false)
+            .by("ops@example.com")
+            .because("traffic spike"),
     )
     .unwrap();
     assert!(!RECOMMENDATIONS.is_enabled());
@@ -383,18 +388,23 @@ fn accepted_writes_take_effect_and_are_audited() {
     assert!(entry.at.unix_seconds() > 1_700_000_000);
 
     toggles::write(
-        &Change::setting("uploads.max_upload_bytes", 5_000_000),
-        "ana",
-        "smaller disks",
+        Change::setting("uploads.max_upload_bytes", 5_000_000)
+            .by("ana")
+            .because("smaller disks"),
     )
     .unwrap();
-    toggles::write(&Change::setting("home.greeting", "Hello"), "ana", "rebrand").unwrap();
+    toggles::write(
+        Change::setting("home.greeting", "Hello")
+            .by("ana")
+            .because("rebrand"),
+    )
+    .unwrap();
     assert_eq!(MAX_UPLOAD_BYTES.get(), 5_000_000);
     assert_eq!(GREETING.get(), "Hello");
     let second = toggles::write(
-        &Change::switch("catalog.recommendations", true),
-        "bob",
-        "spike over",
+        Change::switch("catalog.recommendations", true)
+            .by("bob")
+            .because("spike over"),
     )
     .unwrap();
     assert_eq!(
@@ -402,9 +412,9 @@ fn accepted_writes_take_effect_and_are_audited() {
         (Some(json!(false)), Some(json!(true)))
     );
     toggles::write(
-        &Change::reset("uploads.max_upload_bytes"),
-        "ana",
-        "back to default",
+        Change::reset("uploads.max_upload_bytes")
+            .by("ana")
+            .because("back to default"),
     )
     .unwrap();
     assert_eq!(MAX_UPLOAD_BYTES.get(), 10_000_000);
@@ -477,8 +487,12 @@ fn file_store_hot_reloads_and_keeps_bad_files_out() {
     assert_eq!(MAX_UPLOAD_BYTES.get(), 42);
     assert_eq!(toggles::status().generation, good);
     // And a write onto a corrupt file is refused rather than overwriting it.
-    let err =
-        toggles::write(&Change::switch("catalog.recommendations", true), "ana", "x").unwrap_err();
+    let err = toggles::write(
+        Change::switch("catalog.recommendations", true)
+            .by("ana")
+            .because("x"),
+    )
+    .unwrap_err();
     assert!(
         err.to_string().contains("is not a valid toggles file"),
         "{err}"
@@ -540,7 +554,12 @@ fn a_deleted_store_file_is_reported_and_its_return_takes_effect() {
     );
     assert!(!RECOMMENDATIONS.is_enabled(), "the last good state stays");
     assert!(
-        toggles::write(&Change::switch("catalog.recommendations", true), "ops", "x").is_err(),
+        toggles::write(
+            Change::switch("catalog.recommendations", true)
+                .by("ops")
+                .because("x")
+        )
+        .is_err(),
         "nothing to write onto"
     );
 
@@ -614,15 +633,15 @@ fn file_store_writes_atomically_with_an_audit_log_beside_it() {
     let audit_path = store.audit_path().to_owned();
     let _toggles = toggles::install(store).unwrap();
     toggles::write(
-        &Change::flag("grading.new_grader", FlagRule::new().users_on(["42"])),
-        "ana",
-        "beta",
+        Change::flag("grading.new_grader", FlagRule::new().users_on(["42"]))
+            .by("ana")
+            .because("beta"),
     )
     .unwrap();
     toggles::write(
-        &Change::switch("catalog.recommendations", false),
-        "bob",
-        "load",
+        Change::switch("catalog.recommendations", false)
+            .by("bob")
+            .because("load"),
     )
     .unwrap();
     assert!(NEW_GRADER.is_enabled(&Context::new().user("42")));
@@ -785,9 +804,9 @@ fn a_torn_audit_line_never_keeps_the_state_out() {
 
     // A write after the torn line: accepted, and its entry stands on a line of its own.
     let entry = toggles::write(
-        &Change::switch("catalog.recommendations", true),
-        "bob",
-        "spike over",
+        Change::switch("catalog.recommendations", true)
+            .by("bob")
+            .because("spike over"),
     )
     .expect("stored and audited");
     assert!(RECOMMENDATIONS.is_enabled());
@@ -812,9 +831,9 @@ fn a_write_whose_audit_line_cannot_be_written_changes_nothing() {
     let _toggles = toggles::install(store).unwrap();
     let before = std::fs::read(&path).unwrap();
     let err = toggles::write(
-        &Change::switch("catalog.recommendations", false),
-        "ana",
-        "spike",
+        Change::switch("catalog.recommendations", false)
+            .by("ana")
+            .because("spike"),
     )
     .unwrap_err();
     assert!(matches!(err, WriteError::Store(_)), "{err}");
@@ -874,9 +893,9 @@ fn a_write_is_in_force_without_reading_the_store_back() {
     })
     .unwrap();
     let entry = toggles::write(
-        &Change::switch("catalog.recommendations", false),
-        "ana",
-        "spike",
+        Change::switch("catalog.recommendations", false)
+            .by("ana")
+            .because("spike"),
     );
     assert!(entry.is_ok(), "stored and audited: {entry:?}");
     assert_eq!(all_audit().len(), 1);
@@ -896,13 +915,23 @@ fn a_write_is_in_force_without_reading_the_store_back() {
 fn a_setting_refuses_a_value_its_type_cannot_hold() {
     let _s = serial();
     let _toggles = toggles::install(MemoryStore::new()).unwrap();
-    let err = toggles::write(&Change::setting("uploads.ratio", 1e300), "ana", "huge").unwrap_err();
+    let err = toggles::write(
+        Change::setting("uploads.ratio", 1e300)
+            .by("ana")
+            .because("huge"),
+    )
+    .unwrap_err();
     assert_eq!(
         err.to_string(),
         "write refused: `uploads.ratio` takes a `f32`, not `1e+300`"
     );
     assert_eq!(RATIO.get().to_bits(), 0.5f32.to_bits(), "unchanged");
-    toggles::write(&Change::setting("uploads.ratio", 0.25), "ana", "smaller").unwrap();
+    toggles::write(
+        Change::setting("uploads.ratio", 0.25)
+            .by("ana")
+            .because("smaller"),
+    )
+    .unwrap();
     assert_eq!(RATIO.get().to_bits(), 0.25f32.to_bits());
 }
 
@@ -932,9 +961,9 @@ fn entries_of_other_programs_are_carried_along_unread() {
         .expect("their entries are not ours to judge");
     assert!(!RECOMMENDATIONS.is_enabled());
     toggles::write(
-        &Change::flag("grading.new_grader", FlagRule::new().percent(5.0)),
-        "ana",
-        "ours",
+        Change::flag("grading.new_grader", FlagRule::new().percent(5.0))
+            .by("ana")
+            .because("ours"),
     )
     .unwrap();
     let on_disk: serde_json::Value =
@@ -943,7 +972,12 @@ fn entries_of_other_programs_are_carried_along_unread() {
         assert_eq!(&on_disk["flags"][name], rule, "{name} kept as it was");
     }
     // A write to a toggle this program does not declare is still refused.
-    let err = toggles::write(&Change::flag("billing.a", FlagRule::new()), "ana", "x").unwrap_err();
+    let err = toggles::write(
+        Change::flag("billing.a", FlagRule::new())
+            .by("ana")
+            .because("x"),
+    )
+    .unwrap_err();
     assert_eq!(
         err.to_string(),
         "write refused: `billing.a` is not a toggle of this program"
@@ -1014,9 +1048,9 @@ fn a_write_is_one_publish_and_no_load() {
     let generation = toggles::status().generation;
     for (i, on) in [false, true, false].into_iter().enumerate() {
         toggles::write(
-            &Change::switch("catalog.recommendations", on),
-            "ana",
-            "flip",
+            Change::switch("catalog.recommendations", on)
+                .by("ana")
+                .because("flip"),
         )
         .unwrap();
         // Give the file's watcher several polls to (not) report our own write.
@@ -1031,9 +1065,9 @@ fn a_write_is_one_publish_and_no_load() {
     // Setting what is there already is audited, and publishes nothing.
     let before = toggles::status().generation;
     toggles::write(
-        &Change::switch("catalog.recommendations", false),
-        "ana",
-        "again",
+        Change::switch("catalog.recommendations", false)
+            .by("ana")
+            .because("again"),
     )
     .unwrap();
     assert_eq!(

@@ -24,9 +24,9 @@ fn a_writer_cannot_grow_the_process_without_limit() {
     let mut accepted = 0;
     let refusal = loop {
         match toggles::write(
-            &Change::setting("home.greeting", text(accepted)),
-            "ops",
-            "copy",
+            Change::setting("home.greeting", text(accepted))
+                .by("ops")
+                .because("copy"),
         ) {
             Ok(_) => accepted += 1,
             Err(e) => break e.to_string(),
@@ -40,7 +40,12 @@ fn a_writer_cannot_grow_the_process_without_limit() {
     );
     assert_eq!(GREETING.get(), text(9), "the last accepted value stays");
     // A string kept already costs nothing more.
-    toggles::write(&Change::setting("home.greeting", text(3)), "ops", "back").unwrap();
+    toggles::write(
+        Change::setting("home.greeting", text(3))
+            .by("ops")
+            .because("back"),
+    )
+    .unwrap();
     assert_eq!(GREETING.get(), text(3));
 
     // A new string that arrives by a load is set aside: the last good value stays.

@@ -104,9 +104,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for percent in [10.0, 30.0, 60.0] {
         let started = Instant::now();
         toggles::write(
-            &Change::flag("grading.new_grader", FlagRule::new().percent(percent)),
-            "ana@example.com",
-            "widening the rollout: error rate flat",
+            Change::flag("grading.new_grader", FlagRule::new().percent(percent))
+                .by("ana@example.com")
+                .because("widening the rollout: error rate flat"),
         )?;
         println!("admin-tool writes: new grader at {percent}%");
         let line = lines.next().transpose()?.unwrap_or_default();
@@ -157,9 +157,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     toggles::write(
-        &Change::switch("example.stop", true),
-        "ana@example.com",
-        "end of example",
+        Change::switch("example.stop", true)
+            .by("ana@example.com")
+            .because("end of example"),
     )?;
     grading.wait()?;
     Ok(())

@@ -42,9 +42,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let guard = Guard::error_rate(5.0).window_secs(300).min_requests(200);
     let rule = FlagRule::new().percent(50.0).guard(guard);
     toggles::write(
-        &Change::flag("grading.new_grader", rule),
-        "ana@example.com",
-        "start the rollout: half the users, off above 5% errors",
+        Change::flag("grading.new_grader", rule)
+            .by("ana@example.com")
+            .because("start the rollout: half the users, off above 5% errors"),
     )?;
     println!("1. The rollout starts: 50% of users, guarded at 5% errors over 5 minutes (from 200 requests).");
 
@@ -72,9 +72,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .percent(50.0)
         .guard(Guard::error_rate(5.0).window_secs(300).min_requests(200));
     toggles::write(
-        &Change::flag("grading.new_grader", fixed),
-        "ana@example.com",
-        "grader fixed in 2.4.1; resume the rollout",
+        Change::flag("grading.new_grader", fixed)
+            .by("ana@example.com")
+            .because("grader fixed in 2.4.1; resume the rollout"),
     )?;
     let served = traffic(1000);
     println!("6. Ana ships the fix and turns the rollout back on (a person's write; the guard's window starts afresh): {served} of 1,000 on the new grader.");

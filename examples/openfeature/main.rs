@@ -51,12 +51,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _ = (&NEW_GRADER, &MAX_UPLOAD_BYTES);
     let _toggles = toggles::install(MemoryStore::new())?;
     toggles::write(
-        &Change::flag(
+        Change::flag(
             "grading.new_grader",
             FlagRule::new().users_on(["ana"]).percent(30.0),
-        ),
-        "ana@example.com",
-        "beta for ana, 30% for the rest",
+        )
+        .by("ana@example.com")
+        .because("beta for ana, 30% for the rest"),
     )?;
 
     OpenFeature::singleton_mut()

@@ -90,15 +90,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .users_off(["carol"])
         .site_off(["white-label.example.com"]);
     let entry = toggles::write(
-        &Change::flag("grading.new_grader", rule),
-        "ana@example.com",
-        "error rate flat at 30%",
+        Change::flag("grading.new_grader", rule)
+            .by("ana@example.com")
+            .because("error rate flat at 30%"),
     )?;
     println!("  audit entry: {}", serde_json::to_string(&entry)?);
     let refused = toggles::write(
-        &Change::flag("grading.new_grader", FlagRule::new().percent(120.0)),
-        "ana@example.com",
-        "typo",
+        Change::flag("grading.new_grader", FlagRule::new().percent(120.0))
+            .by("ana@example.com")
+            .because("typo"),
     );
     if let Err(e) = refused {
         println!("  and a bad write, refused whole: {e}");

@@ -95,13 +95,13 @@ fn setup() {
         ),
     ];
     for (name, rule) in rules {
-        toggles::write(&Change::flag(name, rule), "bench", "set up").unwrap();
+        toggles::write(Change::flag(name, rule).by("bench").because("set up")).unwrap();
     }
     for change in [
         Change::setting("uploads.max_upload_bytes", 5_000_000),
         Change::setting("uploads.scan_uploads", true),
     ] {
-        toggles::write(&change, "bench", "set up").unwrap();
+        toggles::write(change.by("bench").because("set up")).unwrap();
     }
 }
 

@@ -1,6 +1,6 @@
 //! Reading a large fleet from the PostgreSQL store: 1,000 instances of 4 services, each
 //! publishing its 200 toggles' declarations — what every fleet report and every validated
-//! write (`write_to`, the CLI, the admin page) reads first — beside the raw query that fetches
+//! write to a fleet's store (`WriteRequest::to`: the CLI, the admin page) reads first — beside the raw query that fetches
 //! every instance's declarations unparsed.
 //!
 //! Needs the PostgreSQL server at `$TOGGLES_TEST_POSTGRES` (default: 127.0.0.1:5432, user

@@ -27,7 +27,7 @@ fn openfeature(c: &mut Criterion) {
         ("bench.everyone", FlagRule::new().everyone(true)),
         ("bench.rollout", FlagRule::new().percent(50.0)),
     ] {
-        toggles::write(&Change::flag(name, rule), "bench", "set up").unwrap();
+        toggles::write(Change::flag(name, rule).by("bench").because("set up")).unwrap();
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()

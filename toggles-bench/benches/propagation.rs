@@ -96,7 +96,12 @@ fn main() {
     let started = Instant::now();
     for i in 1..=WRITES {
         let called = nanos();
-        toggles::write(&Change::setting("bench.counter", i), "bench", "propagation").unwrap();
+        toggles::write(
+            Change::setting("bench.counter", i)
+                .by("bench")
+                .because("propagation"),
+        )
+        .unwrap();
         let line = lines.next().expect("the follower reports").unwrap();
         let (seen_value, seen_at) = line.split_once(' ').unwrap();
         assert_eq!(

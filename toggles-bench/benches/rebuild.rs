@@ -37,7 +37,7 @@ fn store(rules: usize) -> MemoryStore {
 fn flip(on: &mut bool) {
     *on = !*on;
     let change = Change::flag("bench.t1", FlagRule::new().everyone(*on));
-    toggles::write(&change, "bench", "flip").unwrap();
+    toggles::write(change.by("bench").because("flip")).unwrap();
 }
 
 fn rebuild(c: &mut Criterion) {

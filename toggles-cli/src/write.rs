@@ -305,7 +305,7 @@ fn apply(
 ) -> Result<Outcome> {
     let actor = by.actor()?;
     let written = progress::during(&format!("writing to {}", store.describe()), || {
-        toggles_runtime::write_to(opened, change, &actor, &by.reason)
+        toggles_runtime::write(change.clone().by(&actor).because(&by.reason).to(opened))
     });
     match written {
         Ok(entry) => {

@@ -14,8 +14,8 @@ use maud::{html, Markup, DOCTYPE};
 use serde::Deserialize;
 use sha2::Sha256;
 use toggles_runtime::{
-    audit, may_change, registry, undeclared, write_as, AuditQuery, Change, Date, FlagRule,
-    GroupTargets, Kind, Live, LiveSource, Principal, ToggleInfo, WriteError,
+    audit, may_change, registry, undeclared, AuditQuery, Change, Date, FlagRule, GroupTargets,
+    Kind, Live, LiveSource, Principal, Revision, ToggleInfo, WriteError,
 };
 
 use crate::api::blocking;
@@ -176,12 +176,14 @@ pub(crate) async fn list(
 }
 
 /// What an edit form sent.
-#[derive(Deserialize, Default)]
+#[derive(Clone, Deserialize, Default)]
 pub(crate) struct EditForm {
     #[serde(default)]
     csrf: String,
     #[serde(default)]
     reason: String,
+    /// The revision of the entry the form was filled in from.
+    revision: Option<String>,
     on: Option<String>,
     value: Option<String>,
     active: Option<String>,
@@ -207,9 +209,12 @@ fn list_of(text: Option<&str>) -> Vec<String> {
 }
 
 /// A flag rule from the form's fields, or what is wrong with them.
-fn rule_of(form: &EditForm) -> Result<FlagRule, Vec<String>> {
+/// `stored` with what the form shows taken from the form: a field the form does not show is
+/// kept as stored, never erased by a save.
+fn rule_of(form: &EditForm, stored: FlagRule) -> Result<FlagRule, Vec<String>> {
     let mut problems = Vec::new();
-    let mut rule = FlagRule::new().active(form.active.is_some());
+    let mut rule = stored;
+    rule.active = form.active.is_some();
     rule.everyone = match form.everyone.as_deref() {
         Some("on") => Some(true),
         Some("off") => Some(false),
@@ -315,9 +320,14 @@ fn edit_form(
 ) -> Markup {
     let live = info.live();
     let current: FlagRule = serde_json::from_value(live.value.clone()).unwrap_or_default();
+    // Re-shown after a refusal, the form still stands on the revision it was filled in from.
+    let revision = form
+        .and_then(|f| f.revision.clone())
+        .unwrap_or_else(|| live.revision.to_string());
     html! {
         form method="post" id="edit" {
             input type="hidden" name="csrf" value=(token);
+            input type="hidden" name="revision" value=(revision);
             @if !problems.is_empty() {
                 div.problems id="problems" {
                     p { strong { "Nothing was changed:" } }
@@ -479,24 +489,40 @@ pub(crate) async fn edit(
                 Ok(Change::setting(&name, value))
             }
             // This program's registry holds only kinds its runtime knows.
-            _ => rule_of(&form).map(|mut rule| {
-                // What the form does not show is kept as stored, not dropped by a save.
+            _ => {
                 let stored: FlagRule = serde_json::from_value(info.live().value).unwrap_or_default();
-                rule.from = stored.from;
-                rule.until = stored.until;
-                rule.salt = stored.salt;
-                rule.stickiness = stored.stickiness;
-                rule.guard = stored.guard;
-                Change::flag(&name, rule)
-            }),
+                rule_of(&form, stored).map(|rule| Change::flag(&name, rule))
+            }
         };
-        let problems = match change.map(|change| write_as(&who, &change, &form.reason)) {
+        // Saved only over the entry the form was filled in from: a change made meanwhile is
+        // shown, never overwritten unseen.
+        let expected = match form.revision.as_deref().map(str::parse::<Revision>) {
+            Some(Ok(revision)) => Some(revision),
+            Some(Err(_)) => return forbidden("This form is out of date or did not come from this page: reload the page and try again."),
+            None => None,
+        };
+        let write = |change: Change| {
+            let request = change.by(&who).because(&form.reason);
+            toggles_runtime::write(match expected {
+                Some(revision) => request.if_revision(revision),
+                None => request,
+            })
+        };
+        let problems = match change.map(write) {
             Ok(Ok(_)) => {
                 let mut response = StatusCode::SEE_OTHER.into_response();
                 response.headers_mut().insert(LOCATION, HeaderValue::from_str(&name).expect("a toggle name is a header value"));
                 return response;
             }
             Ok(Err(WriteError::Forbidden(message))) => return forbidden(&message),
+            Ok(Err(WriteError::Conflict { .. })) => {
+                let problem = "Someone changed this toggle after you opened this page: what is in force now is shown above. Make your change again on it.".to_owned();
+                // The form now stands on what is stored, so a save after looking goes through.
+                let mut fresh = form.clone();
+                fresh.revision = Some(info.live().revision.to_string());
+                let page = toggle_page(&shared, info, Some(&who), Some(&session), &[problem], Some(&fresh));
+                return (StatusCode::CONFLICT, page).into_response();
+            }
             Ok(Err(WriteError::Invalid(invalid))) => {
                 invalid.problems.iter().map(|p| format!("`{}` {}", p.toggle, p.message)).collect()
             }

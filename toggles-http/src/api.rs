@@ -4,13 +4,13 @@ use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::header::WWW_AUTHENTICATE;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::header::{ETAG, IF_MATCH, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value as JsonValue};
-use toggles_runtime::{registry, AuditQuery, Change, Date, FlagRule, WriteError};
+use toggles_runtime::{registry, AuditQuery, Change, Date, FlagRule, Revision, WriteError};
 
 use crate::Shared;
 
@@ -60,6 +60,10 @@ impl From<WriteError> for Failure {
             WriteError::Unattributed => {
                 Failure::new(StatusCode::UNPROCESSABLE_ENTITY, "unattributed", message)
             }
+            WriteError::Conflict { found, .. } => Failure {
+                status: StatusCode::CONFLICT,
+                body: json!({ "error": "conflict", "message": message, "revision": found }),
+            },
             _ => Failure::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "store_unavailable",
@@ -94,11 +98,12 @@ pub(crate) struct Page {
     limit: Option<usize>,
 }
 
-/// `GET /toggles/{name}?skip=&limit=`: one toggle's report entry and a page of its history.
+/// `GET /toggles/{name}?skip=&limit=`: one toggle's report entry and a page of its history, with
+/// the revision of its stored entry as the `ETag`.
 pub(crate) async fn toggle(
     Path(name): Path<String>,
     Query(page): Query<Page>,
-) -> Result<Json<JsonValue>, Failure> {
+) -> Result<Response, Failure> {
     let limit = page.limit.unwrap_or(20).min(500);
     blocking(move || {
         let Some(info) = registry().get(&name) else {
@@ -119,13 +124,43 @@ pub(crate) async fn toggle(
         let more = audit.len() > limit;
         audit.truncate(limit);
         let next = more.then(|| json!({ "skip": page.skip + limit, "limit": limit }));
-        Ok(Json(json!({
-            "toggle": info.report_as_of(Date::today()),
+        let report = info.report_as_of(Date::today());
+        let etag = format!("\"{}\"", report.live().revision);
+        let mut response = Json(json!({
+            "toggle": report,
             "audit": audit,
             "next": next,
-        })))
+        }))
+        .into_response();
+        response.headers_mut().insert(
+            ETAG,
+            HeaderValue::from_str(&etag).expect("a revision is a header value"),
+        );
+        Ok(response)
     })
     .await?
+}
+
+/// The revision an `If-Match` header names (`"0123456789abcdef"`, quoted as an entity tag; a
+/// weak `W/` one is taken too), if there is one.
+fn if_match(headers: &HeaderMap) -> Result<Option<Revision>, Failure> {
+    let Some(value) = headers.get(IF_MATCH) else {
+        return Ok(None);
+    };
+    let bad = || {
+        Failure::new(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "`If-Match` takes the toggle's revision, as its `ETag` gives it: `\"0123456789abcdef\"`",
+        )
+    };
+    let text = value.to_str().map_err(|_| bad())?.trim();
+    let text = text.strip_prefix("W/").unwrap_or(text);
+    let text = text
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(text);
+    text.parse().map(Some).map_err(|_| bad())
 }
 
 /// The body of a write: the change, and why.
@@ -146,7 +181,8 @@ enum ChangeBody {
     Reset,
 }
 
-/// `POST /toggles/{name}`: a change as the request's principal.
+/// `POST /toggles/{name}`: a change as the request's principal; with `If-Match`, only if the
+/// toggle's entry is still at that revision (409 otherwise).
 pub(crate) async fn write(
     State(shared): State<Arc<Shared>>,
     Path(name): Path<String>,
@@ -160,6 +196,7 @@ pub(crate) async fn write(
             "a write needs a principal: send `Authorization: Bearer <token>`",
         ));
     };
+    let expected = if_match(&headers)?;
     let Json(body) = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             Failure::new(
@@ -181,7 +218,13 @@ pub(crate) async fn write(
         ChangeBody::Setting(value) => Change::setting(name, value),
         ChangeBody::Reset => Change::reset(name),
     };
-    let entry =
-        blocking(move || toggles_runtime::write_as(&principal, &change, &body.reason)).await??;
+    let entry = blocking(move || {
+        let request = change.by(principal).because(body.reason);
+        toggles_runtime::write(match expected {
+            Some(revision) => request.if_revision(revision),
+            None => request,
+        })
+    })
+    .await??;
     Ok(Json(json!({ "entry": entry })))
 }

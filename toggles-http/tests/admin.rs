@@ -152,7 +152,12 @@ async fn grader_at_ten() -> Installed {
     let serial = SERIAL.lock().await;
     let toggles = toggles::install(MemoryStore::new()).unwrap();
     let rule = FlagRule::new().percent(10.0);
-    toggles::write(&Change::flag("grading.new_grader", rule), "ana", "start").unwrap();
+    toggles::write(
+        Change::flag("grading.new_grader", rule)
+            .by("ana")
+            .because("start"),
+    )
+    .unwrap();
     Installed {
         _toggles: toggles,
         _serial: serial,
@@ -252,7 +257,12 @@ async fn saving_the_form_keeps_what_it_does_not_show() {
         .percent(10.0)
         .salt("grader-2025")
         .guard(guard.clone());
-    toggles::write(&Change::flag("grading.new_grader", rule), "ana", "guard it").unwrap();
+    toggles::write(
+        Change::flag("grading.new_grader", rule)
+            .by("ana")
+            .because("guard it"),
+    )
+    .unwrap();
     let app = app();
     let page = call(
         &app,
@@ -398,4 +408,63 @@ async fn switches_and_settings_have_forms_of_their_own() {
     )
     .await;
     assert_eq!(MAX_UPLOAD_BYTES.get(), 5_000_000);
+}
+
+/// The revision the edit form on `page` stands on.
+fn revision(page: &str) -> String {
+    let at = page
+        .find(r#"name="revision" value=""#)
+        .expect("an edit form")
+        + 23;
+    page[at..at + 16].to_owned()
+}
+
+#[tokio::test]
+async fn a_form_saved_over_a_change_made_meanwhile_is_refused() {
+    let _g = grader_at_ten().await;
+    let app = app();
+    let open = |app| {
+        call(
+            app,
+            "GET",
+            "/admin/t/grading.new_grader",
+            Some("ana-token"),
+            None,
+        )
+    };
+    let page = open(&app).await;
+    let (token, seen) = (csrf(&page.body), revision(&page.body));
+    // Someone else widens the rollout while the page is open.
+    toggles::write(
+        Change::flag("grading.new_grader", FlagRule::new().percent(30.0))
+            .by("bob")
+            .because("wider"),
+    )
+    .unwrap();
+    let form = format!("csrf={token}&revision={seen}&active=1&percent=50&reason=mine");
+    let post = |app, form| {
+        call(
+            app,
+            "POST",
+            "/admin/t/grading.new_grader",
+            Some("ana-token"),
+            form,
+        )
+    };
+    let refused = post(&app, Some(&form)).await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert!(
+        refused
+            .body
+            .contains("Someone changed this toggle after you opened this page"),
+        "{}",
+        refused.body
+    );
+    assert_eq!(percent_in_force(), 30.0, "the other change stands");
+    // The form shown with the refusal stands on what is stored now: saved after looking.
+    let fresh = revision(&refused.body);
+    assert_ne!(fresh, seen);
+    let form = format!("csrf={token}&revision={fresh}&active=1&percent=50&reason=mine");
+    assert_eq!(post(&app, Some(&form)).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(percent_in_force(), 50.0);
 }

@@ -181,9 +181,9 @@ async fn an_owner_widens_a_rollout_in_a_real_browser() {
     let _toggles = toggles::install(MemoryStore::new()).unwrap();
     let rule = FlagRule::new().percent(10.0);
     toggles::write(
-        &Change::flag("grading.new_grader", rule),
-        "ana",
-        "start the rollout",
+        Change::flag("grading.new_grader", rule)
+            .by("ana")
+            .because("start the rollout"),
     )
     .unwrap();
 

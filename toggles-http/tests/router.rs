@@ -101,9 +101,9 @@ async fn the_discoverability_endpoint_and_one_toggle() {
     for i in 0..3 {
         let rule = FlagRule::new().percent(f64::from(10 * (i + 1)));
         toggles::write(
-            &Change::flag("grading.new_grader", rule),
-            "ana",
-            &format!("step {i}"),
+            Change::flag("grading.new_grader", rule)
+                .by("ana")
+                .because(format!("step {i}")),
         )
         .unwrap();
     }
@@ -304,11 +304,16 @@ async fn ofrep_evaluates_for_any_openfeature_sdk() {
         .constraint("region", ["RO", "US"])
         .group_off("course", ["c-off"])
         .percent(100.0);
-    toggles::write(&Change::flag("grading.new_grader", rule), "ana", "launch").unwrap();
     toggles::write(
-        &Change::setting("uploads.max_upload_bytes", 5),
-        "ana",
-        "small",
+        Change::flag("grading.new_grader", rule)
+            .by("ana")
+            .because("launch"),
+    )
+    .unwrap();
+    toggles::write(
+        Change::setting("uploads.max_upload_bytes", 5)
+            .by("ana")
+            .because("small"),
     )
     .unwrap();
     let eval = |key: &str, context: Value| {
@@ -387,9 +392,9 @@ async fn ofrep_errors_and_bulk_evaluation() {
         async move { call("POST", &uri, None, Some(json!({ "context": context }))).await }
     };
     toggles::write(
-        &Change::flag("grading.new_grader", FlagRule::new().users_on(["vip"])),
-        "ana",
-        "beta",
+        Change::flag("grading.new_grader", FlagRule::new().users_on(["vip"]))
+            .by("ana")
+            .because("beta"),
     )
     .unwrap();
     let (status, body, _) = eval("grading.nope", json!({})).await;
@@ -417,4 +422,103 @@ async fn ofrep_errors_and_bulk_evaluation() {
     assert!(flags
         .iter()
         .any(|f| f["key"] == "grading.new_grader" && f["value"] == true));
+}
+
+/// `method uri` with a bearer token, a JSON body and an `If-Match`; the status, the JSON body
+/// and the `ETag`.
+async fn call_with_revision(
+    method: &str,
+    uri: &str,
+    if_match: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value, Option<String>) {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("authorization", "Bearer root-token");
+    if let Some(tag) = if_match {
+        request = request.header("if-match", tag);
+    }
+    let body = match body {
+        Some(body) => {
+            request = request.header("content-type", "application/json");
+            Body::from(body.to_string())
+        }
+        None => Body::empty(),
+    };
+    let response = app().oneshot(request.body(body).unwrap()).await.unwrap();
+    let status = response.status();
+    let etag = response
+        .headers()
+        .get("etag")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        etag,
+    )
+}
+
+#[tokio::test]
+async fn writes_compare_and_set_with_if_match() {
+    let _g = fresh().await;
+    let (status, body, etag) = call_with_revision("GET", "/grading.new_grader", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let etag = etag.expect("an ETag");
+    assert_eq!(
+        etag,
+        format!(
+            "\"{}\"",
+            body["toggle"]["state"]["revision"].as_str().unwrap()
+        )
+    );
+
+    let rollout = json!({"change": {"flag": {"percent": 20}}, "reason": "start"});
+    let (status, _, _) =
+        call_with_revision("POST", "/grading.new_grader", Some(&etag), Some(rollout)).await;
+    assert_eq!(status, StatusCode::OK, "decided on what was stored");
+
+    // A second write decided on the same, now outdated, revision.
+    let wider = json!({"change": {"flag": {"percent": 50}}, "reason": "wider"});
+    let (status, body, _) = call_with_revision(
+        "POST",
+        "/grading.new_grader",
+        Some(&etag),
+        Some(wider.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["error"], "conflict");
+    let (_, now, fresh_tag) = call_with_revision("GET", "/grading.new_grader", None, None).await;
+    assert_eq!(body["revision"], now["toggle"]["state"]["revision"]);
+    assert_eq!(
+        now["toggle"]["state"]["value"],
+        json!({"percent": 20.0}),
+        "nothing changed"
+    );
+
+    let (status, body, _) = call_with_revision(
+        "POST",
+        "/grading.new_grader",
+        Some("yesterday"),
+        Some(wider.clone()),
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("bad_request"))
+    );
+    let (status, _, _) = call_with_revision(
+        "POST",
+        "/grading.new_grader",
+        fresh_tag.as_deref(),
+        Some(wider),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "decided again, on what is stored now"
+    );
 }

@@ -68,7 +68,12 @@ async fn client(
         &GREETING,
     );
     let toggles = toggles::install(MemoryStore::new()).unwrap();
-    toggles::write(&Change::flag("grading.new_grader", rule), "ana", "test").unwrap();
+    toggles::write(
+        Change::flag("grading.new_grader", rule)
+            .by("ana")
+            .because("test"),
+    )
+    .unwrap();
     let mut api = OpenFeature::singleton_mut().await;
     api.set_provider(TogglesProvider::new()).await;
     ((toggles, guard), api.create_client())
@@ -167,9 +172,9 @@ async fn static_default_and_test_override() {
     );
 
     toggles::write(
-        &Change::flag("grading.new_grader", FlagRule::new()),
-        "ana",
-        "empty",
+        Change::flag("grading.new_grader", FlagRule::new())
+            .by("ana")
+            .because("empty"),
     )
     .unwrap();
     let details = client
@@ -196,9 +201,9 @@ async fn static_default_and_test_override() {
 async fn settings_resolve_by_their_type_and_errors_have_their_codes() {
     let (_g, client) = client(FlagRule::new()).await;
     toggles::write(
-        &Change::setting("uploads.max_upload_bytes", 5),
-        "ana",
-        "small",
+        Change::setting("uploads.max_upload_bytes", 5)
+            .by("ana")
+            .because("small"),
     )
     .unwrap();
     assert_eq!(

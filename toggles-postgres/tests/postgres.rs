@@ -76,21 +76,21 @@ fn writes_are_transactional_audited_and_in_force() {
     let _toggles = toggles::install(store(&schema)).unwrap();
     assert!(RECOMMENDATIONS.is_enabled());
     toggles::write(
-        &Change::switch("catalog.recommendations", false),
-        "ana",
-        "spike",
+        Change::switch("catalog.recommendations", false)
+            .by("ana")
+            .because("spike"),
     )
     .unwrap();
     toggles::write(
-        &Change::flag("grading.new_grader", FlagRule::new().users_on(["42"])),
-        "ana",
-        "beta",
+        Change::flag("grading.new_grader", FlagRule::new().users_on(["42"]))
+            .by("ana")
+            .because("beta"),
     )
     .unwrap();
     toggles::write(
-        &Change::setting("uploads.max_upload_bytes", 5),
-        "bob",
-        "small",
+        Change::setting("uploads.max_upload_bytes", 5)
+            .by("bob")
+            .because("small"),
     )
     .unwrap();
     assert!(!RECOMMENDATIONS.is_enabled());
@@ -123,7 +123,7 @@ fn writes_are_transactional_audited_and_in_force() {
         Change::flag("grading.new_grader", FlagRule::new().percent(12.345)),
         Change::setting("uploads.max_upload_bytes", -1),
     ] {
-        let err = toggles::write(&change, "ana", "bad").unwrap_err();
+        let err = toggles::write(change.clone().by("ana").because("bad")).unwrap_err();
         assert!(matches!(err, WriteError::Invalid(_)), "{err}");
     }
     assert_eq!(store(&schema).load().unwrap(), entries_before);
@@ -186,9 +186,9 @@ fn child() {
         let _toggles = toggles::install(store).unwrap();
         let on = !RECOMMENDATIONS.is_enabled();
         toggles::write(
-            &Change::switch("catalog.recommendations", on),
-            "child",
-            "flip",
+            Change::switch("catalog.recommendations", on)
+                .by("child")
+                .because("flip"),
         )
         .unwrap();
     }
@@ -448,8 +448,12 @@ fn the_database_unreachable_at_start_up_and_later() {
 
     // Down later: the last good state stays; a write fails and changes nothing.
     proxy.cut();
-    let err =
-        toggles::write(&Change::switch("catalog.recommendations", true), "ana", "x").unwrap_err();
+    let err = toggles::write(
+        Change::switch("catalog.recommendations", true)
+            .by("ana")
+            .because("x"),
+    )
+    .unwrap_err();
     assert!(matches!(err, WriteError::Store(_)), "{err}");
     assert!(
         err.to_string()
@@ -488,9 +492,9 @@ fn installing_publishes_the_declarations_for_the_fleet_report() {
         .install()
         .unwrap();
     toggles::write(
-        &Change::switch("catalog.recommendations", false),
-        "ops",
-        "spike",
+        Change::switch("catalog.recommendations", false)
+            .by("ops")
+            .because("spike"),
     )
     .unwrap();
     let shared = store(&schema);

@@ -44,7 +44,7 @@ mod state;
 mod stores;
 pub mod testing;
 
-pub use crate::compile::{Change, Invalid, Problem, Snapshot};
+pub use crate::compile::{Change, Invalid, Problem, Revision, RevisionError, Snapshot};
 pub use crate::declare::{
     registry, Counts, Duplicate, Flag, Kind, Life, Meta, Outcome, Registry, Setting, SettingValue,
     Source, Switch, Toggle, ToggleInfo, Value,
@@ -58,9 +58,9 @@ pub use crate::rules::{
     TimestampError, Trip,
 };
 pub use crate::state::{
-    audit, install, may_change, set_policy, status, write, write_as, write_to, write_to_as,
-    InstallError, Installation, Installer, OwnersAndAdmins, Policy, Principal, Status, Target,
-    GUARD_ACTOR, GUARD_TICK, HEARTBEAT,
+    audit, install, may_change, set_policy, status, write, Actor, InstallError, Installation,
+    Installer, OwnersAndAdmins, Policy, Principal, Status, Target, WriteRequest, GUARD_ACTOR,
+    GUARD_TICK, HEARTBEAT,
 };
 pub use crate::stores::{
     AuditEntry, AuditQuery, Declarations, Declared, DeclaredAt, FileStore, History, MemoryStore,

@@ -5,10 +5,12 @@
 mod catalog;
 mod compiled;
 mod problem;
+mod revision;
 mod rule_problems;
 mod snapshot;
 
 pub(crate) use self::catalog::{Catalog, Fleet};
 pub(crate) use self::compiled::{change_problems, check_target, compile, Compiled, Entries, Entry};
 pub use self::problem::{Invalid, Problem};
+pub use self::revision::{Revision, RevisionError};
 pub use self::snapshot::{Change, Snapshot};

@@ -176,6 +176,13 @@ impl ToggleInfo {
     }
 }
 
+impl ToggleReport<'_> {
+    /// The toggle's state in force, as the report gives it.
+    pub fn live(&self) -> &Live {
+        &self.live
+    }
+}
+
 impl Serialize for ToggleReport<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let m = self.info.meta();

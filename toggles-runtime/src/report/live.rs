@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::compile::Compiled;
+use crate::compile::{Compiled, Revision};
 use crate::declare::{registry, ToggleInfo};
 use crate::rules::Timestamp;
 use crate::state::{current, installed_store};
@@ -23,6 +23,10 @@ pub struct Live {
     pub last_modified: Option<Timestamp>,
     /// Who made the last audited change.
     pub modified_by: Option<String>,
+    /// The revision of the stored entry in force (of no entry, for the compiled default): what
+    /// a write decided on this state passes to
+    /// [`if_revision`](crate::WriteRequest::if_revision).
+    pub revision: Revision,
 }
 
 /// Where a toggle's state in force comes from.
@@ -47,7 +51,7 @@ impl ToggleInfo {
     /// static RECOMMENDATIONS: Switch = true;
     ///
     /// let _toggles = toggles::install(MemoryStore::new()).unwrap();
-    /// toggles::write(&Change::switch("catalog.recommendations", false), "ops", "spike").unwrap();
+    /// toggles::write(Change::switch("catalog.recommendations", false).by("ops").because("spike")).unwrap();
     /// let live = registry().get("catalog.recommendations").unwrap().live();
     /// assert_eq!(live.source, LiveSource::Store);
     /// assert_eq!(live.value, false);
@@ -137,6 +141,7 @@ impl Live {
             first_modified: history.as_ref().map(|h| h.first_modified),
             last_modified: history.as_ref().map(|h| h.last_modified),
             modified_by: history.map(|h| h.modified_by),
+            revision: Revision::of(stored),
         }
     }
 }

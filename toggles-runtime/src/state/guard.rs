@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use serde_json::Value as Json;
 
-use crate::compile::Change;
+use crate::compile::{Change, Revision};
 use crate::declare::published;
 use crate::declare::{registry, Cells, Counts};
 use crate::rules::{FlagRule, Timestamp};
@@ -345,7 +345,7 @@ fn land(store: &dyn Store, epoch: u64, name: &str, rule: &Json, reason: &str) {
         reason,
         registry(),
         current.as_deref(),
-        Some(rule),
+        Some(Revision::of(Some(rule))),
     );
     match written {
         Ok((_, compiled)) => {

@@ -2,10 +2,8 @@
 
 use std::sync::{Arc, PoisonError, RwLock};
 
-use serde_json::Value as Json;
-
 use crate::compile::{
-    change_problems, check_target, compile, Catalog, Change, Compiled, Invalid, Problem,
+    change_problems, check_target, compile, Catalog, Change, Compiled, Invalid, Problem, Revision,
 };
 use crate::declare::{published, registry};
 use crate::rules::Timestamp;
@@ -303,71 +301,10 @@ pub(super) fn follow(
     unreachable!("the last attempt returns")
 }
 
-/// Writes `change` to the installed store, on behalf of `actor`, for `reason`.
-///
-/// The change is checked against the registry inside the store's transaction — unknown toggle,
-/// wrong kind, a rule out of range, a percent finer than a basis point, a `requires` cycle, a
-/// setting value its type cannot hold — and refused whole with every problem listed, or stored
-/// together with its audit entry. Entries of other toggles that this program cannot use do not
-/// stop a write (they are set aside on load, see [`Status::invalid_entries`]).
-///
-/// `Err` means nothing changed. `Ok` means the change is stored and audited, and in force in
-/// this process when this returns — unless reading the store back failed (another process
-/// published a state meanwhile and the store then became unreadable, say): then the last good
-/// state stays in force, and [`status`] and `tracing` report that failure as what it is, a
-/// failed reload.
-///
-/// ```
-/// use toggles::{toggle, Change, FlagRule, Flag, MemoryStore};
-///
-/// /// Grade problems with the rewritten engine.
-/// #[toggle(namespace = "grading", life = "temporary", remove_by = "2030-01-01")]
-/// static NEW_GRADER: Flag;
-///
-/// let _toggles = toggles::install(MemoryStore::new()).unwrap();
-/// let rule = FlagRule::new().percent(150.0);
-/// let refused = toggles::write(&Change::flag("grading.new_grader", rule), "ana", "wider rollout");
-/// assert_eq!(
-///     refused.unwrap_err().to_string(),
-///     "write refused: `grading.new_grader` `percent` is from 0 to 100, not 150"
-/// );
-/// let entry = toggles::write(&Change::flag("grading.new_grader", FlagRule::new().percent(20.0)), "ana", "start the rollout").unwrap();
-/// assert_eq!(entry.before, None);
-/// ```
-pub fn write(change: &Change, actor: &str, reason: &str) -> Result<AuditEntry, WriteError> {
-    let (store, epoch) = installed().ok_or(WriteError::NoStore)?;
-    let base = published();
-    let current = retained::newest();
-    let (entry, compiled) = transact(
-        &*store,
-        change,
-        actor,
-        reason,
-        registry(),
-        current.as_deref(),
-    )?;
-    // Failure here is reported by the reload itself; the write stands.
-    let _ = follow(&*store, epoch, compiled.map(|c| (base, c)));
-    Ok(entry)
-}
-
 /// One validated write to `store`: refused whole with every problem `compile` finds against
-/// `catalog`, or stored with its audit entry. Returns the entry and the compiled state the
-/// write left behind.
-pub(super) fn transact(
-    store: &dyn Store,
-    change: &Change,
-    actor: &str,
-    reason: &str,
-    catalog: &dyn Catalog,
-    current: Option<&Compiled>,
-) -> Result<(AuditEntry, Option<Compiled>), WriteError> {
-    transact_if(store, change, actor, reason, catalog, current, None)
-}
-
-/// [`transact`], refused unless the toggle's entry is still `expect` (when given) inside the
-/// store's transaction: a write decided on what the store held, which must not overwrite a
-/// change made since.
+/// `catalog`, or unless the toggle's entry is still at revision `expect` (when given) inside the
+/// store's transaction, or stored with its audit entry. Returns the entry and the compiled
+/// state the write left behind.
 pub(super) fn transact_if(
     store: &dyn Store,
     change: &Change,
@@ -375,7 +312,7 @@ pub(super) fn transact_if(
     reason: &str,
     catalog: &dyn Catalog,
     current: Option<&Compiled>,
-    expect: Option<&Json>,
+    expect: Option<Revision>,
 ) -> Result<(AuditEntry, Option<Compiled>), WriteError> {
     if actor.trim().is_empty() || reason.trim().is_empty() {
         return Err(WriteError::Unattributed);
@@ -392,11 +329,13 @@ pub(super) fn transact_if(
         let name = change.name();
         let before = snapshot.entry(name).cloned();
         if let Some(expected) = expect {
-            if before.as_ref() != Some(expected) {
-                return Err(Invalid {
-                    problems: vec![Problem::new(name, "changed since the write was decided")],
-                }
-                .into());
+            let found = Revision::of(before.as_ref());
+            if found != expected {
+                return Err(WriteError::Conflict {
+                    toggle: name.to_owned(),
+                    expected,
+                    found,
+                });
             }
         }
         // A store discards the edited contents of a refused edit, so they are edited in place.
@@ -435,8 +374,8 @@ pub(super) fn transact_if(
 /// static RECOMMENDATIONS: Switch = true;
 ///
 /// let _toggles = toggles::install(MemoryStore::new()).unwrap();
-/// toggles::write(&Change::switch("catalog.recommendations", false), "ops", "spike").unwrap();
-/// toggles::write(&Change::switch("catalog.recommendations", true), "ops", "calm").unwrap();
+/// toggles::write(Change::switch("catalog.recommendations", false).by("ops").because("spike")).unwrap();
+/// toggles::write(Change::switch("catalog.recommendations", true).by("ops").because("calm")).unwrap();
 /// let last = toggles::audit(&AuditQuery::toggle("catalog.recommendations").limit(1)).unwrap();
 /// assert_eq!(last[0].reason, "calm");
 /// ```

@@ -162,7 +162,7 @@ impl fmt::Debug for Installer {
 /// static RECOMMENDATIONS: Switch = true;
 ///
 /// let toggles = toggles::install(MemoryStore::new())?;
-/// toggles::write(&Change::switch("catalog.recommendations", false), "ops", "spike")?;
+/// toggles::write(Change::switch("catalog.recommendations", false).by("ops").because("spike"))?;
 /// assert!(!RECOMMENDATIONS.is_enabled());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

@@ -78,21 +78,20 @@ mod overrides;
 mod permission;
 mod publish;
 mod retained;
+mod write;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-pub use self::external::write_to;
 pub use self::guard::{GUARD_ACTOR, GUARD_TICK};
-pub use self::install::{audit, status, write, Status};
+pub use self::install::{audit, status, Status};
 pub(crate) use self::install::{current, installed_store};
 pub use self::installation::{install, InstallError, Installation, Installer, HEARTBEAT};
 #[cfg(feature = "tokio")]
 pub(crate) use self::overrides::in_task_scope;
 pub(crate) use self::overrides::Override;
-pub use self::permission::{
-    may_change, set_policy, write_as, write_to_as, OwnersAndAdmins, Policy, Principal, Target,
-};
+pub use self::permission::{may_change, set_policy, OwnersAndAdmins, Policy, Principal, Target};
 pub(crate) use self::publish::{end_override, start_override};
+pub use self::write::{write, Actor, WriteRequest};
 
 static STATE: Mutex<()> = Mutex::new(());
 

@@ -5,12 +5,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use serde::{Deserialize, Serialize};
 
-use crate::compile::Change;
 use crate::declare::{registry, Kind};
-use crate::rules::Timestamp;
-use crate::state::install::write;
-use crate::state::write_to;
-use crate::stores::{AuditEntry, Roster, Store, WriteError, LIVE_WITHIN};
 
 /// Who asks for a change: the id the audit log records, the teams it belongs to, and whether it
 /// is an admin.
@@ -145,7 +140,7 @@ pub fn set_policy(policy: impl Policy) {
     *POLICY.write().unwrap_or_else(PoisonError::into_inner) = Some(Arc::new(policy));
 }
 
-fn policy() -> Arc<dyn Policy> {
+pub(super) fn policy() -> Arc<dyn Policy> {
     POLICY
         .read()
         .unwrap_or_else(PoisonError::into_inner)
@@ -160,67 +155,4 @@ pub fn may_change(principal: &Principal, full_name: &str) -> bool {
         let target = Target::new(t.full_name(), t.kind(), t.meta().owner());
         policy().may_change(principal, &target).is_ok()
     })
-}
-
-/// [`write`](crate::write) as `principal`: refused, with nothing changed and nothing audited,
-/// unless the policy in force lets the principal change the toggle; the audit entry records
-/// the principal's id.
-///
-/// ```
-/// use toggles::{toggle, Change, MemoryStore, Principal, Switch};
-///
-/// /// Turn recommendations off when the catalog is under load.
-/// #[toggle(namespace = "catalog", life = "permanent", owner = "catalog-team", justification = "circuit breaker")]
-/// static RECOMMENDATIONS: Switch = true;
-///
-/// let _toggles = toggles::install(MemoryStore::new()).unwrap();
-/// let off = Change::switch("catalog.recommendations", false);
-/// let ana = Principal::new("ana").team("grading-team");
-/// assert_eq!(
-///     toggles::write_as(&ana, &off, "spike").unwrap_err().to_string(),
-///     "write refused: `catalog.recommendations` is owned by `catalog-team`: only its members and admins may change it, and `ana` is neither"
-/// );
-/// let bob = Principal::new("bob").team("catalog-team");
-/// assert_eq!(toggles::write_as(&bob, &off, "spike").unwrap().actor, "bob");
-/// ```
-pub fn write_as(
-    principal: &Principal,
-    change: &Change,
-    reason: &str,
-) -> Result<AuditEntry, WriteError> {
-    // An unknown name is refused by the write's own validation, with its own message.
-    if let Some(t) = registry().get(change.name()) {
-        let target = Target::new(t.full_name(), t.kind(), t.meta().owner());
-        policy()
-            .may_change(principal, &target)
-            .map_err(WriteError::Forbidden)?;
-    }
-    write(change, &principal.id, reason)
-}
-
-/// [`write_to`](crate::write_to) as `principal`: the toggle's owner is the one the declaration
-/// that speaks for it names (the fleet's current instances', the one published last: see
-/// [`FleetReport`](crate::FleetReport)). The state of a toggle no running service declares any
-/// more has no owner, so only an admin may reset it (under the default policy).
-pub fn write_to_as(
-    store: &dyn Store,
-    principal: &Principal,
-    change: &Change,
-    reason: &str,
-) -> Result<AuditEntry, WriteError> {
-    let published = store.published()?;
-    let roster = Roster::new(&published, Timestamp::now(), LIVE_WITHIN);
-    let name = change.name();
-    let target = match roster.speaker(name) {
-        Some((d, true)) => Some(Target::new(&d.full_name, d.kind, d.owner.as_deref())),
-        Some((d, false)) => Some(Target::new(&d.full_name, d.kind, None)),
-        // Unknown to the fleet: refused by the write's own validation, with its own message.
-        None => None,
-    };
-    if let Some(target) = target {
-        policy()
-            .may_change(principal, &target)
-            .map_err(WriteError::Forbidden)?;
-    }
-    write_to(store, change, &principal.id, reason)
 }

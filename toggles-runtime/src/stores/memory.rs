@@ -21,7 +21,7 @@ use crate::stores::{
 /// static RECOMMENDATIONS: Switch = true;
 ///
 /// let _toggles = toggles::install(MemoryStore::new()).unwrap();
-/// toggles::write(&Change::switch("catalog.recommendations", false), "ops@example.com", "traffic spike").unwrap();
+/// toggles::write(Change::switch("catalog.recommendations", false).by("ops@example.com").because("traffic spike")).unwrap();
 /// assert!(!RECOMMENDATIONS.is_enabled());
 /// ```
 pub struct MemoryStore {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use crate::compile::{Invalid, Snapshot};
+use crate::compile::{Invalid, Revision, Snapshot};
 use crate::declare::Counts;
 use crate::rules::Timestamp;
 use crate::stores::{Declarations, Published};
@@ -298,6 +298,17 @@ pub enum WriteError {
     /// may.
     #[error("write refused: {0}")]
     Forbidden(String),
+    /// Decided on a revision of the toggle's entry that is no longer the stored one: someone
+    /// changed it meanwhile ([`WriteRequest::if_revision`](crate::WriteRequest::if_revision)).
+    #[error("write refused: `{toggle}` changed since the write was decided (revision {found}, not {expected}): look again, then decide")]
+    Conflict {
+        /// The toggle's full name.
+        toggle: String,
+        /// The revision the write was decided on.
+        expected: Revision,
+        /// The revision the store holds.
+        found: Revision,
+    },
     /// No store has been installed.
     #[error("write refused: no store is installed (call `toggles::install` first)")]
     NoStore,
