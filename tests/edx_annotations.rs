@@ -418,7 +418,7 @@ fn check_rejections(decls: &[Declaration], expected: &BTreeMap<usize, BTreeSet<&
 /// returns how many are expired on `AS_OF`.
 fn check_registry(passing: &[&Declaration]) -> usize {
     let main = format!(
-        "fn main() {{\n    let report = toggles::registry().report_as_of({AS_OF:?}.parse().unwrap());\n    println!(\"{{}}\", serde_json::to_string(&report).unwrap());\n}}\n"
+        "fn main() {{\n    let report = toggles::registry().report_as_of({AS_OF:?}.parse().unwrap()).unwrap();\n    println!(\"{{}}\", serde_json::to_string(&report).unwrap());\n}}\n"
     );
     let (dir, _) = write_crate("edx_ok", passing, &main);
     let run = support::cargo::cargo(&dir, &["run", "--quiet"]);

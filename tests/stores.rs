@@ -424,7 +424,11 @@ fn accepted_writes_take_effect_and_are_audited() {
     assert_eq!(log[0].after, None, "newest first");
 
     // The registry's live view: what is in force, where from, and who changed it when.
-    let live = registry().get("catalog.recommendations").unwrap().live();
+    let live = registry()
+        .get("catalog.recommendations")
+        .unwrap()
+        .live()
+        .unwrap();
     assert_eq!((live.source, live.value), (LiveSource::Store, json!(true)));
     assert_eq!(live.modified_by.as_deref(), Some("bob"));
     assert_eq!(live.first_modified, Some(log[4].at));
@@ -440,12 +444,12 @@ fn accepted_writes_take_effect_and_are_audited() {
     );
     let paged = toggles::audit(&AuditQuery::all().skip(1).limit(2)).unwrap();
     assert_eq!(paged, log[1..3]);
-    let untouched = registry().get("grading.new_queue").unwrap().live();
+    let untouched = registry().get("grading.new_queue").unwrap().live().unwrap();
     assert_eq!(
         (untouched.source, untouched.value, untouched.modified_by),
         (LiveSource::Default, json!(false), None)
     );
-    let report = serde_json::to_value(registry()).unwrap();
+    let report = serde_json::to_value(registry().report().unwrap()).unwrap();
     let rec = report["toggles"]
         .as_array()
         .unwrap()
@@ -1116,4 +1120,84 @@ fn the_file_store_keeps_the_fleets_declarations() {
     let fleet = std::fs::read_to_string(dir.path().join("toggles.json.fleet")).unwrap();
     assert!(!fleet.contains(&grading.instance), "forgotten for good");
     assert!(fleet.contains(&other.service.instance));
+}
+
+/// A memory store whose audit log can be made unreadable, counting its reads.
+struct AuditReads {
+    inner: MemoryStore,
+    reads: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    broken: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Store for AuditReads {
+    fn describe(&self) -> String {
+        "audit reads".into()
+    }
+    fn load(&self) -> Result<Snapshot, toggles::StoreError> {
+        self.inner.load()
+    }
+    fn update(
+        &self,
+        edit: &mut dyn FnMut(&mut Snapshot) -> Result<toggles::AuditEntry, WriteError>,
+    ) -> Result<toggles::AuditEntry, WriteError> {
+        self.inner.update(edit)
+    }
+    fn audit(&self, query: &AuditQuery) -> Result<Vec<toggles::AuditEntry>, toggles::StoreError> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if self.broken.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(toggles::StoreError::Backend(
+                "the audit table is gone".into(),
+            ));
+        }
+        self.inner.audit(query)
+    }
+    fn watch(&self, on_change: toggles::OnChange) -> Result<(), toggles::StoreError> {
+        self.inner.watch(on_change)
+    }
+}
+
+#[test]
+fn a_report_is_built_once_and_serialized_without_reading() {
+    let _s = serial();
+    let reads = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let broken = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let _toggles = toggles::install(AuditReads {
+        inner: MemoryStore::new(),
+        reads: reads.clone(),
+        broken: broken.clone(),
+    })
+    .unwrap();
+    toggles::write(
+        Change::switch("catalog.recommendations", false)
+            .by("ops")
+            .because("spike"),
+    )
+    .unwrap();
+    let report = registry().report().unwrap();
+    let after_build = reads.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(after_build, 1, "the audit log read once for every toggle");
+    let first = serde_json::to_string(&report).unwrap();
+    let second = serde_json::to_string(&report).unwrap();
+    assert_eq!(first, second);
+    assert_eq!(
+        reads.load(std::sync::atomic::Ordering::SeqCst),
+        after_build,
+        "serializing reads nothing"
+    );
+    let rec = report
+        .toggles
+        .iter()
+        .find(|t| t.declaration.full_name == "catalog.recommendations")
+        .unwrap();
+    assert_eq!(rec.state.modified_by.as_deref(), Some("ops"));
+
+    // An audit log that cannot be read fails the report, rather than dropping the history.
+    broken.store(true, std::sync::atomic::Ordering::SeqCst);
+    let err = registry().report().unwrap_err();
+    assert_eq!(err.to_string(), "the audit table is gone");
+    assert!(registry()
+        .get("catalog.recommendations")
+        .unwrap()
+        .live()
+        .is_err());
 }

@@ -106,7 +106,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!();
     who_gets_what();
 
-    print_registry(as_of);
+    print_registry(as_of)?;
     std::fs::remove_dir_all(&dir)?;
     Ok(())
 }
@@ -136,7 +136,7 @@ fn who_gets_what() {
     println!();
 }
 
-fn print_registry(as_of: Date) {
+fn print_registry(as_of: Date) -> Result<(), Box<dyn std::error::Error>> {
     println!("Every toggle in this binary (as of {as_of}):");
     let width = registry()
         .iter()
@@ -147,7 +147,9 @@ fn print_registry(as_of: Date) {
         "  {:<width$} {:<8} {:<9} {:<10} {:<11} {:<8} declared at",
         "full name", "kind", "default", "life", "remove by", "source"
     );
-    for t in registry() {
+    // The report reads the store's audit log once; printing it reads nothing more.
+    let report = registry().report_as_of(as_of)?;
+    for (t, entry) in registry().iter().zip(&report.toggles) {
         let m = t.meta();
         let remove_by = m.remove_by().map(|d| d.to_string()).unwrap_or_default();
         let expired = if m.is_expired_on(as_of) {
@@ -155,7 +157,7 @@ fn print_registry(as_of: Date) {
         } else {
             ""
         };
-        let source = match t.live().source {
+        let source = match entry.state.source {
             toggles::LiveSource::Store => "store",
             toggles::LiveSource::Default => "default",
         };
@@ -192,11 +194,8 @@ fn print_registry(as_of: Date) {
     println!();
 
     println!("The discoverability endpoint's body:");
-    let report = registry().report_as_of(as_of);
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&report).expect("the report serializes")
-    );
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    Ok(())
 }
 
 fn parse_as_of() -> Result<Date, String> {

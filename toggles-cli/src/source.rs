@@ -7,8 +7,8 @@ use anyhow::{anyhow, bail, Context as _, Result};
 use serde::Deserialize;
 use serde_json::Value as Json;
 use toggles_runtime::{
-    Declarations, Declared, FileStore, History, Kind, Published, Service, Snapshot, Store,
-    Timestamp,
+    Declarations, Declared, FileStore, History, Kind, Live, LiveSource, Published, Service,
+    Snapshot, Store, Timestamp, ToggleReport,
 };
 
 /// The store every command reads, and writes go to.
@@ -112,27 +112,12 @@ pub(crate) struct Parts {
     pub(crate) histories: HashMap<String, History>,
 }
 
-/// A registry report (a service's `GET /`, or `serde_json::to_string(toggles::registry())`):
-/// each toggle's declaration, and the state the service saw.
+/// The toggles of a registry report (a service's `GET /`, or `toggles::registry().report()`
+/// as JSON): each toggle's declaration, and the state the service saw — the runtime's own
+/// [`ToggleReport`], so the command reads what a service writes.
 #[derive(Deserialize)]
 struct RegistryReport {
-    toggles: Vec<ReportedToggle>,
-}
-
-#[derive(Deserialize)]
-struct ReportedToggle {
-    #[serde(flatten)]
-    declared: Declared,
-    state: Option<ReportedState>,
-}
-
-#[derive(Deserialize)]
-struct ReportedState {
-    source: String,
-    value: Option<Json>,
-    first_modified: Option<Timestamp>,
-    last_modified: Option<Timestamp>,
-    modified_by: Option<String>,
+    toggles: Vec<ToggleReport>,
 }
 
 /// Reads `files`: each a registry report, named by its file stem or `SERVICE=PATH`, or the
@@ -165,10 +150,8 @@ pub(crate) fn read_files(files: &[String], now: Timestamp) -> Result<Parts> {
             let name = service.unwrap_or_else(|| stem(&path));
             let mut toggles = Vec::with_capacity(report.toggles.len());
             for t in report.toggles {
-                if let Some(state) = t.state {
-                    add_state(&mut parts, &t.declared, state);
-                }
-                toggles.push(t.declared);
+                add_state(&mut parts, &t.declaration, t.state);
+                toggles.push(t.declaration);
             }
             Declarations::new(Service::new(name, ""), toggles)
         } else {
@@ -191,9 +174,10 @@ fn stem(path: &Path) -> String {
 }
 
 /// The state a service saw, unless an earlier file already gave this toggle's.
-fn add_state(parts: &mut Parts, declared: &Declared, state: ReportedState) {
+fn add_state(parts: &mut Parts, declared: &Declared, state: Live) {
     let name = &declared.full_name;
-    if let (true, Some(value)) = (state.source == "store", state.value) {
+    if state.source == LiveSource::Store {
+        let value = state.value;
         let section = match declared.kind {
             Kind::Switch => &mut parts.snapshot.switches,
             Kind::Flag => &mut parts.snapshot.flags,

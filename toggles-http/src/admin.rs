@@ -15,7 +15,7 @@ use serde::Deserialize;
 use sha2::Sha256;
 use toggles_runtime::{
     audit, may_change, registry, undeclared, AuditQuery, Change, Date, FlagRule, GroupTargets,
-    Kind, Live, LiveSource, Principal, Revision, ToggleInfo, WriteError,
+    Kind, Live, LiveSource, Principal, Revision, StoreError, ToggleInfo, WriteError,
 };
 
 use crate::api::blocking;
@@ -104,17 +104,34 @@ fn given(field: Option<&String>) -> Option<&str> {
     field.map(String::as_str).filter(|s| !s.is_empty())
 }
 
+/// A page saying the store cannot be read, with the reason.
+fn unavailable(error: &StoreError, base: &str) -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        page(
+            "Store unavailable",
+            None,
+            base,
+            &html! { p { "The toggles' store cannot be read: " (error.to_string()) } },
+        ),
+    )
+        .into_response()
+}
+
 /// `GET /admin/`: every toggle, filtered.
 pub(crate) async fn list(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     Query(filters): Query<Filters>,
-) -> Result<Markup, crate::api::Failure> {
+) -> Result<Response, crate::api::Failure> {
     let who = shared.auth.principal(&headers);
     blocking(move || {
         let today = Date::today();
         // One read of the audit log for the whole list.
-        let lives = registry().live_all();
+        let lives = match registry().live_all() {
+            Ok(lives) => lives,
+            Err(e) => return unavailable(&e, ""),
+        };
         let wanted = |(info, live): &(&ToggleInfo, &Live)| {
             let m = info.meta();
             given(filters.namespace.as_ref()).is_none_or(|ns| m.namespace() == ns)
@@ -170,7 +187,7 @@ pub(crate) async fn list(
                 ul { @for name in &stray { li { code { (name) } } } }
             }
         };
-        page("Toggles", who.as_ref(), "", &body)
+        page("Toggles", who.as_ref(), "", &body).into_response()
     })
     .await
 }
@@ -314,11 +331,11 @@ fn lines_of_groups(rule: &FlagRule) -> String {
 
 fn edit_form(
     info: &ToggleInfo,
+    live: &Live,
     token: &str,
     problems: &[String],
     form: Option<&EditForm>,
 ) -> Markup {
-    let live = info.live();
     let current: FlagRule = serde_json::from_value(live.value.clone()).unwrap_or_default();
     // Re-shown after a refusal, the form still stands on the revision it was filled in from.
     let revision = form
@@ -384,10 +401,10 @@ fn toggle_page(
     session: Option<&str>,
     problems: &[String],
     form: Option<&EditForm>,
-) -> Markup {
+) -> Result<Markup, StoreError> {
     let m = info.meta();
-    let history = audit(&AuditQuery::toggle(info.full_name()).limit(20)).unwrap_or_default();
-    let live = info.live();
+    let history = audit(&AuditQuery::toggle(info.full_name()).limit(20))?;
+    let live = info.live()?;
     let editable = who.is_some_and(|p| may_change(p, info.full_name()));
     let body = html! {
         h1 { (info.full_name()) }
@@ -401,7 +418,7 @@ fn toggle_page(
         }
         @if editable {
             h2 { "Change" }
-            (edit_form(info, &session.map(|s| csrf(shared, s)).unwrap_or_default(), problems, form))
+            (edit_form(info, &live, &session.map(|s| csrf(shared, s)).unwrap_or_default(), problems, form))
         } @else if who.is_some() {
             p.readonly { "You may not change this toggle." }
         }
@@ -420,7 +437,7 @@ fn toggle_page(
             }
         }
     };
-    page(info.full_name(), who, "../", &body)
+    Ok(page(info.full_name(), who, "../", &body))
 }
 
 fn not_found(name: &str) -> Response {
@@ -448,7 +465,8 @@ pub(crate) async fn toggle(
         };
         let who = shared.auth.principal(&headers);
         let session = session(&headers);
-        toggle_page(&shared, info, who.as_ref(), session.as_deref(), &[], None).into_response()
+        toggle_page(&shared, info, who.as_ref(), session.as_deref(), &[], None)
+            .map_or_else(|e| unavailable(&e, "../"), IntoResponse::into_response)
     })
     .await
 }
@@ -490,7 +508,11 @@ pub(crate) async fn edit(
             }
             // This program's registry holds only kinds its runtime knows.
             _ => {
-                let stored: FlagRule = serde_json::from_value(info.live().value).unwrap_or_default();
+                let live = match info.live() {
+                    Ok(live) => live,
+                    Err(e) => return unavailable(&e, "../"),
+                };
+                let stored: FlagRule = serde_json::from_value(live.value).unwrap_or_default();
                 rule_of(&form, stored).map(|rule| Change::flag(&name, rule))
             }
         };
@@ -519,9 +541,14 @@ pub(crate) async fn edit(
                 let problem = "Someone changed this toggle after you opened this page: what is in force now is shown above. Make your change again on it.".to_owned();
                 // The form now stands on what is stored, so a save after looking goes through.
                 let mut fresh = form.clone();
-                fresh.revision = Some(info.live().revision.to_string());
-                let page = toggle_page(&shared, info, Some(&who), Some(&session), &[problem], Some(&fresh));
-                return (StatusCode::CONFLICT, page).into_response();
+                fresh.revision = match info.live() {
+                    Ok(live) => Some(live.revision.to_string()),
+                    Err(e) => return unavailable(&e, "../"),
+                };
+                return match toggle_page(&shared, info, Some(&who), Some(&session), &[problem], Some(&fresh)) {
+                    Ok(page) => (StatusCode::CONFLICT, page).into_response(),
+                    Err(e) => unavailable(&e, "../"),
+                };
             }
             Ok(Err(WriteError::Invalid(invalid))) => {
                 invalid.problems.iter().map(|p| format!("`{}` {}", p.toggle, p.message)).collect()
@@ -529,8 +556,10 @@ pub(crate) async fn edit(
             Ok(Err(other)) => vec![other.to_string()],
             Err(problems) => problems,
         };
-        let page = toggle_page(&shared, info, Some(&who), Some(&session), &problems, Some(&form));
-        (StatusCode::UNPROCESSABLE_ENTITY, page).into_response()
+        match toggle_page(&shared, info, Some(&who), Some(&session), &problems, Some(&form)) {
+            Ok(page) => (StatusCode::UNPROCESSABLE_ENTITY, page).into_response(),
+            Err(e) => unavailable(&e, "../"),
+        }
     })
     .await
 }

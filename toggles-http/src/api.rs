@@ -10,7 +10,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value as JsonValue};
-use toggles_runtime::{registry, AuditQuery, Change, Date, FlagRule, Revision, WriteError};
+use toggles_runtime::{
+    registry, AuditQuery, Change, Date, FlagRule, Report, Revision, StoreError, WriteError,
+};
 
 use crate::Shared;
 
@@ -86,9 +88,19 @@ pub(crate) async fn blocking<T: Send + 'static>(
     })
 }
 
-/// `GET /toggles`: the registry's report with live state, as of today.
-pub(crate) async fn report() -> Result<Json<JsonValue>, Failure> {
-    blocking(|| Json(serde_json::to_value(registry()).expect("the report serializes"))).await
+/// A store that cannot be read: 503, saying why.
+fn unavailable(e: &StoreError) -> Failure {
+    Failure::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "store_unavailable",
+        e.to_string(),
+    )
+}
+
+/// `GET /toggles`: the registry's report with live state, as of today; 503 when the store's
+/// audit log cannot be read (a report without the history would say nothing ever changed).
+pub(crate) async fn report() -> Result<Json<Report>, Failure> {
+    blocking(|| registry().report().map(Json).map_err(|e| unavailable(&e))).await?
 }
 
 #[derive(Deserialize)]
@@ -114,18 +126,14 @@ pub(crate) async fn toggle(
             ));
         };
         let query = AuditQuery::toggle(&name).skip(page.skip).limit(limit + 1);
-        let mut audit = toggles_runtime::audit(&query).map_err(|e| {
-            Failure::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "store_unavailable",
-                e.to_string(),
-            )
-        })?;
+        let mut audit = toggles_runtime::audit(&query).map_err(|e| unavailable(&e))?;
         let more = audit.len() > limit;
         audit.truncate(limit);
         let next = more.then(|| json!({ "skip": page.skip + limit, "limit": limit }));
-        let report = info.report_as_of(Date::today());
-        let etag = format!("\"{}\"", report.live().revision);
+        let report = info
+            .report_as_of(Date::today())
+            .map_err(|e| unavailable(&e))?;
+        let etag = format!("\"{}\"", report.state.revision);
         let mut response = Json(json!({
             "toggle": report,
             "audit": audit,

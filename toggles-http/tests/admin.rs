@@ -168,7 +168,8 @@ fn percent_in_force() -> serde_json::Value {
     let live = toggles::registry()
         .get("grading.new_grader")
         .unwrap()
-        .live();
+        .live()
+        .unwrap();
     live.value["percent"].clone()
 }
 
@@ -291,7 +292,8 @@ async fn saving_the_form_keeps_what_it_does_not_show() {
     let live = toggles::registry()
         .get("grading.new_grader")
         .unwrap()
-        .live();
+        .live()
+        .unwrap();
     let stored: FlagRule = serde_json::from_value(live.value).unwrap();
     assert_eq!(stored.percent, Some(20.0));
     assert_eq!(stored.guard, Some(guard), "the guard survives a save");

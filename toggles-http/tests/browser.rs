@@ -294,7 +294,8 @@ async fn owner_widens_the_rollout(client: &Client, base: &str) {
     let live = toggles::registry()
         .get("grading.new_grader")
         .unwrap()
-        .live();
+        .live()
+        .unwrap();
     assert_eq!(live.value["percent"], 50.0);
 }
 
@@ -337,6 +338,7 @@ async fn others_cannot(client: &Client, base: &str) {
     let live = toggles::registry()
         .get("grading.new_grader")
         .unwrap()
-        .live();
+        .live()
+        .unwrap();
     assert_eq!(live.value["percent"], 50.0, "nothing changed");
 }

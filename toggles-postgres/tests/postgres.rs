@@ -112,7 +112,8 @@ fn writes_are_transactional_audited_and_in_force() {
     let live = toggles::registry()
         .get("uploads.max_upload_bytes")
         .unwrap()
-        .live();
+        .live()
+        .unwrap();
     assert_eq!(live.modified_by.as_deref(), Some("bob"));
 
     // Refused: state and audit as they were.

@@ -50,8 +50,8 @@ pub use crate::declare::{
     Source, Switch, Toggle, ToggleInfo, Value,
 };
 pub use crate::report::{
-    undeclared, Declarer, Drift, FleetReport, FleetService, FleetState, FleetToggle, Live,
-    LiveSource, Report, ToggleReport,
+    undeclared, Declarer, Drift, DuplicateReport, FleetReport, FleetService, FleetState,
+    FleetToggle, Live, LiveSource, Report, ToggleReport,
 };
 pub use crate::rules::{
     bucket, Context, Explanation, FlagRule, GroupTargets, Guard, Limit, Step, Targets, Timestamp,

@@ -39,6 +39,13 @@ impl Revision {
     }
 }
 
+/// The revision of no entry.
+impl Default for Revision {
+    fn default() -> Revision {
+        Revision::of(None)
+    }
+}
+
 impl fmt::Display for Revision {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:016x}", self.0)

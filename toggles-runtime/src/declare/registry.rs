@@ -20,7 +20,9 @@ use crate::declare::{Kind, Meta, Registration, Source, Toggle, Value};
 /// let info = registry().get("grading.new_grader").unwrap();
 /// assert_eq!(info.meta().description(), "Grade problems with the rewritten engine.");
 /// assert!(info.meta().is_expired_on("2025-06-02".parse().unwrap()));
-/// println!("{}", serde_json::to_string_pretty(registry()).unwrap());
+/// // The discoverability endpoint's body: built once (it reads the audit log), then serialized.
+/// println!("{}", serde_json::to_string_pretty(&registry().report()?)?);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn registry() -> &'static Registry {
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
@@ -35,8 +37,8 @@ pub fn registry() -> &'static Registry {
 
 /// Every declared toggle, sorted by full name, and any full name declared twice.
 ///
-/// Get it with [`registry()`]. It serializes with serde to the discoverability endpoint's JSON
-/// body, the [`Report`](crate::Report) as of today; see there for the shape.
+/// Get it with [`registry()`]. [`report`](Registry::report) builds the discoverability
+/// endpoint's JSON body from it, the [`Report`](crate::Report); see there for the shape.
 pub struct Registry {
     toggles: Vec<ToggleInfo>,
     /// `toggles`' full names, in the same order: a lookup by name searches these without a

@@ -1,20 +1,22 @@
 //! The registry as a JSON report: the discoverability endpoint's body.
 
-use std::borrow::Cow;
-
-use serde::ser::{SerializeMap, SerializeSeq, Serializer};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use toggles_vocab::Date;
 
 use crate::declare::{Registry, ToggleInfo};
 use crate::report::Live;
+use crate::stores::{Declared, DeclaredAt, StoreError};
 
-/// The registry as of a date, with every toggle's live state: serializes to the
+/// The registry as of a date, with every toggle's state in force and its history: the
 /// discoverability endpoint's JSON body (OEP-17 Req 11 and 12).
+///
+/// A report is data: [`Registry::report`] builds it — reading the installed store's audit log
+/// once, which may fail, and the clock once — and serializing it reads nothing. It reads back
+/// from JSON too (the `toggles` command reads the reports services write), each toggle's entry
+/// being its published declaration ([`Declared`]) and what the report adds.
 ///
 /// # JSON shape
 ///
-/// [`Registry`](crate::Registry) and [`Report`] serialize with serde to the discoverability endpoint's body.
 /// The shape is stable: fields may be added, none renamed or removed within a major version.
 ///
 /// ```json
@@ -43,7 +45,7 @@ use crate::report::Live;
 ///         "file": "src/engine.rs", "line": 12, "column": 1
 ///       },
 ///       "state": {
-///         "source": "store", "value": { "percent": 20.0 },
+///         "source": "store", "value": { "percent": 20.0 }, "revision": "3f1c2a9e08b7d4c6",
 ///         "first_modified": "2025-03-01T09:00:00Z", "last_modified": "2025-04-02T14:30:00Z",
 ///         "modified_by": "ana@example.com"
 ///       }
@@ -54,9 +56,10 @@ use crate::report::Live;
 /// }
 /// ```
 ///
-/// Each toggle also carries `"state"`: `{"source": "store" | "default", "value": ..., "first_modified",
-/// "last_modified", "modified_by"}` — the switch state, flag rule or setting value in force,
-/// and who changed it when, from the audit log (`null` when never changed).
+/// Each toggle also carries `"state"`: `{"source": "store" | "default", "value": ...,
+/// "revision", "first_modified", "last_modified", "modified_by"}` — the switch state, flag rule or
+/// setting value in force, its [`Revision`](crate::Revision), and who changed it when, from the
+/// audit log (`null` when never changed).
 ///
 /// `kind` is `"switch"`, `"flag"` or `"setting"`; `default` is a JSON boolean, number or string
 /// after `value_type`; dates are `YYYY-MM-DD`; `expired` is judged on `as_of` (a temporary
@@ -71,80 +74,28 @@ use crate::report::Live;
 /// static NEW_GRADER: Flag;
 ///
 /// let as_of: Date = "2026-01-01".parse().unwrap();
-/// let json = serde_json::to_value(registry().report_as_of(as_of)).unwrap();
-/// assert_eq!(json["expired"][0], "grading.new_grader");
+/// let report = registry().report_as_of(as_of)?;
+/// assert_eq!(report.expired, ["grading.new_grader"]);
+/// let json = serde_json::to_value(&report)?;
 /// assert_eq!(json["toggles"][0]["state"]["source"], "default");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Clone, Copy)]
-pub struct Report<'r> {
-    registry: &'r Registry,
-    as_of: Date,
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Report {
+    /// The date `expired` is judged on.
+    pub as_of: Date,
+    /// Every toggle, in full-name order.
+    pub toggles: Vec<ToggleReport>,
+    /// Full names of the toggles past their `remove_by` on `as_of`.
+    pub expired: Vec<String>,
+    /// Full names declared more than once, with every declaration.
+    pub duplicates: Vec<DuplicateReport>,
 }
 
-impl Registry {
-    /// The report as of `date`: what serializes to JSON, with `expired` judged on that date.
-    pub fn report_as_of(&self, date: Date) -> Report<'_> {
-        Report {
-            registry: self,
-            as_of: date,
-        }
-    }
-}
-
-/// Serializes as the [`Report`] as of today (UTC).
-impl Serialize for Registry {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.report_as_of(Date::today()).serialize(serializer)
-    }
-}
-
-impl Serialize for Report<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // One read of the state in force and of the audit log for the whole report.
-        let lives = self.registry.live_all();
-        let mut map = serializer.serialize_map(Some(4))?;
-        map.serialize_entry("as_of", &self.as_of)?;
-        map.serialize_entry(
-            "toggles",
-            &Entries {
-                report: *self,
-                lives: &lives,
-            },
-        )?;
-        let expired: Vec<_> = self
-            .registry
-            .expired_on(self.as_of)
-            .map(ToggleInfo::full_name)
-            .collect();
-        map.serialize_entry("expired", &expired)?;
-        map.serialize_entry("duplicates", self.registry.duplicates())?;
-        map.end()
-    }
-}
-
-struct Entries<'r> {
-    report: Report<'r>,
-    /// By registry position.
-    lives: &'r [Live],
-}
-
-impl Serialize for Entries<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut seq = serializer.serialize_seq(Some(self.report.registry.len()))?;
-        for (info, live) in self.report.registry.iter().zip(self.lives) {
-            seq.serialize_element(&ToggleReport {
-                info,
-                as_of: self.report.as_of,
-                live: Cow::Borrowed(live),
-            })?;
-        }
-        seq.end()
-    }
-}
-
-/// One toggle's entry of the [`Report`], as of a date, with its live state: what the
-/// discoverability endpoint answers for one toggle. Same JSON as an element of the report's
-/// `toggles`.
+/// One toggle's entry of the [`Report`]: its declaration as the program publishes it, what the
+/// report adds — its namespace and name, whether it is expired, its state in force — and
+/// nothing read when it is serialized.
 ///
 /// ```
 /// use toggles::{registry, toggle, Switch};
@@ -154,57 +105,90 @@ impl Serialize for Entries<'_> {
 /// static RECOMMENDATIONS: Switch = true;
 ///
 /// let info = registry().get("catalog.recommendations").unwrap();
-/// let json = serde_json::to_value(info.report_as_of("2026-01-01".parse().unwrap())).unwrap();
+/// let entry = info.report_as_of("2026-01-01".parse().unwrap())?;
+/// assert_eq!(entry.state.value, true);
+/// let json = serde_json::to_value(&entry)?;
 /// assert_eq!(json["kind"], "switch");
-/// assert_eq!(json["state"]["value"], true);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub struct ToggleReport<'r> {
-    info: &'r ToggleInfo,
-    as_of: Date,
-    live: Cow<'r, Live>,
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ToggleReport {
+    /// What the program declares of the toggle (its fields are the entry's, in the JSON).
+    #[serde(flatten)]
+    pub declaration: Declared,
+    /// The namespace.
+    pub namespace: String,
+    /// The name within it.
+    pub name: String,
+    /// Whether it is past its `remove_by` on the report's date.
+    pub expired: bool,
+    /// What is in force for it, and who changed it when.
+    pub state: Live,
+}
+
+/// A full name declared more than once, as the report gives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct DuplicateReport {
+    /// The full name.
+    pub full_name: String,
+    /// Every declaration of it.
+    pub sources: Vec<DeclaredAt>,
+}
+
+impl Registry {
+    /// The report as of today (UTC): every toggle with its state in force and history, the
+    /// expired ones, the duplicates. Reads the installed store's audit log once; an `Err` means
+    /// it could not be read (a report without the history would say nothing changed).
+    pub fn report(&self) -> Result<Report, StoreError> {
+        self.report_as_of(Date::today())
+    }
+
+    /// [`report`](Registry::report), with `expired` judged on `date`.
+    pub fn report_as_of(&self, date: Date) -> Result<Report, StoreError> {
+        let lives = self.live_all()?;
+        let toggles = self
+            .iter()
+            .zip(lives)
+            .map(|(info, live)| ToggleReport::of(info, date, live))
+            .collect();
+        Ok(Report {
+            as_of: date,
+            toggles,
+            expired: self
+                .expired_on(date)
+                .map(|t| t.full_name().to_owned())
+                .collect(),
+            duplicates: self
+                .duplicates()
+                .iter()
+                .map(|d| DuplicateReport {
+                    full_name: d.full_name.to_owned(),
+                    sources: d.sources.iter().map(DeclaredAt::of).collect(),
+                })
+                .collect(),
+        })
+    }
 }
 
 impl ToggleInfo {
-    /// This toggle's entry of the report as of `as_of`, with its live state (its history read
-    /// from the installed store).
-    pub fn report_as_of(&self, as_of: Date) -> ToggleReport<'_> {
+    /// This toggle's entry of the report as of `as_of`, its history read from the installed
+    /// store's audit log (an `Err` when it cannot be read).
+    pub fn report_as_of(&self, as_of: Date) -> Result<ToggleReport, StoreError> {
+        Ok(ToggleReport::of(self, as_of, self.live()?))
+    }
+}
+
+impl ToggleReport {
+    fn of(info: &ToggleInfo, as_of: Date, state: Live) -> ToggleReport {
+        let m = info.meta();
         ToggleReport {
-            info: self,
-            as_of,
-            live: Cow::Owned(self.live()),
+            declaration: Declared::of(info),
+            namespace: m.namespace().to_owned(),
+            name: m.name().to_owned(),
+            expired: m.is_expired_on(as_of),
+            state,
         }
-    }
-}
-
-impl ToggleReport<'_> {
-    /// The toggle's state in force, as the report gives it.
-    pub fn live(&self) -> &Live {
-        &self.live
-    }
-}
-
-impl Serialize for ToggleReport<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let m = self.info.meta();
-        let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("full_name", m.full_name())?;
-        map.serialize_entry("namespace", m.namespace())?;
-        map.serialize_entry("name", m.name())?;
-        map.serialize_entry("kind", &self.info.kind())?;
-        map.serialize_entry("value_type", self.info.value_type())?;
-        map.serialize_entry("default", &self.info.default_value())?;
-        map.serialize_entry("description", m.description())?;
-        map.serialize_entry("life", m.life().as_str())?;
-        map.serialize_entry("remove_by", &m.remove_by())?;
-        map.serialize_entry("justification", &m.justification())?;
-        map.serialize_entry("expired", &m.is_expired_on(self.as_of))?;
-        map.serialize_entry("created", &m.created())?;
-        map.serialize_entry("owner", &m.owner())?;
-        map.serialize_entry("use_cases", m.use_cases())?;
-        map.serialize_entry("tickets", &m.tickets())?;
-        map.serialize_entry("warning", &m.warning())?;
-        map.serialize_entry("source", m.source())?;
-        map.serialize_entry("state", self.live.as_ref())?;
-        map.end()
     }
 }

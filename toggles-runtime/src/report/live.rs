@@ -1,15 +1,15 @@
 //! What is in force for a toggle now, and who changed it when.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::compile::{Compiled, Revision};
 use crate::declare::{registry, ToggleInfo};
 use crate::rules::Timestamp;
 use crate::state::{current, installed_store};
-use crate::stores::History;
+use crate::stores::{History, StoreError};
 
 /// A toggle's state in force, for the registry's live view (OEP-17 Req 5 and 12).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Live {
     /// Where `value` comes from.
@@ -25,12 +25,14 @@ pub struct Live {
     pub modified_by: Option<String>,
     /// The revision of the stored entry in force (of no entry, for the compiled default): what
     /// a write decided on this state passes to
-    /// [`if_revision`](crate::WriteRequest::if_revision).
+    /// [`if_revision`](crate::WriteRequest::if_revision). (Read from a report that has none —
+    /// written by the first release — it is that of no entry.)
+    #[serde(default)]
     pub revision: Revision,
 }
 
 /// Where a toggle's state in force comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LiveSource {
     /// The installed store holds an entry for it.
@@ -41,7 +43,8 @@ pub enum LiveSource {
 
 impl ToggleInfo {
     /// What is in force for the toggle now: the store's entry or the compiled default, and who
-    /// changed it when, asked of the installed store's audit log.
+    /// changed it when, asked of the installed store's audit log (an `Err` when it cannot be
+    /// read).
     ///
     /// ```
     /// use toggles::{registry, toggle, Change, LiveSource, MemoryStore, Switch};
@@ -50,22 +53,20 @@ impl ToggleInfo {
     /// #[toggle(namespace = "catalog", life = "permanent", justification = "circuit breaker")]
     /// static RECOMMENDATIONS: Switch = true;
     ///
-    /// let _toggles = toggles::install(MemoryStore::new()).unwrap();
-    /// toggles::write(Change::switch("catalog.recommendations", false).by("ops").because("spike")).unwrap();
-    /// let live = registry().get("catalog.recommendations").unwrap().live();
+    /// let _toggles = toggles::install(MemoryStore::new())?;
+    /// toggles::write(Change::switch("catalog.recommendations", false).by("ops").because("spike"))?;
+    /// let live = registry().get("catalog.recommendations").unwrap().live()?;
     /// assert_eq!(live.source, LiveSource::Store);
     /// assert_eq!(live.value, false);
     /// assert_eq!(live.modified_by.as_deref(), Some("ops"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn live(&self) -> Live {
-        let history = installed_store().and_then(|store| {
-            store
-                .history(self.full_name())
-                .map_err(|e| tracing::warn!(toggle = self.full_name(), error = %e, "toggles: audit history unavailable"))
-                .ok()
-                .flatten()
-        });
-        Live::of(self, current().as_deref(), history)
+    pub fn live(&self) -> Result<Live, StoreError> {
+        let history = match installed_store() {
+            Some(store) => store.history(self.full_name())?,
+            None => None,
+        };
+        Ok(Live::of(self, current().as_deref(), history))
     }
 }
 
@@ -100,17 +101,14 @@ pub fn undeclared() -> Vec<String> {
 impl crate::declare::Registry {
     /// [`ToggleInfo::live`] of every toggle, in registry order, reading the audit log once (one
     /// query to a database) rather than once per toggle.
-    pub fn live_all(&self) -> Vec<Live> {
-        let histories = installed_store()
-            .and_then(|store| {
-                store
-                    .histories()
-                    .map_err(|e| tracing::warn!(error = %e, "toggles: audit history unavailable"))
-                    .ok()
-            })
-            .unwrap_or_default();
+    pub fn live_all(&self) -> Result<Vec<Live>, StoreError> {
+        let histories = match installed_store() {
+            Some(store) => store.histories()?,
+            None => std::collections::HashMap::new(),
+        };
         let compiled = current();
-        self.iter()
+        Ok(self
+            .iter()
             .map(|t| {
                 Live::of(
                     t,
@@ -118,7 +116,7 @@ impl crate::declare::Registry {
                     histories.get(t.full_name()).cloned(),
                 )
             })
-            .collect()
+            .collect())
     }
 }
 

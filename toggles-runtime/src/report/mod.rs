@@ -7,5 +7,5 @@ mod json;
 mod live;
 
 pub use self::fleet::{Declarer, Drift, FleetReport, FleetService, FleetState, FleetToggle};
-pub use self::json::{Report, ToggleReport};
+pub use self::json::{DuplicateReport, Report, ToggleReport};
 pub use self::live::{undeclared, Live, LiveSource};

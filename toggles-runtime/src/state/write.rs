@@ -186,7 +186,7 @@ impl fmt::Debug for WriteRequest<'_> {
 ///
 /// // As a principal, on the condition that nobody changed the rule meanwhile.
 /// let ana = Principal::new("ana").team("grading-team");
-/// let seen = toggles::registry().get("grading.new_grader").unwrap().live().revision;
+/// let seen = toggles::registry().get("grading.new_grader").unwrap().live()?.revision;
 /// let rule = FlagRule::new().percent(20.0);
 /// let entry = toggles::write(
 ///     Change::flag("grading.new_grader", rule.clone()).by(&ana).because("start").if_revision(seen),

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use toggles_vocab::{Date, UseCase};
 
-use crate::declare::{Kind, Registry, ToggleInfo};
+use crate::declare::{Kind, Registry, Source, ToggleInfo};
 use crate::rules::Timestamp;
 
 /// The service a process belongs to, as it publishes itself to a shared store.
@@ -214,6 +214,20 @@ pub struct DeclaredAt {
     pub column: u32,
 }
 
+impl DeclaredAt {
+    /// Where a toggle of this program is declared.
+    pub fn of(source: &Source) -> DeclaredAt {
+        DeclaredAt {
+            crate_name: source.crate_name.to_owned(),
+            crate_version: source.crate_version.to_owned(),
+            module_path: source.module_path.to_owned(),
+            file: source.file.to_owned(),
+            line: source.line,
+            column: source.column,
+        }
+    }
+}
+
 impl Declared {
     /// The declarations in `list` (a published JSON array) that this version can read, each on
     /// its own: one it cannot read (a newer version's field gone wrong) is left out, with a
@@ -253,14 +267,7 @@ impl Declared {
             use_cases: m.use_cases().to_vec(),
             tickets: m.tickets().map(str::to_owned),
             warning: m.warning().map(str::to_owned),
-            source: DeclaredAt {
-                crate_name: s.crate_name.to_owned(),
-                crate_version: s.crate_version.to_owned(),
-                module_path: s.module_path.to_owned(),
-                file: s.file.to_owned(),
-                line: s.line,
-                column: s.column,
-            },
+            source: DeclaredAt::of(s),
         }
     }
 }
