@@ -5,14 +5,15 @@
 pub use toggles_macros::toggle;
 pub use toggles_runtime::*;
 
-/// The PostgreSQL store, for toggles a fleet of services shares (feature `postgres`).
+// The integrations' docs are shown here, in one place, rather than as links to other crates.
 #[cfg(feature = "postgres")]
+#[doc(inline)]
 pub use toggles_postgres as postgres;
 
-/// The HTTP router: discoverability, owner-scoped writes, OFREP (feature `http`).
 #[cfg(feature = "http")]
+#[doc(inline)]
 pub use toggles_http as http;
 
-/// The OpenFeature provider (feature `openfeature`).
 #[cfg(feature = "openfeature")]
+#[doc(inline)]
 pub use toggles_openfeature as openfeature;

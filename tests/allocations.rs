@@ -5,7 +5,9 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use toggles::{toggle, Change, Context, Flag, FlagRule, MemoryStore, Setting, Switch};
+use toggles::rules::FlagRule;
+use toggles::store::MemoryStore;
+use toggles::{toggle, Change, Context, Flag, Setting, Switch};
 
 struct Counting;
 
@@ -83,8 +85,8 @@ fn evaluations_allocate_nothing() {
             "bench.groups",
             FlagRule::new()
                 .constraint("region", ["US", "RO"])
-                .group_off("org", ["org-x"])
-                .group_on("course", ["course-a", "course-b"]),
+                .groups_off("org", ["org-x"])
+                .groups_on("course", ["course-a", "course-b"]),
         ),
     ] {
         toggles::write(Change::flag(name, rule).by("test").because("set up")).unwrap();
@@ -103,9 +105,9 @@ fn evaluations_allocate_nothing() {
         for i in 0..1000 {
             let user = if i % 2 == 0 { "user-7" } else { "user-700" };
             let ctx = Context::new()
-                .user(user)
-                .groups(&groups)
-                .attributes(&attributes);
+                .with_user(user)
+                .with_groups(&groups)
+                .with_attributes(&attributes);
             on += usize::from(RECOMMENDATIONS.is_enabled());
             on += usize::from(EVERYONE.is_enabled(&ctx));
             on += usize::from(ROLLOUT.is_enabled(&ctx));

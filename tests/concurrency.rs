@@ -5,7 +5,9 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use toggles::{toggle, Change, Context, Flag, FlagRule, MemoryStore, Setting, Switch};
+use toggles::rules::FlagRule;
+use toggles::store::MemoryStore;
+use toggles::{toggle, Change, Context, Flag, Setting, Switch};
 
 /// Grade problems with the rewritten engine.
 #[toggle(namespace = "grading", life = "temporary", remove_by = "2030-01-01")]
@@ -67,12 +69,12 @@ fn checks_stay_consistent_while_the_store_is_rewritten() {
                 let mut last_counter = 0;
                 let mut checks = 0u64;
                 while !done.load(Ordering::Relaxed) || checks == 0 {
-                    let other = Context::new().user("other");
+                    let other = Context::new().with_user("other");
                     assert!(
                         NEW_GRADER.is_enabled(&other),
                         "user `other` is on in every snapshot"
                     );
-                    let r = Context::new().user("r");
+                    let r = Context::new().with_user("r");
                     let first = NEW_GRADER.is_enabled(&r);
                     for _ in 0..10 {
                         assert_eq!(NEW_GRADER.is_enabled(&r), first, "one request, one answer");
@@ -123,11 +125,11 @@ fn checks_stay_consistent_while_the_store_is_rewritten() {
     assert_eq!(COUNTER.get(), WRITES);
     assert!(RECOMMENDATIONS.is_enabled(), "the last write turned it on");
     assert!(
-        NEW_GRADER.is_enabled(&Context::new().user("r")),
+        NEW_GRADER.is_enabled(&Context::new().with_user("r")),
         "the last rule (even) has no exception"
     );
     assert_eq!(
-        toggles::audit(&toggles::AuditQuery::all().limit(usize::MAX))
+        toggles::report::audit(&toggles::store::AuditQuery::all().limit(usize::MAX))
             .unwrap()
             .len(),
         usize::try_from(3 * WRITES + 2).unwrap()

@@ -7,11 +7,10 @@ mod support;
 use std::time::Duration;
 
 use serde_json::json;
+use toggles::fleet::{Declared, FleetReport, LIVE_WITHIN};
 use toggles::store::Store;
-use toggles::{
-    registry, toggle, AuditEntry, Declarations, Declared, Flag, FleetReport, Installer,
-    MemoryStore, Service, Switch, Timestamp, LIVE_WITHIN,
-};
+use toggles::store::{AuditEntry, Declarations, MemoryStore};
+use toggles::{registry, toggle, Flag, Installer, Service, Switch, Timestamp};
 
 /// Grade problems with the rewritten engine.
 #[toggle(namespace = "grading", life = "temporary", remove_by = "2025-06-01")]
@@ -56,14 +55,11 @@ fn set(store: &dyn Store, section: &str, name: &str, value: &serde_json::Value, 
                 _ => &mut snapshot.settings,
             };
             map.insert(name.to_owned(), value.clone());
-            Ok(AuditEntry {
-                at: at("2026-03-01T09:00:00Z"),
-                actor: actor.to_owned(),
-                toggle: name.to_owned(),
-                before: None,
-                after: Some(value.clone()),
-                reason: "fixture".into(),
-            })
+            Ok(
+                AuditEntry::new(name.to_owned(), actor.to_owned(), "fixture")
+                    .after(Some(value.clone()))
+                    .at(at("2026-03-01T09:00:00Z")),
+            )
         })
         .unwrap();
 }
@@ -216,7 +212,7 @@ fn installing_publishes_this_program_and_the_heartbeat_marks_it_seen() {
     let _s = support::store::serial();
     let store = std::sync::Arc::new(MemoryStore::new());
     let service = Service::new("grading", "1.4.2");
-    let _toggles = Installer::new(support::store::SharedStore(store.clone()))
+    let _toggles = Installer::new(store.clone())
         .service(service.clone())
         .install()
         .unwrap();
@@ -274,19 +270,19 @@ fn writes_from_outside_validate_against_the_fleets_declarations() {
         toggles::Change::setting("catalog.recommendations", 3),
         toggles::Change::flag(
             "grading.new_grader",
-            toggles::FlagRule::new().percent(101.0),
+            toggles::rules::FlagRule::new().percent(101.0),
         ),
         toggles::Change::flag(
             "grading.new_grader",
-            toggles::FlagRule::new().percent(12.345),
+            toggles::rules::FlagRule::new().percent(12.345),
         ),
         toggles::Change::flag(
             "grading.new_grader",
-            toggles::FlagRule::new().requires("grading.new_grader"),
+            toggles::rules::FlagRule::new().requires("grading.new_grader"),
         ),
         toggles::Change::flag(
             "grading.new_grader",
-            toggles::FlagRule::new().requires("catalog.recommendations"),
+            toggles::rules::FlagRule::new().requires("catalog.recommendations"),
         ),
     ];
     for change in &bad {
@@ -305,7 +301,7 @@ fn writes_from_outside_validate_against_the_fleets_declarations() {
     );
     assert!(
         shared
-            .audit(&toggles::AuditQuery::all())
+            .audit(&toggles::store::AuditQuery::all())
             .unwrap()
             .is_empty(),
         "nothing refused is audited"
@@ -345,7 +341,7 @@ fn run(
     service
 }
 
-fn find<'r>(report: &'r FleetReport, name: &str) -> &'r toggles::FleetToggle {
+fn find<'r>(report: &'r FleetReport, name: &str) -> &'r toggles::fleet::FleetToggle {
     report.toggles.iter().find(|t| t.full_name == name).unwrap()
 }
 
@@ -475,8 +471,8 @@ fn ownership_follows_the_version_deployed_last_not_the_version_string() {
         now,
     );
     let off = toggles::Change::switch("catalog.recommendations", false);
-    let old = toggles::Principal::new("olga").team("old-team");
-    let new = toggles::Principal::new("nina").team("new-team");
+    let old = toggles::policy::Principal::new("olga").team("old-team");
+    let new = toggles::policy::Principal::new("nina").team("new-team");
     let refused = toggles::write(off.clone().by(&old).because("spike").to(&store)).unwrap_err();
     assert_eq!(
         refused.to_string(),
@@ -571,7 +567,7 @@ fn a_store_forgets_an_instance_not_seen_for_its_retention() {
 fn a_plain_install_publishes_a_version() {
     let _s = support::store::serial();
     let store = std::sync::Arc::new(MemoryStore::new());
-    let _toggles = toggles::install(support::store::SharedStore(store.clone())).unwrap();
+    let _toggles = toggles::install(store.clone()).unwrap();
     let service = store.published().unwrap()[0].declarations.service.clone();
     // The test program is not named after a crate that declares toggles.
     assert_eq!(service.version, "unknown");
@@ -608,18 +604,18 @@ fn the_state_a_retired_toggle_left_is_reset_by_an_admin_only() {
         "ana",
     );
 
-    let on = toggles::Change::flag("lms.retired", toggles::FlagRule::new());
+    let on = toggles::Change::flag("lms.retired", toggles::rules::FlagRule::new());
     assert_eq!(
         toggles::write(on.clone().by("ops").because("x").to(&store)).unwrap_err().to_string(),
         "write refused: `lms.retired` is declared by no running service any more (last by lms 1.9.0): its state can only be reset"
     );
     let reset = toggles::Change::reset("lms.retired");
-    let member = toggles::Principal::new("lena").team("lms-team");
+    let member = toggles::policy::Principal::new("lena").team("lms-team");
     assert!(matches!(
         toggles::write(reset.clone().by(&member).because("clean up").to(&store)),
         Err(toggles::WriteError::Forbidden(_))
     ));
-    let admin = toggles::Principal::new("root").admin();
+    let admin = toggles::policy::Principal::new("root").admin();
     toggles::write(reset.clone().by(&admin).because("clean up").to(&store)).unwrap();
     assert!(store.load().unwrap().flags.is_empty());
     // Nothing left to reset: refused, not audited twice.
@@ -631,7 +627,7 @@ fn declarations_a_newer_version_published_break_nothing() {
     let _s = support::store::serial();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("toggles.json");
-    let store = toggles::FileStore::open(&path).unwrap();
+    let store = toggles::store::FileStore::open(&path).unwrap();
     let now = Timestamp::now();
     run(
         &store,
@@ -700,7 +696,7 @@ fn an_instance_the_store_forgot_publishes_again() {
     let store =
         std::sync::Arc::new(MemoryStore::new().forget_instances_after(Duration::from_secs(1)));
     let service = instance("grading", "1.4.2", "web-1");
-    let _toggles = Installer::new(support::store::SharedStore(store.clone()))
+    let _toggles = Installer::new(store.clone())
         .service(service.clone())
         .heartbeat(Duration::from_millis(100))
         .install()
@@ -768,5 +764,11 @@ fn a_write_to_a_fleets_store_compares_and_sets() {
             toggles::Revision::of(Some(&json!(false)))
         )
     );
-    assert_eq!(store.audit(&toggles::AuditQuery::all()).unwrap().len(), 1);
+    assert_eq!(
+        store
+            .audit(&toggles::store::AuditQuery::all())
+            .unwrap()
+            .len(),
+        1
+    );
 }

@@ -8,12 +8,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use support::store::{all_audit, serial, SharedStore};
+use support::store::{all_audit, serial};
+use toggles::rules::{FlagRule, Guard};
+use toggles::store::{AuditEntry, MemoryStore, Snapshot};
 use toggles::store::{AuditQuery, OnChange, Store};
-use toggles::{
-    toggle, AuditEntry, Change, Context, Flag, FlagRule, Guard, Installation, Installer,
-    MemoryStore, Snapshot, StoreError, WriteError,
-};
+use toggles::{toggle, Change, Context, Flag, Installation, Installer, StoreError, WriteError};
 
 /// Guarded by error rate.
 #[toggle(namespace = "guarded", life = "temporary", remove_by = "2030-01-01")]
@@ -36,7 +35,7 @@ fn install(store: impl Store) -> Installation {
 /// A fresh store with `rule` for `name`, installed; the store, to look behind the runtime.
 fn installed(name: &str, rule: FlagRule) -> (Installation, Arc<MemoryStore>) {
     let store = Arc::new(MemoryStore::new());
-    let toggles = install(SharedStore(Arc::clone(&store)));
+    let toggles = install(Arc::clone(&store));
     toggles::write(
         Change::flag(name, rule)
             .by("ana")
@@ -58,12 +57,12 @@ fn record(flag: &Flag, on: bool, ok: usize, err: usize) {
 fn guard_entries() -> Vec<AuditEntry> {
     all_audit()
         .into_iter()
-        .filter(|e| e.actor == toggles::GUARD_ACTOR)
+        .filter(|e| e.actor == toggles::rules::GUARD_ACTOR)
         .collect()
 }
 
 fn on(flag: &Flag) -> bool {
-    flag.is_enabled(&Context::new().user("u1"))
+    flag.is_enabled(&Context::new().with_user("u1"))
 }
 
 #[test]
@@ -93,10 +92,7 @@ fn trips_above_the_limit_and_not_at_it() {
     let after: FlagRule = serde_json::from_value(entry.after.clone().unwrap()).unwrap();
     assert!(before.active && !after.active, "the write turns it off");
     assert_eq!(
-        FlagRule {
-            active: true,
-            ..after
-        },
+        after.clone().active(true),
         before,
         "and changes nothing else"
     );
@@ -257,7 +253,7 @@ fn turning_it_back_on_is_a_persons_write_and_starts_afresh() {
 
 /// A memory store that can be taken down: every call fails while it is.
 struct Flaky {
-    inner: SharedStore,
+    inner: Arc<MemoryStore>,
     down: Arc<AtomicBool>,
 }
 
@@ -299,7 +295,7 @@ fn a_store_down_when_it_trips_loses_nothing() {
     let _s = serial();
     let down = Arc::new(AtomicBool::new(false));
     let toggles = install(Flaky {
-        inner: SharedStore(Arc::new(MemoryStore::new())),
+        inner: Arc::new(MemoryStore::new()),
         down: Arc::clone(&down),
     });
     let guard = Guard::error_rate(10.0).window_secs(60).min_requests(100);
@@ -349,12 +345,7 @@ fn a_store_down_when_it_trips_loses_nothing() {
 fn a_bad_guard_is_refused_whole() {
     let _s = serial();
     let (_toggles, _store) = installed("guarded.new_grader", FlagRule::new());
-    let bad = Guard {
-        max_error_rate: Some(150.0),
-        max_margin: None,
-        window_secs: 0,
-        min_requests: 0,
-    };
+    let bad = Guard::error_rate(150.0).window_secs(0).min_requests(0);
     let refused = toggles::write(
         Change::flag("guarded.new_grader", FlagRule::new().guard(bad))
             .by("ana")
@@ -369,10 +360,8 @@ fn a_bad_guard_is_refused_whole() {
     ] {
         assert!(refused.contains(problem), "{refused}");
     }
-    let neither = Guard {
-        max_error_rate: None,
-        ..Guard::error_rate(1.0)
-    };
+    let mut neither = Guard::error_rate(1.0);
+    neither.max_error_rate = None;
     let refused = toggles::write(
         Change::flag("guarded.new_grader", FlagRule::new().guard(neither))
             .by("ana")

@@ -7,11 +7,10 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use toggles::rules::{FlagRule, Guard};
+use toggles::store::{AuditEntry, MemoryStore, Snapshot};
 use toggles::store::{AuditQuery, OnChange, Store};
-use toggles::{
-    toggle, AuditEntry, Change, Context, Flag, FlagRule, Guard, Installer, MemoryStore, Snapshot,
-    StoreError, WriteError,
-};
+use toggles::{toggle, Change, Context, Flag, Installer, StoreError, WriteError};
 
 /// A rollout with a guard.
 #[toggle(namespace = "hung", life = "temporary", remove_by = "2030-01-01")]
@@ -126,5 +125,9 @@ fn a_guard_trip_and_a_test_override_complete_while_a_load_hangs() {
         .inner
         .audit(&AuditQuery::toggle("hung.rollout"))
         .unwrap();
-    assert_eq!(audit[0].actor, toggles::GUARD_ACTOR, "the trip is audited");
+    assert_eq!(
+        audit[0].actor,
+        toggles::rules::GUARD_ACTOR,
+        "the trip is audited"
+    );
 }

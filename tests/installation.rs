@@ -7,11 +7,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use support::store::{serial, wait_for, SharedStore};
+use support::store::{serial, wait_for};
+use toggles::store::{AuditEntry, FileStore, MemoryStore, Snapshot};
 use toggles::store::{AuditQuery, OnChange, Store};
 use toggles::{
-    toggle, AuditEntry, Change, FileStore, InstallError, Installer, MemoryStore, Service, Snapshot,
-    StoreError, Switch, Timestamp, WriteError,
+    toggle, Change, InstallError, Installer, Service, StoreError, Switch, Timestamp, WriteError,
 };
 
 /// Turn recommendations off when the catalog is under load.
@@ -24,7 +24,7 @@ static RECOMMENDATIONS: Switch = true;
 
 /// A memory store that counts its heartbeats.
 struct Counting {
-    inner: SharedStore,
+    inner: Arc<MemoryStore>,
     beats: Arc<AtomicUsize>,
 }
 
@@ -56,7 +56,7 @@ impl Store for Counting {
 fn counting() -> (Counting, Arc<AtomicUsize>) {
     let beats = Arc::new(AtomicUsize::new(0));
     let store = Counting {
-        inner: SharedStore(Arc::new(MemoryStore::new())),
+        inner: Arc::new(MemoryStore::new()),
         beats: Arc::clone(&beats),
     };
     (store, beats)

@@ -35,7 +35,7 @@ static MAX_UPLOAD_BYTES: Setting<u64> = 10_000_000;
 static GREETING: Setting<&'static str> = "Welcome";
 
 fn grader() -> bool {
-    NEW_GRADER.is_enabled(&Context::new().user("1"))
+    NEW_GRADER.is_enabled(&Context::new().with_user("1"))
 }
 
 #[test]

@@ -6,11 +6,10 @@
 mod support;
 
 use support::store::{all_audit, serial};
+use toggles::policy::{OwnersAndAdmins, Policy, Principal, Refusal, Target};
 use toggles::store::Store;
-use toggles::{
-    registry, toggle, Change, Declarations, MemoryStore, OwnersAndAdmins, Policy, Principal,
-    Service, Switch, Target, Timestamp, WriteError,
-};
+use toggles::store::{Declarations, MemoryStore};
+use toggles::{registry, toggle, Change, Service, Switch, Timestamp, WriteError};
 
 /// Turn recommendations off when the catalog is under load.
 #[toggle(
@@ -41,7 +40,7 @@ fn refused(principal: &Principal, change: &Change) -> String {
 #[test]
 fn owners_and_admins_and_no_one_else() {
     let _s = serial();
-    toggles::set_policy(OwnersAndAdmins);
+    toggles::policy::set_policy(OwnersAndAdmins);
     let _toggles = toggles::install(MemoryStore::new()).unwrap();
 
     let outsider = Principal::new("ana").team("grading-team");
@@ -50,10 +49,16 @@ fn owners_and_admins_and_no_one_else() {
         "write refused: `catalog.recommendations` is owned by `catalog-team`: only its members and admins may change it, and `ana` is neither"
     );
     assert!(RECOMMENDATIONS.is_enabled(), "nothing changed");
-    assert!(!toggles::may_change(&outsider, "catalog.recommendations"));
+    assert!(!toggles::policy::may_change(
+        &outsider,
+        "catalog.recommendations"
+    ));
 
     let member = Principal::new("bob").team("ops").team("catalog-team");
-    assert!(toggles::may_change(&member, "catalog.recommendations"));
+    assert!(toggles::policy::may_change(
+        &member,
+        "catalog.recommendations"
+    ));
     let entry = toggles::write(off().by(&member).because("spike")).unwrap();
     assert_eq!(entry.actor, "bob", "the audit records the principal");
     assert!(!RECOMMENDATIONS.is_enabled());
@@ -66,7 +71,7 @@ fn owners_and_admins_and_no_one_else() {
     );
     assert!(!MAINTENANCE.is_enabled());
     let admin = Principal::new("root").admin();
-    assert!(toggles::may_change(&admin, "site.maintenance"));
+    assert!(toggles::policy::may_change(&admin, "site.maintenance"));
     toggles::write(on.clone().by(&admin).because("deploy")).unwrap();
     assert!(MAINTENANCE.is_enabled());
     toggles::write(
@@ -86,15 +91,13 @@ fn owners_and_admins_and_no_one_else() {
 struct NamespacePerTeam;
 
 impl Policy for NamespacePerTeam {
-    fn may_change(&self, who: &Principal, toggle: &Target<'_>) -> Result<(), String> {
+    fn may_change(&self, who: &Principal, toggle: &Target<'_>) -> Result<(), Refusal> {
         let team = format!("{}-team", toggle.namespace);
         if who.teams.contains(&team) {
             Ok(())
         } else {
-            Err(format!(
-                "`{}` may be changed by team `{team}`",
-                toggle.full_name
-            ))
+            let why = format!("`{}` may be changed by team `{team}`", toggle.full_name);
+            Err(Refusal::new(toggle.full_name, why))
         }
     }
 }
@@ -103,7 +106,7 @@ impl Policy for NamespacePerTeam {
 fn a_service_plugs_in_its_own_policy() {
     let _s = serial();
     let _toggles = toggles::install(MemoryStore::new()).unwrap();
-    toggles::set_policy(NamespacePerTeam);
+    toggles::policy::set_policy(NamespacePerTeam);
     let site = Principal::new("sam").team("site-team");
     toggles::write(
         Change::switch("site.maintenance", false)
@@ -116,13 +119,13 @@ fn a_service_plugs_in_its_own_policy() {
         refused(&admin, &off()),
         "write refused: `catalog.recommendations` may be changed by team `catalog-team`"
     );
-    toggles::set_policy(OwnersAndAdmins);
+    toggles::policy::set_policy(OwnersAndAdmins);
 }
 
 #[test]
 fn writes_from_outside_take_the_owner_from_the_fleet() {
     let _s = serial();
-    toggles::set_policy(OwnersAndAdmins);
+    toggles::policy::set_policy(OwnersAndAdmins);
     let shared = MemoryStore::new();
     shared
         .publish(
@@ -138,7 +141,7 @@ fn writes_from_outside_take_the_owner_from_the_fleet() {
         "nothing changed"
     );
     assert!(shared
-        .audit(&toggles::AuditQuery::all())
+        .audit(&toggles::store::AuditQuery::all())
         .unwrap()
         .is_empty());
     let member = Principal::new("bob").team("catalog-team");

@@ -6,8 +6,10 @@ mod support;
 use std::sync::MutexGuard;
 
 use support::store::serial;
-use toggles::bucket::bucket;
-use toggles::{toggle, Change, Context, Flag, FlagRule, MemoryStore, Snapshot, Step, Timestamp};
+use toggles::rules::bucket::bucket;
+use toggles::rules::FlagRule;
+use toggles::store::{MemoryStore, Snapshot};
+use toggles::{toggle, Change, Context, Flag, Step, Timestamp};
 
 /// Grade problems with the rewritten engine.
 #[toggle(namespace = "grading", life = "temporary", remove_by = "2030-01-01")]
@@ -34,7 +36,7 @@ fn rules(rules: &[(&str, FlagRule)]) -> Installed {
     for (name, rule) in rules {
         snapshot.apply(&Change::flag(*name, rule.clone()));
     }
-    let toggles = toggles::install(MemoryStore::with(snapshot)).expect("valid rules");
+    let toggles = toggles::install(MemoryStore::from(snapshot)).expect("valid rules");
     Installed {
         _toggles: toggles,
         _serial: serial,
@@ -53,7 +55,7 @@ fn check(ctx: &Context<'_>, enabled: bool, step: Step) {
 }
 
 fn user(id: &str) -> Context<'_> {
-    Context::new().user(id)
+    Context::new().with_user(id)
 }
 
 /// A user id whose bucket under the grader's salt is below (`inside`) or not below `basis_points`.
@@ -85,9 +87,9 @@ fn inactive_is_off_for_everyone() {
             .active(false)
             .everyone(true)
             .users_on(["1"])
-            .site_on(["s"]),
+            .sites_on(["s"]),
     );
-    check(&user("1").site("s"), false, Step::Inactive);
+    check(&user("1").with_site("s"), false, Step::Inactive);
 }
 
 #[test]
@@ -114,12 +116,12 @@ fn the_activation_window_gates() {
 fn environments_gate() {
     let _g = grader(FlagRule::new().environments(["staging"]).everyone(true));
     check(
-        &user("1").environment("production"),
+        &user("1").with_environment("production"),
         false,
         Step::Environment,
     );
     check(&user("1"), false, Step::Environment);
-    check(&user("1").environment("staging"), true, Step::Everyone);
+    check(&user("1").with_environment("staging"), true, Step::Everyone);
 }
 
 #[test]
@@ -162,12 +164,12 @@ fn constraints_gate_on_attributes() {
     };
     check(&user("1"), false, constraint.clone());
     check(
-        &user("1").attributes(&[("region", "FR")]),
+        &user("1").with_attributes(&[("region", "FR")]),
         false,
         constraint,
     );
     check(
-        &user("1").attributes(&[("region", "RO")]),
+        &user("1").with_attributes(&[("region", "RO")]),
         true,
         Step::Everyone,
     );
@@ -177,18 +179,22 @@ fn constraints_gate_on_attributes() {
 fn sites_users_and_groups_force_on_or_off() {
     let _g = grader(
         FlagRule::new()
-            .site_on(["beta.example.com"])
-            .site_off(["white-label.example.com"])
+            .sites_on(["beta.example.com"])
+            .sites_off(["white-label.example.com"])
             .users_on(["1"])
             .users_off(["2"])
-            .group_on("course", ["course-a"])
-            .group_off("org", ["org-x"])
+            .groups_on("course", ["course-a"])
+            .groups_off("org", ["org-x"])
             .everyone(true),
     );
-    check(&Context::new().site("beta.example.com"), true, Step::Site);
-    check(&user("2").site("beta.example.com"), true, Step::Site);
     check(
-        &user("1").site("white-label.example.com"),
+        &Context::new().with_site("beta.example.com"),
+        true,
+        Step::Site,
+    );
+    check(&user("2").with_site("beta.example.com"), true, Step::Site);
+    check(
+        &user("1").with_site("white-label.example.com"),
         false,
         Step::Site,
     );
@@ -196,7 +202,7 @@ fn sites_users_and_groups_force_on_or_off() {
     check(&user("2"), false, Step::User);
     let in_course = [("course", "course-a")];
     check(
-        &user("3").groups(&in_course),
+        &user("3").with_groups(&in_course),
         true,
         Step::Group {
             kind: "course".into(),
@@ -204,7 +210,7 @@ fn sites_users_and_groups_force_on_or_off() {
     );
     let in_org = [("org", "org-x"), ("course", "course-b")];
     check(
-        &user("3").groups(&in_org),
+        &user("3").with_groups(&in_org),
         false,
         Step::Group { kind: "org".into() },
     );
@@ -217,11 +223,11 @@ fn group_kinds_apply_in_the_rules_order() {
     {
         let _g = grader(
             FlagRule::new()
-                .group_on("course", ["course-a"])
-                .group_off("org", ["org-x"]),
+                .groups_on("course", ["course-a"])
+                .groups_off("org", ["org-x"]),
         );
         check(
-            &user("3").groups(&both),
+            &user("3").with_groups(&both),
             true,
             Step::Group {
                 kind: "course".into(),
@@ -230,11 +236,11 @@ fn group_kinds_apply_in_the_rules_order() {
     }
     let _g = grader(
         FlagRule::new()
-            .group_off("org", ["org-x"])
-            .group_on("course", ["course-a"]),
+            .groups_off("org", ["org-x"])
+            .groups_on("course", ["course-a"]),
     );
     check(
-        &user("3").groups(&both),
+        &user("3").with_groups(&both),
         false,
         Step::Group { kind: "org".into() },
     );
@@ -300,7 +306,9 @@ fn stickiness_and_salt_choose_the_unit_and_the_hash() {
         .find(|a| bucket("shared-salt", a) < 5000)
         .unwrap();
     let attributes = [("account", account.as_str())];
-    let ctx = Context::new().user("anyone").attributes(&attributes);
+    let ctx = Context::new()
+        .with_user("anyone")
+        .with_attributes(&attributes);
     check(
         &ctx,
         true,
@@ -325,19 +333,23 @@ fn stickiness_and_salt_choose_the_unit_and_the_hash() {
 fn precedence_pairs() {
     // A site forced off beats a listed user.
     {
-        let _g = grader(FlagRule::new().site_off(["s"]).users_on(["1"]));
-        check(&user("1").site("s"), false, Step::Site);
+        let _g = grader(FlagRule::new().sites_off(["s"]).users_on(["1"]));
+        check(&user("1").with_site("s"), false, Step::Site);
     }
     // A user forced off beats a group forced on.
     {
-        let _g = grader(FlagRule::new().users_off(["1"]).group_on("course", ["c"]));
-        check(&user("1").groups(&[("course", "c")]), false, Step::User);
+        let _g = grader(FlagRule::new().users_off(["1"]).groups_on("course", ["c"]));
+        check(
+            &user("1").with_groups(&[("course", "c")]),
+            false,
+            Step::User,
+        );
     }
     // A group forced on beats `everyone = false`.
     {
-        let _g = grader(FlagRule::new().group_on("course", ["c"]).everyone(false));
+        let _g = grader(FlagRule::new().groups_on("course", ["c"]).everyone(false));
         check(
-            &user("1").groups(&[("course", "c")]),
+            &user("1").with_groups(&[("course", "c")]),
             true,
             Step::Group {
                 kind: "course".into(),
@@ -351,9 +363,9 @@ fn precedence_pairs() {
     }
     // A gate beats a site forced on.
     {
-        let _g = grader(FlagRule::new().constraint("region", ["US"]).site_on(["s"]));
+        let _g = grader(FlagRule::new().constraint("region", ["US"]).sites_on(["s"]));
         check(
-            &Context::new().site("s"),
+            &Context::new().with_site("s"),
             false,
             Step::Constraint {
                 attribute: "region".into(),
@@ -415,23 +427,27 @@ fn a_full_rollout_is_everybody_even_without_a_user() {
 fn within_a_group_kind_off_wins_whatever_the_order() {
     let _g = grader(
         FlagRule::new()
-            .group_on("course", ["on-course"])
-            .group_off("course", ["off-course"]),
+            .groups_on("course", ["on-course"])
+            .groups_off("course", ["off-course"]),
     );
     let kind = Step::Group {
         kind: "course".into(),
     };
     check(
-        &user("1").groups(&[("course", "on-course"), ("course", "off-course")]),
+        &user("1").with_groups(&[("course", "on-course"), ("course", "off-course")]),
         false,
         kind.clone(),
     );
     check(
-        &user("1").groups(&[("course", "off-course"), ("course", "on-course")]),
+        &user("1").with_groups(&[("course", "off-course"), ("course", "on-course")]),
         false,
         kind.clone(),
     );
-    check(&user("1").groups(&[("course", "on-course")]), true, kind);
+    check(
+        &user("1").with_groups(&[("course", "on-course")]),
+        true,
+        kind,
+    );
 }
 
 #[test]
@@ -541,7 +557,7 @@ proptest::proptest! {
     ) {
         let mut rule = FlagRule::new().active(active).users_on(users_on);
         if !courses_off.is_empty() {
-            rule = rule.group_off("course", courses_off);
+            rule = rule.groups_off("course", courses_off);
         }
         rule.everyone = everyone;
         rule.percent = basis_points.map(|bp| f64::from(bp) / 100.0);
@@ -550,9 +566,9 @@ proptest::proptest! {
             ("courseware.new_outline", rule),
         ]);
         let groups: Vec<(&str, &str)> = course.iter().map(|c| ("course", *c)).collect();
-        let mut ctx = Context::new().groups(&groups);
+        let mut ctx = Context::new().with_groups(&groups);
         if let Some(who) = who {
-            ctx = ctx.user(who);
+            ctx = ctx.with_user(who);
         }
         for flag in [&NEW_GRADER, &NEW_OUTLINE] {
             let first = flag.is_enabled(&ctx);

@@ -7,12 +7,12 @@ mod support;
 use std::time::Duration;
 
 use serde_json::json;
-use support::store::{all_audit, serial, wait_for, write_file, SharedStore};
+use support::store::{all_audit, serial, wait_for, write_file};
+use toggles::report::LiveSource;
+use toggles::rules::FlagRule;
 use toggles::store::{AuditQuery, Store};
-use toggles::{
-    registry, toggle, Change, Context, FileStore, Flag, FlagRule, LiveSource, MemoryStore, Problem,
-    Setting, Snapshot, Switch, WriteError,
-};
+use toggles::store::{FileStore, MemoryStore, Snapshot};
+use toggles::{registry, toggle, Change, Context, Flag, Problem, Setting, Switch, WriteError};
 
 /// Grade problems with the rewritten engine.
 #[toggle(namespace = "grading", life = "temporary", remove_by = "2030-01-01")]
@@ -58,7 +58,7 @@ fn refused(change: &Change) -> String {
 /// A memory store, installed, holding a 10% rollout of `grading.new_grader`.
 fn with_a_rollout() -> (toggles::Installation, std::sync::Arc<MemoryStore>) {
     let store = std::sync::Arc::new(MemoryStore::new());
-    let toggles = toggles::install(SharedStore(store.clone())).unwrap();
+    let toggles = toggles::install(store.clone()).unwrap();
     toggles::write(
         Change::flag("grading.new_grader", FlagRule::new().percent(10.0))
             .by("ana")
@@ -175,7 +175,7 @@ fn a_rule_json_cannot_hold_is_refused_and_the_rule_before_stays() {
             format!("write refused: `grading.new_grader` `percent` is from 0 to 100, not {shown}")
         );
     }
-    let guard = toggles::Guard::error_rate(f64::NAN);
+    let guard = toggles::rules::Guard::error_rate(f64::NAN);
     assert_eq!(
         refused(&Change::flag(
             "grading.new_grader",
@@ -220,7 +220,7 @@ fn one_bad_entry_is_set_aside_and_every_other_entry_moves_on() {
         toggles::install(FileStore::open_with_poll(&path, Duration::from_millis(50)).unwrap())
             .unwrap();
     // A context pins the state in force when it is built: a fresh one per look.
-    let on_for = |user: &str| NEW_GRADER.is_enabled(&Context::new().user(user));
+    let on_for = |user: &str| NEW_GRADER.is_enabled(&Context::new().with_user(user));
     assert!(on_for("ana"));
 
     // The kill switch turned off in the same edit that adds a field this version does not know
@@ -271,7 +271,7 @@ fn one_bad_entry_is_set_aside_and_every_other_entry_moves_on() {
     wait_for("the switch's entry is gone", || {
         RECOMMENDATIONS.is_enabled()
     });
-    assert!(!NEW_QUEUE.is_enabled(&Context::new().user("ana")));
+    assert!(!NEW_QUEUE.is_enabled(&Context::new().with_user("ana")));
     assert!(on_for("ana"));
     let names: Vec<String> = toggles::status()
         .invalid_entries
@@ -433,7 +433,8 @@ fn accepted_writes_take_effect_and_are_audited() {
     assert_eq!(live.modified_by.as_deref(), Some("bob"));
     assert_eq!(live.first_modified, Some(log[4].at));
     assert_eq!(live.last_modified, Some(log[1].at));
-    let recommendations = toggles::audit(&AuditQuery::toggle("catalog.recommendations")).unwrap();
+    let recommendations =
+        toggles::report::audit(&AuditQuery::toggle("catalog.recommendations")).unwrap();
     assert_eq!(
         recommendations
             .iter()
@@ -442,7 +443,7 @@ fn accepted_writes_take_effect_and_are_audited() {
         ["bob", "ops@example.com"],
         "one toggle's entries, newest first"
     );
-    let paged = toggles::audit(&AuditQuery::all().skip(1).limit(2)).unwrap();
+    let paged = toggles::report::audit(&AuditQuery::all().skip(1).limit(2)).unwrap();
     assert_eq!(paged, log[1..3]);
     let untouched = registry().get("grading.new_queue").unwrap().live().unwrap();
     assert_eq!(
@@ -621,7 +622,7 @@ fn windows_read_times_as_clients_write_them() {
     );
     let _toggles = toggles::install(FileStore::open(&path).unwrap()).unwrap();
     assert_eq!(toggles::status().invalid_entries, []);
-    let at = |t: &str| NEW_GRADER.is_enabled(&Context::new().at(t.parse().unwrap()));
+    let at = |t: &str| NEW_GRADER.is_enabled(&Context::new().with_time(t.parse().unwrap()));
     assert!(!at("2026-03-01T09:29:59.999Z"));
     assert!(at("2026-03-01T09:30:00Z"));
     assert!(at("2026-03-01T10:29:59Z"));
@@ -648,7 +649,7 @@ fn file_store_writes_atomically_with_an_audit_log_beside_it() {
             .because("load"),
     )
     .unwrap();
-    assert!(NEW_GRADER.is_enabled(&Context::new().user("42")));
+    assert!(NEW_GRADER.is_enabled(&Context::new().with_user("42")));
 
     let on_disk: Snapshot = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     assert_eq!(
@@ -697,14 +698,12 @@ fn file_store_writer_child() {
             .update(&mut |snapshot| {
                 // Read-modify-write: without the lock, a concurrent writer's entry is lost.
                 snapshot.switches.insert(name.clone(), json!(true));
-                Ok(toggles::AuditEntry {
-                    at: toggles::Timestamp::now(),
-                    actor: format!("child {id}"),
-                    toggle: name.clone(),
-                    before: None,
-                    after: Some(json!(true)),
-                    reason: "lock test".into(),
-                })
+                Ok(toggles::store::AuditEntry::new(
+                    name.clone(),
+                    format!("child {id}"),
+                    "lock test",
+                )
+                .after(Some(json!(true))))
             })
             .unwrap();
     }
@@ -782,14 +781,11 @@ fn a_torn_audit_line_never_keeps_the_state_out() {
     std::fs::write(&path, r#"{"switches": {"catalog.recommendations": false}}"#).unwrap();
     let store = FileStore::open_with_poll(&path, Duration::from_millis(50)).unwrap();
     let audit_path = store.audit_path().to_owned();
-    let whole = serde_json::to_string(&toggles::AuditEntry {
-        at: "2026-01-01T00:00:00Z".parse().unwrap(),
-        actor: "ana".into(),
-        toggle: "catalog.recommendations".into(),
-        before: None,
-        after: Some(json!(false)),
-        reason: "spike".into(),
-    })
+    let whole = serde_json::to_string(
+        &toggles::store::AuditEntry::new("catalog.recommendations", "ana", "spike")
+            .after(Some(json!(false)))
+            .at("2026-01-01T00:00:00Z".parse().unwrap()),
+    )
     .unwrap();
     std::fs::write(&audit_path, format!("{whole}\n{TORN}")).unwrap();
 
@@ -873,17 +869,20 @@ impl Store for BreaksAfterWrite {
     }
     fn update(
         &self,
-        edit: &mut dyn FnMut(&mut Snapshot) -> Result<toggles::AuditEntry, WriteError>,
-    ) -> Result<toggles::AuditEntry, WriteError> {
+        edit: &mut dyn FnMut(&mut Snapshot) -> Result<toggles::store::AuditEntry, WriteError>,
+    ) -> Result<toggles::store::AuditEntry, WriteError> {
         let entry = self.inner.update(edit)?;
         self.broken
             .store(true, std::sync::atomic::Ordering::Relaxed);
         Ok(entry)
     }
-    fn audit(&self, query: &AuditQuery) -> Result<Vec<toggles::AuditEntry>, toggles::StoreError> {
+    fn audit(
+        &self,
+        query: &AuditQuery,
+    ) -> Result<Vec<toggles::store::AuditEntry>, toggles::StoreError> {
         self.inner.audit(query)
     }
-    fn watch(&self, on_change: toggles::OnChange) -> Result<(), toggles::StoreError> {
+    fn watch(&self, on_change: toggles::store::OnChange) -> Result<(), toggles::StoreError> {
         self.inner.watch(on_change)
     }
 }
@@ -1023,14 +1022,17 @@ impl Store for CountingLoads {
     }
     fn update(
         &self,
-        edit: &mut dyn FnMut(&mut Snapshot) -> Result<toggles::AuditEntry, WriteError>,
-    ) -> Result<toggles::AuditEntry, WriteError> {
+        edit: &mut dyn FnMut(&mut Snapshot) -> Result<toggles::store::AuditEntry, WriteError>,
+    ) -> Result<toggles::store::AuditEntry, WriteError> {
         self.inner.update(edit)
     }
-    fn audit(&self, query: &AuditQuery) -> Result<Vec<toggles::AuditEntry>, toggles::StoreError> {
+    fn audit(
+        &self,
+        query: &AuditQuery,
+    ) -> Result<Vec<toggles::store::AuditEntry>, toggles::StoreError> {
         self.inner.audit(query)
     }
-    fn watch(&self, on_change: toggles::OnChange) -> Result<(), toggles::StoreError> {
+    fn watch(&self, on_change: toggles::store::OnChange) -> Result<(), toggles::StoreError> {
         self.inner.watch(on_change)
     }
 }
@@ -1091,7 +1093,7 @@ fn the_file_store_keeps_the_fleets_declarations() {
     let path = dir.path().join("toggles.json");
     let store = FileStore::open(&path).unwrap();
     let grading = toggles::Service::new("grading", "1.4.2");
-    let declarations = toggles::Declarations::of(registry(), grading.clone());
+    let declarations = toggles::store::Declarations::of(registry(), grading.clone());
     // Dated from the clock: the store forgets instances not seen for its retention.
     let now = toggles::Timestamp::now().unix_seconds();
     let t0 = toggles::Timestamp::from_unix_seconds(now - 30);
@@ -1115,7 +1117,7 @@ fn the_file_store_keeps_the_fleets_declarations() {
         .forget_instances_after(Duration::from_secs(20));
     assert_eq!(store.published().unwrap().len(), 1, "seen 0 s ago");
     let later = toggles::Timestamp::from_unix_seconds(now + 60);
-    let other = toggles::Declarations::of(registry(), toggles::Service::new("lms", "2.0.0"));
+    let other = toggles::store::Declarations::of(registry(), toggles::Service::new("lms", "2.0.0"));
     store.publish(&other, later).unwrap();
     let fleet = std::fs::read_to_string(dir.path().join("toggles.json.fleet")).unwrap();
     assert!(!fleet.contains(&grading.instance), "forgotten for good");
@@ -1138,11 +1140,14 @@ impl Store for AuditReads {
     }
     fn update(
         &self,
-        edit: &mut dyn FnMut(&mut Snapshot) -> Result<toggles::AuditEntry, WriteError>,
-    ) -> Result<toggles::AuditEntry, WriteError> {
+        edit: &mut dyn FnMut(&mut Snapshot) -> Result<toggles::store::AuditEntry, WriteError>,
+    ) -> Result<toggles::store::AuditEntry, WriteError> {
         self.inner.update(edit)
     }
-    fn audit(&self, query: &AuditQuery) -> Result<Vec<toggles::AuditEntry>, toggles::StoreError> {
+    fn audit(
+        &self,
+        query: &AuditQuery,
+    ) -> Result<Vec<toggles::store::AuditEntry>, toggles::StoreError> {
         self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if self.broken.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(toggles::StoreError::Backend(
@@ -1151,7 +1156,7 @@ impl Store for AuditReads {
         }
         self.inner.audit(query)
     }
-    fn watch(&self, on_change: toggles::OnChange) -> Result<(), toggles::StoreError> {
+    fn watch(&self, on_change: toggles::store::OnChange) -> Result<(), toggles::StoreError> {
         self.inner.watch(on_change)
     }
 }

@@ -4,9 +4,9 @@
 
 mod support;
 
-use support::store::SharedStore;
 use toggles::store::Store;
-use toggles::{toggle, Change, MemoryStore, Setting, Snapshot};
+use toggles::store::{MemoryStore, Snapshot};
+use toggles::{toggle, Change, Setting};
 
 /// Greeting on the home page.
 #[toggle(
@@ -19,7 +19,7 @@ static GREETING: Setting<&'static str> = "Welcome";
 #[test]
 fn a_writer_cannot_grow_the_process_without_limit() {
     let store = std::sync::Arc::new(MemoryStore::new());
-    let toggles = toggles::install(SharedStore(store.clone())).unwrap();
+    let toggles = toggles::install(store.clone()).unwrap();
     let text = |i: usize| format!("{i:03}").repeat(100 * 1024 / 3);
     let mut accepted = 0;
     let refusal = loop {
@@ -56,14 +56,11 @@ fn a_writer_cannot_grow_the_process_without_limit() {
     store
         .update(&mut |s| {
             *s = snapshot.clone();
-            Ok(toggles::AuditEntry {
-                at: toggles::Timestamp::now(),
-                actor: "elsewhere".into(),
-                toggle: "home.greeting".into(),
-                before: None,
-                after: None,
-                reason: "behind the runtime's back".into(),
-            })
+            Ok(toggles::store::AuditEntry::new(
+                "home.greeting",
+                "elsewhere",
+                "behind the runtime's back",
+            ))
         })
         .unwrap();
     toggles.reload().unwrap();

@@ -10,7 +10,8 @@ mod catalog;
 mod grading;
 
 use toggles::http::{router, BearerTokens, Config};
-use toggles::{FileStore, Installer, Service};
+use toggles::store::FileStore;
+use toggles::{Installer, Service};
 
 const TOKENS: &str = r#"{
     "grading-token": {"id": "ana@example.com", "teams": ["grading-team"]},

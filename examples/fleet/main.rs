@@ -9,12 +9,11 @@ use std::io::{BufRead as _, BufReader, Write as _};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use toggles::fleet::FleetReport;
 use toggles::postgres::PostgresStore;
+use toggles::rules::FlagRule;
 use toggles::store::Store;
-use toggles::{
-    toggle, Change, Context, Date, Flag, FlagRule, FleetReport, Installer, Service, Switch,
-    Timestamp,
-};
+use toggles::{toggle, Change, Context, Date, Flag, Installer, Service, Switch, Timestamp};
 
 /// Grade problems with the rewritten engine.
 #[toggle(
@@ -45,7 +44,7 @@ fn users_on() -> usize {
     let users: Vec<String> = (0..1000).map(|i| format!("user-{i}")).collect();
     users
         .iter()
-        .filter(|u| NEW_GRADER.is_enabled(&Context::new().user(u)))
+        .filter(|u| NEW_GRADER.is_enabled(&Context::new().with_user(u)))
         .count()
 }
 
@@ -118,7 +117,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let store = PostgresStore::new(&url(), SCHEMA)?;
     let today = Date::today();
-    let report = FleetReport::of(&store, today, Timestamp::now(), toggles::LIVE_WITHIN)?;
+    let report = FleetReport::of(&store, today, Timestamp::now(), toggles::fleet::LIVE_WITHIN)?;
     println!("\nThe fleet, from the database alone (as of {today}):");
     for s in &report.services {
         println!(
@@ -140,11 +139,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .as_ref()
                 .map_or_else(|| "default".to_owned(), ToString::to_string),
             t.state.modified_by.as_deref().unwrap_or("-"),
-            t.drift.unwrap_or("-"),
+            t.drift.map_or("-", |d| d.as_str()),
             by.join(", ")
         );
     }
-    let history = store.audit(&toggles::AuditQuery::toggle("grading.new_grader").limit(3))?;
+    let history =
+        store.audit(&toggles::store::AuditQuery::toggle("grading.new_grader").limit(3))?;
     println!("\nThe new grader's history, newest first:");
     for e in history {
         println!(

@@ -4,7 +4,9 @@
 //!
 //! `cargo run --example guarded_rollout`
 
-use toggles::{toggle, AuditQuery, Change, Context, Flag, FlagRule, Guard, Installer, MemoryStore};
+use toggles::rules::{FlagRule, Guard};
+use toggles::store::{AuditQuery, MemoryStore};
+use toggles::{toggle, Change, Context, Flag, Installer};
 
 /// Grade problems with the rewritten engine.
 #[toggle(
@@ -18,7 +20,7 @@ static NEW_GRADER: Flag;
 /// One request: the flag decides which grader runs, and the outcome is recorded under the
 /// answer it gave. `failure_every` makes the new grader fail one request in that many.
 fn request(user: &str, failure_every: u32, n: u32) -> bool {
-    let on = NEW_GRADER.is_enabled(&Context::new().user(user));
+    let on = NEW_GRADER.is_enabled(&Context::new().with_user(user));
     let outcome = NEW_GRADER.outcome(on);
     let failed = on && n.is_multiple_of(failure_every);
     if !failed {
@@ -56,7 +58,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let tripped = toggles.check_guards();
     println!("3. A bad deploy: 1,000 more, {served} on the new grader, 12.5% failing. The guard trips: {tripped:?}.");
 
-    let entry = &toggles::audit(&AuditQuery::toggle("grading.new_grader").limit(1))?[0];
+    let entry = &toggles::report::audit(&AuditQuery::toggle("grading.new_grader").limit(1))?[0];
     println!("4. The audit log's newest entry:");
     println!("     actor:  {}", entry.actor);
     println!("     reason: {}", entry.reason);

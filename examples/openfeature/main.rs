@@ -6,7 +6,9 @@
 use open_feature::provider::NoOpProvider;
 use open_feature::{EvaluationContext, OpenFeature};
 use toggles::openfeature::TogglesProvider;
-use toggles::{toggle, Change, Flag, FlagRule, MemoryStore, Setting};
+use toggles::rules::FlagRule;
+use toggles::store::MemoryStore;
+use toggles::{toggle, Change, Flag, Setting};
 
 /// Grade problems with the rewritten engine.
 #[toggle(namespace = "grading", life = "temporary", remove_by = "2027-06-01")]

@@ -8,7 +8,9 @@
 mod catalog;
 mod grading;
 
-use toggles::{registry, Change, Context, Date, FileStore, FlagRule};
+use toggles::rules::FlagRule;
+use toggles::store::FileStore;
+use toggles::{registry, Change, Context, Date};
 
 /// A request's subject: who, on which site, in which groups, with which attributes.
 struct Visitor {
@@ -88,7 +90,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .percent(60.0)
         .users_on(["ana"])
         .users_off(["carol"])
-        .site_off(["white-label.example.com"]);
+        .sites_off(["white-label.example.com"]);
     let entry = toggles::write(
         Change::flag("grading.new_grader", rule)
             .by("ana@example.com")
@@ -114,10 +116,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 fn who_gets_what() {
     for v in &VISITORS {
         let ctx = Context::new()
-            .user(v.user)
-            .site(v.site)
-            .groups(v.groups)
-            .attributes(v.attributes);
+            .with_user(v.user)
+            .with_site(v.site)
+            .with_groups(v.groups)
+            .with_attributes(v.attributes);
         let grader = grading::NEW_GRADER.explain(&ctx);
         let breakdown = grading::PARTIAL_CREDIT_BREAKDOWN.explain(&ctx);
         println!(
@@ -158,8 +160,8 @@ fn print_registry(as_of: Date) -> Result<(), Box<dyn std::error::Error>> {
             ""
         };
         let source = match entry.state.source {
-            toggles::LiveSource::Store => "store",
-            toggles::LiveSource::Default => "default",
+            toggles::report::LiveSource::Store => "store",
+            toggles::report::LiveSource::Default => "default",
         };
         println!(
             "  {:<width$} {:<8} {:<9} {:<10} {:<11} {:<8} {}{expired}",

@@ -1,14 +1,11 @@
-//! The process-wide store, taken in turns; a store a test keeps a handle on; waiting for the
-//! file store's poll.
+//! The process-wide store, taken in turns; waiting for the file store's poll. (A store a test
+//! keeps a handle on installs as an `Arc`.)
 
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use toggles::store::{AuditQuery, OnChange, Store};
-use toggles::{
-    AuditEntry, Declarations, MemoryStore, Published, Snapshot, StoreError, Timestamp, WriteError,
-};
+use toggles::store::{AuditEntry, AuditQuery};
 
 static SERIAL: Mutex<()> = Mutex::new(());
 
@@ -19,40 +16,7 @@ pub fn serial() -> MutexGuard<'static, ()> {
 
 /// Every audit entry of the installed store, newest first.
 pub fn all_audit() -> Vec<AuditEntry> {
-    toggles::audit(&AuditQuery::all().limit(usize::MAX)).unwrap()
-}
-
-/// A memory store the test keeps a handle on after installing it.
-pub struct SharedStore(pub Arc<MemoryStore>);
-
-impl Store for SharedStore {
-    fn describe(&self) -> String {
-        self.0.describe()
-    }
-    fn load(&self) -> Result<Snapshot, StoreError> {
-        self.0.load()
-    }
-    fn update(
-        &self,
-        edit: &mut dyn FnMut(&mut Snapshot) -> Result<AuditEntry, WriteError>,
-    ) -> Result<AuditEntry, WriteError> {
-        self.0.update(edit)
-    }
-    fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
-        self.0.audit(query)
-    }
-    fn watch(&self, on_change: OnChange) -> Result<(), StoreError> {
-        self.0.watch(on_change)
-    }
-    fn publish(&self, declarations: &Declarations, at: Timestamp) -> Result<(), StoreError> {
-        self.0.publish(declarations, at)
-    }
-    fn seen(&self, instance: &str, at: Timestamp) -> Result<bool, StoreError> {
-        self.0.seen(instance, at)
-    }
-    fn published(&self) -> Result<Vec<Published>, StoreError> {
-        self.0.published()
-    }
+    toggles::report::audit(&AuditQuery::all().limit(usize::MAX)).unwrap()
 }
 
 /// Waits up to 10 seconds for `done`, for the file store's poll.

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use sha2::{Digest, Sha256};
-use toggles::{toggle, Change, Context, Flag, FlagRule, MemoryStore, Setting, Switch};
+use toggles::rules::FlagRule;
+use toggles::store::MemoryStore;
+use toggles::{toggle, Change, Context, Flag, Setting, Switch};
 
 /// Turn recommendations off when the catalog is under load.
 #[toggle(
@@ -84,8 +86,8 @@ fn setup() {
         (
             "bench.groups",
             FlagRule::new()
-                .group_off("org", ["org-x"])
-                .group_on("course", (0..100).map(|i| format!("course-{i}"))),
+                .groups_off("org", ["org-x"])
+                .groups_on("course", (0..100).map(|i| format!("course-{i}"))),
         ),
         (
             "bench.launched",
@@ -121,7 +123,7 @@ fn checks(c: &mut Criterion) {
     g.bench_function("switch", |b| {
         b.iter(|| black_box(&RECOMMENDATIONS).is_enabled());
     });
-    let ctx = Context::new().user("user-7");
+    let ctx = Context::new().with_user("user-7");
     g.bench_function("flag, context-free rule, context reused", |b| {
         b.iter(|| black_box(&EVERYONE).is_enabled(black_box(&ctx)));
     });
@@ -139,7 +141,7 @@ fn checks(c: &mut Criterion) {
     g.bench_function("baseline: fresh context + raw AtomicU8 load", |b| {
         b.iter(|| {
             i = (i + 1) & 1023;
-            let ctx = Context::new().user(black_box(&users[i]));
+            let ctx = Context::new().with_user(black_box(&users[i]));
             black_box(&ctx);
             black_box(&RAW).load(Ordering::Relaxed) == 1
         });
@@ -147,7 +149,7 @@ fn checks(c: &mut Criterion) {
     g.bench_function("fresh context + flag, context-free rule", |b| {
         b.iter(|| {
             i = (i + 1) & 1023;
-            let ctx = Context::new().user(black_box(&users[i]));
+            let ctx = Context::new().with_user(black_box(&users[i]));
             black_box(&EVERYONE).is_enabled(&ctx)
         });
     });
@@ -160,14 +162,14 @@ fn checks(c: &mut Criterion) {
     g.bench_function("fresh context + flag, 50% rollout", |b| {
         b.iter(|| {
             i = (i + 1) & 1023;
-            let ctx = Context::new().user(black_box(&users[i]));
+            let ctx = Context::new().with_user(black_box(&users[i]));
             black_box(&ROLLOUT).is_enabled(&ctx)
         });
     });
     g.bench_function("fresh context + flag, user list of 1,000", |b| {
         b.iter(|| {
             i = (i + 1) & 1023;
-            let ctx = Context::new().user(black_box(&users[i]));
+            let ctx = Context::new().with_user(black_box(&users[i]));
             black_box(&USERS).is_enabled(&ctx)
         });
     });
@@ -177,7 +179,9 @@ fn checks(c: &mut Criterion) {
         |b| {
             b.iter(|| {
                 i = (i + 1) & 1023;
-                let ctx = Context::new().user(black_box(&users[i])).groups(&groups);
+                let ctx = Context::new()
+                    .with_user(black_box(&users[i]))
+                    .with_groups(&groups);
                 black_box(&GROUPS).is_enabled(&ctx)
             });
         },
@@ -187,7 +191,7 @@ fn checks(c: &mut Criterion) {
         |b| {
             b.iter(|| {
                 i = (i + 1) & 1023;
-                let ctx = Context::new().user(black_box(&users[i]));
+                let ctx = Context::new().with_user(black_box(&users[i]));
                 black_box(&LAUNCHED).is_enabled(&ctx)
             });
         },
@@ -219,16 +223,16 @@ fn threads(c: &mut Criterion, users: &[String]) {
     let mut g = c.benchmark_group("threads");
     g.measurement_time(Duration::from_secs(3));
     let share_nothing = |i: usize| {
-        let ctx = Context::new().user(black_box(&users[i]));
+        let ctx = Context::new().with_user(black_box(&users[i]));
         black_box(&ctx);
         black_box(black_box(&RECOMMENDATIONS).is_enabled());
     };
     let flag = |i: usize| {
-        let ctx = Context::new().user(black_box(&users[i]));
+        let ctx = Context::new().with_user(black_box(&users[i]));
         black_box(black_box(&EVERYONE).is_enabled(&ctx));
     };
     let rollout = |i: usize| {
-        let ctx = Context::new().user(black_box(&users[i]));
+        let ctx = Context::new().with_user(black_box(&users[i]));
         black_box(black_box(&ROLLOUT).is_enabled(&ctx));
     };
     for threads in [1, 2] {

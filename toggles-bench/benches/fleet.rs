@@ -15,9 +15,11 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;
+use toggles::fleet::Declared;
+use toggles::fleet::FleetReport;
 use toggles::postgres::PostgresStore;
-use toggles::store::{Declarations, Declared, Service, Store};
-use toggles::{Date, FleetReport, Timestamp};
+use toggles::store::{Declarations, Service, Store};
+use toggles::{Date, Timestamp};
 
 const SCHEMA: &str = "bench_fleet";
 const INSTANCES: usize = 1_000;

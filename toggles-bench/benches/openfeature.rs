@@ -11,7 +11,9 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use open_feature::provider::FeatureProvider;
 use open_feature::{EvaluationContext, OpenFeature};
 use toggles::openfeature::TogglesProvider;
-use toggles::{toggle, Change, Context, Flag, FlagRule, MemoryStore};
+use toggles::rules::FlagRule;
+use toggles::store::MemoryStore;
+use toggles::{toggle, Change, Context, Flag};
 
 /// On for everyone: a rule the context does not decide.
 #[toggle(namespace = "bench", life = "permanent", justification = "benchmark")]
@@ -46,7 +48,7 @@ fn openfeature(c: &mut Criterion) {
         g.bench_function("direct: Context::new().user(u) + is_enabled", |b| {
             b.iter(|| {
                 i = (i + 1) & 1023;
-                flag.is_enabled(&Context::new().user(black_box(&users[i])))
+                flag.is_enabled(&Context::new().with_user(black_box(&users[i])))
             });
         });
         g.bench_function("provider: EvaluationContext + resolve_bool_value", |b| {

@@ -8,7 +8,9 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use toggles::{registry, toggle, Change, Flag, FlagRule, MemoryStore, Snapshot};
+use toggles::rules::FlagRule;
+use toggles::store::{MemoryStore, Snapshot};
+use toggles::{registry, toggle, Change, Flag};
 
 mod many {
     use super::{toggle, Flag};
@@ -30,7 +32,7 @@ fn store(rules: usize) -> MemoryStore {
         };
         snapshot.apply(&Change::flag(format!("bench.t{i}"), rule));
     }
-    MemoryStore::with(snapshot)
+    MemoryStore::from(snapshot)
 }
 
 /// One write that changes the state: flag `bench.t1` on and off in turn.

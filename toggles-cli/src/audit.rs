@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use anyhow::{bail, Result};
 use serde_json::Value as Json;
-use toggles_runtime::{AuditEntry, AuditQuery};
+use toggles_runtime::store::{AuditEntry, AuditQuery};
 
 use crate::fleet;
 use crate::progress;

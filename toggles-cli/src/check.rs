@@ -5,7 +5,8 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use anyhow::Result;
-use toggles_runtime::{Date, FleetToggle};
+use toggles_runtime::fleet::{DriftKind, FleetToggle};
+use toggles_runtime::Date;
 
 use crate::fleet::{self, FleetArgs};
 use crate::plural::count;
@@ -154,14 +155,14 @@ fn where_declared(out: &mut String, t: &FleetToggle) {
 fn drift(t: &FleetToggle, want: DriftArg) -> Option<(String, String)> {
     let asked = |kind: DriftArg| want == DriftArg::Any || want == kind;
     match t.drift {
-        Some("undeclared") if asked(DriftArg::Undeclared) => Some((
+        Some(DriftKind::Undeclared) if asked(DriftArg::Undeclared) => Some((
             "has state in the store, but no running service declares it".to_owned(),
             format!(
                 "`toggles reset {} --reason \"…\"` once no deployed version declares it",
                 t.full_name
             ),
         )),
-        Some("never_set") if asked(DriftArg::NeverSet) => Some((
+        Some(DriftKind::NeverSet) if asked(DriftArg::NeverSet) => Some((
             "is declared but was never set: its compiled default is all it has been".to_owned(),
             "if the default is the behaviour wanted for good, remove the toggle".to_owned(),
         )),

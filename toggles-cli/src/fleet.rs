@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use anyhow::{bail, Result};
-use toggles_runtime::{Date, Declarer, FleetReport, FleetToggle, Timestamp};
+use toggles_runtime::fleet::{Declarer, FleetReport, FleetToggle};
+use toggles_runtime::{Date, Timestamp};
 
 use crate::progress;
 use crate::source::{self, StoreArgs};

@@ -7,7 +7,9 @@ use anyhow::Result;
 use comfy_table::presets::NOTHING;
 use comfy_table::{ContentArrangement, Table};
 use serde_json::Value as Json;
-use toggles_runtime::{FlagRule, FleetReport, FleetToggle, Kind};
+use toggles_runtime::fleet::{DriftKind, FleetReport, FleetToggle};
+use toggles_runtime::rules::FlagRule;
+use toggles_runtime::Kind;
 
 use crate::fleet::{self, FleetArgs};
 use crate::plural::count;
@@ -104,8 +106,8 @@ impl Filter {
                 let disagrees = !t.disagreements.is_empty();
                 match want {
                     DriftArg::Any => t.drift.is_some() || disagrees,
-                    DriftArg::Undeclared => t.drift == Some("undeclared"),
-                    DriftArg::NeverSet => t.drift == Some("never_set"),
+                    DriftArg::Undeclared => t.drift == Some(DriftKind::Undeclared),
+                    DriftArg::NeverSet => t.drift == Some(DriftKind::NeverSet),
                     DriftArg::Disagreement => disagrees,
                 }
             })
@@ -324,11 +326,11 @@ fn csv(report: &FleetReport, out: &mut impl Write) -> Result<()> {
     w.write_record(CSV_COLUMNS)?;
     for t in &report.toggles {
         let d = t.declaration.as_ref();
-        let text = |f: &dyn Fn(&toggles_runtime::Declared) -> Option<String>| {
+        let text = |f: &dyn Fn(&toggles_runtime::fleet::Declared) -> Option<String>| {
             d.and_then(f).unwrap_or_default()
         };
         let drift = match (t.drift, t.disagreements.is_empty()) {
-            (Some(kind), _) => kind.to_owned(),
+            (Some(kind), _) => kind.as_str().to_owned(),
             (None, false) => format!("disagreement: {}", t.disagreements.join(" ")),
             (None, true) => String::new(),
         };

@@ -4,7 +4,9 @@ use std::cell::RefCell;
 use std::fmt::Write as _;
 
 use anyhow::{bail, Context as _, Result};
-use toggles_runtime::{Context, Explanation, FlagRule, FleetReport, FleetToggle, Kind};
+use toggles_runtime::fleet::{FleetReport, FleetToggle};
+use toggles_runtime::rules::FlagRule;
+use toggles_runtime::{Context, Explanation, Kind};
 
 use crate::fleet::{self, FleetArgs};
 use crate::report;
@@ -99,15 +101,17 @@ pub(crate) fn run(store: &StoreArgs, args: &Args) -> Result<Outcome> {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        let mut ctx = Context::new().groups(&groups).attributes(&attributes);
+        let mut ctx = Context::new()
+            .with_groups(&groups)
+            .with_attributes(&attributes);
         if let Some(u) = &args.user {
-            ctx = ctx.user(u);
+            ctx = ctx.with_user(u);
         }
         if let Some(s) = &args.site {
-            ctx = ctx.site(s);
+            ctx = ctx.with_site(s);
         }
         if let Some(e) = &args.environment {
-            ctx = ctx.environment(e);
+            ctx = ctx.with_environment(e);
         }
         let why = explain(&report, t, &ctx, 0)?;
         let _ = writeln!(

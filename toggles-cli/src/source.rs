@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{anyhow, bail, Context as _, Result};
 use serde::Deserialize;
 use serde_json::Value as Json;
-use toggles_runtime::{
-    Declarations, Declared, FileStore, History, Kind, Live, LiveSource, Published, Service,
-    Snapshot, Store, Timestamp, ToggleReport,
-};
+use toggles_runtime::fleet::Declared;
+use toggles_runtime::report::{Live, LiveSource, ToggleReport};
+use toggles_runtime::store::{Declarations, FileStore, History, Published, Snapshot, Store};
+use toggles_runtime::{Kind, Service, Timestamp};
 
 /// The store every command reads, and writes go to.
 #[derive(clap::Args)]
@@ -121,7 +121,7 @@ struct RegistryReport {
 }
 
 /// Reads `files`: each a registry report, named by its file stem or `SERVICE=PATH`, or the
-/// declarations a service publishes (`toggles::Declarations` as JSON, which names its service).
+/// declarations a service publishes (`toggles::store::Declarations` as JSON, which names its service).
 pub(crate) fn read_files(files: &[String], now: Timestamp) -> Result<Parts> {
     let mut parts = Parts {
         published: Vec::new(),

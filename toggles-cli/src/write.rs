@@ -5,9 +5,10 @@ use anyhow::{bail, Result};
 use serde_json::Value as Json;
 use std::collections::HashMap;
 
-use toggles_runtime::{
-    Change, FlagRule, FleetReport, Guard, Kind, Snapshot, Store, Timestamp, WriteError, LIVE_WITHIN,
-};
+use toggles_runtime::fleet::{FleetReport, LIVE_WITHIN};
+use toggles_runtime::rules::{FlagRule, Guard};
+use toggles_runtime::store::{Snapshot, Store};
+use toggles_runtime::{Change, Kind, Timestamp, WriteError};
 
 use crate::audit;
 use crate::fleet;
@@ -173,15 +174,15 @@ impl FlagArgs {
             rule = rule.constraint(name.clone(), values.iter().cloned());
         }
         rule = rule
-            .site_on(self.sites_on.iter().cloned())
-            .site_off(self.sites_off.iter().cloned())
+            .sites_on(self.sites_on.iter().cloned())
+            .sites_off(self.sites_off.iter().cloned())
             .users_on(self.users_on.iter().cloned())
             .users_off(self.users_off.iter().cloned());
         for (kind, ids) in &self.group_on {
-            rule = rule.group_on(kind, ids.iter().cloned());
+            rule = rule.groups_on(kind, ids.iter().cloned());
         }
         for (kind, ids) in &self.group_off {
-            rule = rule.group_off(kind, ids.iter().cloned());
+            rule = rule.groups_off(kind, ids.iter().cloned());
         }
         if let Some(on) = self.everyone {
             rule = rule.everyone(on);
@@ -195,13 +196,18 @@ impl FlagArgs {
         if let Some(a) = &self.stickiness {
             rule = rule.stickiness(a.clone());
         }
-        if self.guard_error_rate.is_some() || self.guard_margin.is_some() {
-            rule.guard = Some(Guard {
-                max_error_rate: self.guard_error_rate,
-                max_margin: self.guard_margin,
-                window_secs: self.guard_window.as_secs(),
-                min_requests: self.guard_min_requests,
-            });
+        let guard = match (self.guard_error_rate, self.guard_margin) {
+            (Some(rate), Some(points)) => Some(Guard::error_rate(rate).max_margin(points)),
+            (Some(rate), None) => Some(Guard::error_rate(rate)),
+            (None, Some(points)) => Some(Guard::margin(points)),
+            (None, None) => None,
+        };
+        if let Some(guard) = guard {
+            rule = rule.guard(
+                guard
+                    .window_secs(self.guard_window.as_secs())
+                    .min_requests(self.guard_min_requests),
+            );
         }
         rule
     }

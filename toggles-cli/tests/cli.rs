@@ -9,7 +9,8 @@ use serde_json::Value as Json;
 use support::{
     edx_fleet, edx_full_name, edx_records, file_store, small_fleet, stderr, stdout, toggles,
 };
-use toggles_runtime::{Service, Store, Timestamp};
+use toggles_runtime::store::Store;
+use toggles_runtime::{Service, Timestamp};
 
 /// The Open edX toggles past their removal date on `as_of`, counted straight from the corpus:
 /// a `YYYY-MM-DD` removal date that sorts before it.
@@ -737,7 +738,7 @@ fn the_gate_opens_once_the_deploy_that_removed_the_toggle_runs() {
     );
 
     // 1.4.3 removed the grader and runs on another host; 1.4.2 stopped an hour ago.
-    let opened = toggles_runtime::FileStore::open(dir.path().join("toggles.json")).unwrap();
+    let opened = toggles_runtime::store::FileStore::open(dir.path().join("toggles.json")).unwrap();
     let hour_ago = Timestamp::from_unix_seconds(Timestamp::now().unix_seconds() - 3600);
     opened.seen(&before.service.instance, hour_ago).unwrap();
     let mut after = before.clone();

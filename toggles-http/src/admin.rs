@@ -13,10 +13,11 @@ use hmac::{Hmac, Mac};
 use maud::{html, Markup, DOCTYPE};
 use serde::Deserialize;
 use sha2::Sha256;
-use toggles_runtime::{
-    audit, may_change, registry, undeclared, AuditQuery, Change, Date, FlagRule, GroupTargets,
-    Kind, Live, LiveSource, Principal, Revision, StoreError, ToggleInfo, WriteError,
-};
+use toggles_runtime::policy::{may_change, Principal};
+use toggles_runtime::report::{audit, undeclared, Live, LiveSource};
+use toggles_runtime::rules::{FlagRule, GroupTargets};
+use toggles_runtime::store::AuditQuery;
+use toggles_runtime::{registry, Change, Date, Kind, Revision, StoreError, ToggleInfo, WriteError};
 
 use crate::api::blocking;
 use crate::Shared;
@@ -536,7 +537,7 @@ pub(crate) async fn edit(
                 response.headers_mut().insert(LOCATION, HeaderValue::from_str(&name).expect("a toggle name is a header value"));
                 return response;
             }
-            Ok(Err(WriteError::Forbidden(message))) => return forbidden(&message),
+            Ok(Err(WriteError::Forbidden(refusal))) => return forbidden(&refusal.message),
             Ok(Err(WriteError::Conflict { .. })) => {
                 let problem = "Someone changed this toggle after you opened this page: what is in force now is shown above. Make your change again on it.".to_owned();
                 // The form now stands on what is stored, so a save after looking goes through.

@@ -10,9 +10,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value as JsonValue};
-use toggles_runtime::{
-    registry, AuditQuery, Change, Date, FlagRule, Report, Revision, StoreError, WriteError,
-};
+use toggles_runtime::report::Report;
+use toggles_runtime::rules::FlagRule;
+use toggles_runtime::store::AuditQuery;
+use toggles_runtime::{registry, Change, Date, Revision, StoreError, WriteError};
 
 use crate::Shared;
 
@@ -126,7 +127,7 @@ pub(crate) async fn toggle(
             ));
         };
         let query = AuditQuery::toggle(&name).skip(page.skip).limit(limit + 1);
-        let mut audit = toggles_runtime::audit(&query).map_err(|e| unavailable(&e))?;
+        let mut audit = toggles_runtime::report::audit(&query).map_err(|e| unavailable(&e))?;
         let more = audit.len() > limit;
         audit.truncate(limit);
         let next = more.then(|| json!({ "skip": page.skip + limit, "limit": limit }));

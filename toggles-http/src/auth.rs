@@ -5,7 +5,7 @@ use std::path::Path;
 
 use axum::http::header::AUTHORIZATION;
 use axum::http::HeaderMap;
-use toggles_runtime::Principal;
+use toggles_runtime::policy::Principal;
 
 /// Turns a request's headers into the [`Principal`] making it, or `None` when the request does
 /// not authenticate. The host's own scheme (a session cookie, a signed header from a gateway)
@@ -33,10 +33,24 @@ pub trait Authenticate: Send + Sync + 'static {
 /// let mut headers = axum::http::HeaderMap::new();
 /// headers.insert("authorization", "Bearer s3cret".parse().unwrap());
 /// assert_eq!(tokens.principal(&headers).unwrap().id, "ana");
+/// // A `Debug` print names the principals, never a token.
+/// assert!(!format!("{tokens:?}").contains("s3cret"));
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct BearerTokens {
     tokens: HashMap<String, Principal>,
+}
+
+/// The principals, never the tokens: a `Debug` print lands in logs.
+impl std::fmt::Debug for BearerTokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut principals: Vec<&str> = self.tokens.values().map(|p| p.id.as_str()).collect();
+        principals.sort_unstable();
+        f.debug_struct("BearerTokens")
+            .field("principals", &principals)
+            .field("tokens", &"[redacted]")
+            .finish()
+    }
 }
 
 impl BearerTokens {

@@ -1,6 +1,6 @@
 //! HTTP for [`toggles`](https://docs.rs/toggles): an [axum] router a service nests at a path of
 //! its choice, with the discoverability endpoint, one toggle with its audit history, writes made
-//! as the request's [`Principal`](toggles_runtime::Principal) under the runtime's policy, and
+//! as the request's [`Principal`](toggles_runtime::policy::Principal) under the runtime's policy, and
 //! OFREP evaluation for OpenFeature SDKs in any language.
 //!
 //! ```
@@ -18,7 +18,7 @@
 //! # Endpoints (relative to where the router is nested)
 //!
 //! **`GET /`** — the registry's report with live state: the JSON of
-//! [`Report`](toggles_runtime::Report).
+//! [`Report`](toggles_runtime::report::Report).
 //!
 //! **`GET /{name}?skip=0&limit=20`** — one toggle and a page of its audit history, newest
 //! first; `404` for a name this service does not declare.
@@ -79,6 +79,14 @@ pub use crate::auth::{Authenticate, BearerTokens};
 pub struct Config {
     auth: Arc<dyn Authenticate>,
     body_limit: usize,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("body_limit", &self.body_limit)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Config {

@@ -180,15 +180,17 @@ fn with_context<R>(subject: &Subject, f: impl FnOnce(&Context<'_>) -> R) -> R {
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    let mut ctx = Context::new().groups(&groups).attributes(&attributes);
+    let mut ctx = Context::new()
+        .with_groups(&groups)
+        .with_attributes(&attributes);
     if let Some(user) = &subject.user {
-        ctx = ctx.user(user);
+        ctx = ctx.with_user(user);
     }
     if let Some(site) = &subject.site {
-        ctx = ctx.site(site);
+        ctx = ctx.with_site(site);
     }
     if let Some(environment) = &subject.environment {
-        ctx = ctx.environment(environment);
+        ctx = ctx.with_environment(environment);
     }
     f(&ctx)
 }

@@ -4,7 +4,9 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
-use toggles::{toggle, Change, Flag, FlagRule, MemoryStore, Setting, Switch};
+use toggles::rules::FlagRule;
+use toggles::store::MemoryStore;
+use toggles::{toggle, Change, Flag, Setting, Switch};
 use toggles_http::{router, BearerTokens, Config};
 use tower::ServiceExt as _;
 
@@ -101,9 +103,9 @@ fn csrf(page: &str) -> String {
 #[tokio::test]
 async fn the_list_filters_and_marks_expired_toggles() {
     let _g = SERIAL.lock().await;
-    let mut held = toggles::Snapshot::default();
+    let mut held = toggles::store::Snapshot::default();
     held.switches.insert("billing.retired".into(), true.into());
-    let _toggles = toggles::install(MemoryStore::with(held)).unwrap();
+    let _toggles = toggles::install(MemoryStore::from(held)).unwrap();
     let _ = (&NEW_GRADER, &RECOMMENDATIONS, &MAX_UPLOAD_BYTES);
     let app = app();
     let all = call(&app, "GET", "/admin/", None, None).await;
@@ -251,7 +253,7 @@ async fn an_owner_edits_through_the_form() {
 #[tokio::test]
 async fn saving_the_form_keeps_what_it_does_not_show() {
     let _g = grader_at_ten().await;
-    let guard = toggles::Guard::error_rate(5.0)
+    let guard = toggles::rules::Guard::error_rate(5.0)
         .window_secs(60)
         .min_requests(10);
     let rule = FlagRule::new()

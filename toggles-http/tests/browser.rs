@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
-use toggles::{toggle, Change, Flag, FlagRule, MemoryStore, Switch};
+use toggles::rules::FlagRule;
+use toggles::store::MemoryStore;
+use toggles::{toggle, Change, Flag, Switch};
 use toggles_http::{router, BearerTokens, Config};
 
 /// Grade problems with the rewritten engine.

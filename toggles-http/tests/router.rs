@@ -4,11 +4,10 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
 use serde_json::{json, Value};
+use toggles::rules::FlagRule;
+use toggles::store::{AuditEntry, MemoryStore, Snapshot};
 use toggles::store::{AuditQuery, OnChange, Store};
-use toggles::{
-    toggle, AuditEntry, Change, Flag, FlagRule, MemoryStore, Setting, Snapshot, StoreError, Switch,
-    WriteError,
-};
+use toggles::{toggle, Change, Flag, Setting, StoreError, Switch, WriteError};
 use toggles_http::{router, BearerTokens, Config};
 use tower::ServiceExt as _;
 
@@ -274,7 +273,7 @@ async fn a_store_that_is_down_answers_503_on_writes_and_reads_still_serve() {
     let _g = fresh().await;
     let mut snapshot = Snapshot::default();
     snapshot.apply(&Change::switch("catalog.recommendations", false));
-    let _toggles = toggles::install(Down(MemoryStore::with(snapshot))).unwrap();
+    let _toggles = toggles::install(Down(MemoryStore::from(snapshot))).unwrap();
     let on = json!({"change": {"switch": true}, "reason": "calm"});
     let (status, body, _) = call(
         "POST",
@@ -302,7 +301,7 @@ async fn ofrep_evaluates_for_any_openfeature_sdk() {
     let rule = FlagRule::new()
         .users_on(["vip"])
         .constraint("region", ["RO", "US"])
-        .group_off("course", ["c-off"])
+        .groups_off("course", ["c-off"])
         .percent(100.0);
     toggles::write(
         Change::flag("grading.new_grader", rule)

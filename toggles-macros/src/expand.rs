@@ -156,20 +156,20 @@ fn meta(item: &Item, toggle: &Toggle, private: &TokenStream) -> TokenStream {
 /// `file!()`, `line!()` and friends, spanned on the static's name so they say where it is.
 fn source(span: Span, private: &TokenStream) -> TokenStream {
     quote_spanned! {span=>
-        #private::Source {
-            crate_name: match #private::core::option_env!("CARGO_PKG_NAME") {
+        #private::Source::__new(
+            match #private::core::option_env!("CARGO_PKG_NAME") {
                 #private::Some(name) => name,
                 #private::None => "",
             },
-            crate_version: match #private::core::option_env!("CARGO_PKG_VERSION") {
+            match #private::core::option_env!("CARGO_PKG_VERSION") {
                 #private::Some(version) => version,
                 #private::None => "",
             },
-            module_path: #private::core::module_path!(),
-            file: #private::core::file!(),
-            line: #private::core::line!(),
-            column: #private::core::column!(),
-        }
+            #private::core::module_path!(),
+            #private::core::file!(),
+            #private::core::line!(),
+            #private::core::column!(),
+        )
     }
 }
 

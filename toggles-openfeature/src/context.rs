@@ -72,15 +72,17 @@ impl<'a> Subject<'a> {
     /// Calls `f` with the subject as a [`Context`] (pinned to the state in force now).
     pub(crate) fn with<R>(&self, f: impl FnOnce(&Context<'_>) -> R) -> R {
         let (groups, attributes) = (pairs(&self.groups), pairs(&self.attributes));
-        let mut ctx = Context::new().groups(&groups).attributes(&attributes);
+        let mut ctx = Context::new()
+            .with_groups(&groups)
+            .with_attributes(&attributes);
         if let Some(user) = self.user {
-            ctx = ctx.user(user);
+            ctx = ctx.with_user(user);
         }
         if let Some(site) = &self.site {
-            ctx = ctx.site(site);
+            ctx = ctx.with_site(site);
         }
         if let Some(environment) = &self.environment {
-            ctx = ctx.environment(environment);
+            ctx = ctx.with_environment(environment);
         }
         f(&ctx)
     }

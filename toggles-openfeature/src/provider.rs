@@ -198,7 +198,7 @@ impl FeatureProvider for TogglesProvider {
                     // The usual request: a targeting key and nothing else to map.
                     let mut ctx = Context::new();
                     if let Some(user) = &evaluation_context.targeting_key {
-                        ctx = ctx.user(user);
+                        ctx = ctx.with_user(user);
                     }
                     info.explain(&ctx)
                 } else {

@@ -6,7 +6,9 @@ use open_feature::{
     Client, EvaluationContext, EvaluationErrorCode, EvaluationReason, FlagMetadataValue,
     OpenFeature,
 };
-use toggles::{toggle, Change, Flag, FlagRule, MemoryStore, Setting, Switch};
+use toggles::rules::FlagRule;
+use toggles::store::MemoryStore;
+use toggles::{toggle, Change, Flag, Setting, Switch};
 use toggles_openfeature::TogglesProvider;
 
 /// Grade problems with the rewritten engine.
@@ -88,7 +90,7 @@ async fn reasons_follow_the_step_that_decided() {
     let rule = FlagRule::new()
         .users_on(["vip"])
         .constraint("region", ["RO", "US"])
-        .group_off("course", ["c-off"])
+        .groups_off("course", ["c-off"])
         .percent(100.0);
     let (_g, client) = client(rule).await;
     let cases = [
@@ -268,7 +270,7 @@ async fn the_status_reports_a_store_that_failed_to_load() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("toggles.json");
     std::fs::write(&path, "{ not json").unwrap();
-    let failed = toggles::install(toggles::FileStore::open(&path).unwrap());
+    let failed = toggles::install(toggles::store::FileStore::open(&path).unwrap());
     assert!(matches!(
         failed,
         Err(toggles::InstallError::FirstLoad { .. })

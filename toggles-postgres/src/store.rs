@@ -8,11 +8,13 @@ use std::time::{Duration, SystemTime};
 use postgres::types::FromSql;
 use postgres::{Client, Config, GenericClient, Row};
 use serde_json::Value as Json;
+use toggles_runtime::fleet::Declared;
 use toggles_runtime::store::{
-    AuditEntry, AuditQuery, Declarations, Declared, History, OnChange, Published, Service, Store,
-    StoreError, WriteError, FORGET_AFTER,
+    AuditEntry, AuditQuery, Declarations, History, OnChange, Published, Service, Store, StoreError,
+    WriteError, FORGET_AFTER,
 };
-use toggles_runtime::{Counts, Snapshot, Timestamp};
+use toggles_runtime::store::{Counts, Snapshot};
+use toggles_runtime::Timestamp;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::pool::{Pool, Unavailable};
@@ -43,6 +45,15 @@ pub struct PostgresStore {
     inner: Arc<Inner>,
 }
 
+/// The store's description (server, database, schema, TLS); never the connection's password.
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("PostgresStore")
+            .field(&self.inner.description)
+            .finish()
+    }
+}
+
 pub(crate) struct Inner {
     pub(crate) config: Config,
     /// How connections are encrypted and certificates checked.
@@ -66,6 +77,35 @@ pub(crate) struct Inner {
     forget_after: AtomicU64,
 }
 
+/// A failure of the driver, said with the store it happened to and, inline, the server's own
+/// words (what `postgres::Error` keeps as its source), which a status line must show.
+#[derive(Debug)]
+struct PostgresError {
+    store: String,
+    what: Option<String>,
+    source: postgres::Error,
+}
+
+impl std::fmt::Display for PostgresError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: ", self.store)?;
+        if let Some(what) = &self.what {
+            write!(f, "{what}: ")?;
+        }
+        write!(f, "{}", self.source)?;
+        if let Some(cause) = std::error::Error::source(&self.source) {
+            write!(f, ": {cause}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for PostgresError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
 /// Numbers the handles of this process, so a listener tells one handle's writes from another's.
 static HANDLES: AtomicU64 = AtomicU64::new(0);
 
@@ -87,12 +127,12 @@ impl PostgresStore {
     /// letter, at most 40 characters).
     pub fn new(connection: &str, schema: &str) -> Result<PostgresStore, StoreError> {
         let (connection, tls) = crate::tls::split(connection)
-            .map_err(|e| StoreError::Backend(format!("not a PostgreSQL connection string: {e}")))?;
+            .map_err(|e| StoreError::backend(format!("not a PostgreSQL connection string: {e}")))?;
         let mut config: Config = connection
             .parse()
-            .map_err(|e| StoreError::Backend(format!("not a PostgreSQL connection string: {e}")))?;
+            .map_err(|e| StoreError::backend(format!("not a PostgreSQL connection string: {e}")))?;
         if !schema::is_valid_name(schema) {
-            return Err(StoreError::Backend(format!(
+            return Err(StoreError::backend(format!(
                 "`{schema}` is not a schema name the toggles store uses: lower-case letters, digits and `_`, starting with a letter, at most 40 characters"
             )));
         }
@@ -105,7 +145,7 @@ impl PostgresStore {
         config.keepalives_idle(Duration::from_secs(10));
         config.application_name("toggles");
         let description = describe(&config, schema, &tls);
-        let connector = tls.connector().map_err(StoreError::Backend)?;
+        let connector = tls.connector().map_err(StoreError::backend)?;
         let writer = format!(
             "{}-{}",
             std::process::id(),
@@ -184,22 +224,30 @@ impl Inner {
         Some(Timestamp::from_unix_seconds(now.unix_seconds() - after).into())
     }
 
-    pub(crate) fn error(&self, e: &postgres::Error) -> StoreError {
-        // `postgres::Error` says what failed; its source says why.
-        let cause = std::error::Error::source(e).map_or_else(String::new, |s| format!(": {s}"));
-        StoreError::Backend(format!("{}: {e}{cause}", self.description))
+    /// The driver's error, kept as the cause (a caller can downcast `source()` to
+    /// `postgres::Error`), said with the store it happened to.
+    pub(crate) fn error(&self, e: postgres::Error) -> StoreError {
+        StoreError::backend(PostgresError {
+            store: self.description.clone(),
+            what: None,
+            source: e,
+        })
     }
 
     /// A row that does not read as this version expects: an error, never a made-up value.
     fn unreadable(&self, what: &str, e: &dyn std::fmt::Display) -> StoreError {
-        StoreError::Backend(format!("{}: {what}: {e}", self.description))
+        StoreError::backend(format!("{}: {what}: {e}", self.description))
     }
 
     /// Column `i` of `row`, or an error naming it.
     fn get<'r, T: FromSql<'r>>(&self, row: &'r Row, i: usize) -> Result<T, StoreError> {
         row.try_get(i).map_err(|e| {
             let column = row.columns().get(i).map_or("?", |c| c.name());
-            self.unreadable(&format!("column `{column}` does not read"), &e)
+            StoreError::backend(PostgresError {
+                store: self.description.clone(),
+                what: Some(format!("column `{column}` does not read")),
+                source: e,
+            })
         })
     }
 
@@ -214,18 +262,18 @@ impl Inner {
             .pool
             .get(|| self.config.connect(self.tls.clone()), WAIT)
             .map_err(|e| match e {
-                Unavailable::Connect(e) => self.error(&e),
-                Unavailable::Busy(most) => StoreError::Backend(format!(
+                Unavailable::Connect(e) => self.error(e),
+                Unavailable::Busy(most) => StoreError::backend(format!(
                     "{}: all {most} connections stayed busy for {} s",
                     self.description,
                     WAIT.as_secs()
                 )),
             })?;
         if !self.migrated.load(Ordering::Acquire) {
-            schema::migrate(&mut client, &self.schema).map_err(|e| self.error(&e))?;
+            schema::migrate(&mut client, &self.schema).map_err(|e| self.error(e))?;
             self.migrated.store(true, Ordering::Release);
         }
-        f(&mut client).map_err(|e| self.error(&e))
+        f(&mut client).map_err(|e| self.error(e))
     }
 
     fn read(&self, client: &mut impl GenericClient) -> Result<Snapshot, postgres::Error> {
@@ -340,14 +388,14 @@ fn section_of<'s>(snapshot: &'s mut Snapshot, section: &str) -> &'s mut BTreeMap
 
 impl Inner {
     fn entry_of(&self, row: &Row) -> Result<AuditEntry, StoreError> {
-        Ok(AuditEntry {
-            at: self.get::<SystemTime>(row, 0)?.into(),
-            actor: self.get(row, 1)?,
-            toggle: self.get(row, 2)?,
-            before: self.get(row, 3)?,
-            after: self.get(row, 4)?,
-            reason: self.get(row, 5)?,
-        })
+        Ok(AuditEntry::new(
+            self.get::<String>(row, 2)?,
+            self.get::<String>(row, 1)?,
+            self.get::<String>(row, 5)?,
+        )
+        .before(self.get(row, 3)?)
+        .after(self.get(row, 4)?)
+        .at(self.get::<SystemTime>(row, 0)?.into()))
     }
 }
 
@@ -556,12 +604,12 @@ impl Store for PostgresStore {
             let n: i64 = self.inner.get(&row, i)?;
             Ok(u64::try_from(n).unwrap_or(0))
         };
-        Ok(Some(Counts {
-            on_ok: count(0)?,
-            on_err: count(1)?,
-            off_ok: count(2)?,
-            off_err: count(3)?,
-        }))
+        Ok(Some(Counts::new(
+            count(0)?,
+            count(1)?,
+            count(2)?,
+            count(3)?,
+        )))
     }
 
     fn watch(&self, on_change: OnChange) -> Result<(), StoreError> {
@@ -570,7 +618,7 @@ impl Store for PostgresStore {
             std::thread::Builder::new()
                 .name("toggles-postgres-listen".to_owned())
                 .spawn(move || listen::run(&weak, &on_change))
-                .map_err(|e| StoreError::Backend(format!("cannot start the listener: {e}")))?;
+                .map_err(|e| StoreError::backend(format!("cannot start the listener: {e}")))?;
         }
         Ok(())
     }

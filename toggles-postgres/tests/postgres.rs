@@ -9,11 +9,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use support::{client, schema, serial, wait_for, Proxy};
+use toggles::rules::FlagRule;
+use toggles::store::Declarations;
 use toggles::store::{AuditQuery, Store};
-use toggles::{
-    toggle, Change, Context, Declarations, Flag, FlagRule, Installer, Service, Setting, Switch,
-    WriteError,
-};
+use toggles::{toggle, Change, Context, Flag, Installer, Service, Setting, Switch, WriteError};
 use toggles_postgres::PostgresStore;
 
 /// Turn recommendations off when the catalog is under load.
@@ -48,14 +47,11 @@ fn set_switch(store: &PostgresStore, on: bool, reason: &str) {
             let before = snapshot
                 .switches
                 .insert("catalog.recommendations".into(), json!(on));
-            Ok(toggles::AuditEntry {
-                at: toggles::Timestamp::now(),
-                actor: "admin".into(),
-                toggle: "catalog.recommendations".into(),
-                before,
-                after: Some(json!(on)),
-                reason: reason.into(),
-            })
+            Ok(
+                toggles::store::AuditEntry::new("catalog.recommendations", "admin", reason)
+                    .before(before)
+                    .after(Some(json!(on))),
+            )
         })
         .unwrap();
 }
@@ -94,10 +90,10 @@ fn writes_are_transactional_audited_and_in_force() {
     )
     .unwrap();
     assert!(!RECOMMENDATIONS.is_enabled());
-    assert!(NEW_GRADER.is_enabled(&Context::new().user("42")));
+    assert!(NEW_GRADER.is_enabled(&Context::new().with_user("42")));
     assert_eq!(MAX_UPLOAD_BYTES.get(), 5);
 
-    let log = toggles::audit(&AuditQuery::all()).unwrap();
+    let log = toggles::report::audit(&AuditQuery::all()).unwrap();
     assert_eq!(
         log.iter().map(|e| e.toggle.as_str()).collect::<Vec<_>>(),
         [
@@ -107,7 +103,7 @@ fn writes_are_transactional_audited_and_in_force() {
         ],
         "newest first"
     );
-    let one = toggles::audit(&AuditQuery::toggle("catalog.recommendations")).unwrap();
+    let one = toggles::report::audit(&AuditQuery::toggle("catalog.recommendations")).unwrap();
     assert_eq!((one.len(), one[0].after.clone()), (1, Some(json!(false))));
     let live = toggles::registry()
         .get("uploads.max_upload_bytes")
@@ -159,14 +155,12 @@ fn child() {
                         .settings
                         .insert("stress.count".into(), json!(count.unwrap_or(0) + 1));
                     snapshot.switches.insert(name.clone(), json!(true));
-                    Ok(toggles::AuditEntry {
-                        at: toggles::Timestamp::now(),
-                        actor: format!("child {id}"),
-                        toggle: name.clone(),
-                        before: None,
-                        after: Some(json!(true)),
-                        reason: "lock test".into(),
-                    })
+                    Ok(toggles::store::AuditEntry::new(
+                        name.clone(),
+                        format!("child {id}"),
+                        "lock test",
+                    )
+                    .after(Some(json!(true))))
                 })
                 .unwrap();
         }
@@ -200,7 +194,7 @@ fn a_guard_trips_on_the_fleets_counts() {
     let Some(schema) = schema("guard_fleet") else {
         return;
     };
-    let guard = toggles::Guard::error_rate(10.0)
+    let guard = toggles::rules::Guard::error_rate(10.0)
         .window_secs(300)
         .min_requests(100);
     let rule = FlagRule::new().everyone(true).guard(guard);
@@ -212,14 +206,11 @@ fn a_guard_trips_on_the_fleets_counts() {
                 let before = snapshot
                     .flags
                     .insert("grading.new_grader".into(), json.clone());
-                Ok(toggles::AuditEntry {
-                    at: toggles::Timestamp::now(),
-                    actor: "ana".into(),
-                    toggle: "grading.new_grader".into(),
-                    before,
-                    after: Some(json.clone()),
-                    reason: reason.into(),
-                })
+                Ok(
+                    toggles::store::AuditEntry::new("grading.new_grader", "ana", reason)
+                        .before(before)
+                        .after(Some(json.clone())),
+                )
             })
             .unwrap();
     };
@@ -245,7 +236,7 @@ fn a_guard_trips_on_the_fleets_counts() {
         .audit(&AuditQuery::toggle("grading.new_grader"))
         .unwrap();
     assert_eq!(entries.len(), 2, "the person's write and the guard's");
-    assert_eq!(entries[0].actor, toggles::GUARD_ACTOR);
+    assert_eq!(entries[0].actor, toggles::rules::GUARD_ACTOR);
     assert_eq!(
         entries[0].reason,
         "guard tripped: the on arm's error rate 100.00% (120 of 120) is above the limit of 10% over the last 300s across the fleet"
@@ -389,7 +380,10 @@ fn concurrent_first_uses_migrate_once() {
         })
         .collect();
     for load in loads {
-        assert_eq!(load.join().unwrap().unwrap(), toggles::Snapshot::default());
+        assert_eq!(
+            load.join().unwrap().unwrap(),
+            toggles::store::Snapshot::default()
+        );
     }
     let versions: Vec<i32> = client()
         .query(
@@ -418,7 +412,7 @@ fn the_database_unreachable_at_start_up_and_later() {
 
     // Down at start-up: the error, the compiled defaults, and checks that answer at once.
     let proxy = Proxy::start(false);
-    let _toggles = toggles::install(toggles::MemoryStore::new()).unwrap();
+    let _toggles = toggles::install(toggles::store::MemoryStore::new()).unwrap();
     let err = toggles::install(PostgresStore::new(&proxy.url(), &schema).unwrap()).unwrap_err();
     let toggles::InstallError::FirstLoad {
         installation: _following,
@@ -501,7 +495,7 @@ fn installing_publishes_the_declarations_for_the_fleet_report() {
     let shared = store(&schema);
     let now = toggles::Timestamp::now();
     shared.seen(&service.instance, now).unwrap();
-    let report = toggles::FleetReport::of(
+    let report = toggles::fleet::FleetReport::of(
         &shared,
         "2026-01-01".parse().unwrap(),
         now,

@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SanType};
 use support::{client, schema, url};
+use toggles::store::Snapshot;
 use toggles::store::Store;
-use toggles::{Change, Snapshot};
+use toggles::Change;
 use toggles_postgres::PostgresStore;
 
 /// A certificate authority, its PEM, and a server certificate it signed for `localhost` and
@@ -148,14 +149,10 @@ fn use_it(store: &PostgresStore) -> Result<(), String> {
     store
         .update(&mut |snapshot: &mut Snapshot| {
             snapshot.apply(&Change::switch("tls.switch", true));
-            Ok(toggles::AuditEntry {
-                at: toggles::Timestamp::now(),
-                actor: "test".into(),
-                toggle: "tls.switch".into(),
-                before: None,
-                after: Some(true.into()),
-                reason: "over TLS".into(),
-            })
+            Ok(
+                toggles::store::AuditEntry::new("tls.switch", "test", "over TLS")
+                    .after(Some(true.into())),
+            )
         })
         .map_err(|e| e.to_string())?;
     let loaded = store.load().map_err(|e| e.to_string())?;

@@ -12,9 +12,9 @@
 //! 1. `declare`: the toggle types, their metadata and cached-state cells, the registry. It
 //!    knows nothing of rules, stores or the state in force.
 //! 2. `rules`: the rule model, its pure evaluation, bucketing, [`Context`], explanations.
-//! 3. `compile`: one pure step from a store's [`Snapshot`] and the registry to the compiled
+//! 3. `compile`: one pure step from a store's [`Snapshot`](store::Snapshot) and the registry to the compiled
 //!    state, or to every problem with it. All validation is here.
-//! 4. `stores`: the [`Store`] contract and its backends, which hold snapshots and audit logs.
+//! 4. `stores`: the [`Store`](store::Store) contract and its backends, which hold snapshots and audit logs.
 //! 5. `state`: the one owner of process-wide state — the installed store, the compiled state in
 //!    force, the status, the test overrides and the lock that orders them — with the installation,
 //!    `reload` and `write`, and the read API of the toggle types (a check reads what `state`
@@ -34,45 +34,75 @@
 //! the state lock is held (but by a reload that lost the race to other publishes eight times
 //! over), so a store that hangs delays only its own reload — never a check, a guard's trip or a
 //! test override. Stores forget a fleet's instance a week after they last
-//! heard from it, and a fleet is judged by its current instances only (see [`FleetReport`]).
+//! heard from it, and a fleet is judged by its current instances only (see [`FleetReport`](fleet::FleetReport)).
 
 mod compile;
 mod declare;
-mod report;
-mod rules;
+mod reports;
 mod state;
 mod stores;
+mod targeting;
 pub mod testing;
 
-pub use crate::compile::{Change, Invalid, Problem, Revision, RevisionError, Snapshot};
+// The root: what declaring, checking, installing and writing need.
+pub use crate::compile::{Change, Invalid, Problem, Revision, RevisionError};
 pub use crate::declare::{
-    registry, Counts, Duplicate, Flag, Kind, Life, Meta, Outcome, Registry, Setting, SettingValue,
-    Source, Switch, Toggle, ToggleInfo, Value,
-};
-pub use crate::report::{
-    undeclared, Declarer, Drift, DuplicateReport, FleetReport, FleetService, FleetState,
-    FleetToggle, Live, LiveSource, Report, ToggleReport,
-};
-pub use crate::rules::{
-    bucket, Context, Explanation, FlagRule, GroupTargets, Guard, Limit, Step, Targets, Timestamp,
-    TimestampError, Trip,
+    registry, Duplicate, Flag, Kind, Life, Meta, Outcome, Registry, Setting, SettingValue, Source,
+    Switch, Toggle, ToggleInfo, Value,
 };
 pub use crate::state::{
-    audit, install, may_change, set_policy, status, write, Actor, InstallError, Installation,
-    Installer, OwnersAndAdmins, Policy, Principal, Status, Target, WriteRequest, GUARD_ACTOR,
+    install, status, write, Actor, InstallError, Installation, Installer, Status, WriteRequest,
     GUARD_TICK, HEARTBEAT,
 };
-pub use crate::stores::{
-    AuditEntry, AuditQuery, Declarations, Declared, DeclaredAt, FileStore, History, MemoryStore,
-    OnChange, Published, Service, Store, StoreError, WriteError, FORGET_AFTER, LIVE_WITHIN,
-};
+pub use crate::stores::{Service, StoreError, WriteError};
+pub use crate::targeting::{Context, Explanation, Step, Timestamp, TimestampError};
 pub use toggles_vocab::{Date, DateError, UseCase};
 
-/// The store contract and its backends, for code that implements a [`Store`] of its own.
+/// Stores: the [`Store`](store::Store) contract, for a backend of your own, and the backends
+/// that come with the runtime — in memory, and a JSON file — with everything their signatures
+/// name. (The PostgreSQL store is the `postgres` feature's.)
 pub mod store {
+    pub use crate::compile::Snapshot;
+    pub use crate::declare::Counts;
     pub use crate::stores::{
-        AuditEntry, AuditQuery, Declarations, Declared, DeclaredAt, History, OnChange, Published,
-        Service, Store, StoreError, WriteError, FORGET_AFTER, LIVE_WITHIN,
+        AuditEntry, AuditQuery, Declarations, FileStore, History, MemoryStore, OnChange, Published,
+        Service, Store, StoreError, WriteError, FORGET_AFTER,
+    };
+    pub use crate::targeting::Timestamp;
+}
+
+/// The fleet: what each service's instances publish to a shared store, and the report built
+/// from it — which services declare which toggles, what is expired, and the drift.
+pub mod fleet {
+    pub use crate::reports::{
+        Declarer, Drift, DriftKind, FleetReport, FleetService, FleetState, FleetToggle,
+    };
+    pub use crate::stores::{
+        Declarations, Declared, DeclaredAt, Published, Service, FORGET_AFTER, LIVE_WITHIN,
+    };
+}
+
+/// Least privilege (OEP-17 Req 10): who may change which toggle. The host authenticates; the
+/// policy in force authorizes every write made by a [`Principal`](policy::Principal).
+pub mod policy {
+    pub use crate::state::{
+        may_change, set_policy, OwnersAndAdmins, Policy, Principal, Refusal, Target,
+    };
+}
+
+/// Reports: the registry's discoverability report, each toggle's state in force, the audit log.
+pub mod report {
+    pub use crate::reports::{undeclared, DuplicateReport, Live, LiveSource, Report, ToggleReport};
+    pub use crate::state::audit;
+    pub use crate::stores::{AuditEntry, AuditQuery, History};
+}
+
+/// Rules: what a store holds for a flag — targeting, rollouts, guards — and how it is applied.
+pub mod rules {
+    pub use crate::declare::Counts;
+    pub use crate::state::GUARD_ACTOR;
+    pub use crate::targeting::{
+        bucket, FlagRule, GroupTargets, Guard, Limit, Targets, Timestamp, Trip,
     };
 }
 

@@ -10,7 +10,7 @@
 //! nothing on the hot path of toggles nobody overrides.
 //!
 //! On tokio's multi-thread runtime a task moves between threads; with the `tokio` feature,
-//! [`scope`] gives a future a scope of its own, and overrides made inside it hold wherever the
+//! `scope` gives a future a scope of its own, and overrides made inside it hold wherever the
 //! task runs (a task it spawns has its own scope again).
 //!
 //! ```
@@ -94,7 +94,8 @@ impl std::fmt::Debug for Override {
     }
 }
 
-/// Forces `toggle` to `value` in this thread (or [`scope`]) until the guard is dropped;
+/// Forces `toggle` to `value` in this thread (or `scope`, with the `tokio` feature) until the
+/// guard is dropped;
 /// overrides nest, the innermost winning.
 pub fn set<T: Overridable>(toggle: &'static T, value: T::Value) -> Override {
     push(toggle, Box::new(value))

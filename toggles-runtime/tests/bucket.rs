@@ -1,7 +1,7 @@
 //! Bucketing against the published vectors, and its properties.
 
 use proptest::prelude::*;
-use toggles_runtime::bucket::{bucket, Percent, BUCKETS};
+use toggles_runtime::rules::bucket::{bucket, Percent, BUCKETS};
 
 #[test]
 fn matches_the_published_vectors() {

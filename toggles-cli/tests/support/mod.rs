@@ -11,7 +11,9 @@ use std::path::Path;
 
 use assert_cmd::Command;
 use serde_json::{json, Value as Json};
-use toggles_runtime::{Declarations, Declared, Service, Store, Timestamp};
+use toggles_runtime::fleet::Declared;
+use toggles_runtime::store::{Declarations, Store};
+use toggles_runtime::{Service, Timestamp};
 
 /// The `toggles` binary, with `--store STORE` and no store in the environment.
 pub fn toggles(store: &str) -> Command {
@@ -177,7 +179,7 @@ pub fn small_fleet() -> Vec<Declarations> {
 /// A file store at `dir/toggles.json` to which `fleet` was published; its `--store` argument.
 pub fn file_store(dir: &Path, fleet: &[Declarations]) -> String {
     let path = dir.join("toggles.json");
-    let store = toggles_runtime::FileStore::open(&path).expect("a file store");
+    let store = toggles_runtime::store::FileStore::open(&path).expect("a file store");
     publish(&store, fleet);
     format!("file:{}", path.display())
 }

@@ -11,7 +11,7 @@ use crate::compile::rule_problems::rule_problems;
 use crate::compile::Catalog;
 use crate::compile::{Change, Invalid, Problem, Snapshot};
 use crate::declare::{Kind, Refusal, STRING_ROOM};
-use crate::rules::{CompiledRule, FlagRule};
+use crate::targeting::{CompiledRule, FlagRule};
 
 /// A snapshot made ready for checks: what it holds for each declared toggle, by registry id.
 #[derive(Debug)]

@@ -3,14 +3,15 @@
 use std::fmt;
 
 /// A snapshot or write that does not fit the toggles of this program, with every problem.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Invalid {
     /// What is wrong, toggle by toggle.
     pub problems: Vec<Problem>,
 }
 
-/// One thing wrong with one toggle's entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One thing wrong with one toggle's entry: `{"toggle": "...", "message": "..."}` in JSON (the
+/// HTTP API's 422 lists them so).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Problem {
     /// The toggle's full name.
     pub toggle: String,
@@ -19,7 +20,8 @@ pub struct Problem {
 }
 
 impl Problem {
-    pub(crate) fn new(toggle: &str, message: impl Into<String>) -> Problem {
+    /// `message` about the toggle `toggle`.
+    pub fn new(toggle: &str, message: impl Into<String>) -> Problem {
         Problem {
             toggle: toggle.to_owned(),
             message: message.into(),

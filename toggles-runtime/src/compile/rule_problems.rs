@@ -1,7 +1,7 @@
 //! What can be wrong with a flag rule on its own, before it meets the other rules of a store.
 
-use crate::rules::bucket::Percent;
-use crate::rules::FlagRule;
+use crate::targeting::bucket::Percent;
+use crate::targeting::FlagRule;
 
 /// Every problem of `rule` taken alone (`requires` is checked against the registry by
 /// `compile`): a percent out of range or finer than a basis point, a window that ends before it

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use crate::rules::FlagRule;
+use crate::targeting::FlagRule;
 
 /// The contents of a store: switch states, flag rules and setting values by full name, as JSON.
 ///
@@ -28,7 +28,9 @@ use crate::rules::FlagRule;
 /// take effect.
 ///
 /// ```
-/// use toggles_runtime::{Change, FlagRule, Snapshot};
+/// use toggles_runtime::Change;
+/// use toggles_runtime::rules::FlagRule;
+/// use toggles_runtime::store::Snapshot;
 ///
 /// let mut snapshot = Snapshot::default();
 /// snapshot.apply(&Change::flag("grading.new_grader", FlagRule::new().percent(20.0)));

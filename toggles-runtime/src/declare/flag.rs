@@ -7,7 +7,7 @@ use crate::declare::toggle::{sealed::Sealed, Cells, DeclaredWithToggleAttribute,
 use crate::declare::{Kind, Meta, OutcomeCells, Toggle, Value, OFF, ON};
 
 /// A toggle that is on or off per request: rolled out to a percentage of users, to listed users,
-/// groups and sites, behind gates. Its rule comes from the store; see [`FlagRule`](crate::FlagRule)
+/// groups and sites, behind gates. Its rule comes from the store; see [`FlagRule`](crate::rules::FlagRule)
 /// for the order the rule is applied in.
 ///
 /// Declared with `#[toggle]`; off unless initialized with `= true`. When the answer does not
@@ -21,7 +21,7 @@ use crate::declare::{Kind, Meta, OutcomeCells, Toggle, Value, OFF, ON};
 /// #[toggle(namespace = "grading", life = "temporary", remove_by = "2025-06-01")]
 /// pub static NEW_GRADER: Flag;
 ///
-/// let ctx = Context::new().user("42");
+/// let ctx = Context::new().with_user("42");
 /// assert!(!NEW_GRADER.is_enabled(&ctx));
 /// assert_eq!(NEW_GRADER.explain(&ctx).step, toggles::Step::Default);
 /// ```

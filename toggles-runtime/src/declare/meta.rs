@@ -166,6 +166,7 @@ impl Life {
 
 /// Where a toggle is declared: crate, module, file and line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct Source {
     /// The crate's package name (`CARGO_PKG_NAME`), or the crate name where Cargo did not build it.
     #[serde(rename = "crate")]
@@ -180,6 +181,28 @@ pub struct Source {
     pub line: u32,
     /// The column of the static's name.
     pub column: u32,
+}
+
+impl Source {
+    /// What the `#[toggle]` macro's expansion builds. Not public API.
+    #[doc(hidden)]
+    pub const fn __new(
+        crate_name: &'static str,
+        crate_version: &'static str,
+        module_path: &'static str,
+        file: &'static str,
+        line: u32,
+        column: u32,
+    ) -> Source {
+        Source {
+            crate_name,
+            crate_version,
+            module_path,
+            file,
+            line,
+            column,
+        }
+    }
 }
 
 impl std::fmt::Display for Source {

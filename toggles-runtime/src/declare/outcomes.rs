@@ -57,7 +57,7 @@ pub(crate) type OutcomeCells = OnceLock<Box<Outcomes>>;
 impl Flag {
     /// Records one outcome of code run under this flag: `on` is the answer the flag gave (what
     /// [`is_enabled`](Flag::is_enabled) returned for the request), `ok` whether the code
-    /// succeeded. A guard in the flag's rule ([`Guard`](crate::Guard)) turns the flag off when
+    /// succeeded. A guard in the flag's rule ([`Guard`](crate::rules::Guard)) turns the flag off when
     /// the "on" arm fails too often.
     ///
     /// Lock-free and allocation-free after the flag's first outcome: one relaxed atomic add on
@@ -71,7 +71,7 @@ impl Flag {
     /// static NEW_GRADER: Flag;
     ///
     /// # fn grade(new: bool) -> Result<u32, String> { Ok(if new { 2 } else { 1 }) }
-    /// let on = NEW_GRADER.is_enabled(&Context::new().user("42"));
+    /// let on = NEW_GRADER.is_enabled(&Context::new().with_user("42"));
     /// let graded = grade(on);
     /// NEW_GRADER.record(on, graded.is_ok());
     /// ```
@@ -94,7 +94,7 @@ impl Flag {
     ///
     /// # fn grade(new: bool) -> Result<u32, String> { Ok(if new { 2 } else { 1 }) }
     /// fn handle() -> Result<u32, String> {
-    ///     let on = NEW_GRADER.is_enabled(&Context::new().user("42"));
+    ///     let on = NEW_GRADER.is_enabled(&Context::new().with_user("42"));
     ///     let outcome = NEW_GRADER.outcome(on);
     ///     let score = grade(on)?; // an error here is recorded as a failure
     ///     outcome.ok();
@@ -149,6 +149,7 @@ impl std::fmt::Debug for Outcome<'_> {
 
 /// Outcomes counted per arm: successes and failures while the flag answered on, and off.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Counts {
     /// Successes under "on".
     pub on_ok: u64,
@@ -161,6 +162,16 @@ pub struct Counts {
 }
 
 impl Counts {
+    /// These counts: successes and failures under "on", then under "off".
+    pub const fn new(on_ok: u64, on_err: u64, off_ok: u64, off_err: u64) -> Counts {
+        Counts {
+            on_ok,
+            on_err,
+            off_ok,
+            off_err,
+        }
+    }
+
     /// Whether nothing was counted.
     pub fn is_empty(&self) -> bool {
         *self == Counts::default()

@@ -38,7 +38,7 @@ pub fn registry() -> &'static Registry {
 /// Every declared toggle, sorted by full name, and any full name declared twice.
 ///
 /// Get it with [`registry()`]. [`report`](Registry::report) builds the discoverability
-/// endpoint's JSON body from it, the [`Report`](crate::Report); see there for the shape.
+/// endpoint's JSON body from it, the [`Report`](crate::report::Report); see there for the shape.
 pub struct Registry {
     toggles: Vec<ToggleInfo>,
     /// `toggles`' full names, in the same order: a lookup by name searches these without a

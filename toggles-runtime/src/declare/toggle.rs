@@ -29,7 +29,7 @@ pub trait Toggle: Sync + sealed::Sealed + 'static {
 
 /// A toggle's cells, by type.
 // `pub` only because the sealed trait names it; its module keeps it out of reach.
-#[allow(unreachable_pub)]
+#[allow(unreachable_pub, missing_debug_implementations)]
 #[doc(hidden)]
 pub enum Cells<'a> {
     Switch(&'a Switch),
@@ -38,7 +38,7 @@ pub enum Cells<'a> {
 }
 
 /// A `Setting<T>`'s cells, with what the runtime needs of `T` behind function pointers.
-#[allow(unreachable_pub)]
+#[allow(unreachable_pub, missing_debug_implementations)]
 #[doc(hidden)]
 pub struct SettingCells<'a> {
     /// `STORED` (the value is in `bits`), or `OFF` (the compiled default), or `SLOW`.
@@ -93,6 +93,14 @@ pub(crate) fn key(toggle: &dyn Toggle) -> usize {
 #[doc(hidden)]
 pub struct Registration {
     pub(crate) toggle: &'static dyn Toggle,
+}
+
+impl std::fmt::Debug for Registration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Registration")
+            .field(&self.toggle.meta().full_name())
+            .finish()
+    }
 }
 
 impl Registration {

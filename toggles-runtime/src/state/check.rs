@@ -7,8 +7,8 @@ use crate::compile::Entry;
 use crate::declare::{
     key, registry, Cells, Flag, Setting, SettingValue, Switch, ToggleInfo, Value, OFF, ON, STORED,
 };
-use crate::rules::{CompiledRule, Context, Decided, Explanation};
 use crate::state::{overrides, retained};
+use crate::targeting::{CompiledRule, Context, Decided, Explanation};
 
 /// What the compiled state in force holds for the toggle whose registry id is in `id`: for the
 /// slow paths that answer from the newest state rather than a context's.
@@ -47,7 +47,7 @@ impl Flag {
     ///
     /// When the answer does not depend on the context, one relaxed atomic load and a compare;
     /// otherwise the flag's rule is evaluated in the state the context pinned (see
-    /// [`FlagRule`](crate::FlagRule) for the order).
+    /// [`FlagRule`](crate::rules::FlagRule) for the order).
     #[inline]
     pub fn is_enabled(&self, ctx: &Context<'_>) -> bool {
         let state = self.state.load(Ordering::Relaxed);

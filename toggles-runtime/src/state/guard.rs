@@ -21,10 +21,10 @@ use serde_json::Value as Json;
 use crate::compile::{Change, Revision};
 use crate::declare::published;
 use crate::declare::{registry, Cells, Counts};
-use crate::rules::{FlagRule, Timestamp};
 use crate::state::install::{follow, installed, installed_instance, transact_if};
 use crate::state::retained;
 use crate::stores::{AuditQuery, Store, WriteError};
+use crate::targeting::{FlagRule, Timestamp};
 
 /// How often an installation checks its guards unless told otherwise
 /// ([`Installer::guard_tick`](crate::Installer::guard_tick)). Each tick writes at most one row per

@@ -6,10 +6,10 @@ use crate::compile::{
     change_problems, check_target, compile, Catalog, Change, Compiled, Invalid, Problem, Revision,
 };
 use crate::declare::{published, registry};
-use crate::rules::Timestamp;
 use crate::state::publish::publish;
 use crate::state::{guard, lock, retained};
 use crate::stores::{AuditEntry, AuditQuery, Store, StoreError, WriteError};
+use crate::targeting::Timestamp;
 
 struct Installed {
     store: Arc<dyn Store>,
@@ -351,14 +351,11 @@ pub(super) fn transact_if(
             return Err(Invalid { problems }.into());
         }
         compiled = Some(next);
-        Ok(AuditEntry {
-            at: Timestamp::now(),
-            actor: actor.to_owned(),
-            toggle: name.to_owned(),
-            before,
-            after,
-            reason: reason.to_owned(),
-        })
+        Ok(
+            AuditEntry::new(name.to_owned(), actor.to_owned(), reason.to_owned())
+                .before(before)
+                .after(after),
+        )
     })?;
     Ok((entry, compiled))
 }
@@ -367,7 +364,8 @@ pub(super) fn transact_if(
 /// installed.
 ///
 /// ```
-/// use toggles::{toggle, AuditQuery, Change, MemoryStore, Switch};
+/// use toggles::{toggle, Change, Switch};
+/// use toggles::store::{AuditQuery, MemoryStore};
 ///
 /// /// Turn recommendations off when the catalog is under load.
 /// #[toggle(namespace = "catalog", life = "permanent", justification = "circuit breaker")]
@@ -376,7 +374,7 @@ pub(super) fn transact_if(
 /// let _toggles = toggles::install(MemoryStore::new()).unwrap();
 /// toggles::write(Change::switch("catalog.recommendations", false).by("ops").because("spike")).unwrap();
 /// toggles::write(Change::switch("catalog.recommendations", true).by("ops").because("calm")).unwrap();
-/// let last = toggles::audit(&AuditQuery::toggle("catalog.recommendations").limit(1)).unwrap();
+/// let last = toggles::report::audit(&AuditQuery::toggle("catalog.recommendations").limit(1)).unwrap();
 /// assert_eq!(last[0].reason, "calm");
 /// ```
 pub fn audit(query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {

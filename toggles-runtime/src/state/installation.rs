@@ -7,12 +7,12 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crate::declare::registry;
-use crate::rules::Timestamp;
 use crate::state::guard::{self, GUARD_TICK};
 use crate::state::install::{
     install_store, installed, last_load_failed, reload_installed, uninstall,
 };
 use crate::stores::{Declarations, Service, Store, StoreError};
+use crate::targeting::Timestamp;
 
 /// How often an installation tells its store this instance is alive, unless told otherwise
 /// ([`Installer::heartbeat`]).
@@ -22,7 +22,8 @@ pub const HEARTBEAT: Duration = Duration::from_secs(30);
 ///
 /// ```
 /// use std::time::Duration;
-/// use toggles::{Installer, MemoryStore, Service};
+/// use toggles::{Installer, Service};
+/// use toggles::store::MemoryStore;
 ///
 /// let toggles = Installer::new(MemoryStore::new())
 ///     .service(Service::new("grading", "1.4.2"))
@@ -60,20 +61,20 @@ impl Installer {
 
     /// Tells the store this instance is alive every `interval` (and retries a failed load or
     /// publish then). A fleet report counts an instance as running for three heartbeats by
-    /// default ([`LIVE_WITHIN`](crate::LIVE_WITHIN)): keep the two in step.
+    /// default ([`LIVE_WITHIN`](crate::fleet::LIVE_WITHIN)): keep the two in step.
     pub fn heartbeat(mut self, interval: Duration) -> Installer {
         self.heartbeat = Some(interval);
         self
     }
 
     /// No heartbeat thread: the declarations are published once, at install, and the instance
-    /// goes quiet in the fleet's eyes after [`LIVE_WITHIN`](crate::LIVE_WITHIN).
+    /// goes quiet in the fleet's eyes after [`LIVE_WITHIN`](crate::fleet::LIVE_WITHIN).
     pub fn without_heartbeat(mut self) -> Installer {
         self.heartbeat = None;
         self
     }
 
-    /// Checks the guards of guarded flags every `interval` (see [`Guard`](crate::Guard)).
+    /// Checks the guards of guarded flags every `interval` (see [`Guard`](crate::rules::Guard)).
     pub fn guard_tick(mut self, interval: Duration) -> Installer {
         self.guard_tick = Some(interval);
         self
@@ -155,7 +156,8 @@ impl fmt::Debug for Installer {
 /// [`.install()`](Installer::install).
 ///
 /// ```
-/// use toggles::{toggle, Change, MemoryStore, Switch};
+/// use toggles::{toggle, Change, Switch};
+/// use toggles::store::MemoryStore;
 ///
 /// /// Turn recommendations off when the catalog is under load.
 /// #[toggle(namespace = "catalog", life = "permanent", justification = "circuit breaker")]
@@ -200,7 +202,7 @@ impl Installation {
                 self.threads.push(thread);
                 Ok(())
             }
-            Err(e) => Err(InstallError::NotInstalled(StoreError::Backend(format!(
+            Err(e) => Err(InstallError::NotInstalled(StoreError::backend(format!(
                 "cannot start a thread: {e}"
             )))),
         }
@@ -229,7 +231,7 @@ impl Installation {
     }
 
     /// Checks every guard now, as the guard thread does each tick (see
-    /// [`Guard`](crate::Guard)); returns the full names of the flags it tripped.
+    /// [`Guard`](crate::rules::Guard)); returns the full names of the flags it tripped.
     pub fn check_guards(&self) -> Vec<String> {
         if self.is_installed() {
             guard::check_guards()

@@ -89,7 +89,9 @@ pub use self::installation::{install, InstallError, Installation, Installer, HEA
 #[cfg(feature = "tokio")]
 pub(crate) use self::overrides::in_task_scope;
 pub(crate) use self::overrides::Override;
-pub use self::permission::{may_change, set_policy, OwnersAndAdmins, Policy, Principal, Target};
+pub use self::permission::{
+    may_change, set_policy, OwnersAndAdmins, Policy, Principal, Refusal, Target,
+};
 pub(crate) use self::publish::{end_override, start_override};
 pub use self::write::{write, Actor, WriteRequest};
 

@@ -11,7 +11,7 @@ use crate::declare::{registry, Kind};
 /// is an admin.
 ///
 /// ```
-/// use toggles_runtime::Principal;
+/// use toggles::policy::Principal;
 ///
 /// let ana = Principal::new("ana@example.com").team("grading-team");
 /// assert_eq!(ana.teams, ["grading-team"]);
@@ -86,27 +86,56 @@ impl<'a> Target<'a> {
 /// with [`set_policy`].
 ///
 /// ```
-/// use toggles_runtime::{Policy, Principal, Target};
+/// use toggles::policy::{Policy, Principal, Refusal, Target};
 ///
 /// /// Each team changes the toggles of its namespace: `grading-team` those in `grading`.
 /// struct NamespacePerTeam;
 ///
 /// impl Policy for NamespacePerTeam {
-///     fn may_change(&self, who: &Principal, toggle: &Target<'_>) -> Result<(), String> {
+///     fn may_change(&self, who: &Principal, toggle: &Target<'_>) -> Result<(), Refusal> {
 ///         let team = format!("{}-team", toggle.namespace);
 ///         if who.admin || who.teams.contains(&team) {
 ///             Ok(())
 ///         } else {
-///             Err(format!("`{}` may be changed by team `{team}` or an admin", toggle.full_name))
+///             let why = format!("`{}` may be changed by team `{team}` or an admin", toggle.full_name);
+///             Err(Refusal::new(toggle.full_name, why))
 ///         }
 ///     }
 /// }
-/// toggles_runtime::set_policy(NamespacePerTeam);
-/// # toggles_runtime::set_policy(toggles_runtime::OwnersAndAdmins);
+/// toggles::policy::set_policy(NamespacePerTeam);
+/// # toggles::policy::set_policy(toggles::policy::OwnersAndAdmins);
 /// ```
 pub trait Policy: Send + Sync + 'static {
     /// `Ok` if `principal` may change `toggle`; otherwise why not, naming who may.
-    fn may_change(&self, principal: &Principal, toggle: &Target<'_>) -> Result<(), String>;
+    fn may_change(&self, principal: &Principal, toggle: &Target<'_>) -> Result<(), Refusal>;
+}
+
+/// A policy's refusal: which toggle, and why not, in words that name who may.
+///
+/// ```
+/// use toggles::policy::Refusal;
+///
+/// let no = Refusal::new("catalog.recommendations", "only the catalog team may change it");
+/// assert_eq!(no.to_string(), "only the catalog team may change it");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, thiserror::Error)]
+#[error("{message}")]
+#[non_exhaustive]
+pub struct Refusal {
+    /// The toggle's full name.
+    pub toggle: String,
+    /// Why not, naming who may.
+    pub message: String,
+}
+
+impl Refusal {
+    /// A refusal to change `toggle`, for `message`.
+    pub fn new(toggle: impl Into<String>, message: impl Into<String>) -> Refusal {
+        Refusal {
+            toggle: toggle.into(),
+            message: message.into(),
+        }
+    }
 }
 
 /// The default policy, least privilege: an admin may change any toggle; a member of the team a
@@ -115,21 +144,22 @@ pub trait Policy: Send + Sync + 'static {
 pub struct OwnersAndAdmins;
 
 impl Policy for OwnersAndAdmins {
-    fn may_change(&self, principal: &Principal, toggle: &Target<'_>) -> Result<(), String> {
+    fn may_change(&self, principal: &Principal, toggle: &Target<'_>) -> Result<(), Refusal> {
         if principal.admin {
             return Ok(());
         }
-        match toggle.owner {
-            Some(owner) if principal.teams.iter().any(|t| t == owner) => Ok(()),
-            Some(owner) => Err(format!(
+        let why = match toggle.owner {
+            Some(owner) if principal.teams.iter().any(|t| t == owner) => return Ok(()),
+            Some(owner) => format!(
                 "`{}` is owned by `{owner}`: only its members and admins may change it, and `{}` is neither",
                 toggle.full_name, principal.id
-            )),
-            None => Err(format!(
+            ),
+            None => format!(
                 "`{}` has no owner, so only admins may change it, and `{}` is not an admin",
                 toggle.full_name, principal.id
-            )),
-        }
+            ),
+        };
+        Err(Refusal::new(toggle.full_name, why))
     }
 }
 

@@ -8,9 +8,9 @@ use crate::compile::{Compiled, Entry};
 use crate::declare::{
     key, published, registry, set_published, Cells, Toggle, EVAL, OFF, ON, SLOW, STORED,
 };
-use crate::rules::Constant;
 use crate::state::overrides::Override;
 use crate::state::retained;
+use crate::targeting::Constant;
 
 /// Gives `compiled` the next generation, retains it, publishes the generation, and rebuilds
 /// every toggle's cached state from it. The caller holds the state lock.

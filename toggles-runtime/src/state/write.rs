@@ -7,17 +7,18 @@ use std::fmt;
 use crate::compile::{Change, Invalid, Problem, Revision};
 use crate::declare::published;
 use crate::declare::registry;
-use crate::rules::Timestamp;
 use crate::state::external::fleet;
 use crate::state::install::{follow, installed, transact_if};
 use crate::state::permission::{policy, Principal, Target};
 use crate::state::retained;
 use crate::stores::{AuditEntry, Roster, Store, WriteError, LIVE_WITHIN};
+use crate::targeting::Timestamp;
 
 /// Who makes a change: what the audit log records, and what the policy judges.
 ///
 /// ```
-/// use toggles::{Actor, Principal};
+/// use toggles::Actor;
+/// use toggles::policy::Principal;
 ///
 /// // A program, or a person the host vouches for: recorded as given, no policy applies.
 /// let deploy: Actor = "deploy-bot".into();
@@ -31,7 +32,7 @@ use crate::stores::{AuditEntry, Roster, Store, WriteError, LIVE_WITHIN};
 pub enum Actor {
     /// A system (a program, a migration, a person the host already authorized), by name.
     System(String),
-    /// A principal the [`Policy`](crate::Policy) in force authorizes, toggle by toggle.
+    /// A principal the [`Policy`](crate::policy::Policy) in force authorizes, toggle by toggle.
     Principal(Principal),
 }
 
@@ -75,7 +76,7 @@ impl From<&Principal> for Actor {
     }
 }
 
-/// One write, as [`write`] takes it: made from a [`Change`] with [`Change::by`], given its
+/// One write, as [`write`](fn@write) takes it: made from a [`Change`] with [`Change::by`], given its
 /// reason with [`because`](WriteRequest::because), and optionally a store of the fleet to write
 /// to ([`to`](WriteRequest::to)) and the revision it was decided on
 /// ([`if_revision`](WriteRequest::if_revision)).
@@ -113,7 +114,7 @@ impl WriteRequest<'_> {
 
     /// Writes to `store`, a store a fleet shares, from outside any service that installed it
     /// (an admin tool, a command line): checked against the declarations the fleet's current
-    /// instances published to it (see [`FleetReport`](crate::FleetReport)), with the rules and
+    /// instances published to it (see [`FleetReport`](crate::fleet::FleetReport)), with the rules and
     /// messages of a write to the installed store. Without it, the write goes to the installed
     /// store and is checked against this program's registry.
     pub fn to(self, store: &dyn Store) -> WriteRequest<'_> {
@@ -127,7 +128,7 @@ impl WriteRequest<'_> {
     }
 
     /// Compare-and-set: writes only if the toggle's entry is still at `revision` (the one the
-    /// change was decided on, from [`Live::revision`](crate::Live::revision) or the HTTP API's
+    /// change was decided on, from [`Live::revision`](crate::report::Live::revision) or the HTTP API's
     /// `ETag`), checked inside the store's transaction; otherwise it is refused with
     /// [`WriteError::Conflict`] and nothing changes.
     pub fn if_revision(mut self, revision: Revision) -> Self {
@@ -169,7 +170,10 @@ impl fmt::Debug for WriteRequest<'_> {
 /// [`Status::invalid_entries`](crate::Status::invalid_entries)).
 ///
 /// ```
-/// use toggles::{toggle, Change, Flag, FlagRule, MemoryStore, Principal, WriteError};
+/// use toggles::{toggle, Change, Flag, WriteError};
+/// use toggles::policy::Principal;
+/// use toggles::rules::FlagRule;
+/// use toggles::store::MemoryStore;
 ///
 /// /// Grade problems with the rewritten engine.
 /// #[toggle(namespace = "grading", life = "temporary", remove_by = "2030-01-01", owner = "grading-team")]

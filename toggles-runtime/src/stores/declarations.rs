@@ -6,7 +6,7 @@ use serde_json::Value as Json;
 use toggles_vocab::{Date, UseCase};
 
 use crate::declare::{Kind, Registry, Source, ToggleInfo};
-use crate::rules::Timestamp;
+use crate::targeting::Timestamp;
 
 /// The service a process belongs to, as it publishes itself to a shared store.
 ///

@@ -7,11 +7,11 @@ use std::sync::{mpsc, Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::Duration;
 
 use crate::compile::Snapshot;
-use crate::rules::Timestamp;
 use crate::stores::{
     AuditEntry, AuditQuery, Declarations, OnChange, Published, Store, StoreError, WriteError,
     FORGET_AFTER,
 };
+use crate::targeting::Timestamp;
 
 /// A store kept in a JSON file: one file of toggle states shared by the processes of a machine,
 /// hot-reloaded, written atomically, with an append-only audit log beside it.
@@ -43,7 +43,8 @@ use crate::stores::{
 ///   log is read, and the next append starts on a fresh line.
 ///
 /// ```
-/// use toggles::{Change, FileStore};
+/// use toggles::Change;
+/// use toggles::store::FileStore;
 ///
 /// let dir = tempfile::tempdir().unwrap();
 /// let store = FileStore::open(dir.path().join("toggles.json")).unwrap();
@@ -52,6 +53,15 @@ use crate::stores::{
 /// ```
 pub struct FileStore {
     inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for FileStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileStore")
+            .field("path", &self.inner.path)
+            .field("poll", &self.inner.poll)
+            .finish_non_exhaustive()
+    }
 }
 
 struct Inner {

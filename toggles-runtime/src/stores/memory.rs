@@ -4,17 +4,18 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::compile::Snapshot;
-use crate::rules::Timestamp;
 use crate::stores::{
     AuditEntry, AuditQuery, Declarations, OnChange, Published, Store, StoreError, WriteError,
     FORGET_AFTER,
 };
+use crate::targeting::Timestamp;
 
 /// A store held in memory, lost when the process ends: for tests, and for programs whose
 /// toggles change only through [`write`](crate::write).
 ///
 /// ```
-/// use toggles::{toggle, Change, MemoryStore, Switch};
+/// use toggles::{toggle, Change, Switch};
+/// use toggles::store::MemoryStore;
 ///
 /// /// Turn recommendations off when the catalog is under load.
 /// #[toggle(namespace = "catalog", life = "permanent", justification = "circuit breaker")]
@@ -27,6 +28,17 @@ use crate::stores::{
 pub struct MemoryStore {
     inner: Mutex<Inner>,
     forget_after: Duration,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = self.inner();
+        f.debug_struct("MemoryStore")
+            .field("snapshot", &inner.snapshot)
+            .field("audit_entries", &inner.audit.len())
+            .field("instances", &inner.fleet.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for MemoryStore {
@@ -52,17 +64,6 @@ impl MemoryStore {
         MemoryStore::default()
     }
 
-    /// A store holding `snapshot`, with an empty audit log.
-    pub fn with(snapshot: Snapshot) -> MemoryStore {
-        MemoryStore {
-            inner: Mutex::new(Inner {
-                snapshot,
-                ..Inner::default()
-            }),
-            ..MemoryStore::default()
-        }
-    }
-
     /// Forgets an instance's declarations once it has not been seen for `after` ([`FORGET_AFTER`],
     /// a week, by default).
     #[must_use]
@@ -73,6 +74,29 @@ impl MemoryStore {
 
     fn inner(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A store holding `snapshot`, with an empty audit log.
+///
+/// ```
+/// use toggles::store::{MemoryStore, Snapshot, Store};
+///
+/// let mut held = Snapshot::default();
+/// held.switches.insert("catalog.recommendations".into(), false.into());
+/// let store = MemoryStore::from(held.clone());
+/// assert_eq!(store.load()?, held);
+/// # Ok::<(), toggles::StoreError>(())
+/// ```
+impl From<Snapshot> for MemoryStore {
+    fn from(snapshot: Snapshot) -> MemoryStore {
+        MemoryStore {
+            inner: Mutex::new(Inner {
+                snapshot,
+                ..Inner::default()
+            }),
+            ..MemoryStore::default()
+        }
     }
 }
 

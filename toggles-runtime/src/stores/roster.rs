@@ -20,8 +20,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::rules::Timestamp;
 use crate::stores::{Declared, Published};
+use crate::targeting::Timestamp;
 
 /// The fleet's instances as of a moment, and who of them speaks for what.
 pub(crate) struct Roster<'p> {

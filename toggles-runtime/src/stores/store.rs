@@ -9,8 +9,8 @@ use serde_json::Value as Json;
 
 use crate::compile::{Invalid, Revision, Snapshot};
 use crate::declare::Counts;
-use crate::rules::Timestamp;
 use crate::stores::{Declarations, Published};
+use crate::targeting::Timestamp;
 
 /// Called by a store whenever its contents may have changed.
 pub type OnChange = Arc<dyn Fn() + Send + Sync>;
@@ -46,10 +46,10 @@ pub type OnChange = Arc<dyn Fn() + Send + Sync>;
 ///   service it is and every toggle it declares ([`publish`](Store::publish)), and refreshes its
 ///   last-seen time while it runs ([`seen`](Store::seen)); [`published`](Store::published)
 ///   returns them, for a fleet report built from the store alone. It **forgets** an instance
-///   not seen for its retention ([`FORGET_AFTER`](crate::FORGET_AFTER), a week, unless the
+///   not seen for its retention ([`FORGET_AFTER`](crate::store::FORGET_AFTER), a week, unless the
 ///   store is told otherwise): `published` leaves it out, and a publish or a heartbeat deletes
 ///   it. A declaration a newer version wrote that this version cannot read is left out on its
-///   own ([`Declared::readable`](crate::Declared::readable)), never the whole fleet.
+///   own ([`Declared::readable`](crate::fleet::Declared::readable)), never the whole fleet.
 /// - never blocks a check and never panics on bad data: errors are values.
 ///
 /// Entries for toggles the program does not declare are part of the snapshot and must be kept
@@ -114,7 +114,7 @@ pub trait Store: Send + Sync + 'static {
     }
 
     /// Adds `instance`'s outcome counts of the interval ending `at`, per guarded flag, for the
-    /// fleet's guards (see [`Guard`](crate::Guard)). Returns whether the store keeps them: the
+    /// fleet's guards (see [`Guard`](crate::rules::Guard)). Returns whether the store keeps them: the
     /// default keeps nothing and returns `false`, and each process's guards then decide on its
     /// own counts.
     fn record_outcomes(
@@ -138,7 +138,7 @@ pub trait Store: Send + Sync + 'static {
 /// Which audit entries to read: every toggle's or one toggle's, newest first, a page at a time.
 ///
 /// ```
-/// use toggles_runtime::AuditQuery;
+/// use toggles_runtime::store::AuditQuery;
 ///
 /// let page_two = AuditQuery::toggle("grading.new_grader").skip(20).limit(20);
 /// assert_eq!(page_two.toggle.as_deref(), Some("grading.new_grader"));
@@ -208,7 +208,18 @@ impl AuditQuery {
 }
 
 /// One accepted change: who, what (before and after), when and why (OEP-17 Req 5).
+///
+/// ```
+/// use serde_json::json;
+/// use toggles::store::AuditEntry;
+///
+/// let entry = AuditEntry::new("catalog.recommendations", "ops", "spike")
+///     .before(Some(json!(true)))
+///     .after(Some(json!(false)));
+/// assert_eq!(entry.after, Some(json!(false)));
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct AuditEntry {
     /// When it was written.
     pub at: Timestamp,
@@ -222,6 +233,46 @@ pub struct AuditEntry {
     pub after: Option<Json>,
     /// Why.
     pub reason: String,
+}
+
+impl AuditEntry {
+    /// A change of `toggle` by `actor` for `reason`, now, from nothing to nothing: set
+    /// [`before`](AuditEntry::before) and [`after`](AuditEntry::after).
+    pub fn new(
+        toggle: impl Into<String>,
+        actor: impl Into<String>,
+        reason: impl Into<String>,
+    ) -> AuditEntry {
+        AuditEntry {
+            at: Timestamp::now(),
+            actor: actor.into(),
+            toggle: toggle.into(),
+            before: None,
+            after: None,
+            reason: reason.into(),
+        }
+    }
+
+    /// What the store held before.
+    #[must_use]
+    pub fn before(mut self, before: Option<Json>) -> AuditEntry {
+        self.before = before;
+        self
+    }
+
+    /// What it holds after.
+    #[must_use]
+    pub fn after(mut self, after: Option<Json>) -> AuditEntry {
+        self.after = after;
+        self
+    }
+
+    /// When, if not now.
+    #[must_use]
+    pub fn at(mut self, at: Timestamp) -> AuditEntry {
+        self.at = at;
+        self
+    }
 }
 
 /// Who changed a toggle first and last, and when, from the audit log.
@@ -279,9 +330,16 @@ pub enum StoreError {
     /// The contents do not fit the toggles of this program.
     #[error("the store holds entries this program cannot use: {0}")]
     Invalid(#[from] Invalid),
-    /// Another backend's failure, in its own words.
-    #[error("{0}")]
-    Backend(String),
+    /// Another backend's failure, with its cause (`source()` leads to the driver's error).
+    #[error(transparent)]
+    Backend(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    /// A backend's failure: an error of its own, or a message.
+    pub fn backend(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> StoreError {
+        StoreError::Backend(error.into())
+    }
 }
 
 /// A write that was refused or failed; either way, nothing was changed.
@@ -294,10 +352,10 @@ pub enum WriteError {
     /// `actor` or `reason` is empty.
     #[error("write refused: every change needs an actor and a reason, for the audit log")]
     Unattributed,
-    /// The policy in force does not let the principal change the toggle; the message names who
-    /// may.
+    /// The policy in force does not let the principal change the toggle; the refusal names
+    /// who may.
     #[error("write refused: {0}")]
-    Forbidden(String),
+    Forbidden(crate::state::Refusal),
     /// Decided on a revision of the toggle's entry that is no longer the stored one: someone
     /// changed it meanwhile ([`WriteRequest::if_revision`](crate::WriteRequest::if_revision)).
     #[error("write refused: `{toggle}` changed since the write was decided (revision {found}, not {expected}): look again, then decide")]
@@ -316,3 +374,58 @@ pub enum WriteError {
     #[error("write failed, nothing changed: {0}")]
     Store(#[from] StoreError),
 }
+
+/// Forwards every method, the defaulted ones included, so a store behind a smart pointer
+/// installs as itself (tracing does the same for `Subscriber`).
+macro_rules! forward_store {
+    ($($pointer:ty),*) => {$(
+        impl<S: Store + ?Sized> Store for $pointer {
+            fn describe(&self) -> String {
+                (**self).describe()
+            }
+            fn load(&self) -> Result<Snapshot, StoreError> {
+                (**self).load()
+            }
+            fn update(
+                &self,
+                edit: &mut dyn FnMut(&mut Snapshot) -> Result<AuditEntry, WriteError>,
+            ) -> Result<AuditEntry, WriteError> {
+                (**self).update(edit)
+            }
+            fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
+                (**self).audit(query)
+            }
+            fn history(&self, toggle: &str) -> Result<Option<History>, StoreError> {
+                (**self).history(toggle)
+            }
+            fn histories(&self) -> Result<HashMap<String, History>, StoreError> {
+                (**self).histories()
+            }
+            fn watch(&self, on_change: OnChange) -> Result<(), StoreError> {
+                (**self).watch(on_change)
+            }
+            fn publish(&self, declarations: &Declarations, at: Timestamp) -> Result<(), StoreError> {
+                (**self).publish(declarations, at)
+            }
+            fn seen(&self, instance: &str, at: Timestamp) -> Result<bool, StoreError> {
+                (**self).seen(instance, at)
+            }
+            fn published(&self) -> Result<Vec<Published>, StoreError> {
+                (**self).published()
+            }
+            fn record_outcomes(
+                &self,
+                instance: &str,
+                at: Timestamp,
+                counts: &[(String, Counts)],
+            ) -> Result<bool, StoreError> {
+                (**self).record_outcomes(instance, at, counts)
+            }
+            fn outcomes(&self, toggle: &str, since: Timestamp) -> Result<Option<Counts>, StoreError> {
+                (**self).outcomes(toggle, since)
+            }
+        }
+    )*};
+}
+
+forward_store!(Arc<S>, Box<S>, &'static S);

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::rules::{Guard, Timestamp};
+use crate::targeting::{Guard, Timestamp};
 
 /// The targeting rule of a [`Flag`](crate::Flag), as a store holds it.
 ///
@@ -22,7 +22,7 @@ use crate::rules::{Guard, Timestamp};
 ///    group listed off beats a group listed on, whatever order the context lists them in;
 /// 6. `everyone`, when set;
 /// 7. `percent`: 0 is nobody and 100 is everybody, contexts without a user id included; a
-///    partial rollout is on when the unit's [bucket](crate::bucket) is below it, and off for a
+///    partial rollout is on when the unit's [bucket](crate::rules::bucket) is below it, and off for a
 ///    context that lacks the unit (the user id, or the `stickiness` attribute);
 /// 8. the flag's compiled default.
 ///
@@ -37,17 +37,18 @@ use crate::rules::{Guard, Timestamp};
 /// Build one in code with the chained setters:
 ///
 /// ```
-/// use toggles_runtime::FlagRule;
+/// use toggles_runtime::rules::FlagRule;
 ///
 /// let rule = FlagRule::new()
 ///     .percent(20.0)
 ///     .users_on(["42"])
-///     .group_on("course", ["course-v1:edX+DemoX"])
-///     .site_off(["white-label.example.com"]);
+///     .groups_on("course", ["course-v1:edX+DemoX"])
+///     .sites_off(["white-label.example.com"]);
 /// assert_eq!(rule.percent, Some(20.0));
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct FlagRule {
     /// The master kill switch: when `false` the flag is off for everyone.
     #[serde(skip_serializing_if = "is_true")]
@@ -122,6 +123,7 @@ impl Default for FlagRule {
 /// Ids forced on and ids forced off.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Targets {
     /// Ids the flag is on for.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -132,6 +134,20 @@ pub struct Targets {
 }
 
 impl Targets {
+    /// `on` forced on, `off` forced off.
+    pub fn new<I, J, S, T>(on: I, off: J) -> Targets
+    where
+        I: IntoIterator<Item = S>,
+        J: IntoIterator<Item = T>,
+        S: Into<String>,
+        T: Into<String>,
+    {
+        Targets {
+            on: strings(on),
+            off: strings(off),
+        }
+    }
+
     /// Whether no id is listed.
     pub fn is_empty(&self) -> bool {
         self.on.is_empty() && self.off.is_empty()
@@ -141,6 +157,7 @@ impl Targets {
 /// The members of one kind of group (course, org, ...) the flag is forced on or off for.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct GroupTargets {
     /// The kind of group, as the context names it: `course`, `org`.
     pub kind: String,
@@ -154,6 +171,23 @@ pub struct GroupTargets {
 
 fn strings<I: IntoIterator<Item = S>, S: Into<String>>(ids: I) -> Vec<String> {
     ids.into_iter().map(Into::into).collect()
+}
+
+impl GroupTargets {
+    /// Members of groups of `kind` forced on (`on`) and off (`off`).
+    pub fn new<I, J, S, T>(kind: impl Into<String>, on: I, off: J) -> GroupTargets
+    where
+        I: IntoIterator<Item = S>,
+        J: IntoIterator<Item = T>,
+        S: Into<String>,
+        T: Into<String>,
+    {
+        GroupTargets {
+            kind: kind.into(),
+            on: strings(on),
+            off: strings(off),
+        }
+    }
 }
 
 impl FlagRule {
@@ -204,14 +238,14 @@ impl FlagRule {
 
     /// Forces the flag on for these sites.
     #[must_use]
-    pub fn site_on<I: IntoIterator<Item = S>, S: Into<String>>(mut self, sites: I) -> Self {
+    pub fn sites_on<I: IntoIterator<Item = S>, S: Into<String>>(mut self, sites: I) -> Self {
         self.sites.on.extend(strings(sites));
         self
     }
 
     /// Forces the flag off for these sites.
     #[must_use]
-    pub fn site_off<I: IntoIterator<Item = S>, S: Into<String>>(mut self, sites: I) -> Self {
+    pub fn sites_off<I: IntoIterator<Item = S>, S: Into<String>>(mut self, sites: I) -> Self {
         self.sites.off.extend(strings(sites));
         self
     }
@@ -232,13 +266,17 @@ impl FlagRule {
 
     /// Forces the flag on for members of these groups of `kind`.
     #[must_use]
-    pub fn group_on<I: IntoIterator<Item = S>, S: Into<String>>(self, kind: &str, ids: I) -> Self {
+    pub fn groups_on<I: IntoIterator<Item = S>, S: Into<String>>(self, kind: &str, ids: I) -> Self {
         self.group(kind, ids, true)
     }
 
     /// Forces the flag off for members of these groups of `kind`.
     #[must_use]
-    pub fn group_off<I: IntoIterator<Item = S>, S: Into<String>>(self, kind: &str, ids: I) -> Self {
+    pub fn groups_off<I: IntoIterator<Item = S>, S: Into<String>>(
+        self,
+        kind: &str,
+        ids: I,
+    ) -> Self {
         self.group(kind, ids, false)
     }
 

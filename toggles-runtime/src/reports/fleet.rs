@@ -9,15 +9,15 @@ use serde_json::Value as Json;
 use toggles_vocab::Date;
 
 use crate::compile::Snapshot;
-use crate::report::LiveSource;
-use crate::rules::Timestamp;
+use crate::reports::LiveSource;
 use crate::stores::{Declared, History, Published, Roster, Store, StoreError};
+use crate::targeting::Timestamp;
 
 /// What a shared store says of the fleet's toggles: per toggle, which services declare it and
 /// where, its metadata (flagged where services disagree), its state and history, whether it is
 /// expired, and the drift OEP-17's report exists to show.
 ///
-/// It serializes to JSON with the conventions of the registry's [`Report`](crate::Report)
+/// It serializes to JSON with the conventions of the registry's [`Report`](crate::report::Report)
 /// (`YYYY-MM-DD` dates, `null` for what is missing, snake-case names):
 ///
 /// ```json
@@ -121,8 +121,37 @@ pub struct FleetToggle {
     pub last_seen: Option<Timestamp>,
     /// Whether the declaration's `remove_by` is before `as_of`, for a toggle declared now.
     pub expired: bool,
-    /// `undeclared`, `never_set`, or `None`.
-    pub drift: Option<&'static str>,
+    /// How it drifted, if it did.
+    pub drift: Option<DriftKind>,
+}
+
+/// How a toggle drifted from what the fleet declares (OEP-17's report exists to show it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum DriftKind {
+    /// The store holds state for it, but no current instance declares it: state a removed
+    /// toggle left behind, to clean up with a reset.
+    Undeclared,
+    /// Declared, but the store holds nothing for it and never did: its compiled default is all
+    /// it has been.
+    NeverSet,
+}
+
+impl DriftKind {
+    /// `"undeclared"` or `"never_set"`, as the JSON writes it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DriftKind::Undeclared => "undeclared",
+            DriftKind::NeverSet => "never_set",
+        }
+    }
+}
+
+impl std::fmt::Display for DriftKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A service and version declaring a toggle.
@@ -177,7 +206,7 @@ pub struct Drift {
 
 impl FleetReport {
     /// The report of `store`'s fleet as of `as_of`, counting as live the instances seen within
-    /// `live_within` of `now` ([`LIVE_WITHIN`](crate::LIVE_WITHIN), three heartbeats, is a fair
+    /// `live_within` of `now` ([`LIVE_WITHIN`](crate::fleet::LIVE_WITHIN), three heartbeats, is a fair
     /// window).
     pub fn of(
         store: &dyn Store,
@@ -234,8 +263,8 @@ impl FleetReport {
                     as_of,
                 );
                 match toggle.drift {
-                    Some("undeclared") => drift.undeclared.push(name.to_owned()),
-                    Some(_) => drift.never_set.push(name.to_owned()),
+                    Some(DriftKind::Undeclared) => drift.undeclared.push(name.to_owned()),
+                    Some(DriftKind::NeverSet) => drift.never_set.push(name.to_owned()),
                     None => {}
                 }
                 if !toggle.disagreements.is_empty() {
@@ -320,9 +349,9 @@ fn toggle(
     let speaker = roster.speaker(name);
     let declared_now = speaker.is_some_and(|(_, now)| now);
     let drift = if stored.is_some() && !declared_now {
-        Some("undeclared")
+        Some(DriftKind::Undeclared)
     } else if stored.is_none() && history.is_none() && declared_now {
-        Some("never_set")
+        Some(DriftKind::NeverSet)
     } else {
         None
     };

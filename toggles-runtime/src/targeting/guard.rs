@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::declare::Counts;
 
-/// When a flag turns itself off: a part of its [`FlagRule`](crate::FlagRule), stored and edited
+/// When a flag turns itself off: a part of its [`FlagRule`](crate::rules::FlagRule), stored and edited
 /// with it.
 ///
 /// Code under the flag records outcomes ([`Flag::record`](crate::Flag::record),
@@ -26,19 +26,21 @@ use crate::declare::Counts;
 /// ```
 ///
 /// ```
-/// use toggles_runtime::{Counts, FlagRule, Guard};
+/// use toggles_runtime::rules::{FlagRule, Guard};
+/// use toggles_runtime::store::Counts;
 ///
 /// let guard = Guard::error_rate(10.0).window_secs(60).min_requests(100);
 /// let rule = FlagRule::new().percent(20.0).guard(guard.clone());
 /// assert!(rule.guard.is_some());
 ///
-/// let at_the_limit = Counts { on_ok: 90, on_err: 10, ..Counts::default() };
+/// let at_the_limit = Counts::new(90, 10, 0, 0);
 /// assert!(guard.verdict(&at_the_limit).is_none(), "10% is not above 10%");
-/// let above = Counts { on_ok: 90, on_err: 11, ..Counts::default() };
+/// let above = Counts::new(90, 11, 0, 0);
 /// assert!(guard.verdict(&above).is_some());
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Guard {
     /// Trip when the "on" arm's error rate is above this, in percent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -74,6 +76,20 @@ impl Guard {
             window_secs: 300,
             min_requests: 100,
         }
+    }
+
+    /// Also trips above `percent` errors on the "on" arm.
+    #[must_use]
+    pub fn max_error_rate(mut self, percent: f64) -> Guard {
+        self.max_error_rate = Some(percent);
+        self
+    }
+
+    /// Also trips when the "on" arm's error rate is more than `points` above the "off" arm's.
+    #[must_use]
+    pub fn max_margin(mut self, points: f64) -> Guard {
+        self.max_margin = Some(points);
+        self
     }
 
     /// Sets the window, in seconds.

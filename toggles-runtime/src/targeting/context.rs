@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use crate::declare::published;
-use crate::rules::Timestamp;
+use crate::targeting::Timestamp;
 
 /// The subject of a flag check: who is asking, in which groups, on which site and environment.
 ///
@@ -22,7 +22,7 @@ use crate::rules::Timestamp;
 /// storm of writes can hold). A context kept beyond that answers from the oldest state still
 /// held, and a warning is logged once: hold a context for a request, not for a process.
 ///
-/// The clock is read only by rules with an activation window, once per context; [`at`](Self::at)
+/// The clock is read only by rules with an activation window, once per context; [`with_time`](Self::with_time)
 /// sets the instant instead.
 ///
 /// ```
@@ -30,11 +30,11 @@ use crate::rules::Timestamp;
 ///
 /// let groups = [("course", "course-v1:edX+DemoX"), ("org", "edX")];
 /// let ctx = Context::new()
-///     .user("42")
-///     .site("learning.example.com")
-///     .groups(&groups)
-///     .attributes(&[("region", "RO")]);
-/// assert_eq!(ctx.user_id(), Some("42"));
+///     .with_user("42")
+///     .with_site("learning.example.com")
+///     .with_groups(&groups)
+///     .with_attributes(&[("region", "RO")]);
+/// assert_eq!(ctx.user(), Some("42"));
 /// assert_eq!(ctx.group_ids("course").collect::<Vec<_>>(), ["course-v1:edX+DemoX"]);
 /// assert_eq!(ctx.attribute("region"), Some("RO"));
 /// ```
@@ -92,35 +92,35 @@ impl<'a> Context<'a> {
 
     /// The user the check is for.
     #[must_use]
-    pub const fn user(mut self, id: &'a str) -> Self {
+    pub const fn with_user(mut self, id: &'a str) -> Self {
         self.user = Some(id);
         self
     }
 
     /// The site (tenant) the request is for.
     #[must_use]
-    pub const fn site(mut self, site: &'a str) -> Self {
+    pub const fn with_site(mut self, site: &'a str) -> Self {
         self.site = Some(site);
         self
     }
 
     /// The deployment environment: `production`, `staging`, ...
     #[must_use]
-    pub const fn environment(mut self, environment: &'a str) -> Self {
+    pub const fn with_environment(mut self, environment: &'a str) -> Self {
         self.environment = Some(environment);
         self
     }
 
     /// The groups the user belongs to, as `(kind, id)` pairs: `("course", "course-v1:...")`.
     #[must_use]
-    pub const fn groups(mut self, groups: &'a [(&'a str, &'a str)]) -> Self {
+    pub const fn with_groups(mut self, groups: &'a [(&'a str, &'a str)]) -> Self {
         self.groups = groups;
         self
     }
 
     /// Free attributes as `(name, value)` pairs: `("region", "US")`, `("account_type", "premium")`.
     #[must_use]
-    pub const fn attributes(mut self, attributes: &'a [(&'a str, &'a str)]) -> Self {
+    pub const fn with_attributes(mut self, attributes: &'a [(&'a str, &'a str)]) -> Self {
         self.attributes = attributes;
         self
     }
@@ -128,24 +128,34 @@ impl<'a> Context<'a> {
     /// Judges activation windows at `instant` instead of the clock: for tests, and for
     /// re-evaluating a past request.
     #[must_use]
-    pub fn at(self, instant: Timestamp) -> Self {
+    pub fn with_time(self, instant: Timestamp) -> Self {
         self.now.store(instant.unix_micros(), Ordering::Relaxed);
         self
     }
 
     /// The user id, if any.
-    pub const fn user_id(&self) -> Option<&'a str> {
+    pub const fn user(&self) -> Option<&'a str> {
         self.user
     }
 
     /// The site, if any.
-    pub const fn site_id(&self) -> Option<&'a str> {
+    pub const fn site(&self) -> Option<&'a str> {
         self.site
     }
 
     /// The environment, if any.
-    pub const fn environment_name(&self) -> Option<&'a str> {
+    pub const fn environment(&self) -> Option<&'a str> {
         self.environment
+    }
+
+    /// The user's groups, as `(kind, id)` pairs.
+    pub const fn groups(&self) -> &'a [(&'a str, &'a str)] {
+        self.groups
+    }
+
+    /// The free attributes, as `(name, value)` pairs.
+    pub const fn attributes(&self) -> &'a [(&'a str, &'a str)] {
+        self.attributes
     }
 
     /// The ids of the user's groups of one kind.

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use toggles_vocab::Date;
 
 use crate::declare::{Registry, ToggleInfo};
-use crate::report::Live;
+use crate::reports::Live;
 use crate::stores::{Declared, DeclaredAt, StoreError};
 
 /// The registry as of a date, with every toggle's state in force and its history: the

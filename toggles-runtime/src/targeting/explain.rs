@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::rules::{CompiledRule, Decided};
+use crate::targeting::{CompiledRule, Decided};
 
 /// A flag's answer for one context, and the step of its rule that decided it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,7 +14,7 @@ pub struct Explanation {
 }
 
 /// The step of a flag's evaluation that decided its answer, in the order they are tried (see
-/// [`FlagRule`](crate::FlagRule) for the order).
+/// [`FlagRule`](crate::rules::FlagRule) for the order).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Step {

@@ -6,6 +6,8 @@ mod fleet;
 mod json;
 mod live;
 
-pub use self::fleet::{Declarer, Drift, FleetReport, FleetService, FleetState, FleetToggle};
+pub use self::fleet::{
+    Declarer, Drift, DriftKind, FleetReport, FleetService, FleetState, FleetToggle,
+};
 pub use self::json::{DuplicateReport, Report, ToggleReport};
 pub use self::live::{undeclared, Live, LiveSource};

@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
-use crate::rules::bucket::{bucket, Percent};
-use crate::rules::{Context, Explanation, FlagRule, Targets, Timestamp};
+use crate::targeting::bucket::{bucket, Percent};
+use crate::targeting::{Context, Explanation, FlagRule, Targets, Timestamp};
 
 /// A rule made ready to evaluate: lists as hash maps, the salt resolved, the percent in basis
 /// points, `requires` as registry ids.
@@ -146,7 +146,7 @@ impl CompiledRule {
         }
         if !self.environments.is_empty()
             && !ctx
-                .environment_name()
+                .environment()
                 .is_some_and(|env| self.environments.iter().any(|e| e == env))
         {
             return Some((false, Decided::Environment));
@@ -161,12 +161,12 @@ impl CompiledRule {
             return Some((false, Decided::Constraint(i)));
         }
         if !self.sites.is_empty() {
-            if let Some(&on) = ctx.site_id().and_then(|site| self.sites.get(site)) {
+            if let Some(&on) = ctx.site().and_then(|site| self.sites.get(site)) {
                 return Some((on, Decided::Site));
             }
         }
         if !self.users.is_empty() {
-            if let Some(&on) = ctx.user_id().and_then(|user| self.users.get(user)) {
+            if let Some(&on) = ctx.user().and_then(|user| self.users.get(user)) {
                 return Some((on, Decided::User));
             }
         }
@@ -201,7 +201,7 @@ impl CompiledRule {
         }
         let unit = match &self.stickiness {
             Some(attribute) => ctx.attribute(attribute),
-            None => ctx.user_id(),
+            None => ctx.user(),
         };
         let bucket = unit.map(|unit| bucket(&self.salt, unit));
         let on = bucket.is_some_and(|b| percent.contains(b));
@@ -245,10 +245,11 @@ impl FlagRule {
     /// honours test overrides.
     ///
     /// ```
-    /// use toggles_runtime::{Context, FlagRule, Step};
+    /// use toggles_runtime::{Context, Step};
+    /// use toggles_runtime::rules::FlagRule;
     ///
     /// let rule = FlagRule::new().users_on(["ana"]).percent(0.0);
-    /// let why = rule.explain("grading.new_grader", false, &Context::new().user("ana"), &|_| true);
+    /// let why = rule.explain("grading.new_grader", false, &Context::new().with_user("ana"), &|_| true);
     /// assert!(why.enabled);
     /// assert_eq!(why.step, Step::User);
     /// ```
@@ -317,8 +318,8 @@ mod tests {
                         .collect();
                     if !courses_on.is_empty() || !courses_off.is_empty() {
                         rule = rule
-                            .group_on("course", courses_on)
-                            .group_off("course", courses_off);
+                            .groups_on("course", courses_on)
+                            .groups_off("course", courses_off);
                     }
                     if let Some(env) = env {
                         rule = rule.environments([env]);
@@ -352,14 +353,14 @@ mod tests {
             let groups: Vec<(&str, &str)> = courses.iter().map(|c| ("course", *c)).collect();
             let attributes: Vec<(&str, &str)> = region.iter().map(|r| ("region", *r)).collect();
             let mut ctx = Context::new()
-                .groups(&groups)
-                .attributes(&attributes)
-                .at(Timestamp::from_unix_seconds(now));
+                .with_groups(&groups)
+                .with_attributes(&attributes)
+                .with_time(Timestamp::from_unix_seconds(now));
             if let Some(user) = user {
-                ctx = ctx.user(user);
+                ctx = ctx.with_user(user);
             }
             if let Some(env) = env {
-                ctx = ctx.environment(env);
+                ctx = ctx.with_environment(env);
             }
             let answer = compiled.evaluate(&ctx, &|_| true);
             match compiled.constant() {
@@ -374,11 +375,11 @@ mod tests {
         fn group_order_in_the_context_does_not_matter(
             mut courses in proptest::collection::vec(prop::sample::select(vec!["on", "off", "x"]), 1..4),
         ) {
-            let rule = FlagRule::new().group_on("course", ["on"]).group_off("course", ["off"]);
+            let rule = FlagRule::new().groups_on("course", ["on"]).groups_off("course", ["off"]);
             let compiled = CompiledRule::compile(&rule, "test.flag", Vec::new());
             let answer = |courses: &[&str]| {
                 let groups: Vec<(&str, &str)> = courses.iter().map(|c| ("course", *c)).collect();
-                compiled.evaluate(&Context::new().groups(&groups), &|_| true).map(|a| a.0)
+                compiled.evaluate(&Context::new().with_groups(&groups), &|_| true).map(|a| a.0)
             };
             let forward = answer(&courses);
             courses.reverse();

@@ -4,9 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::compile::{Compiled, Revision};
 use crate::declare::{registry, ToggleInfo};
-use crate::rules::Timestamp;
 use crate::state::{current, installed_store};
 use crate::stores::{History, StoreError};
+use crate::targeting::Timestamp;
 
 /// A toggle's state in force, for the registry's live view (OEP-17 Req 5 and 12).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,7 +47,9 @@ impl ToggleInfo {
     /// read).
     ///
     /// ```
-    /// use toggles::{registry, toggle, Change, LiveSource, MemoryStore, Switch};
+    /// use toggles::{registry, toggle, Change, Switch};
+    /// use toggles::report::LiveSource;
+    /// use toggles::store::MemoryStore;
     ///
     /// /// Turn recommendations off when the catalog is under load.
     /// #[toggle(namespace = "catalog", life = "permanent", justification = "circuit breaker")]
@@ -75,12 +77,13 @@ impl ToggleInfo {
 /// to clean up, if no service declares them).
 ///
 /// ```
-/// use toggles::{Change, MemoryStore, Snapshot};
+/// use toggles::Change;
+/// use toggles::store::{MemoryStore, Snapshot};
 ///
 /// let mut held = Snapshot::default();
 /// held.switches.insert("billing.retired".into(), true.into());
-/// let _toggles = toggles::install(MemoryStore::with(held)).unwrap();
-/// assert_eq!(toggles::undeclared(), ["billing.retired"]);
+/// let _toggles = toggles::install(MemoryStore::from(held)).unwrap();
+/// assert_eq!(toggles::report::undeclared(), ["billing.retired"]);
 /// ```
 pub fn undeclared() -> Vec<String> {
     let Some(compiled) = current() else {
