@@ -10,7 +10,9 @@
 use open_feature::provider::FeatureProvider;
 use open_feature::{EvaluationContext, OpenFeature};
 use toggles::openfeature::TogglesProvider;
-use toggles::{toggle, Change, Context, Flag, FlagRule, MemoryStore};
+use toggles::rules::FlagRule;
+use toggles::store::MemoryStore;
+use toggles::{toggle, Change, Context, Flag};
 
 use harness::{measure, users, Counting, Row};
 
@@ -26,12 +28,13 @@ static ONOFF: Flag;
 static ROLLOUT: Flag;
 
 fn main() {
-    toggles::install(MemoryStore::new()).expect("install the memory store");
+    let _toggles = toggles::install(MemoryStore::new()).expect("install the memory store");
     for (name, rule) in [
         ("bench.onoff", FlagRule::new().everyone(true)),
         ("bench.rollout", FlagRule::new().percent(50.0)),
     ] {
-        toggles::write(&Change::flag(name, rule), "comparison", "set up").expect("write a rule");
+        let change = Change::flag(name, rule).by("comparison").because("set up");
+        toggles::write(change).expect("write a rule");
     }
     let client = pollster::block_on(async {
         let mut api = OpenFeature::singleton_mut().await;
@@ -47,7 +50,7 @@ fn main() {
         let flag = if row.is_rollout() { &ROLLOUT } else { &ONOFF };
         if row.is_fresh() {
             measure("toggles", "direct", row, |i| {
-                flag.is_enabled(&Context::new().user(&users[i]))
+                flag.is_enabled(&Context::new().with_user(&users[i]))
             });
             measure("toggles", "OpenFeature client + provider", row, |i| {
                 let context = EvaluationContext::default().with_targeting_key(users[i].as_str());
@@ -66,7 +69,7 @@ fn main() {
                     .value
             });
         } else {
-            let contexts: Vec<Context<'_>> = users.iter().map(|u| Context::new().user(u)).collect();
+            let contexts: Vec<Context<'_>> = users.iter().map(|u| Context::new().with_user(u)).collect();
             measure("toggles", "direct", row, |i| flag.is_enabled(&contexts[i]));
             let contexts: Vec<EvaluationContext> = users
                 .iter()
