@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use anyhow::{bail, Context as _, Result};
 use toggles_runtime::fleet::{FleetReport, FleetToggle};
 use toggles_runtime::rules::FlagRule;
-use toggles_runtime::{Context, Explanation, Kind};
+use toggles_runtime::{Context, Explanation, Kind, OwnedContext};
 
 use crate::fleet::{self, FleetArgs};
 use crate::report;
@@ -91,29 +91,13 @@ pub(crate) fn run(store: &StoreArgs, args: &Args) -> Result<Outcome> {
                 )
             );
         }
-        let groups: Vec<(&str, &str)> = args
-            .group
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let attributes: Vec<(&str, &str)> = args
-            .attribute
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let mut ctx = Context::new()
-            .with_groups(&groups)
-            .with_attributes(&attributes);
-        if let Some(u) = &args.user {
-            ctx = ctx.with_user(u);
-        }
-        if let Some(s) = &args.site {
-            ctx = ctx.with_site(s);
-        }
-        if let Some(e) = &args.environment {
-            ctx = ctx.with_environment(e);
-        }
-        let why = explain(&report, t, &ctx, 0)?;
+        let mut owned = OwnedContext::new();
+        owned.user.clone_from(&args.user);
+        owned.site.clone_from(&args.site);
+        owned.environment.clone_from(&args.environment);
+        owned.groups.clone_from(&args.group);
+        owned.attributes.clone_from(&args.attribute);
+        let why = owned.with(|ctx| explain(&report, t, ctx, 0))?;
         let _ = writeln!(
             out,
             "for {}: {} — {}",

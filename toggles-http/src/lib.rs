@@ -46,9 +46,12 @@
 //!
 //! **`POST /ofrep/v1/evaluate/flags/{key}`** and **`POST /ofrep/v1/evaluate/flags`** (bulk), with
 //! `{"context": {"targetingKey": "42", "site": "...", "environment": "...", "groups": {"course":
-//! ["c1"]}, "region": "RO"}}`: `targetingKey` is the user; `site` and `environment` are the
-//! context's; groups come as `groups` (kind → ids) or `group.<kind>` (comma-separated ids); every
-//! other field is an attribute.
+//! ["c1"]}, "region": "RO"}}`, read by the runtime's one mapping
+//! ([`OwnedContext::from_json`](toggles_runtime::OwnedContext::from_json), which the OpenFeature
+//! provider uses too): `targetingKey` is the user; `site` and `environment` are the context's;
+//! groups come as `groups` (kind → ids) or `group.<kind>` (comma-separated ids); every other
+//! text, number, boolean or time is an attribute, and what is none of these (a nested object) is
+//! left out.
 //!
 //! ```json
 //! { "key": "grading.new_grader", "value": true, "variant": "on", "reason": "SPLIT",
@@ -59,8 +62,8 @@
 //! Reasons: `SPLIT` (a percentage), `TARGETING_MATCH` (a listed site, user or group), `DISABLED`
 //! (a gate: inactive, window, environment, `requires`, constraint), `STATIC` (`everyone`, a
 //! switch, a setting), `DEFAULT` (the compiled default), `TEST_OVERRIDE`. An unknown key answers
-//! `404 {"errorCode": "FLAG_NOT_FOUND"}`; a malformed context `400 {"errorCode":
-//! "INVALID_CONTEXT"}`. Settings evaluate to their typed value, their variant its text.
+//! `404 {"errorCode": "FLAG_NOT_FOUND"}`; a context whose reserved fields are malformed
+//! (`"groups": 3`) `400 {"errorCode": "INVALID_CONTEXT"}`. Settings evaluate to their typed value, their variant its text.
 
 mod admin;
 mod api;

@@ -407,6 +407,25 @@ async fn ofrep_errors_and_bulk_evaluation() {
         (status, body["errorCode"].as_str()),
         (StatusCode::BAD_REQUEST, Some("INVALID_CONTEXT"))
     );
+    // What OpenFeature clients send beside the reserved fields — a nested object, a `Date` (as
+    // JSON text), a `null` — is used where it can be and left out where not, as the OpenFeature
+    // provider does: never an error.
+    let (status, body, _) = eval(
+        "grading.new_grader",
+        json!({"targetingKey": "vip", "address": {"city": "Cluj"},
+               "signedUpAt": "2026-03-01T09:30:00.000Z", "referrer": null}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (body["value"].as_bool(), body["reason"].as_str()),
+        (Some(true), Some("TARGETING_MATCH"))
+    );
+    let (status, body, _) = eval("grading.new_grader", json!({"groups": 3})).await;
+    assert_eq!(
+        (status, body["errorCode"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("INVALID_CONTEXT"))
+    );
 
     let (status, body, _) = call(
         "POST",

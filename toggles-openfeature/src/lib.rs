@@ -35,10 +35,13 @@
 //!
 //! # The evaluation context
 //!
-//! `targeting_key` is the user; the custom fields `site` and `environment` are the context's
-//! site and environment; `group.<kind>` (the SDK has no list value) is a comma-separated list of
-//! the user's groups of that kind (`group.course` = `"c1, c2"`); every other field is an attribute
-//! (numbers, booleans and dates as text), for constraints and stickiness.
+//! The runtime's one mapping, the one OFREP uses
+//! ([`OwnedContext::from_json`](toggles_runtime::OwnedContext::from_json)): `targeting_key` is
+//! the user; the custom fields `site` and `environment` are the context's site and environment;
+//! `group.<kind>` (the SDK has no list value) is a comma-separated list of the user's groups of
+//! that kind (`group.course` = `"c1, c2"`); every other field is an attribute (numbers, booleans
+//! and times as text), for constraints and stickiness; a structure is left out. A malformed
+//! reserved field is `INVALID_CONTEXT`.
 //!
 //! # Details
 //!

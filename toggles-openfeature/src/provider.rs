@@ -10,7 +10,7 @@ use open_feature::{
 };
 use toggles_runtime::{registry, Context, Date, Kind, Step, ToggleInfo, Value};
 
-use crate::context::Subject;
+use crate::context;
 
 /// The OpenFeature provider of this program's toggles. See the [crate docs](crate).
 #[derive(Debug, Clone)]
@@ -133,18 +133,15 @@ fn mismatch(info: &ToggleInfo, asked: &str) -> EvaluationError {
     )
 }
 
+/// The OpenFeature reason the runtime names for `step` (the mapping OFREP uses too).
 fn reason(step: &Step) -> EvaluationReason {
-    match step {
-        Step::TestOverride => EvaluationReason::Other("TEST_OVERRIDE".to_owned()),
-        Step::Inactive
-        | Step::OutsideWindow
-        | Step::Environment
-        | Step::Requires { .. }
-        | Step::Constraint { .. } => EvaluationReason::Disabled,
-        Step::Site | Step::User | Step::Group { .. } => EvaluationReason::TargetingMatch,
-        Step::Percent { .. } => EvaluationReason::Split,
-        Step::Default => EvaluationReason::Default,
-        _ => EvaluationReason::Static,
+    match step.openfeature_reason() {
+        "DISABLED" => EvaluationReason::Disabled,
+        "TARGETING_MATCH" => EvaluationReason::TargetingMatch,
+        "SPLIT" => EvaluationReason::Split,
+        "DEFAULT" => EvaluationReason::Default,
+        "STATIC" => EvaluationReason::Static,
+        other => EvaluationReason::Other(other.to_owned()),
     }
 }
 
@@ -202,7 +199,9 @@ impl FeatureProvider for TogglesProvider {
                     }
                     info.explain(&ctx)
                 } else {
-                    Subject::of(evaluation_context).with(|ctx| info.explain(ctx))
+                    let owned = context::owned(evaluation_context)
+                        .map_err(|e| error(EvaluationErrorCode::InvalidContext, e.to_string()))?;
+                    owned.with(|ctx| info.explain(ctx))
                 }
                 .ok_or_else(|| mismatch(info, "flag"))?;
                 (why.enabled, reason(&why.step))

@@ -3,8 +3,8 @@
 
 use open_feature::provider::{FeatureProvider, ProviderStatus};
 use open_feature::{
-    Client, EvaluationContext, EvaluationErrorCode, EvaluationReason, FlagMetadataValue,
-    OpenFeature,
+    Client, EvaluationContext, EvaluationContextFieldValue, EvaluationErrorCode, EvaluationReason,
+    FlagMetadataValue, OpenFeature,
 };
 use toggles::rules::FlagRule;
 use toggles::store::MemoryStore;
@@ -114,6 +114,22 @@ async fn reasons_follow_the_step_that_decided() {
                 .with_custom_field("region", "US")
                 .with_custom_field("group.course", "c1, c-off"),
             false,
+            EvaluationReason::TargetingMatch,
+        ),
+        // A time and an opaque structure beside the fields the rule reads: the same mapping as
+        // OFREP's, so the same answer.
+        (
+            user("vip")
+                .with_custom_field("region", "RO")
+                .with_custom_field(
+                    "signedUpAt",
+                    EvaluationContextFieldValue::DateTime(time::OffsetDateTime::UNIX_EPOCH),
+                )
+                .with_custom_field(
+                    "address",
+                    EvaluationContextFieldValue::new_struct(String::from("Cluj")),
+                ),
+            true,
             EvaluationReason::TargetingMatch,
         ),
     ];

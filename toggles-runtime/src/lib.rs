@@ -55,7 +55,9 @@ pub use crate::state::{
     GUARD_TICK, HEARTBEAT,
 };
 pub use crate::stores::{Service, StoreError, WriteError};
-pub use crate::targeting::{Context, Explanation, Step, Timestamp, TimestampError};
+pub use crate::targeting::{
+    Context, ContextError, Explanation, OwnedContext, Step, Timestamp, TimestampError,
+};
 pub use toggles_vocab::{Date, DateError, UseCase};
 
 /// Stores: the [`Store`](store::Store) contract, for a backend of your own, and the backends

@@ -62,6 +62,28 @@ pub enum Step {
     Default,
 }
 
+impl Step {
+    /// The OpenFeature reason for an answer this step decided — the one mapping the OFREP
+    /// endpoint and the OpenFeature provider share: `TARGETING_MATCH` (a site, user or group
+    /// listed), `SPLIT` (the percentage rollout), `DISABLED` (a gate closed: inactive, outside
+    /// the window, another environment, a required flag off, a constraint unmet), `DEFAULT` (the
+    /// compiled default), `STATIC` (the rule's `everyone`), `TEST_OVERRIDE` (a test's override).
+    pub const fn openfeature_reason(&self) -> &'static str {
+        match self {
+            Step::TestOverride => "TEST_OVERRIDE",
+            Step::Inactive
+            | Step::OutsideWindow
+            | Step::Environment
+            | Step::Requires { .. }
+            | Step::Constraint { .. } => "DISABLED",
+            Step::Site | Step::User | Step::Group { .. } => "TARGETING_MATCH",
+            Step::Percent { .. } => "SPLIT",
+            Step::Default => "DEFAULT",
+            Step::Everyone => "STATIC",
+        }
+    }
+}
+
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -7,6 +7,7 @@ mod compiled_rule;
 mod context;
 mod explain;
 mod guard;
+mod owned;
 mod rule;
 mod time;
 
@@ -14,5 +15,6 @@ pub(crate) use self::compiled_rule::{CompiledRule, Constant, Decided};
 pub use self::context::Context;
 pub use self::explain::{Explanation, Step};
 pub use self::guard::{Guard, Limit, Trip};
+pub use self::owned::{ContextError, OwnedContext};
 pub use self::rule::{FlagRule, GroupTargets, Targets};
 pub use self::time::{Timestamp, TimestampError};
