@@ -177,3 +177,41 @@ fn a_guard_may_be_dropped_on_another_thread() {
     std::thread::spawn(move || drop(guard)).join().unwrap();
     assert!(RECOMMENDATIONS.is_enabled(), "dropping it anywhere ends it");
 }
+
+/// An async handler under the flags: it awaits (and may resume on another worker) before and
+/// after it reads them.
+async fn handler() -> (bool, bool) {
+    tokio::task::yield_now().await;
+    let grader = grader();
+    tokio::task::yield_now().await;
+    (grader, RECOMMENDATIONS.is_enabled())
+}
+
+#[tokio::test]
+async fn an_async_handler_in_both_states() {
+    let mut seen = Vec::new();
+    toggles::testing::with_both_async(&NEW_GRADER, |on| {
+        seen.push(on);
+        async move {
+            assert_eq!(handler().await.0, on);
+        }
+    })
+    .await;
+    assert_eq!(seen, [false, true]);
+    assert!(!grader(), "undone after");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn async_combinations_hold_on_the_multi_thread_runtime() {
+    let mut seen = Vec::new();
+    toggles::testing::with_each_combination_async(&[&NEW_GRADER, &RECOMMENDATIONS], |states| {
+        seen.push(states.clone());
+        async move {
+            for _ in 0..20 {
+                assert_eq!(handler().await, (states[0], states[1]));
+            }
+        }
+    })
+    .await;
+    assert_eq!(seen.len(), 4);
+}

@@ -151,6 +151,104 @@ pub fn with_both<T: Overridable<Value = bool>>(toggle: &'static T, mut body: imp
     }
 }
 
+/// [`with_both`] for async code: awaits `body(false)`, then `body(true)`, each with `toggle`
+/// forced to that state, so a handler is tested in both states on the test's own runtime.
+///
+/// On tokio's current-thread runtime (`#[tokio::test]`'s default) overrides hold across
+/// `.await` as they are. With the `tokio` feature each state also runs in a `scope` of its own,
+/// so they hold on the multi-thread runtime too (`#[tokio::test(flavor = "multi_thread")]`),
+/// wherever the task resumes.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use toggles::{toggle, Context, Flag};
+///
+/// /// Grade problems with the rewritten engine.
+/// #[toggle(namespace = "grading", life = "temporary", remove_by = "2030-01-01")]
+/// static NEW_GRADER: Flag;
+///
+/// async fn grade(user: &str) -> &'static str {
+///     tokio::task::yield_now().await;
+///     if NEW_GRADER.is_enabled(&Context::new().with_user(user)) { "new" } else { "old" }
+/// }
+///
+/// toggles::testing::with_both_async(&NEW_GRADER, |on| async move {
+///     assert_eq!(grade("42").await, if on { "new" } else { "old" });
+/// })
+/// .await;
+/// # }
+/// ```
+pub async fn with_both_async<T, F, Fut>(toggle: &'static T, mut body: F)
+where
+    T: Overridable<Value = bool>,
+    F: FnMut(bool) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for on in [false, true] {
+        let run = body(on);
+        scoped(async move {
+            let _guard = set(toggle, on);
+            run.await;
+        })
+        .await;
+    }
+}
+
+/// [`with_each_combination`] for async code: awaits `body(states)` once for every combination
+/// of on and off of `toggles`, each in a scope of its own as [`with_both_async`] describes.
+pub async fn with_each_combination_async<F, Fut>(toggles: &[&'static dyn Toggle], mut body: F)
+where
+    F: FnMut(Vec<bool>) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for states in combinations(toggles) {
+        let run = body(states.clone());
+        let toggles = toggles.to_vec();
+        scoped(async move {
+            let _guards: Vec<Override> = toggles
+                .iter()
+                .zip(&states)
+                .map(|(t, on)| push(*t, Box::new(*on)))
+                .collect();
+            run.await;
+        })
+        .await;
+    }
+}
+
+/// Runs `future` in a task scope of its own when the `tokio` feature gives one.
+async fn scoped<F: std::future::Future>(future: F) -> F::Output {
+    #[cfg(feature = "tokio")]
+    {
+        crate::state::in_task_scope(future).await
+    }
+    #[cfg(not(feature = "tokio"))]
+    {
+        future.await
+    }
+}
+
+/// Every combination of on and off of `toggles` (switches or flags), in order.
+fn combinations(toggles: &[&'static dyn Toggle]) -> Vec<Vec<bool>> {
+    for t in toggles {
+        assert!(
+            t.kind() != Kind::Setting,
+            "`{}` is a setting; combinations are of switches and flags",
+            t.meta().full_name()
+        );
+    }
+    let n = toggles.len();
+    assert!(
+        n < 16,
+        "{n} toggles make {} combinations; test fewer at once",
+        1u64 << n
+    );
+    (0..1u32 << n)
+        .map(|mask| (0..n).map(|i| mask & (1 << i) != 0).collect())
+        .collect()
+}
+
 /// Runs `body` once for every combination of on and off of `toggles` (switches or flags),
 /// `2^n` runs; `body` gets the states in the order of `toggles`.
 ///
@@ -174,21 +272,7 @@ pub fn with_both<T: Overridable<Value = bool>>(toggle: &'static T, mut body: imp
 /// assert_eq!(seen.len(), 4);
 /// ```
 pub fn with_each_combination(toggles: &[&'static dyn Toggle], mut body: impl FnMut(&[bool])) {
-    for t in toggles {
-        assert!(
-            t.kind() != Kind::Setting,
-            "`{}` is a setting; combinations are of switches and flags",
-            t.meta().full_name()
-        );
-    }
-    let n = toggles.len();
-    assert!(
-        n < 16,
-        "{n} toggles make {} combinations; test fewer at once",
-        1u64 << n
-    );
-    for mask in 0..1u32 << n {
-        let states: Vec<bool> = (0..n).map(|i| mask & (1 << i) != 0).collect();
+    for states in combinations(toggles) {
         let _guards: Vec<Override> = toggles
             .iter()
             .zip(&states)
