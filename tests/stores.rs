@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use support::store::{all_audit, serial, wait_for, write_file};
-use toggles::report::LiveSource;
+use toggles::report::{LiveSource, ToggleReport};
 use toggles::rules::FlagRule;
 use toggles::store::{AuditQuery, Store};
 use toggles::store::{FileStore, MemoryStore, Snapshot};
@@ -429,10 +429,17 @@ fn accepted_writes_take_effect_and_are_audited() {
         .unwrap()
         .live()
         .unwrap();
-    assert_eq!((live.source, live.value), (LiveSource::Store, json!(true)));
+    assert_eq!(
+        (live.source, &live.value),
+        (LiveSource::Store, &json!(true))
+    );
     assert_eq!(live.modified_by.as_deref(), Some("bob"));
     assert_eq!(live.first_modified, Some(log[4].at));
     assert_eq!(live.last_modified, Some(log[1].at));
+    // The report reads every toggle's history at once, and finds the same.
+    let report = registry().report().unwrap();
+    let named = |t: &&ToggleReport| t.declaration.full_name == "catalog.recommendations";
+    assert_eq!(report.toggles.iter().find(named).unwrap().state, live);
     let recommendations =
         toggles::report::audit(&AuditQuery::toggle("catalog.recommendations")).unwrap();
     assert_eq!(

@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use anyhow::{bail, Result};
 use serde_json::Value as Json;
-use toggles_runtime::store::{AuditEntry, AuditQuery};
+use toggles_runtime::store::{AuditEntry, AuditQuery, Section};
 
 use crate::fleet;
 use crate::progress;
@@ -53,7 +53,7 @@ pub(crate) fn run(store: &StoreArgs, args: &Args) -> Result<Outcome> {
             .chain(
                 [&snapshot.switches, &snapshot.flags, &snapshot.settings]
                     .into_iter()
-                    .flat_map(|s| s.keys().map(String::as_str)),
+                    .flat_map(Section::keys),
             )
             .collect();
         known.sort_unstable();

@@ -185,7 +185,9 @@ fn add_state(parts: &mut Parts, declared: &Declared, state: Live) {
             // A newer version's kind: this version cannot tell which section holds it.
             _ => return,
         };
-        section.entry(name.clone()).or_insert(value);
+        if !section.contains_key(name) {
+            section.insert(name.clone(), value);
+        }
     }
     if let (Some(first_modified), Some(last_modified), Some(modified_by)) =
         (state.first_modified, state.last_modified, state.modified_by)

@@ -1,6 +1,6 @@
 //! `PostgresStore`: the `Store` contract over a PostgreSQL schema.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -13,7 +13,7 @@ use toggles_runtime::store::{
     AuditEntry, AuditQuery, Declarations, History, OnChange, Published, Service, Store, StoreError,
     WriteError, FORGET_AFTER,
 };
-use toggles_runtime::store::{Counts, Snapshot};
+use toggles_runtime::store::{Counts, Section, Snapshot};
 use toggles_runtime::Timestamp;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -301,22 +301,22 @@ impl Inner {
         let q = &self.quoted;
         for section in SECTIONS {
             let (old, new) = (section_ref(before, section), section_ref(after, section));
-            for name in old.keys().filter(|name| !new.contains_key(*name)) {
+            for name in old.keys().filter(|name| !new.contains_key(name)) {
                 tx.execute(
                     &format!("DELETE FROM {q}.entries WHERE section = $1 AND name = $2"),
-                    &[&section, name],
+                    &[&section, &name],
                 )?;
             }
             for (name, value) in new
                 .iter()
-                .filter(|(name, value)| old.get(*name) != Some(value))
+                .filter(|(name, value)| old.get(name) != Some(*value))
             {
                 tx.execute(
                     &format!(
                         "INSERT INTO {q}.entries (section, name, value) VALUES ($1, $2, $3)
                          ON CONFLICT (section, name) DO UPDATE SET value = excluded.value"
                     ),
-                    &[&section, name, value],
+                    &[&section, &name, value],
                 )?;
             }
         }
@@ -370,7 +370,7 @@ impl Inner {
 
 const SECTIONS: [&str; 3] = ["switches", "flags", "settings"];
 
-fn section_ref<'s>(snapshot: &'s Snapshot, section: &str) -> &'s BTreeMap<String, Json> {
+fn section_ref<'s>(snapshot: &'s Snapshot, section: &str) -> &'s Section {
     match section {
         "switches" => &snapshot.switches,
         "flags" => &snapshot.flags,
@@ -378,7 +378,7 @@ fn section_ref<'s>(snapshot: &'s Snapshot, section: &str) -> &'s BTreeMap<String
     }
 }
 
-fn section_of<'s>(snapshot: &'s mut Snapshot, section: &str) -> &'s mut BTreeMap<String, Json> {
+fn section_of<'s>(snapshot: &'s mut Snapshot, section: &str) -> &'s mut Section {
     match section {
         "switches" => &mut snapshot.switches,
         "flags" => &mut snapshot.flags,

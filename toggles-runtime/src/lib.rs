@@ -64,7 +64,7 @@ pub use toggles_vocab::{Date, DateError, UseCase};
 /// that come with the runtime — in memory, and a JSON file — with everything their signatures
 /// name. (The PostgreSQL store is the `postgres` feature's.)
 pub mod store {
-    pub use crate::compile::Snapshot;
+    pub use crate::compile::{Section, SectionIter, Snapshot};
     pub use crate::declare::Counts;
     pub use crate::stores::{
         AuditEntry, AuditQuery, Declarations, FileStore, History, MemoryStore, OnChange, Published,

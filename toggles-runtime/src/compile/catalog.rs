@@ -10,6 +10,12 @@ use crate::declare::{checker, Cells, Kind, Refusal, Registry, ToggleInfo};
 pub(crate) trait Catalog {
     /// The position of `full_name`, if declared.
     fn id_of(&self, full_name: &str) -> Option<u32>;
+    /// Where `full_name` is or would be among the declared names, searching from `from` (a
+    /// lookup of names in increasing order passes the last answer back), and its id if declared.
+    /// A catalog without an order answers `from` and [`id_of`](Catalog::id_of).
+    fn seek(&self, full_name: &str, from: usize) -> (usize, Option<u32>) {
+        (from, self.id_of(full_name))
+    }
     /// The full name of the toggle at `id`.
     fn name(&self, id: u32) -> &str;
     /// The kind of the toggle at `id`.
@@ -33,6 +39,10 @@ pub(crate) trait Catalog {
 impl Catalog for Registry {
     fn id_of(&self, full_name: &str) -> Option<u32> {
         Registry::id_of(self, full_name)
+    }
+
+    fn seek(&self, full_name: &str, from: usize) -> (usize, Option<u32>) {
+        Registry::seek(self, full_name, from)
     }
 
     fn name(&self, id: u32) -> &str {

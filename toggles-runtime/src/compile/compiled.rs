@@ -36,6 +36,11 @@ pub(crate) struct Entries {
 }
 
 impl Entries {
+    /// Every entry, by registry id in increasing order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &Entry)> {
+        self.by_id.iter().map(|(id, entry)| (*id, entry))
+    }
+
     /// The entry for the toggle at registry id `id`, if the snapshot holds one.
     #[inline]
     pub(crate) fn entry(&self, id: u32) -> Option<&Entry> {
@@ -106,11 +111,24 @@ pub(crate) fn compile(
         (Kind::Setting, &snapshot.settings),
     ];
     for (kind, section) in sections {
+        // The previous snapshot's flags, walked beside these (both in name order), so an
+        // unchanged rule is found without a lookup.
+        let mut before = previous
+            .filter(|_| kind == Kind::Flag)
+            .map(|p| p.snapshot.flags.iter().peekable());
+        // The section is in name order: each name is sought from where the last one was.
+        let mut at = 0;
         for (name, json) in section {
-            let Some(id) = registry.id_of(name) else {
+            let (next, id) = registry.seek(name, at);
+            at = next;
+            let Some(id) = id else {
                 continue;
             };
-            match interpret(registry, id, name, kind, json, previous) {
+            let was = before.as_mut().and_then(|before| {
+                while before.next_if(|(n, _)| *n < name).is_some() {}
+                before.next_if(|(n, _)| *n == name).map(|(_, json)| json)
+            });
+            match interpret(registry, id, name, kind, json, previous, was) {
                 Ok(entry) => {
                     entries.insert(id, entry);
                 }
@@ -173,6 +191,7 @@ fn interpret(
     kind: Kind,
     json: &Json,
     previous: Option<&Compiled>,
+    was: Option<&Json>,
 ) -> Result<(Entry, bool), Vec<String>> {
     let declared = registry.kind(id);
     if declared == Kind::Unknown {
@@ -184,7 +203,7 @@ fn interpret(
     if declared != kind {
         return Err(vec![format!("is a {declared}, not a {kind}")]);
     }
-    if let Some(rule) = unchanged(previous, name, json, id) {
+    if let Some(rule) = unchanged(previous, was, json, id) {
         return Ok((Entry::Flag(Arc::clone(rule)), false));
     }
     match (declared, json) {
@@ -241,16 +260,19 @@ fn flag_problems(
     }
 }
 
-/// The compiled rule `previous` holds for flag `name` (registry id `id`), if its JSON is `json`.
+/// The compiled rule `previous` holds for the flag at registry id `id`, if the JSON it was
+/// compiled from (`was`) is `json`.
 fn unchanged<'p>(
     previous: Option<&'p Compiled>,
-    name: &str,
+    was: Option<&Json>,
     json: &Json,
     id: u32,
 ) -> Option<&'p Arc<CompiledRule>> {
     let previous = previous?;
     // An entry set aside there holds a last good rule, not the one `json` describes.
-    if previous.snapshot.flags.get(name) != Some(json) || previous.set_aside.contains(&id) {
+    // A store's copies share their entries (see `Section`): the same entry is found by address.
+    let same = was.is_some_and(|was| std::ptr::eq(was, json) || was == json);
+    if !same || previous.set_aside.contains(&id) {
         return None;
     }
     match previous.entry(id) {
@@ -359,21 +381,21 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// A cycle in `requires` among the flags of `entries`, as the flags along it (first repeated
-/// last).
+/// last). Only a new entry can close one (the state before held none), so the search starts
+/// from those.
 fn requires_cycle(
     entries: &BTreeMap<u32, (Entry, bool)>,
     registry: &dyn Catalog,
 ) -> Option<Vec<(u32, String)>> {
     fn visit(
         id: u32,
-        name: &str,
         entries: &BTreeMap<u32, (Entry, bool)>,
-        path: &mut Vec<(u32, String)>,
+        path: &mut Vec<u32>,
         done: &mut HashSet<u32>,
-    ) -> Option<Vec<(u32, String)>> {
-        if let Some(start) = path.iter().position(|(i, _)| *i == id) {
+    ) -> Option<Vec<u32>> {
+        if let Some(start) = path.iter().position(|i| *i == id) {
             let mut cycle = path[start..].to_vec();
-            cycle.push((id, name.to_owned()));
+            cycle.push(id);
             return Some(cycle);
         }
         if !done.insert(id) {
@@ -382,9 +404,9 @@ fn requires_cycle(
         let Some((Entry::Flag(rule), _)) = entries.get(&id) else {
             return None;
         };
-        path.push((id, name.to_owned()));
-        for (next, next_name) in rule.required() {
-            if let Some(cycle) = visit(next, next_name, entries, path, done) {
+        path.push(id);
+        for (next, _) in rule.required() {
+            if let Some(cycle) = visit(next, entries, path, done) {
                 return Some(cycle);
             }
         }
@@ -392,8 +414,22 @@ fn requires_cycle(
         None
     }
     let mut done = HashSet::new();
-    entries.iter().find_map(|(id, (entry, _))| match entry {
-        Entry::Flag(_) => visit(*id, registry.name(*id), entries, &mut Vec::new(), &mut done),
+    let mut cycle = entries.iter().find_map(|(id, (entry, new))| match entry {
+        Entry::Flag(_) if *new => visit(*id, entries, &mut Vec::new(), &mut done),
         _ => None,
-    })
+    })?;
+    // Told from its first flag in name order, wherever the search entered it, so one cycle
+    // always reads the same.
+    cycle.pop();
+    let first = (0..cycle.len())
+        .min_by_key(|i| cycle[*i])
+        .expect("a cycle has a flag");
+    cycle.rotate_left(first);
+    cycle.push(cycle[0]);
+    Some(
+        cycle
+            .into_iter()
+            .map(|id| (id, registry.name(id).to_owned()))
+            .collect(),
+    )
 }

@@ -7,10 +7,12 @@ mod compiled;
 mod problem;
 mod revision;
 mod rule_problems;
+mod section;
 mod snapshot;
 
 pub(crate) use self::catalog::{Catalog, Fleet};
 pub(crate) use self::compiled::{change_problems, check_target, compile, Compiled, Entries, Entry};
 pub use self::problem::{Invalid, Problem};
 pub use self::revision::{Revision, RevisionError};
+pub use self::section::{Section, SectionIter};
 pub use self::snapshot::{Change, Snapshot};

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
+use crate::compile::Section;
 use crate::targeting::FlagRule;
 
 /// The contents of a store: switch states, flag rules and setting values by full name, as JSON.
@@ -40,11 +41,11 @@ use crate::targeting::FlagRule;
 #[serde(default)]
 pub struct Snapshot {
     /// Switch states: `true` or `false`.
-    pub switches: BTreeMap<String, Json>,
+    pub switches: Section,
     /// Flag rules, each a [`FlagRule`] as JSON.
-    pub flags: BTreeMap<String, Json>,
+    pub flags: Section,
     /// Setting values, as JSON of the setting's type.
-    pub settings: BTreeMap<String, Json>,
+    pub settings: Section,
     /// Sections this version does not know, by name, carried along as they are.
     #[serde(flatten)]
     pub other: BTreeMap<String, Json>,

@@ -100,6 +100,16 @@ impl Registry {
             .then(|| u32::try_from(i).expect("fewer than 2^32 toggles"))
     }
 
+    /// Where `full_name` is or would be in full-name order, searching from `from` (names looked
+    /// up in increasing order pass the last answer, so each search starts near its answer), and
+    /// its id if declared.
+    pub(crate) fn seek(&self, full_name: &str, from: usize) -> (usize, Option<u32>) {
+        let i = lower_bound_from(&self.names, full_name, from);
+        let id = (self.names.get(i) == Some(&full_name))
+            .then(|| u32::try_from(i).expect("fewer than 2^32 toggles"));
+        (i, id)
+    }
+
     /// How many toggles are declared.
     pub fn len(&self) -> usize {
         self.toggles.len()
@@ -196,9 +206,45 @@ pub struct Duplicate {
     pub sources: Vec<Source>,
 }
 
+/// The first position of `names` (sorted) at or after `from` whose name is not below
+/// `full_name`, for a caller that knows every name before `from` is below it.
+fn lower_bound_from(names: &[&str], full_name: &str, from: usize) -> usize {
+    let rest = names.get(from..).unwrap_or_default();
+    // Galloping: the bound doubles until it passes `full_name`, then a binary search between —
+    // a few comparisons when the answer is near, as it is for names sought in order, and the
+    // entries probed are near each other in memory.
+    let mut end = 1;
+    while end < rest.len() && rest[end - 1] < full_name {
+        end *= 2;
+    }
+    let end = end.min(rest.len());
+    from + rest[..end].partition_point(|&n| n < full_name)
+}
+
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        /// Names sought in increasing order, each from the last answer, land where a binary
+        /// search of the whole list does — duplicates, absent names and the ends included.
+        #[test]
+        fn seeking_in_order_finds_what_a_full_search_finds(
+            mut names in proptest::collection::vec("[a-d]{0,3}", 0..40),
+            sought in proptest::collection::btree_set("[a-d]{0,3}", 0..20),
+        ) {
+            names.sort();
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            let mut at = 0;
+            for name in &sought {
+                let found = lower_bound_from(&names, name, at);
+                prop_assert_eq!(found, names.partition_point(|&n| n < name.as_str()));
+                at = found;
+            }
+        }
+    }
     use crate::declare::{Flag, Life, MetaParts, Switch};
 
     const fn meta(full_name: &'static str, file: &'static str, line: u32) -> Meta {

@@ -242,7 +242,7 @@ impl FleetReport {
         let stored: BTreeMap<&str, &Json> =
             [&snapshot.switches, &snapshot.flags, &snapshot.settings]
                 .into_iter()
-                .flat_map(|section| section.iter().map(|(k, v)| (k.as_str(), v)))
+                .flat_map(|section| section.iter())
                 .collect();
         let names: Vec<&str> = {
             let mut names: Vec<&str> = roster.names().chain(stored.keys().copied()).collect();

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::compile::{Compiled, Revision};
+use crate::compile::{Compiled, Revision, Section};
 use crate::declare::{registry, ToggleInfo};
 use crate::state::{current, installed_store};
 use crate::stores::{History, StoreError};
@@ -92,9 +92,9 @@ pub fn undeclared() -> Vec<String> {
     let s = &compiled.snapshot;
     let mut names: Vec<String> = [&s.switches, &s.flags, &s.settings]
         .into_iter()
-        .flat_map(|section| section.keys())
+        .flat_map(Section::keys)
         .filter(|name| registry().get(name).is_none())
-        .cloned()
+        .map(str::to_owned)
         .collect();
     names.sort();
     names.dedup();

@@ -203,7 +203,7 @@ fn guarded_rules() -> Vec<(String, Json, FlagRule)> {
         .filter(|(_, json)| json.get("guard").is_some())
         .filter_map(|(name, json)| {
             let rule: FlagRule = serde_json::from_value(json.clone()).ok()?;
-            (rule.active && rule.guard.is_some()).then(|| (name.clone(), json.clone(), rule))
+            (rule.active && rule.guard.is_some()).then(|| (name.to_owned(), json.clone(), rule))
         })
         .collect()
 }

@@ -253,9 +253,12 @@ pub(super) fn follow(
         // The last attempt holds the lock across the read, so a reload always ends.
         let early_lock = last.then(lock);
         let (base, loaded) = match written.take() {
+            // A write's own state: it changed the store (a write that set what was there
+            // passes none, and is followed by a load), so it is published without comparing.
             Some((base, compiled)) => (base, Ok(Some(compiled))),
             None => {
                 let base = published();
+                // `load` compares with the state in force: an unchanged store is not published.
                 (base, load(store, retained::newest().as_deref()))
             }
         };
@@ -268,15 +271,6 @@ pub(super) fn follow(
             continue;
         }
         let current = retained::newest();
-        let loaded = loaded.map(|compiled| {
-            // Contents equal to the state in force (a write that set what was there): nothing
-            // to publish.
-            compiled.filter(|c| {
-                current
-                    .as_ref()
-                    .is_none_or(|now| now.snapshot != c.snapshot)
-            })
-        });
         return match loaded {
             Ok(Some(compiled)) => {
                 let generation = publish(&lock, compiled);
@@ -350,7 +344,9 @@ pub(super) fn transact_if(
         if !problems.is_empty() {
             return Err(Invalid { problems }.into());
         }
-        compiled = Some(next);
+        // Setting what was there changes nothing to follow: the reload after it loads (and
+        // compares with what is in force) instead of publishing the same state again.
+        compiled = (before != after).then_some(next);
         Ok(
             AuditEntry::new(name.to_owned(), actor.to_owned(), reason.to_owned())
                 .before(before)

@@ -22,16 +22,26 @@ pub(super) fn publish(_lock: &MutexGuard<'_, ()>, mut compiled: Compiled) -> u64
     // Retained before published: a context that pins the generation finds its state.
     retained::retain(Arc::clone(&compiled));
     set_published(generation);
-    for t in registry() {
-        rebuild(t.toggle(), Some(&compiled));
+    // The registry in id order beside the entries in id order: one pass, no lookups.
+    let mut entries = compiled.entries().iter().peekable();
+    for (id, t) in (0u32..).zip(registry()) {
+        while entries.next_if(|(i, _)| *i < id).is_some() {}
+        let entry = entries.next_if(|(i, _)| *i == id).map(|(_, entry)| entry);
+        rebuild_from(t.toggle(), entry, generation);
     }
     generation
 }
 
 /// Recomputes one toggle's cached state from `compiled` (`None`: the compiled defaults).
 fn rebuild(toggle: &dyn Toggle, compiled: Option<&Compiled>) {
+    let entry = compiled.and_then(|c| c.entry(toggle.cells().id().load(Ordering::Relaxed)));
+    rebuild_from(toggle, entry, compiled.map_or(0, |c| c.generation));
+}
+
+/// Recomputes one toggle's cached state from `entry`, what the state of `generation` holds for
+/// it (`None`: nothing, so the compiled default).
+fn rebuild_from(toggle: &dyn Toggle, entry: Option<&Entry>, generation: u64) {
     let cells = toggle.cells();
-    let entry = compiled.and_then(|c| c.entry(cells.id().load(Ordering::Relaxed)));
     let slow = cells.overrides().load(Ordering::Relaxed) > 0;
     match cells {
         Cells::Switch(switch) => {
@@ -59,7 +69,6 @@ fn rebuild(toggle: &dyn Toggle, compiled: Option<&Compiled>) {
                     _ => u8::from(flag.default),
                 }
             };
-            let generation = compiled.map_or(0, |c| c.generation);
             flag.state
                 .store(generation << 2 | u64::from(state), Ordering::Relaxed);
         }

@@ -1,12 +1,13 @@
 //! The in-memory store.
 
+use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::compile::Snapshot;
 use crate::stores::{
-    AuditEntry, AuditQuery, Declarations, OnChange, Published, Store, StoreError, WriteError,
-    FORGET_AFTER,
+    AuditEntry, AuditQuery, Declarations, History, OnChange, Published, Store, StoreError,
+    WriteError, FORGET_AFTER,
 };
 use crate::targeting::Timestamp;
 
@@ -124,6 +125,17 @@ impl Store for MemoryStore {
 
     fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEntry>, StoreError> {
         Ok(query.select(self.inner().audit.iter()))
+    }
+
+    // Read in place: the defaults would copy the whole log, entries' rules included.
+    fn history(&self, toggle: &str) -> Result<Option<History>, StoreError> {
+        let inner = self.inner();
+        let entries = inner.audit.iter().filter(|e| e.toggle == toggle);
+        Ok(History::of(entries).remove(toggle))
+    }
+
+    fn histories(&self) -> Result<HashMap<String, History>, StoreError> {
+        Ok(History::of(self.inner().audit.iter()))
     }
 
     /// Nothing but this handle's `update` changes a memory store, so there is nothing to watch.
