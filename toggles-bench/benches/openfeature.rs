@@ -45,7 +45,7 @@ fn openfeature(c: &mut Criterion) {
     for (key, flag) in [("bench.everyone", &EVERYONE), ("bench.rollout", &ROLLOUT)] {
         let mut g = c.benchmark_group(format!("openfeature, {key}, fresh context per check"));
         let mut i = 0usize;
-        g.bench_function("direct: Context::new().user(u) + is_enabled", |b| {
+        g.bench_function("direct: Context::new().with_user(u) + is_enabled", |b| {
             b.iter(|| {
                 i = (i + 1) & 1023;
                 flag.is_enabled(&Context::new().with_user(black_box(&users[i])))

@@ -82,3 +82,27 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{Cli, Command};
+
+    #[test]
+    fn groups_take_the_plural_like_users_and_sites_and_the_old_name_still_parses() {
+        let rule_of = |option: &str| {
+            let cli =
+                Cli::try_parse_from(["toggles", "flag", "g.f", option, "org:o1", "--reason", "r"])
+                    .unwrap();
+            let Command::Flag(args) = cli.command else {
+                panic!("a flag command")
+            };
+            serde_json::to_value(args.rule()).unwrap()
+        };
+        assert_eq!(rule_of("--groups-on"), rule_of("--group-on"));
+        assert_eq!(rule_of("--groups-on")["groups"][0]["on"][0], "o1");
+        assert_eq!(rule_of("--groups-off")["groups"][0]["off"][0], "o1");
+        assert_eq!(rule_of("--groups-off"), rule_of("--group-off"));
+    }
+}

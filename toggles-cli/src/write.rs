@@ -87,11 +87,12 @@ pub(crate) struct FlagArgs {
     #[arg(long, value_delimiter = ',', value_name = "ID,…")]
     sites_off: Vec<String>,
     /// Groups the flag is on for: `KIND:ID,ID` (repeat for more kinds).
-    #[arg(long, value_name = "KIND:ID,…", value_parser = group)]
-    group_on: Vec<(String, Vec<String>)>,
+    // `--group-on` was its name in 0.1.
+    #[arg(long, alias = "group-on", value_name = "KIND:ID,…", value_parser = group)]
+    groups_on: Vec<(String, Vec<String>)>,
     /// Groups the flag is off for: `KIND:ID,ID`.
-    #[arg(long, value_name = "KIND:ID,…", value_parser = group)]
-    group_off: Vec<(String, Vec<String>)>,
+    #[arg(long, alias = "group-off", value_name = "KIND:ID,…", value_parser = group)]
+    groups_off: Vec<(String, Vec<String>)>,
     /// Only in these environments.
     #[arg(long, value_delimiter = ',', value_name = "NAME,…")]
     environments: Vec<String>,
@@ -162,7 +163,7 @@ fn constraint(s: &str) -> Result<(String, Vec<String>), String> {
 }
 
 impl FlagArgs {
-    fn rule(&self) -> FlagRule {
+    pub(crate) fn rule(&self) -> FlagRule {
         let mut rule = FlagRule::new().active(!self.inactive);
         if !self.environments.is_empty() {
             rule = rule.environments(self.environments.iter().cloned());
@@ -178,10 +179,10 @@ impl FlagArgs {
             .sites_off(self.sites_off.iter().cloned())
             .users_on(self.users_on.iter().cloned())
             .users_off(self.users_off.iter().cloned());
-        for (kind, ids) in &self.group_on {
+        for (kind, ids) in &self.groups_on {
             rule = rule.groups_on(kind, ids.iter().cloned());
         }
-        for (kind, ids) in &self.group_off {
+        for (kind, ids) in &self.groups_off {
             rule = rule.groups_off(kind, ids.iter().cloned());
         }
         if let Some(on) = self.everyone {

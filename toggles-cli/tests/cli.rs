@@ -369,7 +369,7 @@ fn written(dir: &std::path::Path) -> String {
 
     let flag = toggles(&store)
         .args(["flag", "grading.new_grader", "--percent", "30"])
-        .args(["--users-on", "amy,bob", "--group-off", "course:c1"])
+        .args(["--users-on", "amy,bob", "--groups-off", "course:c1"])
         .args(["--guard-error-rate", "5", "--guard-window", "10m"])
         .args(["--reason", "beta", "--actor", "ana"])
         .output()
