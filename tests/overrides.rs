@@ -187,17 +187,23 @@ async fn handler() -> (bool, bool) {
     (grader, RECOMMENDATIONS.is_enabled())
 }
 
+/// The flags as a handler reads them, without awaiting.
+fn handler_now() -> (bool, bool) {
+    (grader(), RECOMMENDATIONS.is_enabled())
+}
+
 #[tokio::test]
 async fn an_async_handler_in_both_states() {
     let mut seen = Vec::new();
     toggles::testing::with_both_async(&NEW_GRADER, |on| {
-        seen.push(on);
+        // What the closure does before its future is polled runs in the state already.
+        seen.push((on, grader()));
         async move {
             assert_eq!(handler().await.0, on);
         }
     })
     .await;
-    assert_eq!(seen, [false, true]);
+    assert_eq!(seen, [(false, false), (true, true)]);
     assert!(!grader(), "undone after");
 }
 
@@ -205,7 +211,7 @@ async fn an_async_handler_in_both_states() {
 async fn async_combinations_hold_on_the_multi_thread_runtime() {
     let mut seen = Vec::new();
     toggles::testing::with_each_combination_async(&[&NEW_GRADER, &RECOMMENDATIONS], |states| {
-        seen.push(states.clone());
+        seen.push((states.clone(), handler_now()));
         async move {
             for _ in 0..20 {
                 assert_eq!(handler().await, (states[0], states[1]));
@@ -214,4 +220,7 @@ async fn async_combinations_hold_on_the_multi_thread_runtime() {
     })
     .await;
     assert_eq!(seen.len(), 4);
+    for (states, now) in seen {
+        assert_eq!(now, (states[0], states[1]), "before the first poll too");
+    }
 }

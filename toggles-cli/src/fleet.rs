@@ -13,7 +13,7 @@ use crate::source::{self, StoreArgs};
 #[derive(clap::Args)]
 pub(crate) struct FleetArgs {
     /// Read these registry JSON files instead of a store: a service's `GET /` body or
-    /// `serde_json::to_string(toggles::registry())` (named by file stem, or `SERVICE=PATH`), or
+    /// `serde_json::to_string(&toggles::registry().report()?)` (named by file stem, or `SERVICE=PATH`), or
     /// a service's published `Declarations`.
     #[arg(long, num_args = 1.., value_name = "FILE")]
     from: Vec<String>,

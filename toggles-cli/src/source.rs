@@ -82,18 +82,49 @@ fn postgres(url: &str, _schema: &str) -> Result<Box<dyn Store>> {
     )
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+/// A store named without its passwords: `postgres://user:secret@host/db` →
+/// `postgres://user:***@host/db`, and any `password=` (or `sslpassword=`) in a URL's query or
+/// in libpq's `key=value` form → `password=***`.
 fn redact(store: &str) -> String {
-    let Some((scheme, rest)) = store.split_once("://") else {
-        return store.to_owned();
-    };
-    match rest.split_once('@') {
-        Some((user, host)) => match user.split_once(':') {
-            Some((name, _password)) => format!("{scheme}://{name}:***@{host}"),
+    let store = match store.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((user, host)) => match user.split_once(':') {
+                Some((name, _password)) => format!("{scheme}://{name}:***@{host}"),
+                None => store.to_owned(),
+            },
             None => store.to_owned(),
         },
         None => store.to_owned(),
+    };
+    let mut out = String::with_capacity(store.len());
+    let mut rest = store.as_str();
+    while let Some(at) = rest.find("password=") {
+        let (before, value) = rest.split_at(at + "password=".len());
+        out.push_str(before);
+        out.push_str("***");
+        rest = &value[secret_len(value)..];
     }
+    out.push_str(rest);
+    out
+}
+
+/// How long the value at the start of `value` is: quoted (`'it''s'`, `'a\' b'`) up to its
+/// closing quote, else up to a space or a URL's `&` or `#`.
+fn secret_len(value: &str) -> usize {
+    let Some(quoted) = value.strip_prefix('\'') else {
+        return value.find([' ', '\t', '&', '#']).unwrap_or(value.len());
+    };
+    let mut chars = quoted.char_indices();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '\'' => return i + 2,
+            _ => {}
+        }
+    }
+    value.len()
 }
 
 /// Reads `load()`-style results with a message naming the store.
@@ -157,7 +188,7 @@ pub(crate) fn read_files(files: &[String], now: Timestamp) -> Result<Parts> {
         } else {
             return Err(anyhow!(
                 "{} is neither a registry report (a service's `GET /`, or \
-                 `serde_json::to_string(toggles::registry())`) nor a service's declarations",
+                 `serde_json::to_string(&toggles::registry().report()?)`) nor a service's declarations",
                 path.display()
             ));
         };
@@ -197,5 +228,39 @@ fn add_state(parts: &mut Parts, declared: &Declared, state: Live) {
             last_modified,
             modified_by,
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_never_reach_a_message() {
+        for (store, shown) in [
+            (
+                "postgres://ops:s3cret@db/toggles",
+                "postgres://ops:***@db/toggles",
+            ),
+            (
+                "postgresql://db/toggles?user=ops&password=s3cret&sslmode=require",
+                "postgresql://db/toggles?user=ops&password=***&sslmode=require",
+            ),
+            (
+                "postgres:host=db password=s3cret dbname=toggles",
+                "postgres:host=db password=*** dbname=toggles",
+            ),
+            (
+                r"postgres:host=db password='it\'s secret' sslpassword=k dbname=t",
+                "postgres:host=db password=*** sslpassword=*** dbname=t",
+            ),
+            (
+                "postgres:host=db password=",
+                "postgres:host=db password=***",
+            ),
+            ("file:/var/lib/toggles.json", "file:/var/lib/toggles.json"),
+        ] {
+            assert_eq!(redact(store), shown, "{store}");
+        }
     }
 }

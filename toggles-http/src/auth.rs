@@ -27,7 +27,7 @@ pub trait Authenticate: Send + Sync + 'static {
 /// ```
 ///
 /// ```
-/// use toggles_http::{Authenticate, BearerTokens};
+/// use toggles::http::{Authenticate, BearerTokens};
 ///
 /// let tokens = BearerTokens::from_json(r#"{"s3cret": {"id": "ana", "teams": ["grading-team"]}}"#).unwrap();
 /// let mut headers = axum::http::HeaderMap::new();

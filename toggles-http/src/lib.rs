@@ -4,7 +4,7 @@
 //! OFREP evaluation for OpenFeature SDKs in any language.
 //!
 //! ```
-//! use toggles_http::{router, BearerTokens, Config};
+//! use toggles::http::{router, BearerTokens, Config};
 //!
 //! let tokens = BearerTokens::from_json(r#"{"s3cret": {"id": "ana", "teams": ["grading-team"]}}"#).unwrap();
 //! let app: axum::Router = axum::Router::new().nest("/toggles", router(Config::new(tokens)));
@@ -21,7 +21,8 @@
 //! [`Report`](toggles_runtime::report::Report).
 //!
 //! **`GET /{name}?skip=0&limit=20`** — one toggle and a page of its audit history, newest
-//! first; `404` for a name this service does not declare.
+//! first, with the revision of its stored entry as the `ETag` (`"0123456789abcdef"`); `404` for
+//! a name this service does not declare.
 //!
 //! ```json
 //! { "toggle": { "full_name": "grading.new_grader", "kind": "flag", "state": { ... }, ... },
@@ -32,14 +33,17 @@
 //!
 //! **`POST /{name}`** with `Authorization: Bearer <token>` and
 //! `{"change": {"flag": {"percent": 50}}, "reason": "error rate flat"}` (or `{"switch": false}`,
-//! `{"setting": 5000000}`, `"reset"`):
+//! `{"setting": 5000000}`, `"reset"`), and optionally `If-Match: "<revision>"` (the `ETag` of the
+//! `GET` the change was decided on; a weak `W/` tag is taken too): compare-and-set, checked
+//! inside the store's transaction.
 //!
 //! | status | body |
 //! |---|---|
 //! | 200 | `{"entry": <the audit entry>}` |
-//! | 400 | `{"error": "bad_request", "message": ...}`: not a write body |
+//! | 400 | `{"error": "bad_request", "message": ...}`: not a write body, or an `If-Match` that is not a revision |
 //! | 401 | `{"error": "unauthenticated", ...}`, with `WWW-Authenticate: Bearer` |
 //! | 403 | `{"error": "forbidden", "message": "write refused: `catalog.recommendations` is owned by `catalog-team`: ..."}` |
+//! | 409 | `{"error": "conflict", "message": ..., "revision": "<the entry's revision now>"}`: the entry changed since the `If-Match` revision; nothing changed |
 //! | 413 | the body is larger than [`Config::body_limit`] |
 //! | 422 | `{"error": "invalid", "message": ..., "problems": [{"toggle": ..., "message": ...}]}`: every problem, nothing changed |
 //! | 503 | `{"error": "store_unavailable", "message": ...}`: the store is down; nothing changed, reads still serve the last good state |

@@ -7,7 +7,7 @@
 //! # async fn main() {
 //! use open_feature::{EvaluationContext, OpenFeature};
 //! use toggles::{toggle, Flag};
-//! use toggles_openfeature::TogglesProvider;
+//! use toggles::openfeature::TogglesProvider;
 //!
 //! /// Grade problems with the rewritten engine.
 //! #[toggle(namespace = "grading", life = "temporary", remove_by = "2030-01-01")]

@@ -43,7 +43,7 @@ impl TogglesProvider {
     /// use open_feature::provider::FeatureProvider;
     /// use open_feature::{EvaluationContext, FlagMetadataValue};
     /// use toggles::{toggle, Flag};
-    /// use toggles_openfeature::TogglesProvider;
+    /// use toggles::openfeature::TogglesProvider;
     ///
     /// /// Grade problems with the rewritten engine.
     /// #[toggle(namespace = "grading", owner = "team-grading", life = "temporary", remove_by = "2030-01-01")]

@@ -2,7 +2,7 @@
 //! services and instances shares and changes without a deploy.
 //!
 //! ```no_run
-//! use toggles_postgres::PostgresStore;
+//! use toggles::postgres::PostgresStore;
 //!
 //! let store = PostgresStore::new("host=127.0.0.1 user=postgres dbname=app", "toggles")?;
 //! let _toggles = toggles_runtime::install(store)?;
@@ -30,7 +30,7 @@
 //!   Encryption is rustls's.
 //!
 //!   ```no_run
-//!   # use toggles_postgres::PostgresStore;
+//!   # use toggles::postgres::PostgresStore;
 //!   let store = PostgresStore::new(
 //!       "postgres://app@db.example.com/app?sslmode=verify-full&sslrootcert=/etc/ssl/rds-ca.pem",
 //!       "toggles",

@@ -25,7 +25,7 @@ use crate::{listen, schema};
 /// the [crate docs](crate) for its transactions, propagation and outage behaviour.
 ///
 /// ```no_run
-/// use toggles_postgres::PostgresStore;
+/// use toggles::postgres::PostgresStore;
 ///
 /// // Nothing connects yet: the first load does, and the schema is created then.
 /// let store = PostgresStore::new("postgres://postgres@127.0.0.1:5432/app", "toggles")?;
@@ -130,7 +130,7 @@ impl PostgresStore {
             .map_err(|e| StoreError::backend(format!("not a PostgreSQL connection string: {e}")))?;
         let mut config: Config = connection
             .parse()
-            .map_err(|e| StoreError::backend(format!("not a PostgreSQL connection string: {e}")))?;
+            .map_err(|e| StoreError::backend_caused("not a PostgreSQL connection string", e))?;
         if !schema::is_valid_name(schema) {
             return Err(StoreError::backend(format!(
                 "`{schema}` is not a schema name the toggles store uses: lower-case letters, digits and `_`, starting with a letter, at most 40 characters"
@@ -618,7 +618,7 @@ impl Store for PostgresStore {
             std::thread::Builder::new()
                 .name("toggles-postgres-listen".to_owned())
                 .spawn(move || listen::run(&weak, &on_change))
-                .map_err(|e| StoreError::backend(format!("cannot start the listener: {e}")))?;
+                .map_err(|e| StoreError::backend_caused("cannot start the listener", e))?;
         }
         Ok(())
     }

@@ -66,9 +66,10 @@ pub use toggles_vocab::{Date, DateError, UseCase};
 pub mod store {
     pub use crate::compile::{Section, SectionIter, Snapshot};
     pub use crate::declare::Counts;
+    pub use crate::state::Refusal;
     pub use crate::stores::{
-        AuditEntry, AuditQuery, Declarations, FileStore, History, MemoryStore, OnChange, Published,
-        Service, Store, StoreError, WriteError, FORGET_AFTER,
+        AuditEntry, AuditQuery, Declarations, Declared, DeclaredAt, FileStore, History,
+        MemoryStore, OnChange, Published, Service, Store, StoreError, WriteError, FORGET_AFTER,
     };
     pub use crate::targeting::Timestamp;
 }
@@ -76,12 +77,16 @@ pub mod store {
 /// The fleet: what each service's instances publish to a shared store, and the report built
 /// from it — which services declare which toggles, what is expired, and the drift.
 pub mod fleet {
+    pub use crate::compile::Snapshot;
+    pub use crate::reports::LiveSource;
     pub use crate::reports::{
         Declarer, Drift, DriftKind, FleetReport, FleetService, FleetState, FleetToggle,
     };
     pub use crate::stores::{
-        Declarations, Declared, DeclaredAt, Published, Service, FORGET_AFTER, LIVE_WITHIN,
+        Declarations, Declared, DeclaredAt, History, Published, Service, Store, FORGET_AFTER,
+        LIVE_WITHIN,
     };
+    pub use crate::targeting::Timestamp;
 }
 
 /// Least privilege (OEP-17 Req 10): who may change which toggle. The host authenticates; the
@@ -96,7 +101,7 @@ pub mod policy {
 pub mod report {
     pub use crate::reports::{undeclared, DuplicateReport, Live, LiveSource, Report, ToggleReport};
     pub use crate::state::audit;
-    pub use crate::stores::{AuditEntry, AuditQuery, History};
+    pub use crate::stores::{AuditEntry, AuditQuery, Declared, DeclaredAt, History};
 }
 
 /// Rules: what a store holds for a flag — targeting, rollouts, guards — and how it is applied.

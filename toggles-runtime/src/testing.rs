@@ -186,10 +186,12 @@ where
     Fut: std::future::Future<Output = ()>,
 {
     for on in [false, true] {
-        let run = body(on);
+        let body = &mut body;
+        // The override is in place before `body` is called: what it does before its first
+        // `.await` sees the state too.
         scoped(async move {
             let _guard = set(toggle, on);
-            run.await;
+            body(on).await;
         })
         .await;
     }
@@ -203,15 +205,14 @@ where
     Fut: std::future::Future<Output = ()>,
 {
     for states in combinations(toggles) {
-        let run = body(states.clone());
-        let toggles = toggles.to_vec();
+        let body = &mut body;
         scoped(async move {
             let _guards: Vec<Override> = toggles
                 .iter()
                 .zip(&states)
                 .map(|(t, on)| push(*t, Box::new(*on)))
                 .collect();
-            run.await;
+            body(states).await;
         })
         .await;
     }

@@ -22,7 +22,7 @@ use serde_json::Value as Json;
 ///
 /// ```
 /// use serde_json::json;
-/// use toggles_runtime::store::Section;
+/// use toggles::store::Section;
 ///
 /// let mut flags = Section::new();
 /// flags.insert("grading.new_grader".into(), json!({"percent": 20}));

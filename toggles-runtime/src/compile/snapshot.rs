@@ -29,9 +29,9 @@ use crate::targeting::FlagRule;
 /// take effect.
 ///
 /// ```
-/// use toggles_runtime::Change;
-/// use toggles_runtime::rules::FlagRule;
-/// use toggles_runtime::store::Snapshot;
+/// use toggles::Change;
+/// use toggles::rules::FlagRule;
+/// use toggles::store::Snapshot;
 ///
 /// let mut snapshot = Snapshot::default();
 /// snapshot.apply(&Change::flag("grading.new_grader", FlagRule::new().percent(20.0)));

@@ -184,6 +184,45 @@ pub struct Source {
 }
 
 impl Source {
+    /// A declaration at `file`, `line`, `column`, in no crate or module until
+    /// [`in_crate`](Source::in_crate) and [`in_module`](Source::in_module) say: the macro builds
+    /// a toggle's; this is for a test or a tool that needs one of its own.
+    ///
+    /// ```
+    /// use toggles::Source;
+    ///
+    /// const AT: Source = Source::new("src/grading.rs", 12, 1)
+    ///     .in_crate("lms", "1.9.0")
+    ///     .in_module("lms::grading");
+    /// assert_eq!(AT.to_string(), "src/grading.rs:12:1");
+    /// assert_eq!((AT.crate_name, AT.module_path), ("lms", "lms::grading"));
+    /// ```
+    pub const fn new(file: &'static str, line: u32, column: u32) -> Source {
+        Source {
+            crate_name: "",
+            crate_version: "",
+            module_path: "",
+            file,
+            line,
+            column,
+        }
+    }
+
+    /// In the crate `name` at `version`.
+    #[must_use]
+    pub const fn in_crate(mut self, name: &'static str, version: &'static str) -> Source {
+        self.crate_name = name;
+        self.crate_version = version;
+        self
+    }
+
+    /// In the module `path` (as `module_path!()` gives it).
+    #[must_use]
+    pub const fn in_module(mut self, path: &'static str) -> Source {
+        self.module_path = path;
+        self
+    }
+
     /// What the `#[toggle]` macro's expansion builds. Not public API.
     #[doc(hidden)]
     pub const fn __new(

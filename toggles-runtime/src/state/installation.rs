@@ -202,9 +202,10 @@ impl Installation {
                 self.threads.push(thread);
                 Ok(())
             }
-            Err(e) => Err(InstallError::NotInstalled(StoreError::backend(format!(
-                "cannot start a thread: {e}"
-            )))),
+            Err(e) => Err(InstallError::NotInstalled(StoreError::backend_caused(
+                "cannot start a thread",
+                e,
+            ))),
         }
     }
 

@@ -11,7 +11,7 @@ use crate::targeting::Timestamp;
 /// The service a process belongs to, as it publishes itself to a shared store.
 ///
 /// ```
-/// use toggles_runtime::Service;
+/// use toggles::Service;
 ///
 /// let grading = Service::new("grading", "1.4.2");
 /// assert_eq!(grading.name, "grading");
@@ -66,7 +66,7 @@ impl Service {
     /// that keep the parts apart).
     ///
     /// ```
-    /// use toggles_runtime::Service;
+    /// use toggles::Service;
     ///
     /// let recorded = Service::instance("grading", "1.4.2", "web-1-4242-18a2b");
     /// assert_eq!(recorded.instance, "web-1-4242-18a2b");

@@ -1,6 +1,7 @@
 //! The contract between the runtime and a backend that holds toggle states and their audit log.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -138,7 +139,7 @@ pub trait Store: Send + Sync + 'static {
 /// Which audit entries to read: every toggle's or one toggle's, newest first, a page at a time.
 ///
 /// ```
-/// use toggles_runtime::store::AuditQuery;
+/// use toggles::store::AuditQuery;
 ///
 /// let page_two = AuditQuery::toggle("grading.new_grader").skip(20).limit(20);
 /// assert_eq!(page_two.toggle.as_deref(), Some("grading.new_grader"));
@@ -339,6 +340,47 @@ impl StoreError {
     /// A backend's failure: an error of its own, or a message.
     pub fn backend(error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> StoreError {
         StoreError::Backend(error.into())
+    }
+
+    /// A backend's failure told as `context`, caused by `cause`: shown as `context: cause`, and
+    /// `source()` leads to `cause` (and on, down its own chain).
+    ///
+    /// ```
+    /// use std::error::Error;
+    /// use toggles::StoreError;
+    ///
+    /// let io = std::io::Error::other("connection reset");
+    /// let e = StoreError::backend_caused("cannot reach the flag service", io);
+    /// assert_eq!(e.to_string(), "cannot reach the flag service: connection reset");
+    /// assert_eq!(e.source().unwrap().to_string(), "connection reset");
+    /// ```
+    pub fn backend_caused(
+        context: impl Into<String>,
+        cause: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> StoreError {
+        StoreError::Backend(Box::new(Caused {
+            context: context.into(),
+            cause: cause.into(),
+        }))
+    }
+}
+
+/// What [`StoreError::backend_caused`] wraps.
+#[derive(Debug)]
+struct Caused {
+    context: String,
+    cause: Box<dyn std::error::Error + Send + Sync>,
+}
+
+impl fmt::Display for Caused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.context, self.cause)
+    }
+}
+
+impl std::error::Error for Caused {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.cause)
     }
 }
 

@@ -11,7 +11,7 @@
 //!   toggle's first 10% says nothing about another's.
 //!
 //! ```
-//! use toggles_runtime::rules::bucket::{bucket, Percent};
+//! use toggles::rules::bucket::{bucket, Percent};
 //!
 //! let b = bucket("grading.new_grader", "42");
 //! assert_eq!(b, 2890);
@@ -120,7 +120,7 @@ impl Percent {
     /// is refused rather than rounded.
     ///
     /// ```
-    /// use toggles_runtime::rules::bucket::Percent;
+    /// use toggles::rules::bucket::Percent;
     ///
     /// assert_eq!(Percent::new(12.34).unwrap().basis_points(), 1234);
     /// assert!(Percent::new(12.344).is_err());

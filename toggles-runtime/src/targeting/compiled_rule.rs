@@ -245,8 +245,8 @@ impl FlagRule {
     /// honours test overrides.
     ///
     /// ```
-    /// use toggles_runtime::{Context, Step};
-    /// use toggles_runtime::rules::FlagRule;
+    /// use toggles::{Context, Step};
+    /// use toggles::rules::FlagRule;
     ///
     /// let rule = FlagRule::new().users_on(["ana"]).percent(0.0);
     /// let why = rule.explain("grading.new_grader", false, &Context::new().with_user("ana"), &|_| true);

@@ -26,7 +26,7 @@ use crate::targeting::Timestamp;
 /// sets the instant instead.
 ///
 /// ```
-/// use toggles_runtime::Context;
+/// use toggles::Context;
 ///
 /// let groups = [("course", "course-v1:edX+DemoX"), ("org", "edX")];
 /// let ctx = Context::new()

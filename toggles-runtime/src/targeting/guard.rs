@@ -26,8 +26,8 @@ use crate::declare::Counts;
 /// ```
 ///
 /// ```
-/// use toggles_runtime::rules::{FlagRule, Guard};
-/// use toggles_runtime::store::Counts;
+/// use toggles::rules::{FlagRule, Guard};
+/// use toggles::store::Counts;
 ///
 /// let guard = Guard::error_rate(10.0).window_secs(60).min_requests(100);
 /// let rule = FlagRule::new().percent(20.0).guard(guard.clone());

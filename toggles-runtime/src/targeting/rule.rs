@@ -37,7 +37,7 @@ use crate::targeting::{Guard, Timestamp};
 /// Build one in code with the chained setters:
 ///
 /// ```
-/// use toggles_runtime::rules::FlagRule;
+/// use toggles::rules::FlagRule;
 ///
 /// let rule = FlagRule::new()
 ///     .percent(20.0)
