@@ -40,22 +40,23 @@ pub(crate) fn run(store: &StoreArgs, args: &Args) -> Result<Outcome> {
     let mine: Vec<&FleetToggle> = report.toggles.iter().filter(owned).collect();
 
     let mut out = String::new();
-    let expired: Vec<&&FleetToggle> = mine.iter().filter(|t| t.expired).collect();
-    for t in &expired {
-        let _ = match removal(t) {
-            Some(remove_by) => writeln!(
-                out,
-                "error: `{}` is {} past its removal date ({remove_by})",
-                t.full_name,
-                count(
-                    as_of.days_since_epoch() - remove_by.days_since_epoch(),
-                    "day",
-                    "days"
-                )
-            ),
-            // Expired is judged on the declaration shown: never reached.
-            None => writeln!(out, "error: `{}` is past its removal date", t.full_name),
-        };
+    // Expired is judged on the declaration shown, so an expired toggle has its removal date.
+    let expired: Vec<(&FleetToggle, Date)> = mine
+        .iter()
+        .filter(|t| t.expired)
+        .filter_map(|t| Some((*t, removal(t)?)))
+        .collect();
+    for (t, remove_by) in &expired {
+        let _ = writeln!(
+            out,
+            "error: `{}` is {} past its removal date ({remove_by})",
+            t.full_name,
+            count(
+                as_of.days_since_epoch() - remove_by.days_since_epoch(),
+                "day",
+                "days"
+            )
+        );
         where_declared(&mut out, t);
         let _ = writeln!(
             out,

@@ -98,9 +98,16 @@ fn redact(store: &str) -> String {
     };
     let mut out = String::with_capacity(store.len());
     let mut rest = store.as_str();
-    while let Some(at) = rest.find("password=") {
-        let (before, value) = rest.split_at(at + "password=".len());
-        out.push_str(before);
+    while let Some(at) = rest.find("password") {
+        let key_end = at + "password".len();
+        // libpq takes spaces around `=`.
+        let after_key = rest[key_end..].trim_start();
+        let Some(value) = after_key.strip_prefix('=').map(str::trim_start) else {
+            out.push_str(&rest[..key_end]);
+            rest = &rest[key_end..];
+            continue;
+        };
+        out.push_str(&rest[..rest.len() - value.len()]);
         out.push_str("***");
         rest = &value[secret_len(value)..];
     }
@@ -257,6 +264,10 @@ mod tests {
             (
                 "postgres:host=db password=",
                 "postgres:host=db password=***",
+            ),
+            (
+                "postgres:host=db password = 's3cret' passwords=x",
+                "postgres:host=db password = *** passwords=x",
             ),
             ("file:/var/lib/toggles.json", "file:/var/lib/toggles.json"),
         ] {

@@ -540,12 +540,10 @@ pub(crate) async fn edit(
             Ok(Err(WriteError::Forbidden(refusal))) => return forbidden(&refusal.message),
             Ok(Err(WriteError::Conflict { .. })) => {
                 let problem = "Someone changed this toggle after you opened this page: what is in force now is shown above. Make your change again on it.".to_owned();
-                // The form now stands on what is stored, so a save after looking goes through.
+                // The form now stands on what is stored (the revision the page reads with the
+                // state it shows), so a save after looking goes through.
                 let mut fresh = form.clone();
-                fresh.revision = match info.live() {
-                    Ok(live) => Some(live.revision.to_string()),
-                    Err(e) => return unavailable(&e, "../"),
-                };
+                fresh.revision = None;
                 return match toggle_page(&shared, info, Some(&who), Some(&session), &[problem], Some(&fresh)) {
                     Ok(page) => (StatusCode::CONFLICT, page).into_response(),
                     Err(e) => unavailable(&e, "../"),

@@ -43,6 +43,8 @@ use crate::{listen, schema};
 /// ```
 pub struct PostgresStore {
     inner: Arc<Inner>,
+    /// How long an instance's declarations are kept after it was last seen.
+    forget_after: Duration,
 }
 
 /// The store's description (server, database, schema, TLS); never the connection's password.
@@ -73,37 +75,6 @@ pub(crate) struct Inner {
     /// (the runtime publishes its own writes itself).
     pub(crate) writer: String,
     watching: AtomicBool,
-    /// How long an instance's declarations are kept after it was last seen, in seconds.
-    forget_after: AtomicU64,
-}
-
-/// A failure of the driver, said with the store it happened to and, inline, the server's own
-/// words (what `postgres::Error` keeps as its source), which a status line must show.
-#[derive(Debug)]
-struct PostgresError {
-    store: String,
-    what: Option<String>,
-    source: postgres::Error,
-}
-
-impl std::fmt::Display for PostgresError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: ", self.store)?;
-        if let Some(what) = &self.what {
-            write!(f, "{what}: ")?;
-        }
-        write!(f, "{}", self.source)?;
-        if let Some(cause) = std::error::Error::source(&self.source) {
-            write!(f, ": {cause}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for PostgresError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.source)
-    }
 }
 
 /// Numbers the handles of this process, so a listener tells one handle's writes from another's.
@@ -163,8 +134,8 @@ impl PostgresStore {
                 migrated: AtomicBool::new(false),
                 writer,
                 watching: AtomicBool::new(false),
-                forget_after: AtomicU64::new(FORGET_AFTER.as_secs()),
             }),
+            forget_after: FORGET_AFTER,
         })
     }
 
@@ -172,10 +143,8 @@ impl PostgresStore {
     /// ([`FORGET_AFTER`], a week, by default): each publish and heartbeat deletes the instances
     /// gone longer, and a read leaves them out.
     #[must_use]
-    pub fn forget_instances_after(self, after: Duration) -> PostgresStore {
-        self.inner
-            .forget_after
-            .store(after.as_secs(), Ordering::Relaxed);
+    pub fn forget_instances_after(mut self, after: Duration) -> PostgresStore {
+        self.forget_after = after;
         self
     }
 
@@ -210,28 +179,26 @@ fn describe(config: &Config, schema: &str, tls: &Tls) -> String {
     format!("postgres {host}:{port}/{db} schema {schema}{tls}")
 }
 
-impl Inner {
+impl PostgresStore {
     /// The last-seen time before which an instance is forgotten, as of `now`; `None` for a
     /// retention longer than PostgreSQL's times reach back (about 4,700 years before 1970), which
     /// forgets nothing.
     fn forgotten_before(&self, now: Timestamp) -> Option<SystemTime> {
         const REACH: u64 = 6_000 * 366 * 86_400;
-        let after = self.forget_after.load(Ordering::Relaxed);
+        let after = self.forget_after.as_secs();
         if after >= REACH {
             return None;
         }
         let after = i64::try_from(after).expect("below REACH");
         Some(Timestamp::from_unix_seconds(now.unix_seconds() - after).into())
     }
+}
 
+impl Inner {
     /// The driver's error, kept as the cause (a caller can downcast `source()` to
     /// `postgres::Error`), said with the store it happened to.
     pub(crate) fn error(&self, e: postgres::Error) -> StoreError {
-        StoreError::backend(PostgresError {
-            store: self.description.clone(),
-            what: None,
-            source: e,
-        })
+        StoreError::backend_caused(self.description.clone(), e)
     }
 
     /// A row that does not read as this version expects: an error, never a made-up value.
@@ -243,11 +210,10 @@ impl Inner {
     fn get<'r, T: FromSql<'r>>(&self, row: &'r Row, i: usize) -> Result<T, StoreError> {
         row.try_get(i).map_err(|e| {
             let column = row.columns().get(i).map_or("?", |c| c.name());
-            StoreError::backend(PostgresError {
-                store: self.description.clone(),
-                what: Some(format!("column `{column}` does not read")),
-                source: e,
-            })
+            StoreError::backend_caused(
+                format!("{}: column `{column}` does not read", self.description),
+                e,
+            )
         })
     }
 
@@ -457,7 +423,7 @@ impl Store for PostgresStore {
         let q = &self.inner.quoted;
         let service = &declarations.service;
         let json = serde_json::to_value(declarations).expect("declarations serialize");
-        let forgotten = self.inner.forgotten_before(at);
+        let forgotten = self.forgotten_before(at);
         let at = SystemTime::from(at);
         self.inner.with(|client| {
             client.execute(
@@ -482,7 +448,7 @@ impl Store for PostgresStore {
 
     fn seen(&self, instance: &str, at: Timestamp) -> Result<bool, StoreError> {
         let q = &self.inner.quoted;
-        let forgotten = self.inner.forgotten_before(at);
+        let forgotten = self.forgotten_before(at);
         self.inner.with(|client| {
             let known = client.execute(
                 &format!("UPDATE {q}.instances SET last_seen = $2 WHERE instance = $1"),
@@ -501,7 +467,7 @@ impl Store for PostgresStore {
     /// other row carries only its service and times. One statement, so one consistent view.
     fn published(&self) -> Result<Vec<Published>, StoreError> {
         let q = &self.inner.quoted;
-        let forgotten = self.inner.forgotten_before(Timestamp::now());
+        let forgotten = self.forgotten_before(Timestamp::now());
         let rows = self.inner.with(|client| {
             client.query(
                 &format!(

@@ -147,27 +147,20 @@ pub(crate) fn compile(
         }
     }
     // A cycle would make a check recurse for ever, so the state in force never holds one. The
-    // state before held none, so each cycle has a new entry to set aside.
+    // state before held none, so each cycle has new entries: they give way to their last good
+    // ones (or to nothing), and the entries the state before held stay.
     while let Some(cycle) = requires_cycle(&entries, registry) {
         let names: Vec<&str> = cycle.iter().map(|(_, name)| name.as_str()).collect();
         let message = format!("`requires` goes round in a cycle: {}", names.join(" -> "));
-        let fresh: Vec<u32> = cycle[..cycle.len() - 1]
-            .iter()
-            .map(|(id, _)| *id)
-            .filter(|id| entries.get(id).is_some_and(|(_, new)| *new))
-            .collect();
-        let members = if fresh.is_empty() {
-            cycle[..cycle.len() - 1].iter().map(|(id, _)| *id).collect()
-        } else {
-            fresh
-        };
-        for id in members {
-            let name = &cycle.iter().find(|(i, _)| *i == id).expect("a member").1;
+        for (id, name) in &cycle[..cycle.len() - 1] {
+            if !entries.get(id).is_some_and(|(_, new)| *new) {
+                continue;
+            }
             problems.push(Problem::new(name, message.clone()));
-            set_aside.insert(id);
-            match last_good(id).filter(|_| entries.get(&id).is_some_and(|(_, new)| *new)) {
-                Some(entry) => entries.insert(id, (entry, false)),
-                None => entries.remove(&id),
+            set_aside.insert(*id);
+            match last_good(*id) {
+                Some(entry) => entries.insert(*id, (entry, false)),
+                None => entries.remove(id),
             };
         }
     }

@@ -185,9 +185,9 @@ impl Sealed for &'static str {
     }
     /// The address of the interned string's `&'static str`.
     fn to_bits(self) -> u64 {
-        // A compiled default or a test override: kept whatever the room left, since the
-        // program itself holds it already.
-        cell_address(intern::intern_always(self))
+        // Words of strings come from `decode`, which refuses a string past the room; a word
+        // made from a value (a round-trip test's) is held to the same room.
+        cell_address(intern::intern(self).expect("a string within the room for settings' strings"))
     }
     // The word holds an address, so it fits a pointer on any target.
     #[allow(clippy::cast_possible_truncation)]
@@ -285,14 +285,6 @@ mod intern {
             Some(cell) => Some(*cell),
             None if kept.bytes + s.len().max(1) <= ROOM => Some(keep(kept, s)),
             None => None,
-        })
-    }
-
-    /// The kept copy of `s`, made whatever the room: for strings the program holds already.
-    pub(crate) fn intern_always(s: &'static str) -> &'static &'static str {
-        with(|kept| match kept.cells.get(s) {
-            Some(cell) => *cell,
-            None => keep(kept, s),
         })
     }
 }

@@ -286,31 +286,54 @@ impl FleetReport {
     }
 }
 
+/// `instances` (indexes into `published`, each with what it brings) grouped by service and
+/// version: a group made by `start` from its first instance and updated by `add` with every
+/// instance (the first included), ordered by service name, then by when the version was first
+/// published.
+fn by_version<'p, D, T>(
+    published: &'p [Published],
+    instances: impl IntoIterator<Item = (usize, D)>,
+    mut start: impl FnMut(&'p Published, D) -> T,
+    mut add: impl FnMut(&mut T, usize, &'p Published),
+) -> Vec<T> {
+    let mut by: BTreeMap<(&str, &str), (Timestamp, T)> = BTreeMap::new();
+    for (i, d) in instances {
+        let p = &published[i];
+        let s = &p.declarations.service;
+        let (first, group) = by
+            .entry((&s.name, &s.version))
+            .or_insert_with(|| (p.published_at, start(p, d)));
+        *first = (*first).min(p.published_at);
+        add(group, i, p);
+    }
+    let mut groups: Vec<_> = by.into_iter().collect();
+    groups.sort_by(
+        |((a, a_version), (a_first, _)), ((b, b_version), (b_first, _))| {
+            (a, a_first, a_version).cmp(&(b, b_first, b_version))
+        },
+    );
+    groups.into_iter().map(|(_, (_, group))| group).collect()
+}
+
 /// Each service and version, by service name, then by when the version was first published.
 fn services(roster: &Roster<'_>) -> Vec<FleetService> {
-    let mut by: BTreeMap<(&str, &str), (Timestamp, FleetService)> = BTreeMap::new();
-    for (i, p) in roster.published().iter().enumerate() {
-        let s = &p.declarations.service;
-        let (first, entry) = by.entry((&s.name, &s.version)).or_insert_with(|| {
-            let service = FleetService {
-                service: s.name.clone(),
-                version: s.version.clone(),
-                instances: 0,
-                live_instances: 0,
-                last_seen: p.last_seen,
-            };
-            (p.published_at, service)
-        });
-        *first = (*first).min(p.published_at);
-        entry.instances += 1;
-        entry.live_instances += usize::from(roster.is_live(i));
-        entry.last_seen = entry.last_seen.max(p.last_seen);
-    }
-    let mut services: Vec<(Timestamp, FleetService)> = by.into_values().collect();
-    services.sort_by(|(a_first, a), (b_first, b)| {
-        (&a.service, a_first, &a.version).cmp(&(&b.service, b_first, &b.version))
-    });
-    services.into_iter().map(|(_, s)| s).collect()
+    let published = roster.published();
+    by_version(
+        published,
+        (0..published.len()).map(|i| (i, ())),
+        |p, ()| FleetService {
+            service: p.declarations.service.name.clone(),
+            version: p.declarations.service.version.clone(),
+            instances: 0,
+            live_instances: 0,
+            last_seen: p.last_seen,
+        },
+        |service, i, p| {
+            service.instances += 1;
+            service.live_instances += usize::from(roster.is_live(i));
+            service.last_seen = service.last_seen.max(p.last_seen);
+        },
+    )
 }
 
 fn toggle(
@@ -320,32 +343,24 @@ fn toggle(
     history: Option<&History>,
     as_of: Date,
 ) -> FleetToggle {
-    let published = roster.published();
-    let mut declarers: BTreeMap<(&str, &str), (Timestamp, Declarer)> = BTreeMap::new();
-    for &(i, d) in roster.declarers(name) {
-        let p = &published[i];
-        let s = &p.declarations.service;
-        let (first, entry) = declarers.entry((&s.name, &s.version)).or_insert_with(|| {
-            let declarer = Declarer {
-                service: s.name.clone(),
-                version: s.version.clone(),
-                file: d.source.file.clone(),
-                line: d.source.line,
-                live: false,
-                current: false,
-                last_seen: p.last_seen,
-            };
-            (p.published_at, declarer)
-        });
-        *first = (*first).min(p.published_at);
-        entry.live |= roster.is_live(i);
-        entry.current |= roster.is_current(i);
-        entry.last_seen = entry.last_seen.max(p.last_seen);
-    }
-    let mut declared_by: Vec<(Timestamp, Declarer)> = declarers.into_values().collect();
-    declared_by.sort_by(|(a_first, a), (b_first, b)| {
-        (&a.service, a_first, &a.version).cmp(&(&b.service, b_first, &b.version))
-    });
+    let declared_by = by_version(
+        roster.published(),
+        roster.declarers(name).iter().copied(),
+        |p, d| Declarer {
+            service: p.declarations.service.name.clone(),
+            version: p.declarations.service.version.clone(),
+            file: d.source.file.clone(),
+            line: d.source.line,
+            live: false,
+            current: false,
+            last_seen: p.last_seen,
+        },
+        |declarer, i, p| {
+            declarer.live |= roster.is_live(i);
+            declarer.current |= roster.is_current(i);
+            declarer.last_seen = declarer.last_seen.max(p.last_seen);
+        },
+    );
     let speaker = roster.speaker(name);
     let declared_now = speaker.is_some_and(|(_, now)| now);
     let drift = if stored.is_some() && !declared_now {
@@ -358,7 +373,7 @@ fn toggle(
     let current: Vec<&Declared> = roster.current_declarers(name).map(|(_, d)| d).collect();
     FleetToggle {
         full_name: name.to_owned(),
-        declared_by: declared_by.into_iter().map(|(_, d)| d).collect(),
+        declared_by,
         declared_now,
         disagreements: disagreements(&current),
         declaration: speaker.map(|(d, _)| d.clone()),
@@ -376,7 +391,7 @@ fn toggle(
         last_seen: roster
             .declarers(name)
             .iter()
-            .map(|(i, _)| published[*i].last_seen)
+            .map(|(i, _)| roster.published()[*i].last_seen)
             .max(),
         expired: speaker
             .filter(|(_, now)| *now)

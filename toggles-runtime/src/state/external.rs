@@ -13,15 +13,10 @@ pub(super) fn fleet(roster: &Roster<'_>) -> Fleet {
         match roster.speaker(name) {
             Some((d, true)) => declared.push((d.full_name.clone(), d.kind, d.value_type.clone())),
             _ => {
-                let last = roster
-                    .declarers(name)
-                    .iter()
-                    .map(|(i, _)| &roster.published()[*i])
-                    .max_by_key(|p| p.published_at)
-                    .map(|p| {
-                        let s = &p.declarations.service;
-                        format!("{} {}", s.name, s.version)
-                    });
+                let last = roster.last_declarer(name).map(|(i, _)| {
+                    let s = &roster.published()[i].declarations.service;
+                    format!("{} {}", s.name, s.version)
+                });
                 retired.push((name.to_owned(), last.unwrap_or_default()));
             }
         }

@@ -19,9 +19,8 @@ use std::time::Duration;
 use serde_json::Value as Json;
 
 use crate::compile::{Change, Revision};
-use crate::declare::published;
 use crate::declare::{registry, Cells, Counts};
-use crate::state::install::{follow, installed, installed_instance, transact_if};
+use crate::state::install::{installed, installed_instance};
 use crate::state::retained;
 use crate::stores::{AuditQuery, Store, WriteError};
 use crate::targeting::{FlagRule, Timestamp};
@@ -175,9 +174,9 @@ pub(crate) fn check_guards() -> Vec<String> {
         // Off in this process at once, whatever becomes of the write.
         crate::state::install::apply_trips();
     }
-    if let Some((store, epoch)) = &installed {
+    if let Some((store, _)) = &installed {
         for (name, rule, reason) in writes {
-            land(&**store, *epoch, &name, &rule, &reason);
+            land(&**store, &name, &rule, &reason);
         }
     }
     tripped
@@ -329,29 +328,24 @@ fn local_counts(g: &Guards, name: &str, since: Timestamp) -> Counts {
 /// Writes a trip: `active: false` on the rule it tripped on, by [`GUARD_ACTOR`], if the store
 /// still holds that rule. Landed, or overtaken by another write (another instance's trip, a
 /// person's edit): no longer pending. The store down: pending, retried next tick.
-fn land(store: &dyn Store, epoch: u64, name: &str, rule: &Json, reason: &str) {
+fn land(store: &dyn Store, name: &str, rule: &Json, reason: &str) {
     let Ok(mut off) = serde_json::from_value::<FlagRule>(rule.clone()) else {
         guards().pending.remove(name);
         return;
     };
     off.active = false;
-    let change = Change::flag(name, off);
-    let base = published();
-    let current = retained::newest();
-    let written = transact_if(
-        store,
-        &change,
-        GUARD_ACTOR,
-        reason,
-        registry(),
-        current.as_deref(),
-        Some(Revision::of(Some(rule))),
+    let written = crate::state::write(
+        Change::flag(name, off)
+            .by(GUARD_ACTOR)
+            .because(reason)
+            .if_revision(Revision::of(Some(rule))),
     );
     match written {
-        Ok((_, compiled)) => {
+        Ok(_) => {
             guards().pending.remove(name);
-            let _ = follow(store, epoch, compiled.map(|c| (base, c)));
         }
+        // Uninstalled meanwhile: nothing to land in.
+        Err(WriteError::NoStore) => {}
         Err(WriteError::Store(e)) => {
             tracing::warn!(store = %store.describe(), error = %e, toggle = %name, "toggles: a guard's write did not land; the flag stays off in this process, and the write is retried next tick");
         }

@@ -111,8 +111,7 @@ pub(super) fn install_store(
         let first = match first {
             Ok(compiled) => {
                 let compiled = compiled.expect("compiled against no state");
-                publish(&lock, compiled);
-                record(&**store, Ok(&retained::newest().expect("just published")));
+                record(&**store, Ok(&publish(&lock, compiled)));
                 None
             }
             Err(e) => {
@@ -186,7 +185,7 @@ pub(super) fn apply_trips() {
     let compiled = compile(snapshot, registry(), Some(&current));
     let mut status = STATUS.lock().unwrap_or_else(PoisonError::into_inner);
     status.invalid_entries.clone_from(&compiled.problems);
-    status.generation = publish(&lock, compiled);
+    status.generation = publish(&lock, compiled).generation;
 }
 
 /// Records how a load of `store` went: the compiled state in force after it (`Ok`), or the
@@ -273,10 +272,7 @@ pub(super) fn follow(
         let current = retained::newest();
         return match loaded {
             Ok(Some(compiled)) => {
-                let generation = publish(&lock, compiled);
-                let published = retained::newest().expect("just published");
-                debug_assert_eq!(published.generation, generation);
-                record(store, Ok(&published));
+                record(store, Ok(&publish(&lock, compiled)));
                 Ok(())
             }
             Ok(None) => {

@@ -14,7 +14,7 @@ use crate::targeting::Constant;
 
 /// Gives `compiled` the next generation, retains it, publishes the generation, and rebuilds
 /// every toggle's cached state from it. The caller holds the state lock.
-pub(super) fn publish(_lock: &MutexGuard<'_, ()>, mut compiled: Compiled) -> u64 {
+pub(super) fn publish(_lock: &MutexGuard<'_, ()>, mut compiled: Compiled) -> Arc<Compiled> {
     // Only a publish writes the published generation, and publishes hold the lock.
     let generation = published() + 1;
     compiled.generation = generation;
@@ -29,7 +29,8 @@ pub(super) fn publish(_lock: &MutexGuard<'_, ()>, mut compiled: Compiled) -> u64
         let entry = entries.next_if(|(i, _)| *i == id).map(|(_, entry)| entry);
         rebuild_from(t.toggle(), entry, generation);
     }
-    generation
+    drop(entries);
+    compiled
 }
 
 /// Recomputes one toggle's cached state from `compiled` (`None`: the compiled defaults).

@@ -95,12 +95,15 @@ impl Service {
     /// each falling back to [`of_program`](Service::of_program)'s: for deployments that name
     /// their services in the environment. Only this constructor reads it.
     pub fn from_env() -> Service {
-        let program = Service::of_program();
+        let mut service = Service::of_program();
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        Service::new(
-            var("TOGGLES_SERVICE").unwrap_or(program.name),
-            var("TOGGLES_SERVICE_VERSION").unwrap_or(program.version),
-        )
+        if let Some(name) = var("TOGGLES_SERVICE") {
+            service.name = name;
+        }
+        if let Some(version) = var("TOGGLES_SERVICE_VERSION") {
+            service.version = version;
+        }
+        service
     }
 }
 
@@ -292,10 +295,46 @@ pub const FORGET_AFTER: std::time::Duration = std::time::Duration::from_secs(7 *
 impl Published {
     /// Whether a store keeping instances for `after` has forgotten this one at `now`.
     pub fn forgotten(&self, now: Timestamp, after: std::time::Duration) -> bool {
-        let after = i64::try_from(after.as_secs()).unwrap_or(i64::MAX);
+        self.unheard_secs(now) > i64::try_from(after.as_secs()).unwrap_or(i64::MAX)
+    }
+
+    /// How many whole seconds before `now` the instance was last seen.
+    pub(crate) fn unheard_secs(&self, now: Timestamp) -> i64 {
         now.unix_seconds()
             .saturating_sub(self.last_seen.unix_seconds())
-            > after
+    }
+
+    /// What a store that keeps the fleet as a list does on a publish: `declarations` replace
+    /// what their instance published before, published and seen `at`, and the instances not
+    /// seen for `after` are forgotten.
+    pub(crate) fn record(
+        fleet: &mut Vec<Published>,
+        declarations: &Declarations,
+        at: Timestamp,
+        after: std::time::Duration,
+    ) {
+        let instance = &declarations.service.instance;
+        fleet.retain(|p| p.declarations.service.instance != *instance && !p.forgotten(at, after));
+        fleet.push(Published::new(declarations.clone(), at));
+    }
+
+    /// What a store that keeps the fleet as a list does on a heartbeat: `instance` is seen `at`,
+    /// and the instances not seen for `after` are forgotten. Whether `instance` was on record.
+    pub(crate) fn record_seen(
+        fleet: &mut Vec<Published>,
+        instance: &str,
+        at: Timestamp,
+        after: std::time::Duration,
+    ) -> bool {
+        let mut known = false;
+        for p in fleet.iter_mut() {
+            if p.declarations.service.instance == instance {
+                p.last_seen = at;
+                known = true;
+            }
+        }
+        fleet.retain(|p| !p.forgotten(at, after));
+        known
     }
 
     /// `declarations`, published and seen `at`.

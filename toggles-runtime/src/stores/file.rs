@@ -53,6 +53,8 @@ use crate::targeting::Timestamp;
 /// ```
 pub struct FileStore {
     inner: Arc<Inner>,
+    /// How long an instance's declarations are kept after it was last seen.
+    forget_after: Duration,
 }
 
 impl std::fmt::Debug for FileStore {
@@ -70,8 +72,6 @@ struct Inner {
     fleet_path: PathBuf,
     lock_path: PathBuf,
     poll: Duration,
-    /// How long an instance's declarations are kept after it was last seen, in seconds.
-    forget_after: std::sync::atomic::AtomicU64,
     /// What this handle last loaded or wrote: the poll reports a change when the file differs
     /// from it, so nothing written between a load and the poll's start is missed.
     seen: Mutex<Option<Read>>,
@@ -115,7 +115,6 @@ impl FileStore {
             lock_path: with_suffix(".lock"),
             path,
             poll,
-            forget_after: FORGET_AFTER.as_secs().into(),
             seen: Mutex::new(None),
             watchers: Mutex::new(Vec::new()),
         };
@@ -127,16 +126,15 @@ impl FileStore {
         }
         Ok(FileStore {
             inner: Arc::new(inner),
+            forget_after: FORGET_AFTER,
         })
     }
 
     /// Forgets an instance's declarations once it has not been seen for `after` ([`FORGET_AFTER`],
     /// a week, by default).
     #[must_use]
-    pub fn forget_instances_after(self, after: Duration) -> FileStore {
-        self.inner
-            .forget_after
-            .store(after.as_secs(), std::sync::atomic::Ordering::Relaxed);
+    pub fn forget_instances_after(mut self, after: Duration) -> FileStore {
+        self.forget_after = after;
         self
     }
 
@@ -224,10 +222,6 @@ impl Inner {
             message: e.to_string(),
         })?;
         Ok((bytes, snapshot))
-    }
-
-    fn forget_after(&self) -> Duration {
-        Duration::from_secs(self.forget_after.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// The published declarations, updated by `change` under the lock.
@@ -355,34 +349,23 @@ impl Store for FileStore {
     }
 
     fn publish(&self, declarations: &Declarations, at: Timestamp) -> Result<(), StoreError> {
-        let after = self.inner.forget_after();
         self.inner.change_fleet(|fleet| {
-            let instance = &declarations.service.instance;
-            fleet.retain(|p| p.declarations.service.instance != *instance);
-            fleet.retain(|p| !p.forgotten(at, after));
-            fleet.push(Published::new(declarations.clone(), at));
+            Published::record(fleet, declarations, at, self.forget_after);
         })
     }
 
     fn seen(&self, instance: &str, at: Timestamp) -> Result<bool, StoreError> {
-        let after = self.inner.forget_after();
         let mut known = false;
         self.inner.change_fleet(|fleet| {
-            for p in fleet.iter_mut() {
-                if p.declarations.service.instance == instance {
-                    p.last_seen = at;
-                    known = true;
-                }
-            }
-            fleet.retain(|p| !p.forgotten(at, after));
+            known = Published::record_seen(fleet, instance, at, self.forget_after);
         })?;
         Ok(known)
     }
 
     fn published(&self) -> Result<Vec<Published>, StoreError> {
-        let (now, after) = (Timestamp::now(), self.inner.forget_after());
+        let now = Timestamp::now();
         let mut fleet = self.inner.fleet();
-        fleet.retain(|p| !p.forgotten(now, after));
+        fleet.retain(|p| !p.forgotten(now, self.forget_after));
         Ok(fleet)
     }
 

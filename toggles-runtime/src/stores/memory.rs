@@ -145,25 +145,18 @@ impl Store for MemoryStore {
     }
 
     fn publish(&self, declarations: &Declarations, at: Timestamp) -> Result<(), StoreError> {
-        let fleet = &mut self.inner().fleet;
-        let instance = &declarations.service.instance;
-        fleet.retain(|p| p.declarations.service.instance != *instance);
-        fleet.retain(|p| !p.forgotten(at, self.forget_after));
-        fleet.push(Published::new(declarations.clone(), at));
+        Published::record(&mut self.inner().fleet, declarations, at, self.forget_after);
         Ok(())
     }
 
     fn seen(&self, instance: &str, at: Timestamp) -> Result<bool, StoreError> {
         let fleet = &mut self.inner().fleet;
-        let mut known = false;
-        for p in fleet.iter_mut() {
-            if p.declarations.service.instance == instance {
-                p.last_seen = at;
-                known = true;
-            }
-        }
-        fleet.retain(|p| !p.forgotten(at, self.forget_after));
-        Ok(known)
+        Ok(Published::record_seen(
+            fleet,
+            instance,
+            at,
+            self.forget_after,
+        ))
     }
 
     fn published(&self) -> Result<Vec<Published>, StoreError> {

@@ -41,11 +41,7 @@ impl<'p> Roster<'p> {
     /// `live_within`.
     pub(crate) fn new(published: &'p [Published], now: Timestamp, live_within: Duration) -> Self {
         let window = i64::try_from(live_within.as_secs()).unwrap_or(i64::MAX);
-        let seen_lately = |p: &Published| {
-            now.unix_seconds()
-                .saturating_sub(p.last_seen.unix_seconds())
-                <= window
-        };
+        let seen_lately = |p: &Published| p.unheard_secs(now) <= window;
         let replaced = |p: &Published| {
             let s = &p.declarations.service;
             !s.host.is_empty()
@@ -138,19 +134,27 @@ impl<'p> Roster<'p> {
     /// current declarer that published last; when no current instance declares it, the
     /// newest declaration on record (for a report to show what it was).
     pub(crate) fn speaker(&self, name: &str) -> Option<(&'p Declared, bool)> {
-        let newest =
-            |found: Option<(usize, &'p Declared)>, (i, d): (usize, &'p Declared)| match found {
-                Some((j, _)) if !newer(&self.published[i], &self.published[j]) => found,
-                _ => Some((i, d)),
-            };
-        if let Some((_, d)) = self.current_declarers(name).fold(None, newest) {
+        if let Some((_, d)) = self.newest(self.current_declarers(name)) {
             return Some((d, true));
         }
-        self.declarers(name)
-            .iter()
-            .copied()
-            .fold(None, newest)
-            .map(|(_, d)| (d, false))
+        self.last_declarer(name).map(|(_, d)| (d, false))
+    }
+
+    /// The newest declaration of `name` on record, current or not, with the index of the
+    /// instance that published it.
+    pub(crate) fn last_declarer(&self, name: &str) -> Option<(usize, &'p Declared)> {
+        self.newest(self.declarers(name).iter().copied())
+    }
+
+    /// Of `declarers`, the one published last.
+    fn newest(
+        &self,
+        declarers: impl Iterator<Item = (usize, &'p Declared)>,
+    ) -> Option<(usize, &'p Declared)> {
+        declarers.fold(None, |found, (i, d)| match found {
+            Some((j, _)) if !newer(&self.published[i], &self.published[j]) => found,
+            _ => Some((i, d)),
+        })
     }
 }
 

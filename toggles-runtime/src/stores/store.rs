@@ -342,8 +342,9 @@ impl StoreError {
         StoreError::Backend(error.into())
     }
 
-    /// A backend's failure told as `context`, caused by `cause`: shown as `context: cause`, and
-    /// `source()` leads to `cause` (and on, down its own chain).
+    /// A backend's failure told as `context`, caused by `cause`: shown as `context: cause` with
+    /// the causes of `cause` after it (a driver's terse error is said with its reason), and
+    /// `source()` leads to `cause`, which a caller can downcast to the driver's error type.
     ///
     /// ```
     /// use std::error::Error;
@@ -374,7 +375,13 @@ struct Caused {
 
 impl fmt::Display for Caused {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.context, self.cause)
+        write!(f, "{}: {}", self.context, self.cause)?;
+        let mut next = self.cause.source();
+        while let Some(cause) = next {
+            write!(f, ": {cause}")?;
+            next = cause.source();
+        }
+        Ok(())
     }
 }
 
