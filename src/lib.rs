@@ -2,7 +2,7 @@
 // The README shows the `#[test]` a user adds to enforce removal dates.
 #![allow(clippy::test_attr_in_doctest)]
 
-pub use toggles_macros::toggle;
+pub use toggles_macros::{toggle, Variants};
 pub use toggles_runtime::*;
 
 // The integrations' docs are shown here, in one place, rather than as links to other crates.

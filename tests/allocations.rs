@@ -5,9 +5,9 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use toggles::rules::FlagRule;
+use toggles::rules::{FlagRule, VariantRule};
 use toggles::store::MemoryStore;
-use toggles::{toggle, Change, Context, Flag, Setting, Switch};
+use toggles::{toggle, Change, Context, Flag, Setting, Switch, Variant, Variants};
 
 struct Counting;
 
@@ -71,6 +71,21 @@ static GROUPS: Flag;
 )]
 static MAX_UPLOAD_BYTES: Setting<u64> = 10_000_000;
 
+/// The checkout flows of an experiment.
+#[derive(Clone, Copy, PartialEq, Variants)]
+enum Checkout {
+    /// The control.
+    Classic,
+    /// Everything on one page.
+    OnePage,
+    /// Pay with a saved card.
+    Express,
+}
+
+/// An experiment on half the users, with pins.
+#[toggle(namespace = "bench", life = "temporary", remove_by = "2030-01-01")]
+static CHECKOUT_FLOW: Variant<Checkout> = Checkout::Classic;
+
 #[test]
 fn evaluations_allocate_nothing() {
     let _toggles = toggles::install(MemoryStore::new()).unwrap();
@@ -97,10 +112,24 @@ fn evaluations_allocate_nothing() {
             .because("set up"),
     )
     .unwrap();
+    let experiment = VariantRule::new()
+        .coverage(50.0)
+        .weight("classic", 5000)
+        .weight("one_page", 2500)
+        .weight("express", 2500)
+        .users("express", ["user-700"])
+        .groups("org", "classic", ["org-x"]);
+    toggles::write(
+        Change::variant("bench.checkout_flow", experiment)
+            .by("test")
+            .because("set up"),
+    )
+    .unwrap();
 
     let groups = [("org", "org-y"), ("course", "course-b")];
     let attributes = [("region", "RO")];
     let mut on = 0;
+    let mut arms = [0usize; 4];
     let n = allocations_in(|| {
         for i in 0..1000 {
             let user = if i % 2 == 0 { "user-7" } else { "user-700" };
@@ -114,9 +143,21 @@ fn evaluations_allocate_nothing() {
             on += usize::from(USERS.is_enabled(&ctx));
             on += usize::from(GROUPS.is_enabled(&ctx));
             on += usize::try_from(MAX_UPLOAD_BYTES.get()).unwrap();
+            let anyone = format!("user-{i}");
+            arms[usize::from(CHECKOUT_FLOW.get(&ctx) == Checkout::Express)] += 1;
+            arms[usize::from(
+                CHECKOUT_FLOW.get(&ctx.clone().with_user(&anyone)) != Checkout::Classic,
+            ) + 2] += 1;
         }
     });
-    assert_eq!(n, 0, "allocations in 1,000 requests of 6 checks each");
+    // The `format!` of each request's user id is the test's own: one allocation a request.
+    assert_eq!(n, 1000, "allocations in 1,000 requests of 8 checks each");
+    assert_eq!(arms[1], 500, "user-700 is pinned to express");
+    // Half the users are in the experiment, and half of those drawn into a treatment.
+    assert!(
+        (200..300).contains(&arms[3]),
+        "a quarter out of the control: {arms:?}"
+    );
     // The checks ran and answered: switch, everyone, groups and the setting on every request,
     // the user list for user-7's half.
     assert!(on > 1000 * (1 + 1 + 1 + 5) + 500, "{on}");

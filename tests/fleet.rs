@@ -645,15 +645,15 @@ fn declarations_a_newer_version_published_break_nothing() {
     newer["declarations"]["service"] = json!({
         "name": "checkout", "version": "3.0.0", "instance": "web-3-1-1", "host": "web-3"
     });
-    let mut variant = newer["declarations"]["toggles"][0].clone();
-    variant["full_name"] = json!("checkout.flow");
-    variant["kind"] = json!("variant");
-    variant["use_cases"] = json!(["experiment", "monitored_rollout"]);
-    variant["arms"] = json!(["classic", "one_page"]);
-    let mut unreadable = variant.clone();
+    let mut newer_kind = newer["declarations"]["toggles"][0].clone();
+    newer_kind["full_name"] = json!("checkout.flow");
+    newer_kind["kind"] = json!("schedule");
+    newer_kind["use_cases"] = json!(["experiment", "monitored_rollout"]);
+    newer_kind["slots"] = json!(["morning", "evening"]);
+    let mut unreadable = newer_kind.clone();
     unreadable["full_name"] = json!("checkout.broken");
     unreadable["remove_by"] = json!("2027-02-30");
-    newer["declarations"]["toggles"] = json!([variant, unreadable]);
+    newer["declarations"]["toggles"] = json!([newer_kind, unreadable]);
     fleet.as_array_mut().unwrap().push(newer);
     std::fs::write(&fleet_path, fleet.to_string()).unwrap();
 

@@ -8,13 +8,13 @@
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use sha2::{Digest, Sha256};
 use toggles::rules::FlagRule;
 use toggles::store::MemoryStore;
 use toggles::{toggle, Change, Context, Flag, Setting, Switch};
+use toggles_bench::{raw_bucket, split};
 
 /// Turn recommendations off when the catalog is under load.
 #[toggle(
@@ -61,18 +61,6 @@ static MAX_UPLOAD_BYTES: Setting<u64> = 10_000_000;
 static SCAN_UPLOADS: Setting<bool> = false;
 
 static RAW: AtomicU8 = AtomicU8::new(1);
-
-/// The bucketing formula with nothing around it: the baseline for a rollout check.
-fn raw_bucket(salt: &str, unit: &str) -> u16 {
-    let digest = Sha256::new()
-        .chain_update(salt.as_bytes())
-        .chain_update(b":")
-        .chain_update(unit.as_bytes())
-        .finalize();
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    u16::try_from(u64::from_be_bytes(first) % 10_000).expect("below 10,000")
-}
 
 fn setup() {
     let _toggles = toggles::install(MemoryStore::new()).unwrap();
@@ -199,22 +187,6 @@ fn checks(c: &mut Criterion) {
     g.finish();
 
     threads(c, &users);
-}
-
-/// Wall time for `iters` runs of `work` split over `threads` threads.
-fn split<F: Fn(usize) + Sync>(iters: u64, threads: u64, work: &F) -> Duration {
-    let per_thread = usize::try_from(iters / threads).unwrap().max(1);
-    let start = Instant::now();
-    std::thread::scope(|s| {
-        for t in 0..threads {
-            s.spawn(move || {
-                for i in 0..per_thread {
-                    work(usize::try_from(t).unwrap() * 512 + (i & 511));
-                }
-            });
-        }
-    });
-    start.elapsed()
 }
 
 /// The same work on one thread and on two: time per check, so two threads that scale report

@@ -65,6 +65,7 @@ pub(crate) struct Filter {
 enum KindArg {
     Switch,
     Flag,
+    Variant,
     Setting,
 }
 
@@ -97,6 +98,7 @@ impl Filter {
                         == match k {
                             KindArg::Switch => Kind::Switch,
                             KindArg::Flag => Kind::Flag,
+                            KindArg::Variant => Kind::Variant,
                             KindArg::Setting => Kind::Setting,
                         }
                 })

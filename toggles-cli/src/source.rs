@@ -219,6 +219,7 @@ fn add_state(parts: &mut Parts, declared: &Declared, state: Live) {
         let section = match declared.kind {
             Kind::Switch => &mut parts.snapshot.switches,
             Kind::Flag => &mut parts.snapshot.flags,
+            Kind::Variant => &mut parts.snapshot.variants,
             Kind::Setting => &mut parts.snapshot.settings,
             // A newer version's kind: this version cannot tell which section holds it.
             _ => return,

@@ -55,8 +55,11 @@ fn expand(item: &Item, toggle: &Toggle, private: &TokenStream) -> TokenStream {
         (Kind::Switch, Default::Bool(b)) => quote!(#private::Switch::__new(#meta, #b)),
         (Kind::Flag, Default::Bool(b)) => quote!(#private::Flag::__new(#meta, #b)),
         // The user's expression keeps its spans, so a type error points at it.
+        (Kind::Variant, Default::Expr(expr)) => quote!(#private::Variant::__new(#meta, #expr)),
         (_, Default::Expr(expr)) => quote!(#private::Setting::__new(#meta, #expr)),
-        (Kind::Setting, Default::Bool(_)) => unreachable!("a setting's default is an expression"),
+        (Kind::Setting | Kind::Variant, Default::Bool(_)) => {
+            unreachable!("a setting's or variant's default is an expression")
+        }
     };
     let cfgs: Vec<_> = attrs.iter().filter(|a| a.path().is_ident("cfg")).collect();
     let full_name = toggle.full_name();
@@ -191,16 +194,21 @@ fn placeholder(
         ..
     } = item;
     let meta = quote!(#private::Meta::__placeholder());
+    let control = init.as_ref().filter(|expr| valid::is_path(expr));
     let value = match (kind, init) {
+        (Some(Kind::Variant), _) if control.is_some() => {
+            quote!(#private::Variant::__new(#meta, #control))
+        }
         (Some(Kind::Switch), _) => quote!(#private::Switch::__new(#meta, false)),
         (Some(Kind::Flag), _) => quote!(#private::Flag::__new(#meta, false)),
         (Some(Kind::Setting), Some(expr)) => quote!(#private::Setting::__new(#meta, #expr)),
         (Some(Kind::Setting), None) => quote!(#private::Setting::__placeholder(#meta)),
         (None, Some(expr)) => expr.clone(),
-        // Not a toggle type and no value: no value of an arbitrary type can be made up, but an
-        // initializer that is the error itself has the type of whatever it stands for, so
-        // rustc neither type-checks nor evaluates it, and reports nothing more.
-        (None, None) => {
+        // Not a toggle type, or a variant toggle without its control arm: no value of an
+        // arbitrary type can be made up, but an initializer that is the error itself has the
+        // type of whatever it stands for, so rustc neither type-checks nor evaluates it, and
+        // reports nothing more.
+        (None | Some(Kind::Variant), _) => {
             return quote! {
                 #(#attrs)*
                 #[allow(unused_braces)]

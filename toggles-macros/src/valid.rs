@@ -15,6 +15,7 @@ use toggles_vocab::{Date, DateError, UseCase};
 pub(crate) enum Kind {
     Switch,
     Flag,
+    Variant,
     Setting,
 }
 
@@ -66,6 +67,7 @@ pub(crate) fn kind(ty: &Type, errors: &mut Errors) -> Option<Kind> {
         ("Flag", PathArguments::None) => Some(Kind::Flag),
         // A bare or odd `Setting` is left to rustc, whose "missing generics" error says the fix.
         ("Setting", _) => Some(Kind::Setting),
+        ("Variant", _) => Some(Kind::Variant),
         _ => None,
     });
     if kind.is_none() {
@@ -96,7 +98,7 @@ pub(crate) fn kind(ty: &Type, errors: &mut Errors) -> Option<Kind> {
         };
         errors.spanned(
             ty,
-            format!("`{shown}` is not a toggle type: use `Switch`, `Flag` or `Setting<T>`{hint}"),
+            format!("`{shown}` is not a toggle type: use `Switch`, `Flag`, `Variant<E>` or `Setting<T>`{hint}"),
         );
     }
     kind
@@ -257,6 +259,33 @@ fn default(item: &Item, kind: Kind, errors: &mut Errors) -> Option<Default> {
             );
             None
         }
+        (Kind::Variant, Some(expr)) => {
+            if is_path(expr) {
+                Some(Default::Expr(expr.clone()))
+            } else {
+                errors.spanned(
+                    expr,
+                    format!(
+                        "a variant toggle starts with its control arm, written as one of the enum's variants: `= {}::Control`, not `{}`",
+                        arms_type(&item.ty),
+                        as_written(expr.clone())
+                    ),
+                );
+                None
+            }
+        }
+        (Kind::Variant, None) => {
+            errors.at(
+                item.semi_span,
+                format!(
+                    "a variant toggle needs its control arm, the one everyone gets by default: `static {}: Variant<{}> = {}::Control;`",
+                    item.ident,
+                    arms_type(&item.ty),
+                    arms_type(&item.ty)
+                ),
+            );
+            None
+        }
         (_, None) => Some(Default::Bool(false)),
         (_, Some(expr)) => {
             let mut tokens = expr.clone().into_iter();
@@ -278,6 +307,29 @@ fn default(item: &Item, kind: Kind, errors: &mut Errors) -> Option<Default> {
                 }
             }
         }
+    }
+}
+
+/// Whether `expr` is a path, like `Checkout::Classic`: what names an enum's variant.
+pub(crate) fn is_path(expr: &TokenStream) -> bool {
+    let tokens: Vec<TokenTree> = expr.clone().into_iter().collect();
+    !tokens.is_empty()
+        && tokens.iter().all(|t| match t {
+            TokenTree::Ident(_) => true,
+            TokenTree::Punct(p) => p.as_char() == ':',
+            _ => false,
+        })
+        && matches!(tokens.last(), Some(TokenTree::Ident(_)))
+}
+
+/// `E` of `Variant<E>` as written, for messages; `E` when it cannot be read.
+fn arms_type(ty: &Type) -> String {
+    let Type::Path(p) = ty else {
+        return "E".to_owned();
+    };
+    match p.path.segments.last().map(|s| &s.arguments) {
+        Some(PathArguments::AngleBracketed(args)) => as_written(args.args.to_token_stream()),
+        _ => "E".to_owned(),
     }
 }
 

@@ -58,6 +58,11 @@ const MIGRATIONS: &[&str] = &[
      ALTER TABLE {s}.instances
          ALTER COLUMN published_at TYPE timestamptz USING published_at::timestamptz,
          ALTER COLUMN last_seen TYPE timestamptz USING last_seen::timestamptz;",
+    // 6: any section name, not only the first three: variant rules, and sections a newer
+    //    version adds, which this one carries along.
+    "ALTER TABLE {s}.entries DROP CONSTRAINT IF EXISTS entries_section_check;
+     ALTER TABLE {s}.entries ADD CONSTRAINT entries_section_check
+         CHECK (section ~ '^[a-z][a-z_]*$');",
 ];
 
 /// A schema name the store accepts: lower-case letters, digits and `_`, starting with a letter,

@@ -1,6 +1,6 @@
 //! `PostgresStore`: the `Store` contract over a PostgreSQL schema.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -252,7 +252,22 @@ impl Inner {
             // The columns are the store's own and constrained: a mismatch is a broken schema.
             let (section, name, value): (String, String, Json) =
                 (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
-            section_of(&mut snapshot, &section).insert(name, value);
+            match section_of(&mut snapshot, &section) {
+                Some(known) => {
+                    known.insert(name, value);
+                }
+                // A section a newer version added: carried along as a JSON object, as the file
+                // store carries it.
+                None => {
+                    let other = snapshot
+                        .other
+                        .entry(section)
+                        .or_insert_with(|| Json::Object(serde_json::Map::new()));
+                    if let Some(object) = other.as_object_mut() {
+                        object.insert(name, value);
+                    }
+                }
+            }
         }
         Ok(snapshot)
     }
@@ -265,26 +280,24 @@ impl Inner {
         after: &Snapshot,
     ) -> Result<(), postgres::Error> {
         let q = &self.quoted;
-        for section in SECTIONS {
-            let (old, new) = (section_ref(before, section), section_ref(after, section));
-            for name in old.keys().filter(|name| !new.contains_key(name)) {
-                tx.execute(
-                    &format!("DELETE FROM {q}.entries WHERE section = $1 AND name = $2"),
-                    &[&section, &name],
-                )?;
-            }
-            for (name, value) in new
-                .iter()
-                .filter(|(name, value)| old.get(name) != Some(*value))
-            {
-                tx.execute(
-                    &format!(
-                        "INSERT INTO {q}.entries (section, name, value) VALUES ($1, $2, $3)
-                         ON CONFLICT (section, name) DO UPDATE SET value = excluded.value"
-                    ),
-                    &[&section, &name, value],
-                )?;
-            }
+        let (old, new) = (rows(before), rows(after));
+        for (section, name) in old.keys().filter(|key| !new.contains_key(*key)) {
+            tx.execute(
+                &format!("DELETE FROM {q}.entries WHERE section = $1 AND name = $2"),
+                &[section, name],
+            )?;
+        }
+        for ((section, name), value) in new
+            .iter()
+            .filter(|(key, value)| old.get(*key) != Some(*value))
+        {
+            tx.execute(
+                &format!(
+                    "INSERT INTO {q}.entries (section, name, value) VALUES ($1, $2, $3)
+                     ON CONFLICT (section, name) DO UPDATE SET value = excluded.value"
+                ),
+                &[section, name, *value],
+            )?;
         }
         Ok(())
     }
@@ -334,21 +347,38 @@ impl Inner {
     }
 }
 
-const SECTIONS: [&str; 3] = ["switches", "flags", "settings"];
-
-fn section_ref<'s>(snapshot: &'s Snapshot, section: &str) -> &'s Section {
-    match section {
-        "switches" => &snapshot.switches,
-        "flags" => &snapshot.flags,
-        _ => &snapshot.settings,
-    }
+/// Every entry of `snapshot` as the table holds it, by section and name: the known sections'
+/// and those of sections a newer version added.
+fn rows(snapshot: &Snapshot) -> BTreeMap<(&str, &str), &Json> {
+    let known = [
+        ("switches", &snapshot.switches),
+        ("flags", &snapshot.flags),
+        ("variants", &snapshot.variants),
+        ("settings", &snapshot.settings),
+    ];
+    let known = known.into_iter().flat_map(|(section, entries)| {
+        entries
+            .iter()
+            .map(move |(name, json)| ((section, name), json))
+    });
+    let other = snapshot.other.iter().flat_map(|(section, object)| {
+        object
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(move |(name, json)| ((section.as_str(), name.as_str()), json))
+    });
+    known.chain(other).collect()
 }
 
-fn section_of<'s>(snapshot: &'s mut Snapshot, section: &str) -> &'s mut Section {
+/// The known section named `section`; `None` for one this version does not know.
+fn section_of<'s>(snapshot: &'s mut Snapshot, section: &str) -> Option<&'s mut Section> {
     match section {
-        "switches" => &mut snapshot.switches,
-        "flags" => &mut snapshot.flags,
-        _ => &mut snapshot.settings,
+        "switches" => Some(&mut snapshot.switches),
+        "flags" => Some(&mut snapshot.flags),
+        "variants" => Some(&mut snapshot.variants),
+        "settings" => Some(&mut snapshot.settings),
+        _ => None,
     }
 }
 

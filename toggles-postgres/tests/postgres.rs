@@ -711,3 +711,77 @@ fn the_heartbeat_keeps_the_instance_seen() {
     });
     assert_eq!(shared.published().unwrap()[0].published_at, published_at);
 }
+
+/// The checkout flows under test.
+#[derive(Clone, Copy, Debug, PartialEq, toggles::Variants)]
+enum Checkout {
+    /// The control.
+    Classic,
+    /// Everything on one page.
+    OnePage,
+}
+
+/// Try the one-page checkout against the classic one.
+#[toggle(namespace = "checkout", life = "temporary", remove_by = "2030-03-01")]
+static CHECKOUT_FLOW: toggles::Variant<Checkout> = Checkout::Classic;
+
+#[test]
+fn variant_rules_and_sections_of_newer_versions_are_kept() {
+    let Some(schema) = schema("variants") else {
+        return;
+    };
+    let _s = serial();
+    let writer = store(&schema);
+    let _toggles = toggles::install(store(&schema)).unwrap();
+    let rule = toggles::rules::VariantRule::new().users("one_page", ["42"]);
+    toggles::write(
+        Change::variant("checkout.checkout_flow", rule.clone())
+            .by("ana")
+            .because("try it on ana"),
+    )
+    .unwrap();
+    assert_eq!(
+        CHECKOUT_FLOW.get(&Context::new().with_user("42")),
+        Checkout::OnePage
+    );
+    // A section a newer version added, written behind the runtime's back, is carried along
+    // by this version's writes.
+    client()
+        .execute(
+            &format!(
+                "INSERT INTO \"{schema}\".entries (section, name, value) VALUES ('schedules', 'checkout.nightly', '{{\"at\": \"02:00\"}}')"
+            ),
+            &[],
+        )
+        .unwrap();
+    toggles::write(
+        Change::switch("catalog.recommendations", false)
+            .by("ana")
+            .because("spike"),
+    )
+    .unwrap();
+    let snapshot = writer.load().unwrap();
+    assert_eq!(
+        snapshot.other["schedules"],
+        json!({"checkout.nightly": {"at": "02:00"}})
+    );
+    let stored: toggles::rules::VariantRule = serde_json::from_value(
+        snapshot
+            .variants
+            .get("checkout.checkout_flow")
+            .unwrap()
+            .clone(),
+    )
+    .unwrap();
+    assert_eq!(stored, rule);
+    let sections: Vec<String> = client()
+        .query(
+            &format!("SELECT section FROM \"{schema}\".entries ORDER BY section"),
+            &[],
+        )
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(sections, ["schedules", "switches", "variants"]);
+}

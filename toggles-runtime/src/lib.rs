@@ -48,7 +48,7 @@ pub mod testing;
 pub use crate::compile::{Change, Invalid, Problem, Revision, RevisionError};
 pub use crate::declare::{
     registry, Duplicate, Flag, Kind, Life, Meta, Outcome, Registry, Setting, SettingValue, Source,
-    Switch, Toggle, ToggleInfo, Value,
+    Switch, Toggle, ToggleInfo, Value, Variant, Variants,
 };
 pub use crate::state::{
     install, status, write, Actor, InstallError, Installation, Installer, Status, WriteRequest,
@@ -56,7 +56,7 @@ pub use crate::state::{
 };
 pub use crate::stores::{Service, StoreError, WriteError};
 pub use crate::targeting::{
-    Context, ContextError, Explanation, OwnedContext, Step, Timestamp, TimestampError,
+    Assignment, Context, ContextError, Explanation, OwnedContext, Step, Timestamp, TimestampError,
 };
 pub use toggles_vocab::{Date, DateError, UseCase};
 
@@ -104,12 +104,14 @@ pub mod report {
     pub use crate::stores::{AuditEntry, AuditQuery, Declared, DeclaredAt, History};
 }
 
-/// Rules: what a store holds for a flag — targeting, rollouts, guards — and how it is applied.
+/// Rules: what a store holds for a flag — targeting, rollouts, guards — or a variant toggle —
+/// pins, an experiment's coverage and weights — and how it is applied.
 pub mod rules {
     pub use crate::declare::Counts;
     pub use crate::state::GUARD_ACTOR;
     pub use crate::targeting::{
-        bucket, FlagRule, GroupTargets, Guard, Limit, Targets, Timestamp, Trip,
+        bucket, FlagRule, GroupPins, GroupTargets, Guard, Limit, Targets, Timestamp, Trip,
+        VariantRule,
     };
 }
 
@@ -117,8 +119,8 @@ pub mod rules {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::declare::{MetaParts, Registration};
-    pub use crate::{Date, Flag, Life, Meta, Setting, Source, Switch, UseCase};
+    pub use crate::{Date, Flag, Life, Meta, Setting, Source, Switch, UseCase, Variant, Variants};
     pub use core;
-    pub use core::option::Option::{None, Some};
+    pub use core::option::Option::{self, None, Some};
     pub use inventory;
 }

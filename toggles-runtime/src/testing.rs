@@ -58,13 +58,19 @@
 
 use toggles_vocab::Date;
 
-use crate::declare::{registry, Flag, Kind, Setting, SettingValue, Switch, Toggle, ToggleInfo};
+use crate::declare::{
+    registry, Flag, Kind, Setting, SettingValue, Switch, Toggle, ToggleInfo, Variant, Variants,
+};
 use crate::state::{end_override, start_override, Override as Active};
 
 /// A toggle type and the type of value that overrides it.
 pub trait Overridable: Toggle {
-    /// `bool` for switches and flags, `T` for `Setting<T>`.
+    /// `bool` for switches and flags, `E` for `Variant<E>`, `T` for `Setting<T>`.
     type Value: Copy + Send + Sync + 'static;
+}
+
+impl<E: Variants> Overridable for Variant<E> {
+    type Value = E;
 }
 
 impl Overridable for Switch {
@@ -151,6 +157,33 @@ pub fn with_both<T: Overridable<Value = bool>>(toggle: &'static T, mut body: imp
     }
 }
 
+/// Runs `body` once per arm of `variant`, in declaration order, with the toggle forced to that
+/// arm: "test both states" for an experiment, however many arms it has.
+///
+/// ```
+/// use toggles::{toggle, Context, Variant, Variants};
+///
+/// #[derive(Clone, Copy, Debug, PartialEq, Variants)]
+/// enum Checkout { Classic, OnePage, Express }
+///
+/// /// Try the one-page checkout against the classic one.
+/// #[toggle(namespace = "checkout", life = "temporary", remove_by = "2030-03-01")]
+/// static CHECKOUT_FLOW: Variant<Checkout> = Checkout::Classic;
+///
+/// let mut seen = Vec::new();
+/// toggles::testing::with_each(&CHECKOUT_FLOW, |arm| {
+///     assert_eq!(CHECKOUT_FLOW.get(&Context::new()), arm);
+///     seen.push(arm);
+/// });
+/// assert_eq!(seen, [Checkout::Classic, Checkout::OnePage, Checkout::Express]);
+/// ```
+pub fn with_each<E: Variants>(variant: &'static Variant<E>, mut body: impl FnMut(E)) {
+    for arm in (0..E::ARMS.len()).filter_map(E::from_index) {
+        let _guard = set(variant, arm);
+        body(arm);
+    }
+}
+
 /// [`with_both`] for async code: awaits `body(false)`, then `body(true)`, each with `toggle`
 /// forced to that state, so a handler is tested in both states on the test's own runtime.
 ///
@@ -234,9 +267,10 @@ async fn scoped<F: std::future::Future>(future: F) -> F::Output {
 fn combinations(toggles: &[&'static dyn Toggle]) -> Vec<Vec<bool>> {
     for t in toggles {
         assert!(
-            t.kind() != Kind::Setting,
-            "`{}` is a setting; combinations are of switches and flags",
-            t.meta().full_name()
+            matches!(t.kind(), Kind::Switch | Kind::Flag),
+            "`{}` is a {}; combinations are of switches and flags (`with_each` runs a variant's arms)",
+            t.meta().full_name(),
+            t.kind()
         );
     }
     let n = toggles.len();

@@ -1,7 +1,7 @@
 //! Bucketing against the published vectors, and its properties.
 
 use proptest::prelude::*;
-use toggles_runtime::rules::bucket::{bucket, Percent, BUCKETS};
+use toggles_runtime::rules::bucket::{arm, arm_key, bucket, draw, Percent, BUCKETS};
 
 #[test]
 fn matches_the_published_vectors() {
@@ -14,6 +14,53 @@ fn matches_the_published_vectors() {
         let expected = u16::try_from(v["bucket"].as_u64().unwrap()).unwrap();
         assert_eq!(bucket(salt, unit), expected, "salt {salt:?}, unit {unit:?}");
     }
+}
+
+#[test]
+fn arms_match_the_published_vectors() {
+    let text = include_str!("../bucketing-vectors.json");
+    let doc: serde_json::Value = serde_json::from_str(text).unwrap();
+    let vectors = doc["arm_vectors"].as_array().unwrap();
+    assert_eq!(vectors.len(), 40);
+    let mut winners = std::collections::BTreeSet::new();
+    for v in vectors {
+        let (salt, unit) = (v["salt"].as_str().unwrap(), v["unit"].as_str().unwrap());
+        let (b, seed) = draw(salt, unit);
+        assert_eq!(
+            u64::from(b),
+            v["bucket"].as_u64().unwrap(),
+            "bucket of {unit:?}"
+        );
+        assert_eq!(
+            format!("{seed:016x}"),
+            v["seed"].as_str().unwrap(),
+            "seed of {unit:?}"
+        );
+        let names: Vec<&str> = v["arms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        let arms: Vec<(u64, u16)> = names
+            .iter()
+            .map(|n| {
+                let weight = v["weights"][*n].as_u64().unwrap();
+                (arm_key(n), u16::try_from(weight).unwrap())
+            })
+            .collect();
+        let won = names[arm(seed, &arms).unwrap()];
+        assert_eq!(
+            won,
+            v["arm"].as_str().unwrap(),
+            "arm of {unit:?} under {salt:?}"
+        );
+        winners.insert(won);
+    }
+    assert!(
+        winners.len() >= 4,
+        "the vectors exercise several arms: {winners:?}"
+    );
 }
 
 #[test]
@@ -111,15 +158,23 @@ proptest! {
 /// The formula as written, with the streaming hasher: what `bucket` must equal whatever path it
 /// takes (one padded block up to 55 bytes, the streaming hasher beyond).
 fn reference(salt: &str, unit: &str) -> u16 {
+    reference_draw(salt, unit).0
+}
+
+/// The bucket and the seed of an arm's draw, by the streaming hasher.
+fn reference_draw(salt: &str, unit: &str) -> (u16, u64) {
     use sha2::{Digest, Sha256};
     let digest = Sha256::new()
         .chain_update(salt.as_bytes())
         .chain_update(b":")
         .chain_update(unit.as_bytes())
         .finalize();
-    let mut first = [0u8; 8];
-    first.copy_from_slice(&digest[..8]);
-    u16::try_from(u64::from_be_bytes(first) % 10_000).unwrap()
+    let word = |at: usize| {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&digest[at..at + 8]);
+        u64::from_be_bytes(bytes)
+    };
+    (u16::try_from(word(0) % 10_000).unwrap(), word(8))
 }
 
 #[test]
@@ -132,6 +187,11 @@ fn every_message_length_around_one_block_matches_the_formula() {
             "{len}"
         );
         assert_eq!(bucket("", &unit), reference("", &unit), "{len}");
+        assert_eq!(
+            draw("checkout.checkout_flow", &unit),
+            reference_draw("checkout.checkout_flow", &unit),
+            "{len}"
+        );
     }
 }
 
@@ -139,5 +199,6 @@ proptest! {
     #[test]
     fn matches_the_formula(salt in ".{0,40}", unit in ".{0,40}") {
         prop_assert_eq!(bucket(&salt, &unit), reference(&salt, &unit));
+        prop_assert_eq!(draw(&salt, &unit), reference_draw(&salt, &unit));
     }
 }

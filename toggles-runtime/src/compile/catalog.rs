@@ -4,6 +4,7 @@
 use serde_json::Value as Json;
 
 use crate::declare::{checker, Cells, Kind, Refusal, Registry, ToggleInfo};
+use crate::stores::Declared;
 
 /// Declared toggles by position in full-name order: their kind, their value type, and how a
 /// setting's JSON becomes its cached word.
@@ -24,6 +25,9 @@ pub(crate) trait Catalog {
     fn value_type(&self, id: u32) -> &str;
     /// A setting's value as its word, if `json` is a value of its type.
     fn decode(&self, id: u32, json: &Json) -> Result<u64, Refusal>;
+    /// A variant toggle's arms by name, in declaration order, and the control's position among
+    /// them; no arms for the other kinds.
+    fn arms(&self, id: u32) -> (Vec<&str>, usize);
     /// Every declared full name, in order.
     fn names(&self) -> Box<dyn Iterator<Item = &str> + '_>;
     /// Who declares the toggles, for messages: `this program`, `the fleet`.
@@ -64,6 +68,13 @@ impl Catalog for Registry {
         }
     }
 
+    fn arms(&self, id: u32) -> (Vec<&str>, usize) {
+        match self.by_id(id).map(|t| t.toggle().cells()) {
+            Some(Cells::Variant(cells)) => (cells.arms.to_vec(), cells.control),
+            _ => (Vec::new(), 0),
+        }
+    }
+
     fn names(&self) -> Box<dyn Iterator<Item = &str> + '_> {
         let name: fn(&ToggleInfo) -> &str = |t| t.full_name();
         Box::new(self.iter().map(name))
@@ -76,21 +87,18 @@ impl Catalog for Registry {
 
 /// The toggles a fleet declares, from the declarations its instances published.
 pub(crate) struct Fleet {
-    /// By full name: kind and value type.
-    toggles: Vec<(String, Kind, String)>,
+    /// By full name.
+    toggles: Vec<Declared>,
     /// Names only stopped or replaced versions declared, with who declared them last.
     retired: Vec<(String, String)>,
 }
 
 impl Fleet {
-    /// The toggles `declared` lists as `(full name, kind, value type)`, one declaration each,
-    /// and those `retired` lists as `(full name, who declared it last)`.
-    pub(crate) fn new(
-        mut declared: Vec<(String, Kind, String)>,
-        mut retired: Vec<(String, String)>,
-    ) -> Fleet {
-        declared.sort_by(|a, b| a.0.cmp(&b.0));
-        declared.dedup_by(|a, b| a.0 == b.0);
+    /// The toggles `declared` lists, one declaration each, and those `retired` lists as
+    /// `(full name, who declared it last)`.
+    pub(crate) fn new(mut declared: Vec<Declared>, mut retired: Vec<(String, String)>) -> Fleet {
+        declared.sort_by(|a, b| a.full_name.cmp(&b.full_name));
+        declared.dedup_by(|a, b| a.full_name == b.full_name);
         retired.sort();
         Fleet {
             toggles: declared,
@@ -98,7 +106,7 @@ impl Fleet {
         }
     }
 
-    fn at(&self, id: u32) -> &(String, Kind, String) {
+    fn at(&self, id: u32) -> &Declared {
         &self.toggles[id as usize]
     }
 }
@@ -107,31 +115,41 @@ impl Catalog for Fleet {
     fn id_of(&self, full_name: &str) -> Option<u32> {
         let i = self
             .toggles
-            .binary_search_by(|(name, ..)| name.as_str().cmp(full_name))
+            .binary_search_by(|d| d.full_name.as_str().cmp(full_name))
             .ok()?;
         u32::try_from(i).ok()
     }
 
     fn name(&self, id: u32) -> &str {
-        &self.at(id).0
+        &self.at(id).full_name
     }
 
     fn kind(&self, id: u32) -> Kind {
-        self.at(id).1
+        self.at(id).kind
     }
 
     fn value_type(&self, id: u32) -> &str {
-        &self.at(id).2
+        &self.at(id).value_type
     }
 
     /// Checked only: a fleet's compiled state is never read, so nothing is kept for it.
     fn decode(&self, id: u32, json: &Json) -> Result<u64, Refusal> {
-        let check = checker(&self.at(id).2).ok_or(Refusal::Type)?;
+        let check = checker(&self.at(id).value_type).ok_or(Refusal::Type)?;
         check(json).map(|()| 0)
     }
 
+    fn arms(&self, id: u32) -> (Vec<&str>, usize) {
+        let declared = self.at(id);
+        let arms: Vec<&str> = declared.arms.iter().map(String::as_str).collect();
+        let control = arms
+            .iter()
+            .position(|a| Some(*a) == declared.default.as_str())
+            .unwrap_or(0);
+        (arms, control)
+    }
+
     fn names(&self) -> Box<dyn Iterator<Item = &str> + '_> {
-        Box::new(self.toggles.iter().map(|(name, ..)| name.as_str()))
+        Box::new(self.toggles.iter().map(|d| d.full_name.as_str()))
     }
 
     fn whose(&self) -> &'static str {

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use serde::Deserialize as _;
 use serde_json::Value as Json;
 
-use crate::compile::rule_problems::rule_problems;
+use crate::compile::rule_problems::{rule_problems, variant_problems};
 use crate::compile::Catalog;
 use crate::compile::{Change, Invalid, Problem, Snapshot};
 use crate::declare::{Kind, Refusal, STRING_ROOM};
-use crate::targeting::{CompiledRule, FlagRule};
+use crate::targeting::{CompiledRule, CompiledVariant, FlagRule, VariantRule};
 
 /// A snapshot made ready for checks: what it holds for each declared toggle, by registry id.
 #[derive(Debug)]
@@ -57,6 +57,8 @@ pub(crate) enum Entry {
     Switch(bool),
     /// Shared with the compiled state before, when the rule did not change.
     Flag(Arc<CompiledRule>),
+    /// Shared as a flag's is.
+    Variant(Arc<CompiledVariant>),
     /// The value as the setting's `T::to_bits` encodes it.
     Setting(u64),
 }
@@ -93,9 +95,9 @@ impl Compiled {
 /// is checked for everything at once (its own fields, and every name in its `requires`), so a
 /// refusal lists every problem.
 ///
-/// A flag rule that `previous` (compiled against the same registry) holds unchanged is taken
-/// from it rather than parsed and compiled again: a change to one rule of a large store costs
-/// about one rule.
+/// A flag or variant rule that `previous` (compiled against the same registry) holds unchanged
+/// is taken from it rather than parsed and compiled again: a change to one rule of a large
+/// store costs about one rule.
 pub(crate) fn compile(
     snapshot: Snapshot,
     registry: &dyn Catalog,
@@ -105,17 +107,14 @@ pub(crate) fn compile(
     // By registry id: the entry this snapshot gives, and whether it is new (not `previous`'s).
     let mut entries: BTreeMap<u32, (Entry, bool)> = BTreeMap::new();
     let mut set_aside: BTreeSet<u32> = BTreeSet::new();
-    let sections = [
-        (Kind::Switch, &snapshot.switches),
-        (Kind::Flag, &snapshot.flags),
-        (Kind::Setting, &snapshot.settings),
-    ];
-    for (kind, section) in sections {
-        // The previous snapshot's flags, walked beside these (both in name order), so an
+    for (kind, section) in snapshot.sections() {
+        // The previous snapshot's rules, walked beside these (both in name order), so an
         // unchanged rule is found without a lookup.
-        let mut before = previous
-            .filter(|_| kind == Kind::Flag)
-            .map(|p| p.snapshot.flags.iter().peekable());
+        let mut before = previous.and_then(|p| match kind {
+            Kind::Flag => Some(p.snapshot.flags.iter().peekable()),
+            Kind::Variant => Some(p.snapshot.variants.iter().peekable()),
+            _ => None,
+        });
         // The section is in name order: each name is sought from where the last one was.
         let mut at = 0;
         for (name, json) in section {
@@ -196,8 +195,8 @@ fn interpret(
     if declared != kind {
         return Err(vec![format!("is a {declared}, not a {kind}")]);
     }
-    if let Some(rule) = unchanged(previous, was, json, id) {
-        return Ok((Entry::Flag(Arc::clone(rule)), false));
+    if let Some(entry) = unchanged(previous, was, json, id) {
+        return Ok((entry.clone(), false));
     }
     match (declared, json) {
         (Kind::Switch, Json::Bool(on)) => Ok((Entry::Switch(*on), true)),
@@ -223,6 +222,14 @@ fn interpret(
             let rule = CompiledRule::compile(&rule, name, resolved);
             Ok((Entry::Flag(Arc::new(rule)), true))
         }
+        (Kind::Variant, json) => {
+            let rule = VariantRule::deserialize(json)
+                .map_err(|e| vec![format!("is not a variant rule: {e}")])?;
+            let (arms, control) = registry.arms(id);
+            let resolved = variant_rule_problems(&rule, &arms, registry)?;
+            let rule = CompiledVariant::compile(&rule, name, resolved, &arms, control);
+            Ok((Entry::Variant(Arc::new(rule)), true))
+        }
     }
 }
 
@@ -232,9 +239,29 @@ fn flag_problems(
     rule: &FlagRule,
     registry: &dyn Catalog,
 ) -> Result<Vec<(u32, String)>, Vec<String>> {
-    let mut found = rule_problems(rule);
+    resolve_requires(rule_problems(rule), &rule.requires, registry)
+}
+
+/// Every problem of a variant rule for a toggle declaring `arms`: its own (see
+/// `variant_problems`) and each name in its `requires` that is not a flag of `registry`.
+/// Otherwise the required flags, resolved to registry ids.
+fn variant_rule_problems(
+    rule: &VariantRule,
+    arms: &[&str],
+    registry: &dyn Catalog,
+) -> Result<Vec<(u32, String)>, Vec<String>> {
+    resolve_requires(variant_problems(rule, arms), &rule.requires, registry)
+}
+
+/// The flags `requires` names as registry ids, in order, if neither they nor the rule have a
+/// problem (`found`, the rule's own); otherwise every problem.
+fn resolve_requires(
+    mut found: Vec<String>,
+    requires: &[String],
+    registry: &dyn Catalog,
+) -> Result<Vec<(u32, String)>, Vec<String>> {
     let mut resolved = Vec::new();
-    for required in &rule.requires {
+    for required in requires {
         match registry.id_of(required).map(|id| (id, registry.kind(id))) {
             Some((id, Kind::Flag)) => resolved.push((id, required.clone())),
             Some((_, kind)) => found.push(format!(
@@ -253,14 +280,14 @@ fn flag_problems(
     }
 }
 
-/// The compiled rule `previous` holds for the flag at registry id `id`, if the JSON it was
-/// compiled from (`was`) is `json`.
+/// The compiled rule `previous` holds for the flag or variant toggle at registry id `id`, if
+/// the JSON it was compiled from (`was`) is `json`.
 fn unchanged<'p>(
     previous: Option<&'p Compiled>,
     was: Option<&Json>,
     json: &Json,
     id: u32,
-) -> Option<&'p Arc<CompiledRule>> {
+) -> Option<&'p Entry> {
     let previous = previous?;
     // An entry set aside there holds a last good rule, not the one `json` describes.
     // A store's copies share their entries (see `Section`): the same entry is found by address.
@@ -268,40 +295,56 @@ fn unchanged<'p>(
     if !same || previous.set_aside.contains(&id) {
         return None;
     }
-    match previous.entry(id) {
-        Some(Entry::Flag(rule)) => Some(rule),
-        _ => None,
-    }
+    previous
+        .entry(id)
+        .filter(|e| matches!(e, Entry::Flag(_) | Entry::Variant(_)))
 }
 
-/// What is wrong with `change` as it was given, before it becomes JSON: a flag rule's own
-/// problems. A value JSON cannot hold would otherwise be lost on the way (a NaN or infinite
-/// percent becomes `null`, which reads as no percent at all) and the write would erase what it
-/// meant to set.
+/// What is wrong with `change` as it was given, before it becomes JSON: a flag or variant
+/// rule's own problems. A value JSON cannot hold would otherwise be lost on the way (a NaN or
+/// infinite percent becomes `null`, which reads as no percent at all) and the write would
+/// erase what it meant to set.
 pub(crate) fn change_problems(change: &Change, registry: &dyn Catalog) -> Vec<Problem> {
-    let Change::Flag { name, rule } = change else {
+    let (name, kind) = match change {
+        Change::Flag { name, .. } => (name, Kind::Flag),
+        Change::Variant { name, .. } => (name, Kind::Variant),
+        _ => return Vec::new(),
+    };
+    let Some(id) = registry.id_of(name).filter(|id| registry.kind(*id) == kind) else {
+        // Not of the change's kind: the compiled snapshot says what it is.
         return Vec::new();
     };
-    if registry.id_of(name).map(|id| registry.kind(id)) != Some(Kind::Flag) {
-        // Not a flag: the compiled snapshot says what it is.
-        return Vec::new();
-    }
-    let mut problems = match flag_problems(rule, registry) {
-        Ok(_) => Vec::new(),
-        Err(found) => found,
-    };
-    if problems.is_empty() {
-        let stored = serde_json::to_value(rule).and_then(FlagRule::deserialize);
-        if stored.as_ref().ok() != Some(rule) {
-            problems.push(
-                "cannot be stored as JSON without changing: every number must be finite".to_owned(),
-            );
+    let (checked, survives) = match change {
+        Change::Flag { rule, .. } => (flag_problems(rule, registry), round_trips::<FlagRule>(rule)),
+        Change::Variant { rule, .. } => {
+            let (arms, _) = registry.arms(id);
+            (
+                variant_rule_problems(rule, &arms, registry),
+                round_trips::<VariantRule>(rule),
+            )
         }
+        _ => unreachable!("matched above"),
+    };
+    let mut problems = checked.err().unwrap_or_default();
+    if problems.is_empty() && !survives {
+        problems.push(
+            "cannot be stored as JSON without changing: every number must be finite".to_owned(),
+        );
     }
     problems
         .into_iter()
         .map(|p| Problem::new(name, p))
         .collect()
+}
+
+/// Whether `rule` reads back from its JSON as itself.
+fn round_trips<R>(rule: &R) -> bool
+where
+    R: serde::Serialize + serde::de::DeserializeOwned + PartialEq,
+{
+    serde_json::to_value(rule)
+        .and_then(R::deserialize)
+        .is_ok_and(|stored| stored == *rule)
 }
 
 /// Refuses a write to a toggle `registry` does not declare, except a reset of the state a
@@ -342,9 +385,7 @@ pub(crate) fn check_target(
             )],
         });
     }
-    let near = registry
-        .names()
-        .find(|candidate| edit_distance(candidate, name) <= 2)
+    let near = closest(name, registry.names())
         .map(|c| format!("; did you mean `{c}`?"))
         .unwrap_or_default();
     Err(Invalid {
@@ -353,6 +394,18 @@ pub(crate) fn check_target(
             format!("is not a toggle of {}{near}", registry.whose()),
         )],
     })
+}
+
+/// The candidate nearest `name`, if one is within two edits: for "did you mean".
+pub(super) fn closest<'c>(
+    name: &str,
+    candidates: impl Iterator<Item = &'c str>,
+) -> Option<&'c str> {
+    candidates
+        .map(|c| (edit_distance(c, name), c))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
 }
 
 /// Levenshtein distance, for "did you mean" on a mistyped name.

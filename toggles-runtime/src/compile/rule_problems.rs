@@ -1,7 +1,10 @@
-//! What can be wrong with a flag rule on its own, before it meets the other rules of a store.
+//! What can be wrong with a flag or variant rule on its own, before it meets the other rules
+//! of a store.
+
+use std::collections::BTreeMap;
 
 use crate::targeting::bucket::Percent;
-use crate::targeting::FlagRule;
+use crate::targeting::{FlagRule, Timestamp, VariantRule};
 
 /// Every problem of `rule` taken alone (`requires` is checked against the registry by
 /// `compile`): a percent out of range or finer than a basis point, a window that ends before it
@@ -17,11 +20,13 @@ pub(super) fn rule_problems(rule: &FlagRule) -> Vec<String> {
             problems.push(format!("`percent` {e}"));
         }
     }
-    if let (Some(from), Some(until)) = (rule.from, rule.until) {
-        if from >= until {
-            problems.push(format!("`from` ({from}) must be before `until` ({until})"));
-        }
-    }
+    gate_problems(
+        &mut problems,
+        (rule.from, rule.until),
+        &rule.constraints,
+        rule.stickiness.as_deref(),
+        "the flag could never be on",
+    );
     for (what, targets) in [("sites", &rule.sites), ("users", &rule.users)] {
         if let Some(id) = overlap(&targets.on, &targets.off) {
             problems.push(format!("`{id}` is listed both on and off in `{what}`"));
@@ -44,17 +49,109 @@ pub(super) fn rule_problems(rule: &FlagRule) -> Vec<String> {
             ));
         }
     }
-    for (attribute, values) in &rule.constraints {
+    problems
+}
+
+/// The problems of the parts flag and variant rules share: a window that ends before it
+/// starts, a constraint that allows nothing (`never` says what that would mean), an empty
+/// `stickiness`.
+fn gate_problems(
+    problems: &mut Vec<String>,
+    (from, until): (Option<Timestamp>, Option<Timestamp>),
+    constraints: &BTreeMap<String, Vec<String>>,
+    stickiness: Option<&str>,
+    never: &str,
+) {
+    if let (Some(from), Some(until)) = (from, until) {
+        if from >= until {
+            problems.push(format!("`from` ({from}) must be before `until` ({until})"));
+        }
+    }
+    for (attribute, values) in constraints {
         if values.is_empty() {
             problems.push(format!(
-                "constraint `{attribute}` allows no value, so the flag could never be on"
+                "constraint `{attribute}` allows no value, so {never}"
             ));
         }
     }
-    if rule.stickiness.as_deref() == Some("") {
+    if stickiness == Some("") {
         problems.push("`stickiness` names no attribute".to_owned());
     }
+}
+
+/// Every problem of the variant rule `rule` taken alone, for a toggle declaring `arms`: an
+/// arm it does not declare (the closest suggested), an id pinned to two arms, a group kind
+/// listed twice or unnamed, a weight over 10,000, a coverage out of range or finer than a basis
+/// point, or a coverage with no weight to draw arms by; and the gates' problems as a flag's.
+pub(super) fn variant_problems(rule: &VariantRule, arms: &[&str]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (arm, place) in rule.arms_named() {
+        if !arms.contains(&arm) {
+            let hint = crate::compile::compiled::closest(arm, arms.iter().copied())
+                .map(|c| format!("; did you mean `{c}`?"))
+                .unwrap_or_default();
+            problems.push(format!(
+                "{place} names arm `{arm}`, which is not one of its arms ({}){hint}",
+                arms.join(", ")
+            ));
+        }
+    }
+    let coverage = rule.coverage.map(Percent::new);
+    if let Some(Err(e)) = coverage {
+        problems.push(format!("`coverage` {e}"));
+    }
+    for (arm, weight) in &rule.weights {
+        if *weight > 10_000 {
+            problems.push(format!(
+                "the weight of `{arm}` is from 0 to 10,000, not {weight}"
+            ));
+        }
+    }
+    let weighted = rule.weights.values().any(|w| *w > 0);
+    if matches!(coverage, Some(Ok(c)) if c != Percent::NONE) && !weighted {
+        problems.push(
+            "`coverage` takes units into the experiment, but no arm has a weight to draw them by: give `weights`"
+                .to_owned(),
+        );
+    }
+    gate_problems(
+        &mut problems,
+        (rule.from, rule.until),
+        &rule.constraints,
+        rule.stickiness.as_deref(),
+        "the experiment could never run",
+    );
+    pinned_twice(&mut problems, "`sites`", &rule.sites);
+    pinned_twice(&mut problems, "`users`", &rule.users);
+    for (i, g) in rule.groups.iter().enumerate() {
+        if g.kind.is_empty() {
+            problems.push("a group pin has an empty `kind`".to_owned());
+        }
+        if rule.groups[..i]
+            .iter()
+            .any(|earlier| earlier.kind == g.kind)
+        {
+            problems.push(format!("group kind `{}` is listed twice", g.kind));
+        }
+        pinned_twice(&mut problems, &format!("group kind `{}`", g.kind), &g.arms);
+    }
     problems
+}
+
+/// An id pinned to two arms in one list of pins.
+fn pinned_twice(problems: &mut Vec<String>, place: &str, pins: &BTreeMap<String, Vec<String>>) {
+    let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+    for (arm, ids) in pins {
+        for id in ids {
+            if let Some(first) = seen.insert(id, arm) {
+                if first != arm {
+                    problems.push(format!(
+                        "`{id}` is pinned to both `{first}` and `{arm}` in {place}"
+                    ));
+                }
+            }
+        }
+    }
 }
 
 fn overlap<'a>(on: &'a [String], off: &[String]) -> Option<&'a str> {

@@ -6,9 +6,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
 use crate::compile::Section;
-use crate::targeting::FlagRule;
+use crate::declare::Kind;
+use crate::targeting::{FlagRule, VariantRule};
 
-/// The contents of a store: switch states, flag rules and setting values by full name, as JSON.
+/// The contents of a store: switch states, flag rules, variant rules and setting values by full
+/// name, as JSON.
 ///
 /// Serialized as the file store's JSON:
 ///
@@ -16,6 +18,7 @@ use crate::targeting::FlagRule;
 /// {
 ///   "switches": { "catalog.recommendations": false },
 ///   "flags": { "grading.new_grader": { "percent": 20, "users": { "on": ["42"] } } },
+///   "variants": { "checkout.checkout_flow": { "coverage": 50, "weights": { "classic": 5000, "one_page": 5000 } } },
 ///   "settings": { "uploads.max_upload_bytes": 5000000 }
 /// }
 /// ```
@@ -44,6 +47,9 @@ pub struct Snapshot {
     pub switches: Section,
     /// Flag rules, each a [`FlagRule`] as JSON.
     pub flags: Section,
+    /// Variant rules, each a [`VariantRule`] as JSON. (A store an older version wrote has
+    /// none; that version carries this section along among `other`.)
+    pub variants: Section,
     /// Setting values, as JSON of the setting's type.
     pub settings: Section,
     /// Sections this version does not know, by name, carried along as they are.
@@ -52,7 +58,7 @@ pub struct Snapshot {
 }
 
 /// One write to a store. Build it with [`Change::switch`], [`Change::flag`],
-/// [`Change::setting`] or [`Change::reset`].
+/// [`Change::variant`], [`Change::setting`] or [`Change::reset`].
 // A change is built, written and dropped; boxing the rule would only make building one clumsier.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
@@ -71,6 +77,13 @@ pub enum Change {
         name: String,
         /// The new rule.
         rule: FlagRule,
+    },
+    /// Replace a variant toggle's rule.
+    Variant {
+        /// The toggle's full name.
+        name: String,
+        /// The new rule.
+        rule: VariantRule,
     },
     /// Set a setting's value.
     Setting {
@@ -103,6 +116,14 @@ impl Change {
         }
     }
 
+    /// Give variant toggle `name` this rule.
+    pub fn variant(name: impl Into<String>, rule: VariantRule) -> Change {
+        Change::Variant {
+            name: name.into(),
+            rule,
+        }
+    }
+
     /// Set setting `name` to `value`.
     pub fn setting(name: impl Into<String>, value: impl Into<Json>) -> Change {
         Change::Setting {
@@ -121,6 +142,7 @@ impl Change {
         match self {
             Change::Switch { name, .. }
             | Change::Flag { name, .. }
+            | Change::Variant { name, .. }
             | Change::Setting { name, .. }
             | Change::Reset { name } => name,
         }
@@ -128,11 +150,22 @@ impl Change {
 }
 
 impl Snapshot {
+    /// Each section with the kind of toggle whose entries it holds.
+    pub(crate) fn sections(&self) -> [(Kind, &Section); 4] {
+        [
+            (Kind::Switch, &self.switches),
+            (Kind::Flag, &self.flags),
+            (Kind::Variant, &self.variants),
+            (Kind::Setting, &self.settings),
+        ]
+    }
+
     /// What the snapshot holds for `name`, as JSON; `None` when it holds nothing.
     pub fn entry(&self, name: &str) -> Option<&Json> {
         self.switches
             .get(name)
             .or_else(|| self.flags.get(name))
+            .or_else(|| self.variants.get(name))
             .or_else(|| self.settings.get(name))
     }
 
@@ -141,6 +174,7 @@ impl Snapshot {
         let name = change.name();
         self.switches.remove(name);
         self.flags.remove(name);
+        self.variants.remove(name);
         self.settings.remove(name);
         match change {
             Change::Switch { name, on } => {
@@ -149,6 +183,10 @@ impl Snapshot {
             Change::Flag { name, rule } => {
                 let rule = serde_json::to_value(rule).expect("a rule serializes");
                 self.flags.insert(name.clone(), rule);
+            }
+            Change::Variant { name, rule } => {
+                let rule = serde_json::to_value(rule).expect("a rule serializes");
+                self.variants.insert(name.clone(), rule);
             }
             Change::Setting { name, value } => {
                 self.settings.insert(name.clone(), value.clone());

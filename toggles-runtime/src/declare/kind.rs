@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-/// Which of the three toggle types a toggle is.
+/// Which of the toggle types a toggle is.
 ///
 /// A toggle declared by a newer version of toggles, of a kind this version does not know, is
 /// [`Kind::Unknown`] in the declarations it published: reported, never written to.
@@ -14,6 +14,8 @@ pub enum Kind {
     Switch,
     /// A [`Flag`](crate::Flag): on or off, targeted per user, group or site.
     Flag,
+    /// A [`Variant`](crate::Variant): one arm of an enum per context, for experiments.
+    Variant,
     /// A [`Setting`](crate::Setting): a typed configuration value.
     Setting,
     /// A kind a newer version of toggles declared, read from its published declarations: this
@@ -23,11 +25,12 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// `"switch"`, `"flag"` or `"setting"` (`"unknown"` for a newer version's kind).
+    /// `"switch"`, `"flag"`, `"variant"` or `"setting"` (`"unknown"` for a newer version's kind).
     pub const fn as_str(self) -> &'static str {
         match self {
             Kind::Switch => "switch",
             Kind::Flag => "flag",
+            Kind::Variant => "variant",
             Kind::Setting => "setting",
             Kind::Unknown => "unknown",
         }

@@ -12,6 +12,7 @@ mod setting;
 mod setting_value;
 mod switch;
 mod toggle;
+mod variant;
 
 pub(crate) use self::cached::{published, set_published, EVAL, OFF, ON, SLOW, STORED};
 pub use self::flag::Flag;
@@ -30,3 +31,5 @@ pub(crate) type Decode = fn(&serde_json::Value) -> Result<u64, Refusal>;
 pub use self::switch::Switch;
 pub(crate) use self::toggle::{key, Cells};
 pub use self::toggle::{Registration, Toggle};
+pub(crate) use self::variant::ARM_SHIFT;
+pub use self::variant::{Variant, Variants};

@@ -15,16 +15,23 @@ pub(crate) mod sealed {
 }
 
 /// What the registry knows of any toggle, whatever its type. Implemented by [`Switch`],
-/// [`Flag`] and [`Setting`](crate::Setting); not implementable outside this crate.
+/// [`Flag`], [`Variant`](crate::Variant) and [`Setting`](crate::Setting); not implementable
+/// outside this crate.
 pub trait Toggle: Sync + sealed::Sealed + 'static {
     /// The declared metadata.
     fn meta(&self) -> &Meta;
-    /// Switch, flag or setting.
+    /// Switch, flag, variant or setting.
     fn kind(&self) -> Kind;
-    /// The value type as written in Rust: `bool` for switches and flags, `T` for `Setting<T>`.
+    /// The value type as written in Rust: `bool` for switches and flags, `E` for `Variant<E>`,
+    /// `T` for `Setting<T>`.
     fn value_type(&self) -> &'static str;
-    /// The compiled default: the value when no store says otherwise.
+    /// The compiled default: the value when no store says otherwise (a variant's control, by
+    /// name).
     fn default_value(&self) -> Value;
+    /// A variant toggle's arms, by name in declaration order; empty for the other kinds.
+    fn arms(&self) -> &'static [&'static str] {
+        &[]
+    }
 }
 
 /// A toggle's cells, by type.
@@ -34,7 +41,23 @@ pub trait Toggle: Sync + sealed::Sealed + 'static {
 pub enum Cells<'a> {
     Switch(&'a Switch),
     Flag(&'a Flag),
+    Variant(VariantCells<'a>),
     Setting(SettingCells<'a>),
+}
+
+/// A `Variant<E>`'s cells, with what the runtime needs of `E` as plain data.
+#[allow(unreachable_pub, missing_debug_implementations)]
+#[doc(hidden)]
+pub struct VariantCells<'a> {
+    /// `generation << ARM_SHIFT | arm << 2 | OFF/ON/EVAL/SLOW`.
+    pub(crate) state: &'a AtomicU64,
+    pub(crate) id: &'a AtomicU32,
+    pub(crate) overrides: &'a AtomicU32,
+    /// The arms' names, in declaration order.
+    pub(crate) arms: &'static [&'static str],
+    /// The control's position among them.
+    pub(crate) control: usize,
+    pub(crate) value_type: TypeId,
 }
 
 /// A `Setting<T>`'s cells, with what the runtime needs of `T` behind function pointers.
@@ -61,6 +84,7 @@ impl Cells<'_> {
         match self {
             Cells::Switch(s) => &s.id,
             Cells::Flag(f) => &f.id,
+            Cells::Variant(v) => v.id,
             Cells::Setting(s) => s.id,
         }
     }
@@ -70,14 +94,17 @@ impl Cells<'_> {
         match self {
             Cells::Switch(s) => &s.overrides,
             Cells::Flag(f) => &f.overrides,
+            Cells::Variant(v) => v.overrides,
             Cells::Setting(s) => s.overrides,
         }
     }
 
-    /// The type a test override of the toggle holds: `bool`, or `T` for `Setting<T>`.
+    /// The type a test override of the toggle holds: `bool`, `E` for `Variant<E>`, or `T` for
+    /// `Setting<T>`.
     pub(crate) fn value_type(&self) -> TypeId {
         match self {
             Cells::Switch(_) | Cells::Flag(_) => TypeId::of::<bool>(),
+            Cells::Variant(v) => v.value_type,
             Cells::Setting(s) => s.value_type,
         }
     }
@@ -123,6 +150,6 @@ pub(crate) const NO_ID: u32 = u32::MAX;
 #[diagnostic::on_unimplemented(
     message = "toggles are declared with `#[toggle(...)]`, not constructed by hand",
     label = "declare this toggle with `#[toggle(...)]`",
-    note = "write `/// What it does.` and `#[toggle(namespace = \"...\", life = \"...\", ...)]` above `static NAME: Flag;` (or `Switch`, `Setting<T> = value`)"
+    note = "write `/// What it does.` and `#[toggle(namespace = \"...\", life = \"...\", ...)]` above `static NAME: Flag;` (or `Switch`, `Variant<E> = E::Control`, `Setting<T> = value`)"
 )]
 pub trait DeclaredWithToggleAttribute {}

@@ -239,11 +239,11 @@ impl FleetReport {
         live_within: Duration,
     ) -> FleetReport {
         let roster = Roster::new(published, now, live_within);
-        let stored: BTreeMap<&str, &Json> =
-            [&snapshot.switches, &snapshot.flags, &snapshot.settings]
-                .into_iter()
-                .flat_map(|section| section.iter())
-                .collect();
+        let stored: BTreeMap<&str, &Json> = snapshot
+            .sections()
+            .into_iter()
+            .flat_map(|(_, section)| section.iter())
+            .collect();
         let names: Vec<&str> = {
             let mut names: Vec<&str> = roster.names().chain(stored.keys().copied()).collect();
             names.sort_unstable();

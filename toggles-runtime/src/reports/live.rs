@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::compile::{Compiled, Revision, Section};
+use crate::compile::{Compiled, Revision};
 use crate::declare::{registry, ToggleInfo};
 use crate::state::{current, installed_store};
 use crate::stores::{History, StoreError};
@@ -90,9 +90,10 @@ pub fn undeclared() -> Vec<String> {
         return Vec::new();
     };
     let s = &compiled.snapshot;
-    let mut names: Vec<String> = [&s.switches, &s.flags, &s.settings]
+    let mut names: Vec<String> = s
+        .sections()
         .into_iter()
-        .flat_map(Section::keys)
+        .flat_map(|(_, section)| section.keys())
         .filter(|name| registry().get(name).is_none())
         .map(str::to_owned)
         .collect();

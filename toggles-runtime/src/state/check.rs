@@ -5,10 +5,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::compile::Entry;
 use crate::declare::{
-    key, registry, Cells, Flag, Setting, SettingValue, Switch, ToggleInfo, Value, OFF, ON, STORED,
+    key, registry, Cells, Flag, Setting, SettingValue, Switch, ToggleInfo, Value, Variant,
+    Variants, ARM_SHIFT, OFF, ON, STORED,
 };
 use crate::state::{overrides, retained};
-use crate::targeting::{CompiledRule, Context, Decided, Explanation};
+use crate::targeting::CompiledRule;
+use crate::targeting::{Assignment, Context, Decided, Explanation, RuleNames, Step};
 
 /// What the compiled state in force holds for the toggle whose registry id is in `id`: for the
 /// slow paths that answer from the newest state rather than a context's.
@@ -90,7 +92,7 @@ impl Flag {
     fn decide<R>(
         &self,
         ctx: &Context<'_>,
-        answer: impl FnOnce(bool, Option<(Option<&CompiledRule>, Decided)>) -> R,
+        answer: impl FnOnce(bool, Option<(Option<&dyn RuleNames>, Decided)>) -> R,
     ) -> R {
         if self.overrides.load(Ordering::Relaxed) > 0 {
             if let Some(on) = overrides::lookup::<bool>(key(self)) {
@@ -102,15 +104,8 @@ impl Flag {
             let Some(Entry::Flag(rule)) = compiled.and_then(|c| c.entry(id)) else {
                 return answer(self.default, Some((None, Decided::Default)));
             };
-            let required = |id: u32| {
-                registry()
-                    .by_id(id)
-                    .is_some_and(|t| match t.toggle().cells() {
-                        Cells::Flag(flag) => flag.is_enabled(ctx),
-                        _ => false,
-                    })
-            };
-            match rule.evaluate(ctx, &required) {
+            let rule: &CompiledRule = rule;
+            match rule.evaluate(ctx, &|id| required(id, ctx)) {
                 Some((on, decided)) => answer(on, Some((Some(rule), decided))),
                 None => answer(self.default, Some((Some(rule), Decided::Default))),
             }
@@ -118,10 +113,104 @@ impl Flag {
     }
 }
 
+/// Whether the flag at registry id `id`, which a rule requires, is on for `ctx`.
+fn required(id: u32, ctx: &Context<'_>) -> bool {
+    registry()
+        .by_id(id)
+        .is_some_and(|t| match t.toggle().cells() {
+            Cells::Flag(flag) => flag.is_enabled(ctx),
+            _ => false,
+        })
+}
+
+impl<E: Variants> Variant<E> {
+    /// The arm for this context.
+    ///
+    /// When the arm does not depend on the context (no rule, one arm for everyone, a closed
+    /// gate), one relaxed atomic load and a compare; otherwise the toggle's rule is evaluated
+    /// in the state the context pinned — one SHA-256 of the unit for the experiment's draw (see
+    /// [`VariantRule`](crate::rules::VariantRule) for the order).
+    #[inline]
+    pub fn get(&self, ctx: &Context<'_>) -> E {
+        let state = self.state.load(Ordering::Relaxed);
+        if state >> ARM_SHIFT == ctx.generation() {
+            match (state & 3) as u8 {
+                OFF => return self.default,
+                ON => {
+                    // The arm is below 256, so it fits.
+                    #[allow(clippy::cast_possible_truncation)]
+                    let arm = (state >> 2) as u8;
+                    if let Some(arm) = E::from_index(usize::from(arm)) {
+                        return arm;
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.resolve(ctx)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn resolve(&self, ctx: &Context<'_>) -> E {
+        self.decide(ctx, |arm, _| arm)
+    }
+
+    /// The arm for this context and the step of the rule that decided it; always the arm
+    /// [`get`](Self::get) gives for the same context.
+    ///
+    /// ```
+    /// use toggles::{toggle, Context, Step, Variant, Variants};
+    ///
+    /// #[derive(Clone, Copy, Debug, PartialEq, Variants)]
+    /// enum Checkout { Classic, OnePage }
+    ///
+    /// /// Try the one-page checkout against the classic one.
+    /// #[toggle(namespace = "checkout", life = "temporary", remove_by = "2030-03-01")]
+    /// static CHECKOUT_FLOW: Variant<Checkout> = Checkout::Classic;
+    ///
+    /// let why = CHECKOUT_FLOW.explain(&Context::new());
+    /// assert_eq!(why.arm, Checkout::Classic);
+    /// assert_eq!(why.step, Step::Default);
+    /// ```
+    pub fn explain(&self, ctx: &Context<'_>) -> Assignment<E> {
+        self.decide(ctx, |arm, decided| Assignment {
+            arm,
+            step: match decided {
+                None => Step::TestOverride,
+                Some((rule, decided)) => Step::of(decided, rule),
+            },
+        })
+    }
+
+    /// The full evaluation, handed to `answer` with the step that decided (`None` for a test
+    /// override).
+    fn decide<R>(
+        &self,
+        ctx: &Context<'_>,
+        answer: impl FnOnce(E, Option<(Option<&dyn RuleNames>, Decided)>) -> R,
+    ) -> R {
+        if self.overrides.load(Ordering::Relaxed) > 0 {
+            if let Some(arm) = overrides::lookup::<E>(key(self)) {
+                return answer(arm, None);
+            }
+        }
+        let id = self.id.load(Ordering::Relaxed);
+        retained::with(ctx.generation(), |compiled| {
+            let Some(Entry::Variant(rule)) = compiled.and_then(|c| c.entry(id)) else {
+                return answer(self.default, Some((None, Decided::Default)));
+            };
+            let (arm, decided) = rule.evaluate(ctx, &|id| required(id, ctx));
+            let arm = E::from_index(usize::from(arm)).unwrap_or(self.default);
+            answer(arm, Some((Some(&**rule), decided)))
+        })
+    }
+}
+
 impl ToggleInfo {
     /// The value in force for a switch or a setting, found through the registry rather than the
-    /// typed static (for tools and protocols that know toggles by name); `None` for a flag, whose
-    /// answer needs a [`Context`]. Test overrides are not seen here.
+    /// typed static (for tools and protocols that know toggles by name); `None` for a flag or a
+    /// variant toggle, whose answer needs a [`Context`]. Test overrides are not seen here.
     ///
     /// ```
     /// use toggles::{registry, toggle, Setting, Value};
@@ -138,7 +227,7 @@ impl ToggleInfo {
     }
 
     /// A flag's answer for `ctx` and the step that decided it, found through the registry;
-    /// `None` for a switch or a setting.
+    /// `None` for the other kinds.
     pub fn explain(&self, ctx: &Context<'_>) -> Option<Explanation> {
         match self.toggle().cells() {
             Cells::Flag(flag) => Some(flag.explain(ctx)),
@@ -146,10 +235,47 @@ impl ToggleInfo {
         }
     }
 
+    /// A variant toggle's arm for `ctx`, by name, and the step that decided it, found through
+    /// the registry; `None` for the other kinds. Test overrides are seen only through the typed
+    /// static ([`Variant::explain`]).
+    ///
+    /// ```
+    /// use toggles::{registry, toggle, Context, Variant, Variants};
+    ///
+    /// #[derive(Clone, Copy, Variants)]
+    /// enum Checkout { Classic, OnePage }
+    ///
+    /// /// Try the one-page checkout against the classic one.
+    /// #[toggle(namespace = "checkout", life = "temporary", remove_by = "2030-03-01")]
+    /// static CHECKOUT_FLOW: Variant<Checkout> = Checkout::Classic;
+    ///
+    /// let info = registry().get("checkout.checkout_flow").unwrap();
+    /// assert_eq!(info.assign(&Context::new()).unwrap().arm, "classic");
+    /// ```
+    pub fn assign(&self, ctx: &Context<'_>) -> Option<Assignment<&'static str>> {
+        let Cells::Variant(cells) = self.toggle().cells() else {
+            return None;
+        };
+        let id = cells.id.load(Ordering::Relaxed);
+        Some(retained::with(ctx.generation(), |compiled| {
+            let (arm, step) = match compiled.and_then(|c| c.entry(id)) {
+                Some(Entry::Variant(rule)) => {
+                    let (arm, decided) = rule.evaluate(ctx, &|id| required(id, ctx));
+                    (usize::from(arm), Step::of(decided, Some(&**rule)))
+                }
+                _ => (cells.control, Step::Default),
+            };
+            Assignment {
+                arm: cells.arms.get(arm).copied().unwrap_or_default(),
+                step,
+            }
+        }))
+    }
+
     fn current_value(&self) -> Option<Value> {
         match self.toggle().cells() {
             Cells::Switch(switch) => Some(Value::Bool(switch.is_enabled())),
-            Cells::Flag(_) => None,
+            Cells::Flag(_) | Cells::Variant(_) => None,
             Cells::Setting(setting) => Some(if setting.state.load(Ordering::Acquire) == STORED {
                 (setting.value)(setting.bits.load(Ordering::Relaxed))
             } else {

@@ -11,7 +11,7 @@ pub(super) fn fleet(roster: &Roster<'_>) -> Fleet {
     let mut retired = Vec::new();
     for name in roster.names() {
         match roster.speaker(name) {
-            Some((d, true)) => declared.push((d.full_name.clone(), d.kind, d.value_type.clone())),
+            Some((d, true)) => declared.push(d.clone()),
             _ => {
                 let last = roster.last_declarer(name).map(|(i, _)| {
                     let s = &roster.published()[i].declarations.service;

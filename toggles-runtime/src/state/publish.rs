@@ -6,7 +6,7 @@ use std::sync::{Arc, MutexGuard};
 
 use crate::compile::{Compiled, Entry};
 use crate::declare::{
-    key, published, registry, set_published, Cells, Toggle, EVAL, OFF, ON, SLOW, STORED,
+    key, published, registry, set_published, Cells, Toggle, ARM_SHIFT, EVAL, OFF, ON, SLOW, STORED,
 };
 use crate::state::overrides::Override;
 use crate::state::retained;
@@ -72,6 +72,25 @@ fn rebuild_from(toggle: &dyn Toggle, entry: Option<&Entry>, generation: u64) {
             };
             flag.state
                 .store(generation << 2 | u64::from(state), Ordering::Relaxed);
+        }
+        Cells::Variant(variant) => {
+            let (arm, state) = if slow {
+                (0, SLOW)
+            } else {
+                match entry {
+                    Some(Entry::Variant(rule)) => match rule.constant() {
+                        Constant::Is(arm) if usize::from(arm) == variant.control => (0, OFF),
+                        Constant::Is(arm) => (arm, ON),
+                        Constant::CompiledDefault => (0, OFF),
+                        Constant::Contextual => (0, EVAL),
+                    },
+                    _ => (0, OFF),
+                }
+            };
+            variant.state.store(
+                generation << ARM_SHIFT | u64::from(arm) << 2 | u64::from(state),
+                Ordering::Relaxed,
+            );
         }
         Cells::Setting(setting) => {
             // The value word is written before the state that says to read it (release), so a

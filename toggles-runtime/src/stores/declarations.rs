@@ -170,12 +170,15 @@ impl Declarations {
 pub struct Declared {
     /// `namespace.name`.
     pub full_name: String,
-    /// Switch, flag or setting.
+    /// Switch, flag, variant or setting.
     pub kind: Kind,
-    /// `bool` for switches and flags, `T` for `Setting<T>`.
+    /// `bool` for switches and flags, `E` for `Variant<E>`, `T` for `Setting<T>`.
     pub value_type: String,
-    /// The compiled default.
+    /// The compiled default (a variant's control, by name).
     pub default: Json,
+    /// A variant toggle's arms, by name in declaration order; empty for the other kinds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub arms: Vec<String>,
     /// The doc comment.
     pub description: String,
     /// `temporary` or `permanent`.
@@ -261,6 +264,12 @@ impl Declared {
             kind: info.kind(),
             value_type: info.value_type().to_owned(),
             default: serde_json::to_value(info.default_value()).expect("a value serializes"),
+            arms: info
+                .toggle()
+                .arms()
+                .iter()
+                .map(|a| (*a).to_owned())
+                .collect(),
             description: m.description().to_owned(),
             life: m.life().as_str().to_owned(),
             remove_by: m.remove_by(),

@@ -27,20 +27,135 @@ pub const BUCKETS: u16 = 10_000;
 /// The bucket of `unit` under `salt`, from 0 to 9,999.
 #[inline]
 pub fn bucket(salt: &str, unit: &str) -> u16 {
-    let first = one_block(salt.as_bytes(), unit.as_bytes()).unwrap_or_else(|| {
+    bucket_of(digest(salt, unit).0)
+}
+
+/// A variant toggle's draw for `unit` under `salt`: the bucket that decides whether the unit is
+/// in the experiment at all (its coverage: the same bucket a flag's rollout would give) and the
+/// seed its arm is drawn from ([`arm`]). Both come from one SHA-256 of `salt ":" unit` — the
+/// bucket from its first 8 bytes, the seed from the next 8 — so they are independent: widening
+/// the coverage takes in new units without moving any unit's arm.
+///
+/// ```
+/// use toggles::rules::bucket::{bucket, draw};
+///
+/// let (b, seed) = draw("checkout.checkout_flow", "42");
+/// assert_eq!(b, bucket("checkout.checkout_flow", "42"));
+/// assert_eq!(seed, 0x6a2b_a5c8_f7cd_6eab);
+/// ```
+#[inline]
+pub fn draw(salt: &str, unit: &str) -> (u16, u64) {
+    let (first, second) = digest(salt, unit);
+    (bucket_of(first), second)
+}
+
+/// The first 16 bytes of SHA-256(`salt:unit`), as two big-endian words.
+#[inline]
+fn digest(salt: &str, unit: &str) -> (u64, u64) {
+    one_block(salt.as_bytes(), unit.as_bytes()).unwrap_or_else(|| {
         let digest = Sha256::new()
             .chain_update(salt.as_bytes())
             .chain_update(b":")
             .chain_update(unit.as_bytes())
             .finalize();
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&digest[..8]);
-        u64::from_be_bytes(first)
-    });
+        let word = |at: usize| {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(&digest[at..at + 8]);
+            u64::from_be_bytes(bytes)
+        };
+        (word(0), word(8))
+    })
+}
+
+#[inline]
+fn bucket_of(first: u64) -> u16 {
     // The remainder is below 10,000, so it fits.
     #[allow(clippy::cast_possible_truncation)]
     let b = (first % u64::from(BUCKETS)) as u16;
     b
+}
+
+/// An arm's key in the draw: the first 8 bytes of SHA-256 of its name, big-endian. Keyed by
+/// name, an arm keeps its units when the enum's variants are reordered or new ones added.
+pub fn arm_key(name: &str) -> u64 {
+    let digest = Sha256::digest(name.as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(bytes)
+}
+
+/// The arm a unit whose draw gave `seed` is assigned, among arms given as `(key, weight)`
+/// ([`arm_key`] of the name, and the weight): the position of the winner in `arms`, or `None`
+/// when every weight is 0.
+///
+/// Weighted rendezvous hashing: each arm with a weight `w` above 0 scores `ln(u) × (1 / w)`,
+/// where `u` in (0, 1) is the SplitMix64 finalizer of `seed ^ key` (its top 53 bits, plus one
+/// half, over 2^53), and the highest score wins (ties to the earlier arm). An arm wins a share of
+/// units proportional to its weight, and the scores of the other arms do not depend on it, so
+/// raising one arm's weight moves units only into that arm, and lowering it moves units only out
+/// of it.
+///
+/// ```
+/// use toggles::rules::bucket::{arm, arm_key, draw};
+///
+/// let arms = [(arm_key("classic"), 5000), (arm_key("one_page"), 5000)];
+/// let (_, seed) = draw("checkout.checkout_flow", "42");
+/// assert_eq!(arm(seed, &arms), Some(1));
+/// assert_eq!(arm(seed, &[(arm_key("classic"), 0)]), None);
+/// ```
+#[inline]
+pub fn arm(seed: u64, arms: &[(u64, u16)]) -> Option<usize> {
+    arm_by(
+        seed,
+        arms.iter().map(|&(key, weight)| (key, inverse(weight))),
+    )
+}
+
+/// `1 / weight`, or 0 for a weight of 0 (an arm that never wins).
+pub(crate) fn inverse(weight: u16) -> f64 {
+    if weight == 0 {
+        0.0
+    } else {
+        1.0 / f64::from(weight)
+    }
+}
+
+/// [`arm`], with each weight given as its [`inverse`], computed once per rule rather than per
+/// check (a division costs as much as the rest of an arm's score).
+#[inline]
+pub(crate) fn arm_by(seed: u64, arms: impl Iterator<Item = (u64, f64)>) -> Option<usize> {
+    // Every score is finite (`u` is at least 2^-54), so any beats minus infinity.
+    let (mut top, mut winner) = (f64::NEG_INFINITY, None);
+    for (i, (key, inverse)) in arms.enumerate() {
+        if inverse == 0.0 {
+            continue;
+        }
+        let score = unit_interval(splitmix64(seed ^ key)).ln() * inverse;
+        if score > top {
+            top = score;
+            winner = Some(i);
+        }
+    }
+    winner
+}
+
+/// SplitMix64's finalizer: a bijection of 64-bit words that mixes every input bit into every
+/// output bit.
+#[inline]
+const fn splitmix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A word as a number strictly between 0 and 1: its top 53 bits, plus one half, over 2^53.
+#[inline]
+fn unit_interval(z: u64) -> f64 {
+    // 53 bits convert exactly.
+    #[allow(clippy::cast_precision_loss)]
+    let top = (z >> 11) as f64;
+    // Times 2^-53, exactly the division by 2^53 at a fraction of its cost.
+    (top + 0.5) * (1.0 / 9_007_199_254_740_992.0)
 }
 
 /// SHA-256's initial hash value (FIPS 180-4, 5.3.3).
@@ -55,11 +170,11 @@ const INITIAL: [u32; 8] = [
     0x5be0_cd19,
 ];
 
-/// The first 8 bytes of SHA-256(`salt:unit`), big-endian, when the message fits one block
+/// The first 16 bytes of SHA-256(`salt:unit`), big-endian, when the message fits one block
 /// (55 bytes or fewer, as salts and user ids nearly always do): the block is padded in place
 /// and compressed once, without the streaming hasher's buffering, which costs as much again.
 #[inline]
-fn one_block(salt: &[u8], unit: &[u8]) -> Option<u64> {
+fn one_block(salt: &[u8], unit: &[u8]) -> Option<(u64, u64)> {
     let len = salt.len() + 1 + unit.len();
     if len > 55 {
         return None;
@@ -73,7 +188,8 @@ fn one_block(salt: &[u8], unit: &[u8]) -> Option<u64> {
     block[56..].copy_from_slice(&(len as u64 * 8).to_be_bytes());
     let mut state = INITIAL;
     sha2::compress256(&mut state, &[block.into()]);
-    Some(u64::from(state[0]) << 32 | u64::from(state[1]))
+    let word = |i: usize| u64::from(state[i]) << 32 | u64::from(state[i + 1]);
+    Some((word(0), word(2)))
 }
 
 /// A rollout size, in basis points (hundredths of a percent): 0 is nobody, 10,000 everybody.

@@ -1,24 +1,16 @@
 //! A flag's rule made ready to evaluate, and its evaluation: a pure function of the rule, the
 //! context and the answers of the flags it requires.
 
-use std::collections::HashMap;
-
 use crate::targeting::bucket::{bucket, Percent};
-use crate::targeting::{Context, Explanation, FlagRule, Targets, Timestamp};
+use crate::targeting::gates::{Gates, Pins, RuleNames};
+use crate::targeting::{Context, Explanation, FlagRule};
 
 /// A rule made ready to evaluate: lists as hash maps, the salt resolved, the percent in basis
 /// points, `requires` as registry ids.
 #[derive(Debug)]
 pub(crate) struct CompiledRule {
-    active: bool,
-    from: Option<Timestamp>,
-    until: Option<Timestamp>,
-    environments: Vec<String>,
-    requires: Vec<(u32, String)>,
-    constraints: Vec<(String, Vec<String>)>,
-    sites: HashMap<String, bool>,
-    users: HashMap<String, bool>,
-    groups: Vec<(String, HashMap<String, bool>)>,
+    gates: Gates,
+    pins: Pins<bool>,
     everyone: Option<bool>,
     percent: Option<Percent>,
     salt: String,
@@ -27,16 +19,16 @@ pub(crate) struct CompiledRule {
 
 /// A rule's answer as far as it can be known without a context.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Constant {
-    /// On or off for every context.
-    Is(bool),
+pub(crate) enum Constant<T = bool> {
+    /// The same answer for every context.
+    Is(T),
     /// Nothing in the rule applies to anyone: the compiled default.
     CompiledDefault,
     /// The context (or the clock) decides.
     Contextual,
 }
 
-/// Which step of the rule decided, in a form that costs nothing to produce.
+/// Which step of a rule decided, in a form that costs nothing to produce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Decided {
     Inactive,
@@ -53,13 +45,17 @@ pub(crate) enum Decided {
         bucket: Option<u16>,
         basis_points: u16,
     },
+    /// A variant's experiment: in it when `bucket < coverage`; `bucket` is `None` when the
+    /// context lacks the unit.
+    Split {
+        bucket: Option<u16>,
+        coverage: u16,
+    },
     Default,
 }
 
-fn lookup(targets: &Targets) -> HashMap<String, bool> {
-    let on = targets.on.iter().map(|id| (id.clone(), true));
-    on.chain(targets.off.iter().map(|id| (id.clone(), false)))
-        .collect()
+fn on_off(targets: &crate::targeting::Targets) -> [(bool, &[String]); 2] {
+    [(true, &targets.on), (false, &targets.off)]
 }
 
 impl CompiledRule {
@@ -71,29 +67,21 @@ impl CompiledRule {
         requires: Vec<(u32, String)>,
     ) -> CompiledRule {
         CompiledRule {
-            active: rule.active,
-            from: rule.from,
-            until: rule.until,
-            environments: rule.environments.clone(),
-            requires,
-            constraints: rule
-                .constraints
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            sites: lookup(&rule.sites),
-            users: lookup(&rule.users),
-            groups: rule
-                .groups
-                .iter()
-                .map(|g| {
-                    let targets = Targets {
-                        on: g.on.clone(),
-                        off: g.off.clone(),
-                    };
-                    (g.kind.clone(), lookup(&targets))
-                })
-                .collect(),
+            gates: Gates::new(
+                rule.active,
+                (rule.from, rule.until),
+                &rule.environments,
+                requires,
+                &rule.constraints,
+            ),
+            pins: Pins::new(
+                on_off(&rule.sites),
+                on_off(&rule.users),
+                rule.groups.iter().map(|g| {
+                    let lists = vec![(true, g.on.as_slice()), (false, g.off.as_slice())];
+                    (g.kind.as_str(), lists)
+                }),
+            ),
             everyone: rule.everyone,
             percent: rule.percent.and_then(|p| Percent::new(p).ok()),
             salt: rule.salt.clone().unwrap_or_else(|| full_name.to_owned()),
@@ -104,17 +92,11 @@ impl CompiledRule {
     /// The answer when it does not depend on the context or the clock. Must agree with
     /// [`evaluate`](Self::evaluate) for every context: a property test holds it to that.
     pub(crate) fn constant(&self) -> Constant {
-        if !self.active {
-            return Constant::Is(false);
-        }
-        let gated = self.from.is_some()
-            || self.until.is_some()
-            || !self.environments.is_empty()
-            || !self.requires.is_empty()
-            || !self.constraints.is_empty();
-        let targeted = !self.sites.is_empty() || !self.users.is_empty() || !self.groups.is_empty();
-        if gated || targeted {
-            return Constant::Contextual;
+        match self.gates.constant() {
+            Some(false) => return Constant::Is(false),
+            None => return Constant::Contextual,
+            Some(true) if !self.pins.is_empty() => return Constant::Contextual,
+            Some(true) => {}
         }
         match (self.everyone, self.percent) {
             (Some(on), _) => Constant::Is(on),
@@ -133,56 +115,12 @@ impl CompiledRule {
         ctx: &Context<'_>,
         required: &dyn Fn(u32) -> bool,
     ) -> Option<(bool, Decided)> {
-        if !self.active {
-            return Some((false, Decided::Inactive));
+        if let Some(gate) = self.gates.closed(ctx, required) {
+            return Some((false, gate));
         }
-        if self.from.is_some() || self.until.is_some() {
-            let now = ctx.now();
-            if self.from.is_some_and(|from| now < from)
-                || self.until.is_some_and(|until| now >= until)
-            {
-                return Some((false, Decided::Window));
-            }
-        }
-        if !self.environments.is_empty()
-            && !ctx
-                .environment()
-                .is_some_and(|env| self.environments.iter().any(|e| e == env))
-        {
-            return Some((false, Decided::Environment));
-        }
-        if let Some(i) = self.requires.iter().position(|(id, _)| !required(*id)) {
-            return Some((false, Decided::Requires(i)));
-        }
-        if let Some(i) = self.constraints.iter().position(|(attr, allowed)| {
-            !ctx.attribute(attr)
-                .is_some_and(|v| allowed.iter().any(|a| a == v))
-        }) {
-            return Some((false, Decided::Constraint(i)));
-        }
-        if !self.sites.is_empty() {
-            if let Some(&on) = ctx.site().and_then(|site| self.sites.get(site)) {
-                return Some((on, Decided::Site));
-            }
-        }
-        if !self.users.is_empty() {
-            if let Some(&on) = ctx.user().and_then(|user| self.users.get(user)) {
-                return Some((on, Decided::User));
-            }
-        }
-        for (i, (kind, members)) in self.groups.iter().enumerate() {
-            // Off beats on within a kind, so the context's order of its groups cannot matter.
-            let mut listed = None;
-            for id in ctx.group_ids(kind) {
-                match members.get(id) {
-                    Some(false) => return Some((false, Decided::Group(i))),
-                    Some(true) => listed = Some(true),
-                    None => {}
-                }
-            }
-            if let Some(on) = listed {
-                return Some((on, Decided::Group(i)));
-            }
+        // Off beats on within a group kind.
+        if let Some(pinned) = self.pins.pinned(ctx, |a, _| !a) {
+            return Some(pinned);
         }
         if let Some(on) = self.everyone {
             return Some((on, Decided::Everyone));
@@ -216,23 +154,20 @@ impl CompiledRule {
 
     /// The flags this rule requires, by registry id and full name, in the rule's order.
     pub(crate) fn required(&self) -> impl Iterator<Item = (u32, &str)> {
-        self.requires.iter().map(|(id, name)| (*id, name.as_str()))
+        self.gates.required()
+    }
+}
+
+impl RuleNames for CompiledRule {
+    fn gates(&self) -> &Gates {
+        &self.gates
     }
 
-    pub(crate) fn required_name(&self, i: usize) -> &str {
-        &self.requires[i].1
+    fn group_kind(&self, i: usize) -> &str {
+        self.pins.group_kind(i)
     }
 
-    pub(crate) fn constraint_attribute(&self, i: usize) -> &str {
-        &self.constraints[i].0
-    }
-
-    pub(crate) fn group_kind(&self, i: usize) -> &str {
-        &self.groups[i].0
-    }
-
-    /// The attribute a partial rollout buckets by: `None` for the user id.
-    pub(crate) fn stickiness(&self) -> Option<&str> {
+    fn stickiness(&self) -> Option<&str> {
         self.stickiness.as_deref()
     }
 }
@@ -264,10 +199,9 @@ impl FlagRule {
         let by_position = (0u32..).zip(self.requires.iter().cloned()).collect();
         let compiled = CompiledRule::compile(self, full_name, by_position);
         let answer = compiled.evaluate(ctx, &|id| {
-            compiled
-                .requires
+            self.requires
                 .get(id as usize)
-                .is_some_and(|(_, name)| required(name))
+                .is_some_and(|name| required(name))
         });
         let (enabled, decided) = answer.unwrap_or((default, Decided::Default));
         Explanation::new(enabled, Some((Some(&compiled), decided)))
@@ -279,6 +213,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::targeting::Timestamp;
 
     fn rule_shapes() -> impl Strategy<Value = FlagRule> {
         // Mostly empty lists and no gates, so the rules whose answer is constant come up often.

@@ -1,8 +1,9 @@
-//! Why a flag answered as it did.
+//! Why a flag answered as it did, and why a variant toggle gave the arm it gave.
 
 use std::fmt;
 
-use crate::targeting::{CompiledRule, Decided};
+use crate::targeting::gates::RuleNames;
+use crate::targeting::Decided;
 
 /// A flag's answer for one context, and the step of its rule that decided it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,8 +14,9 @@ pub struct Explanation {
     pub step: Step,
 }
 
-/// The step of a flag's evaluation that decided its answer, in the order they are tried (see
-/// [`FlagRule`](crate::rules::FlagRule) for the order).
+/// The step of a flag's or variant toggle's evaluation that decided its answer, in the order
+/// they are tried (see [`FlagRule`](crate::rules::FlagRule) and
+/// [`VariantRule`](crate::rules::VariantRule) for the orders).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Step {
@@ -58,6 +60,17 @@ pub enum Step {
         /// The context attribute the rollout buckets by; `None` for the user id.
         stickiness: Option<String>,
     },
+    /// A variant toggle's experiment: a unit whose bucket is below the coverage is in it, and
+    /// its arm was drawn by the weights; any other gets the control.
+    Split {
+        /// The unit's bucket, 0 to 9,999; `None` for a context without the unit (the user id,
+        /// or the rule's `stickiness` attribute), which gets the control.
+        bucket: Option<u16>,
+        /// The share of units in the experiment, in basis points.
+        coverage: u16,
+        /// The context attribute units are drawn by; `None` for the user id.
+        stickiness: Option<String>,
+    },
     /// Nothing in the rule decided (or there is no rule): the compiled default.
     Default,
 }
@@ -77,7 +90,7 @@ impl Step {
             | Step::Requires { .. }
             | Step::Constraint { .. } => "DISABLED",
             Step::Site | Step::User | Step::Group { .. } => "TARGETING_MATCH",
-            Step::Percent { .. } => "SPLIT",
+            Step::Percent { .. } | Step::Split { .. } => "SPLIT",
             Step::Default => "DEFAULT",
             Step::Everyone => "STATIC",
         }
@@ -117,38 +130,51 @@ impl fmt::Display for Step {
                     },
                 }
             }
+            Step::Split {
+                bucket,
+                coverage,
+                stickiness,
+            } => {
+                let size = f64::from(*coverage) / 100.0;
+                match bucket {
+                    Some(b) if b < coverage => write!(
+                        f,
+                        "bucket {b} < {coverage}: in the experiment ({size}% coverage), its arm drawn by weight"
+                    ),
+                    Some(b) => write!(
+                        f,
+                        "bucket {b} >= {coverage}: not in the experiment ({size}% coverage)"
+                    ),
+                    None => match stickiness {
+                        Some(a) => write!(f, "no `{a}` attribute to draw an arm by"),
+                        None => f.write_str("no user id to draw an arm by"),
+                    },
+                }
+            }
             Step::Default => f.write_str("the compiled default"),
         }
     }
 }
 
-impl Explanation {
-    /// The explanation of an evaluation: `decided` is `None` when a test override answered.
-    pub(crate) fn new(enabled: bool, decided: Option<(Option<&CompiledRule>, Decided)>) -> Self {
-        let Some((rule, decided)) = decided else {
-            return Explanation {
-                enabled,
-                step: Step::TestOverride,
-            };
-        };
-        let step = match decided {
+impl Step {
+    /// The step `decided` names, in `rule` (`None`: there is no rule).
+    pub(crate) fn of(decided: Decided, rule: Option<&dyn RuleNames>) -> Step {
+        let name =
+            |f: &dyn Fn(&dyn RuleNames) -> &str| rule.map(|r| f(r).to_owned()).unwrap_or_default();
+        match decided {
             Decided::Inactive => Step::Inactive,
             Decided::Window => Step::OutsideWindow,
             Decided::Environment => Step::Environment,
             Decided::Requires(i) => Step::Requires {
-                flag: rule
-                    .map(|r| r.required_name(i).to_owned())
-                    .unwrap_or_default(),
+                flag: name(&|r| r.required_name(i)),
             },
             Decided::Constraint(i) => Step::Constraint {
-                attribute: rule
-                    .map(|r| r.constraint_attribute(i).to_owned())
-                    .unwrap_or_default(),
+                attribute: name(&|r| r.constraint_attribute(i)),
             },
             Decided::Site => Step::Site,
             Decided::User => Step::User,
             Decided::Group(i) => Step::Group {
-                kind: rule.map(|r| r.group_kind(i).to_owned()).unwrap_or_default(),
+                kind: name(&|r| r.group_kind(i)),
             },
             Decided::Everyone => Step::Everyone,
             Decided::Percent {
@@ -159,8 +185,48 @@ impl Explanation {
                 basis_points,
                 stickiness: rule.and_then(|r| r.stickiness().map(str::to_owned)),
             },
+            Decided::Split { bucket, coverage } => Step::Split {
+                bucket,
+                coverage,
+                stickiness: rule.and_then(|r| r.stickiness().map(str::to_owned)),
+            },
             Decided::Default => Step::Default,
+        }
+    }
+
+    /// Whether a unit this step decided for was exposed to an experiment: drawn into it, not
+    /// pinned, gated or left out.
+    pub fn is_exposure(&self) -> bool {
+        matches!(self, Step::Split { bucket: Some(b), coverage, .. } if b < coverage)
+    }
+}
+
+impl Explanation {
+    /// The explanation of an evaluation: `decided` is `None` when a test override answered.
+    pub(crate) fn new(enabled: bool, decided: Option<(Option<&dyn RuleNames>, Decided)>) -> Self {
+        let step = match decided {
+            None => Step::TestOverride,
+            Some((rule, decided)) => Step::of(decided, rule),
         };
         Explanation { enabled, step }
+    }
+}
+
+/// A variant toggle's arm for one context, and the step of its rule that decided it: what
+/// [`Variant::explain`](crate::Variant::explain) returns (the arm as the enum's variant), and
+/// [`VariantRule::explain`](crate::rules::VariantRule::explain) (the arm's name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment<E> {
+    /// The arm.
+    pub arm: E,
+    /// What decided it.
+    pub step: Step,
+}
+
+impl<E> Assignment<E> {
+    /// Whether the unit was exposed to the experiment: drawn into it rather than pinned, gated
+    /// or left out (see [`Step::is_exposure`]).
+    pub fn is_exposure(&self) -> bool {
+        self.step.is_exposure()
     }
 }

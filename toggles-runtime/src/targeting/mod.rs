@@ -4,17 +4,23 @@
 
 pub mod bucket;
 mod compiled_rule;
+mod compiled_variant;
 mod context;
 mod explain;
+mod gates;
 mod guard;
 mod owned;
 mod rule;
 mod time;
+mod variant_rule;
 
 pub(crate) use self::compiled_rule::{CompiledRule, Constant, Decided};
+pub(crate) use self::compiled_variant::CompiledVariant;
 pub use self::context::Context;
-pub use self::explain::{Explanation, Step};
+pub use self::explain::{Assignment, Explanation, Step};
+pub(crate) use self::gates::RuleNames;
 pub use self::guard::{Guard, Limit, Trip};
 pub use self::owned::{ContextError, OwnedContext};
 pub use self::rule::{FlagRule, GroupTargets, Targets};
 pub use self::time::{Timestamp, TimestampError};
+pub use self::variant_rule::{GroupPins, VariantRule};

@@ -1,0 +1,6 @@
+use toggles::Variants;
+
+#[derive(Clone, Copy, Variants)]
+enum Checkout {}
+
+fn main() {}

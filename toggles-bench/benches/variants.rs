@@ -1,0 +1,191 @@
+//! What a variant toggle's check costs, each beside its baseline in the same run: an
+//! experiment's draw (coverage and weights, a fresh context per request) against the raw
+//! SHA-256 bucket a flag's rollout is judged by; a variant with no rule or one arm for everyone
+//! against a context-free flag and a fresh context with a raw atomic load; and two threads
+//! against one, beside a loop that shares nothing.
+
+// `criterion_group!` generates an undocumented public function.
+#![allow(missing_docs)]
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use toggles::rules::{FlagRule, VariantRule};
+use toggles::store::MemoryStore;
+use toggles::{toggle, Change, Context, Flag, Switch, Variant, Variants};
+use toggles_bench::{raw_bucket, split};
+
+/// The arms of the benchmark's experiments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Variants)]
+pub enum Checkout {
+    /// The control.
+    Classic,
+    /// Everything on one page.
+    OnePage,
+    /// Pay with a saved card.
+    Express,
+}
+
+/// Turn recommendations off when the catalog is under load.
+#[toggle(
+    namespace = "catalog",
+    life = "permanent",
+    justification = "circuit breaker"
+)]
+static RECOMMENDATIONS: Switch = true;
+
+/// On for everyone: a flag whose rule the context does not decide.
+#[toggle(namespace = "bench", life = "permanent", justification = "benchmark")]
+static EVERYONE: Flag;
+
+/// A 50% rollout: the same hash a draw takes, and no arm to draw.
+#[toggle(namespace = "bench", life = "permanent", justification = "benchmark")]
+static ROLLOUT: Flag;
+
+/// No rule: everyone gets the control.
+#[toggle(namespace = "bench", life = "permanent", justification = "benchmark")]
+static NO_RULE: Variant<Checkout> = Checkout::Classic;
+
+/// One arm for everyone.
+#[toggle(namespace = "bench", life = "permanent", justification = "benchmark")]
+static PINNED: Variant<Checkout> = Checkout::Classic;
+
+/// Everyone in the experiment, three weighted arms.
+#[toggle(namespace = "bench", life = "permanent", justification = "benchmark")]
+static EXPERIMENT: Variant<Checkout> = Checkout::Classic;
+
+/// Half the users in the experiment, two weighted arms.
+#[toggle(namespace = "bench", life = "permanent", justification = "benchmark")]
+static HALF: Variant<Checkout> = Checkout::Classic;
+
+static RAW: AtomicU8 = AtomicU8::new(1);
+
+fn setup() {
+    let _toggles = toggles::install(MemoryStore::new()).unwrap();
+    for (name, rule) in [
+        ("bench.everyone", FlagRule::new().everyone(true)),
+        ("bench.rollout", FlagRule::new().percent(50.0)),
+    ] {
+        toggles::write(Change::flag(name, rule).by("bench").because("set up")).unwrap();
+    }
+    let rules = [
+        ("bench.pinned", VariantRule::new().everyone("express")),
+        (
+            "bench.experiment",
+            VariantRule::new()
+                .coverage(100.0)
+                .weight("classic", 5000)
+                .weight("one_page", 2500)
+                .weight("express", 2500),
+        ),
+        (
+            "bench.half",
+            VariantRule::new()
+                .coverage(50.0)
+                .weight("classic", 5000)
+                .weight("one_page", 5000),
+        ),
+    ];
+    for (name, rule) in rules {
+        toggles::write(Change::variant(name, rule).by("bench").because("set up")).unwrap();
+    }
+}
+
+fn checks(c: &mut Criterion) {
+    setup();
+    let users: Vec<String> = (0..1024).map(|i| format!("user-{i}")).collect();
+    let mut g = c.benchmark_group("variant");
+    let mut i = 0usize;
+    g.bench_function("baseline: fresh context + raw AtomicU8 load", |b| {
+        b.iter(|| {
+            i = (i + 1) & 1023;
+            let ctx = Context::new().with_user(black_box(&users[i]));
+            black_box(&ctx);
+            black_box(&RAW).load(Ordering::Relaxed) == 1
+        });
+    });
+    g.bench_function("fresh context + flag, context-free rule", |b| {
+        b.iter(|| {
+            i = (i + 1) & 1023;
+            let ctx = Context::new().with_user(black_box(&users[i]));
+            black_box(&EVERYONE).is_enabled(&ctx)
+        });
+    });
+    for (label, toggle) in [
+        ("fresh context + variant, no rule", &NO_RULE),
+        ("fresh context + variant, one arm for everyone", &PINNED),
+    ] {
+        g.bench_function(label, |b| {
+            b.iter(|| {
+                i = (i + 1) & 1023;
+                let ctx = Context::new().with_user(black_box(&users[i]));
+                black_box(toggle).get(&ctx) == Checkout::Express
+            });
+        });
+    }
+    g.bench_function("baseline: raw sha256 bucket", |b| {
+        b.iter(|| {
+            i = (i + 1) & 1023;
+            raw_bucket(black_box("bench.experiment"), black_box(&users[i])) < 5000
+        });
+    });
+    g.bench_function("fresh context + flag, 50% rollout", |b| {
+        b.iter(|| {
+            i = (i + 1) & 1023;
+            let ctx = Context::new().with_user(black_box(&users[i]));
+            black_box(&ROLLOUT).is_enabled(&ctx)
+        });
+    });
+    for (label, toggle) in [
+        (
+            "fresh context + variant, 100% coverage, 3 weighted arms",
+            &EXPERIMENT,
+        ),
+        (
+            "fresh context + variant, 50% coverage, 2 weighted arms",
+            &HALF,
+        ),
+    ] {
+        g.bench_function(label, |b| {
+            b.iter(|| {
+                i = (i + 1) & 1023;
+                let ctx = Context::new().with_user(black_box(&users[i]));
+                black_box(toggle).get(&ctx) == Checkout::Express
+            });
+        });
+    }
+    g.finish();
+    threads(c, &users);
+}
+
+/// The same work on one thread and on two: time per check, so two threads that scale report
+/// half the time of one.
+fn threads(c: &mut Criterion, users: &[String]) {
+    let mut g = c.benchmark_group("variant threads");
+    g.measurement_time(Duration::from_secs(3));
+    let share_nothing = |i: usize| {
+        let ctx = Context::new().with_user(black_box(&users[i]));
+        black_box(&ctx);
+        black_box(black_box(&RECOMMENDATIONS).is_enabled());
+    };
+    let experiment = |i: usize| {
+        let ctx = Context::new().with_user(black_box(&users[i]));
+        black_box(black_box(&EXPERIMENT).get(&ctx) == Checkout::Express);
+    };
+    for threads in [1, 2] {
+        g.bench_function(
+            format!("baseline: fresh context + switch, {threads} thread(s)"),
+            |b| b.iter_custom(|iters| split(iters, threads, &share_nothing)),
+        );
+        g.bench_function(
+            format!("fresh context + variant, 3 weighted arms, {threads} thread(s)"),
+            |b| b.iter_custom(|iters| split(iters, threads, &experiment)),
+        );
+    }
+    g.finish();
+}
+
+criterion_group!(benches, checks);
+criterion_main!(benches);
