@@ -82,13 +82,13 @@ enum Checkout {
     Express,
 }
 
-/// An experiment on half the users, with pins.
+/// An experiment on half the users, with pins, tracked.
 #[toggle(namespace = "bench", life = "temporary", remove_by = "2030-01-01")]
 static CHECKOUT_FLOW: Variant<Checkout> = Checkout::Classic;
 
 #[test]
 fn evaluations_allocate_nothing() {
-    let _toggles = toggles::install(MemoryStore::new()).unwrap();
+    let installation = toggles::install(MemoryStore::new()).unwrap();
     for (name, rule) in [
         ("bench.everyone", FlagRule::new().everyone(true)),
         ("bench.rollout", FlagRule::new().percent(50.0)),
@@ -118,7 +118,9 @@ fn evaluations_allocate_nothing() {
         .weight("one_page", 2500)
         .weight("express", 2500)
         .users("express", ["user-700"])
-        .groups("org", "classic", ["org-x"]);
+        .groups("org", "classic", ["org-x"])
+        // Each drawn unit is an exposure, handed to the installation's exposure thread.
+        .track(true);
     toggles::write(
         Change::variant("bench.checkout_flow", experiment)
             .by("test")
@@ -157,6 +159,11 @@ fn evaluations_allocate_nothing() {
     assert!(
         (200..300).contains(&arms[3]),
         "a quarter out of the control: {arms:?}"
+    );
+    installation.drain_exposures();
+    assert!(
+        toggles::status().exposures.delivered >= 250,
+        "the tracked checks handed their exposures over"
     );
     // The checks ran and answered: switch, everyone, groups and the setting on every request,
     // the user list for user-7's half.

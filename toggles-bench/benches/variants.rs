@@ -8,13 +8,15 @@
 #![allow(missing_docs)]
 
 use std::hint::black_box;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use toggles::experiment::Exposure;
 use toggles::rules::{FlagRule, VariantRule};
-use toggles::store::MemoryStore;
-use toggles::{toggle, Change, Context, Flag, Switch, Variant, Variants};
+use toggles::store::{MemoryStore, Store};
+use toggles::{toggle, Change, Context, Flag, Installation, Installer, Switch, Variant, Variants};
 use toggles_bench::{raw_bucket, split};
 
 /// The arms of the benchmark's experiments.
@@ -56,14 +58,27 @@ static PINNED: Variant<Checkout> = Checkout::Classic;
 #[toggle(namespace = "bench", life = "permanent", justification = "benchmark")]
 static EXPERIMENT: Variant<Checkout> = Checkout::Classic;
 
+/// The three-arm experiment, tracked: each unit drawn is an exposure.
+#[toggle(namespace = "bench", life = "permanent", justification = "benchmark")]
+static TRACKED: Variant<Checkout> = Checkout::Classic;
+
 /// Half the users in the experiment, two weighted arms.
 #[toggle(namespace = "bench", life = "permanent", justification = "benchmark")]
 static HALF: Variant<Checkout> = Checkout::Classic;
 
 static RAW: AtomicU8 = AtomicU8::new(1);
 
-fn setup() {
-    let _toggles = toggles::install(MemoryStore::new()).unwrap();
+/// The three-arm experiment's rule.
+fn three_arms() -> VariantRule {
+    VariantRule::new()
+        .coverage(100.0)
+        .weight("classic", 5000)
+        .weight("one_page", 2500)
+        .weight("express", 2500)
+}
+
+fn setup() -> Installation {
+    let toggles = toggles::install(Arc::new(MemoryStore::new())).unwrap();
     for (name, rule) in [
         ("bench.everyone", FlagRule::new().everyone(true)),
         ("bench.rollout", FlagRule::new().percent(50.0)),
@@ -72,14 +87,8 @@ fn setup() {
     }
     let rules = [
         ("bench.pinned", VariantRule::new().everyone("express")),
-        (
-            "bench.experiment",
-            VariantRule::new()
-                .coverage(100.0)
-                .weight("classic", 5000)
-                .weight("one_page", 2500)
-                .weight("express", 2500),
-        ),
+        ("bench.experiment", three_arms()),
+        ("bench.tracked", three_arms().track(true)),
         (
             "bench.half",
             VariantRule::new()
@@ -91,10 +100,11 @@ fn setup() {
     for (name, rule) in rules {
         toggles::write(Change::variant(name, rule).by("bench").because("set up")).unwrap();
     }
+    toggles
 }
 
 fn checks(c: &mut Criterion) {
-    setup();
+    let toggles = setup();
     let users: Vec<String> = (0..1024).map(|i| format!("user-{i}")).collect();
     let mut g = c.benchmark_group("variant");
     let mut i = 0usize;
@@ -158,6 +168,84 @@ fn checks(c: &mut Criterion) {
     }
     g.finish();
     threads(c, &users);
+    exposures(c, toggles.store(), &users);
+}
+
+/// A tracked check beside the same check untracked: units seen within the window (each thread
+/// remembers the units it handed over), a new unit every check with the buffer drained every
+/// millisecond, and a new unit every check with the buffer full (each exposure dropped and
+/// counted).
+fn exposures(c: &mut Criterion, store: &Arc<dyn Store>, users: &[String]) {
+    let many: Vec<String> = (0..1 << 20).map(|i| format!("unit-{i}")).collect();
+    let mut g = c.benchmark_group("exposure");
+    let mut i = 0usize;
+    let mut check = |g: &mut criterion::BenchmarkGroup<'_, _>,
+                     label: &str,
+                     toggle: &'static Variant<Checkout>,
+                     units: &[String]| {
+        let mask = units.len() - 1;
+        g.bench_function(label, |b| {
+            b.iter(|| {
+                i = (i + 1) & mask;
+                let ctx = Context::new().with_user(black_box(&units[i]));
+                black_box(toggle).get(&ctx) == Checkout::Express
+            });
+        });
+    };
+    let delivered = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&delivered);
+    let drained = Installer::new(Arc::clone(store))
+        .subscribe(move |batch: &[Exposure]| {
+            counter.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        })
+        .exposure_tick(Duration::from_millis(1))
+        .install()
+        .unwrap();
+    check(
+        &mut g,
+        "fresh context + variant, untracked",
+        &EXPERIMENT,
+        users,
+    );
+    check(
+        &mut g,
+        "fresh context + variant, tracked, units seen within the window",
+        &TRACKED,
+        users,
+    );
+    check(
+        &mut g,
+        "fresh context + variant, untracked, 2^20 units",
+        &EXPERIMENT,
+        &many,
+    );
+    check(
+        &mut g,
+        "fresh context + variant, tracked, 2^20 units, drained every ms",
+        &TRACKED,
+        &many,
+    );
+    drained.shutdown();
+    let full = Installer::new(Arc::clone(store))
+        .without_exposure_thread()
+        .install()
+        .unwrap();
+    for unit in many.iter().take(toggles::experiment::EXPOSURE_BUFFER) {
+        TRACKED.get(&Context::new().with_user(unit));
+    }
+    check(
+        &mut g,
+        "fresh context + variant, tracked, 2^20 units, buffer full",
+        &TRACKED,
+        &many,
+    );
+    g.finish();
+    let status = toggles::status().exposures;
+    eprintln!(
+        "exposures: {} delivered, {} deduplicated, {} dropped",
+        status.delivered, status.deduplicated, status.dropped
+    );
+    drop(full);
 }
 
 /// The same work on one thread and on two: time per check, so two threads that scale report

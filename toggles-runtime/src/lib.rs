@@ -89,6 +89,15 @@ pub mod fleet {
     pub use crate::targeting::Timestamp;
 }
 
+/// Experiments: the exposures of tracked variant toggles, and who receives them.
+pub mod experiment {
+    pub use crate::state::{
+        Exposure, ExposureCounts, Subscriber, TracingSubscriber, EXPOSURE_BUFFER, EXPOSURE_TICK,
+        EXPOSURE_WINDOW, UNIT_ROOM,
+    };
+    pub use crate::targeting::{Assignment, Step, Timestamp};
+}
+
 /// Least privilege (OEP-17 Req 10): who may change which toggle. The host authenticates; the
 /// policy in force authorizes every write made by a [`Principal`](policy::Principal).
 pub mod policy {

@@ -63,6 +63,17 @@ pub(crate) enum Entry {
     Setting(u64),
 }
 
+impl Entry {
+    /// The context attribute a variant rule draws units by; `None` for the user id, or for
+    /// another kind of entry.
+    pub(crate) fn stickiness(&self) -> Option<&str> {
+        match self {
+            Entry::Variant(rule) => crate::targeting::RuleNames::stickiness(&**rule),
+            _ => None,
+        }
+    }
+}
+
 impl Compiled {
     /// The entry for the toggle at registry id `id`, if the snapshot holds one.
     #[inline]

@@ -8,7 +8,7 @@ use crate::declare::{
     key, registry, Cells, Flag, Setting, SettingValue, Switch, ToggleInfo, Value, Variant,
     Variants, ARM_SHIFT, OFF, ON, STORED,
 };
-use crate::state::{overrides, retained};
+use crate::state::{exposure, overrides, retained};
 use crate::targeting::CompiledRule;
 use crate::targeting::{Assignment, Context, Decided, Explanation, RuleNames, Step};
 
@@ -153,7 +153,7 @@ impl<E: Variants> Variant<E> {
     #[cold]
     #[inline(never)]
     fn resolve(&self, ctx: &Context<'_>) -> E {
-        self.decide(ctx, |arm, _| arm)
+        self.decide(ctx, true, |arm, _| arm)
     }
 
     /// The arm for this context and the step of the rule that decided it; always the arm
@@ -174,7 +174,7 @@ impl<E: Variants> Variant<E> {
     /// assert_eq!(why.step, Step::Default);
     /// ```
     pub fn explain(&self, ctx: &Context<'_>) -> Assignment<E> {
-        self.decide(ctx, |arm, decided| Assignment {
+        self.decide(ctx, false, |arm, decided| Assignment {
             arm,
             step: match decided {
                 None => Step::TestOverride,
@@ -184,10 +184,11 @@ impl<E: Variants> Variant<E> {
     }
 
     /// The full evaluation, handed to `answer` with the step that decided (`None` for a test
-    /// override).
+    /// override); with `expose`, a unit a tracked experiment drew is an exposure.
     fn decide<R>(
         &self,
         ctx: &Context<'_>,
+        expose: bool,
         answer: impl FnOnce(E, Option<(Option<&dyn RuleNames>, Decided)>) -> R,
     ) -> R {
         if self.overrides.load(Ordering::Relaxed) > 0 {
@@ -200,8 +201,22 @@ impl<E: Variants> Variant<E> {
             let Some(Entry::Variant(rule)) = compiled.and_then(|c| c.entry(id)) else {
                 return answer(self.default, Some((None, Decided::Default)));
             };
-            let (arm, decided) = rule.evaluate(ctx, &|id| required(id, ctx));
-            let arm = E::from_index(usize::from(arm)).unwrap_or(self.default);
+            let (index, decided, seed) = rule.evaluate_drawn(ctx, &|id| required(id, ctx));
+            if expose && rule.tracks() {
+                if let (
+                    Decided::Split {
+                        bucket: Some(b),
+                        coverage,
+                    },
+                    Some(unit),
+                ) = (decided, rule.unit(ctx))
+                {
+                    if b < coverage {
+                        exposure::offer(id, index, unit, seed, (b, coverage));
+                    }
+                }
+            }
+            let arm = E::from_index(usize::from(index)).unwrap_or(self.default);
             answer(arm, Some((Some(&**rule), decided)))
         })
     }

@@ -6,6 +6,7 @@ use crate::compile::{
     change_problems, check_target, compile, Catalog, Change, Compiled, Invalid, Problem, Revision,
 };
 use crate::declare::{published, registry};
+use crate::state::exposure::{self, ExposureCounts};
 use crate::state::publish::publish;
 use crate::state::{guard, lock, retained};
 use crate::stores::{AuditEntry, AuditQuery, Store, StoreError, WriteError};
@@ -42,6 +43,8 @@ pub struct Status {
     /// Flags a guard turned off in this process whose audited write has not landed yet (the
     /// store was down): retried every guard tick.
     pub guard_writes_pending: Vec<String>,
+    /// What became of the exposures of tracked experiments: delivered, deduplicated, dropped.
+    pub exposures: ExposureCounts,
 }
 
 impl Status {
@@ -53,6 +56,12 @@ impl Status {
             last_error: None,
             invalid_entries: Vec::new(),
             guard_writes_pending: Vec::new(),
+            exposures: ExposureCounts {
+                delivered: 0,
+                deduplicated: 0,
+                dropped: 0,
+                unit_too_long: 0,
+            },
         }
     }
 }
@@ -64,6 +73,7 @@ pub fn status() -> Status {
         .unwrap_or_else(PoisonError::into_inner)
         .clone();
     status.guard_writes_pending = guard::pending();
+    status.exposures = exposure::counts();
     status
 }
 

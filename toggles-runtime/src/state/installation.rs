@@ -6,7 +6,8 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::declare::registry;
+use crate::declare::{registry, Kind};
+use crate::state::exposure::{self, Subscriber, EXPOSURE_TICK, EXPOSURE_WINDOW};
 use crate::state::guard::{self, GUARD_TICK};
 use crate::state::install::{
     install_store, installed, last_load_failed, reload_installed, uninstall,
@@ -38,6 +39,9 @@ pub struct Installer {
     service: Option<Service>,
     heartbeat: Option<Duration>,
     guard_tick: Option<Duration>,
+    subscribers: Vec<Arc<dyn Subscriber>>,
+    exposure_tick: Option<Duration>,
+    exposure_window: Duration,
 }
 
 impl Installer {
@@ -49,6 +53,9 @@ impl Installer {
             service: None,
             heartbeat: Some(HEARTBEAT),
             guard_tick: Some(GUARD_TICK),
+            subscribers: Vec::new(),
+            exposure_tick: Some(EXPOSURE_TICK),
+            exposure_window: EXPOSURE_WINDOW,
         }
     }
 
@@ -87,6 +94,70 @@ impl Installer {
         self
     }
 
+    /// Hands every exposure of a tracked experiment (each unit a
+    /// [`VariantRule`](crate::rules::VariantRule) with `track` draws) to `subscriber`: a host's
+    /// analytics, [`TracingSubscriber`](crate::experiment::TracingSubscriber), a closure taking
+    /// `&[Exposure]`. Exposures reach it in batches, every exposure tick, on the installation's
+    /// own thread, off every check's path: a check that draws a unit copies the exposure into a
+    /// bounded buffer ([`EXPOSURE_BUFFER`](crate::experiment::EXPOSURE_BUFFER)) and goes on;
+    /// when the buffer is full the exposure is dropped and counted in
+    /// [`Status::exposures`](crate::Status::exposures). Add as many as needed.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use toggles::experiment::Exposure;
+    /// use toggles::rules::VariantRule;
+    /// use toggles::store::MemoryStore;
+    /// use toggles::{toggle, Change, Context, Installer, Variant, Variants};
+    ///
+    /// #[derive(Clone, Copy, PartialEq, Debug, Variants)]
+    /// enum Checkout { Classic, OnePage }
+    ///
+    /// /// Try the one-page checkout against the classic one.
+    /// #[toggle(namespace = "checkout", life = "temporary", remove_by = "2030-03-01")]
+    /// static CHECKOUT_FLOW: Variant<Checkout> = Checkout::Classic;
+    ///
+    /// let seen: Arc<Mutex<Vec<Exposure>>> = Arc::default();
+    /// let sink = Arc::clone(&seen);
+    /// let toggles = Installer::new(MemoryStore::new())
+    ///     .subscribe(move |batch: &[Exposure]| sink.lock().unwrap().extend_from_slice(batch))
+    ///     .install()?;
+    /// let rule = VariantRule::new().coverage(100.0).weight("one_page", 1).track(true);
+    /// toggles::write(Change::variant("checkout.checkout_flow", rule).by("ana").because("test"))?;
+    ///
+    /// assert_eq!(CHECKOUT_FLOW.get(&Context::new().with_user("42")), Checkout::OnePage);
+    /// toggles.drain_exposures();
+    /// let seen = seen.lock().unwrap();
+    /// assert_eq!((seen[0].toggle, seen[0].arm, seen[0].unit.as_str()), ("checkout.checkout_flow", "one_page", "42"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn subscribe(mut self, subscriber: impl Subscriber) -> Installer {
+        self.subscribers.push(Arc::new(subscriber));
+        self
+    }
+
+    /// Hands exposures to the subscribers every `interval` ([`EXPOSURE_TICK`] by default). The
+    /// time an exposure carries is the drain's, so this is also its resolution.
+    pub fn exposure_tick(mut self, interval: Duration) -> Installer {
+        self.exposure_tick = Some(interval);
+        self
+    }
+
+    /// No exposure thread: exposures wait in the buffer until
+    /// [`Installation::drain_exposures`] is called (a test deciding when, say).
+    pub fn without_exposure_thread(mut self) -> Installer {
+        self.exposure_tick = None;
+        self
+    }
+
+    /// Hands over a unit's exposure to one arm of one toggle once per `window`
+    /// ([`EXPOSURE_WINDOW`] by default, an hour), as analytics count it: the same unit checked
+    /// again within it is not an exposure again.
+    pub fn exposure_window(mut self, window: Duration) -> Installer {
+        self.exposure_window = window;
+        self
+    }
+
     /// Installs the store: reads it, checks it against the registry, puts it in force, and
     /// follows its changes; publishes this program's declarations to it; starts the heartbeat
     /// and guard threads. It replaces any store installed before (whose installation then stops
@@ -106,6 +177,7 @@ impl Installer {
             epoch,
             stop: Arc::clone(&stop),
             threads: Vec::new(),
+            drains: false,
         };
         let declarations = Arc::new(Declarations::of(registry(), service));
         let published = publish(&*self.store, &declarations);
@@ -124,12 +196,26 @@ impl Installer {
             installation.add(thread)?;
         }
         if let Some(tick) = self.guard_tick {
+            let stop = Arc::clone(&stop);
             let thread = spawn("toggles-guard", move || {
                 while stop.wait(tick) && is_installed(epoch) {
                     guard::check_guards();
                 }
             });
             installation.add(thread)?;
+        }
+        // Only a program that declares a variant toggle has exposures to drain.
+        if registry().iter().any(|t| t.kind() == Kind::Variant) {
+            exposure::start(self.subscribers, self.exposure_window);
+            installation.drains = true;
+            if let Some(tick) = self.exposure_tick {
+                let thread = spawn("toggles-exposures", move || {
+                    while stop.wait(tick) && is_installed(epoch) {
+                        exposure::drain();
+                    }
+                });
+                installation.add(thread)?;
+            }
         }
         match first {
             None => Ok(installation),
@@ -148,6 +234,9 @@ impl fmt::Debug for Installer {
             .field("service", &self.service)
             .field("heartbeat", &self.heartbeat)
             .field("guard_tick", &self.guard_tick)
+            .field("subscribers", &self.subscribers.len())
+            .field("exposure_tick", &self.exposure_tick)
+            .field("exposure_window", &self.exposure_window)
             .finish()
     }
 }
@@ -182,6 +271,9 @@ pub fn install(store: impl Store) -> Result<Installation, InstallError> {
 ///   instance as seen in the store, publishes its declarations again if the store forgot them
 ///   or the first publish failed, and retries a failed load.
 /// - `toggles-guard` (unless [`Installer::without_guard_thread`]): checks the guards every tick.
+/// - `toggles-exposures` (when the program declares a variant toggle, unless
+///   [`Installer::without_exposure_thread`]): hands the exposures of tracked experiments to the
+///   subscribers every exposure tick.
 /// - the store's own, which it starts when the installation watches it and which end once the
 ///   store is dropped: the file store's `toggles-file-watch` (file-system events and the poll),
 ///   the PostgreSQL store's `toggles-postgres-listen` (`LISTEN`, reconnecting). An installation
@@ -193,6 +285,8 @@ pub struct Installation {
     epoch: u64,
     stop: Arc<Stop>,
     threads: Vec<JoinHandle<()>>,
+    /// Whether this installation drains exposures.
+    drains: bool,
 }
 
 impl Installation {
@@ -241,6 +335,16 @@ impl Installation {
         }
     }
 
+    /// Hands the exposures waiting in the buffer to the subscribers now, as the exposure thread
+    /// does every tick; returns how many were delivered.
+    pub fn drain_exposures(&self) -> usize {
+        if self.is_installed() && self.drains {
+            exposure::drain()
+        } else {
+            0
+        }
+    }
+
     /// Stops following the store and waits for the installation's threads to end (each within
     /// a moment: they wait on the stop, not on their interval).
     pub fn shutdown(mut self) {
@@ -248,11 +352,16 @@ impl Installation {
     }
 
     fn stop_and_join(&mut self) {
+        // What was drawn while this installation was in force reaches its subscribers.
+        let drained_here = self.drains && self.is_installed();
         uninstall(self.epoch);
         self.stop.stop();
         for thread in self.threads.drain(..) {
             // A thread that panicked has stopped too; its panic was reported when it happened.
             let _ = thread.join();
+        }
+        if drained_here {
+            exposure::stop();
         }
     }
 }

@@ -70,6 +70,7 @@
 //! reload that lost the race eight times (see above).
 
 mod check;
+mod exposure;
 mod external;
 mod guard;
 mod install;
@@ -82,6 +83,10 @@ mod write;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+pub use self::exposure::{
+    Exposure, ExposureCounts, Subscriber, TracingSubscriber, EXPOSURE_BUFFER, EXPOSURE_TICK,
+    EXPOSURE_WINDOW, UNIT_ROOM,
+};
 pub use self::guard::{GUARD_ACTOR, GUARD_TICK};
 pub use self::install::{audit, status, Status};
 pub(crate) use self::install::{current, installed_store};

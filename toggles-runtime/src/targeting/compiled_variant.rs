@@ -22,6 +22,8 @@ pub(crate) struct CompiledVariant {
     stickiness: Option<String>,
     /// The control's position among the declared arms.
     control: u8,
+    /// Whether a drawn unit is an exposure.
+    track: bool,
 }
 
 /// Pins by arm name as `(position, ids)` lists.
@@ -76,6 +78,7 @@ impl CompiledVariant {
             salt: rule.salt.clone().unwrap_or_else(|| full_name.to_owned()),
             stickiness: rule.stickiness.clone(),
             control: u8::try_from(control).expect("at most 256 arms"),
+            track: rule.track,
         }
     }
 
@@ -104,8 +107,60 @@ impl CompiledVariant {
         ctx: &Context<'_>,
         required: &dyn Fn(u32) -> bool,
     ) -> (u8, Decided) {
+        let (arm, decided, _) = self.evaluate_drawn(ctx, required);
+        (arm, decided)
+    }
+
+    /// Whether the rule asks for exposures.
+    pub(crate) fn tracks(&self) -> bool {
+        self.track
+    }
+
+    /// The unit `ctx` is drawn by: its user id, or the `stickiness` attribute.
+    pub(crate) fn unit<'c>(&self, ctx: &Context<'c>) -> Option<&'c str> {
+        match &self.stickiness {
+            Some(attribute) => ctx.attribute(attribute),
+            None => ctx.user(),
+        }
+    }
+
+    /// [`evaluate`](Self::evaluate), with the seed of the unit's draw (0 when there was none).
+    #[inline]
+    pub(crate) fn evaluate_drawn(
+        &self,
+        ctx: &Context<'_>,
+        required: &dyn Fn(u32) -> bool,
+    ) -> (u8, Decided, u64) {
+        let (arm, decided) = match self.settled(ctx, required) {
+            Ok(answer) => answer,
+            Err((coverage, unit)) => {
+                let (bucket, seed) = draw(&self.salt, unit);
+                let split = Decided::Split {
+                    bucket: Some(bucket),
+                    coverage: coverage.basis_points(),
+                };
+                if !coverage.contains(bucket) {
+                    return (self.control, split, seed);
+                }
+                // Every weight 0 inside a coverage is refused when written; the control is the
+                // answer a rule from elsewhere that slipped through would give.
+                let drawn = arm_by(seed, self.arms.iter().copied())
+                    .map_or(self.control, |i| u8::try_from(i).expect("at most 256 arms"));
+                return (drawn, split, seed);
+            }
+        };
+        (arm, decided, 0)
+    }
+
+    /// The arm every step but the draw gives, or the coverage and the unit to draw.
+    #[inline]
+    fn settled<'c>(
+        &self,
+        ctx: &Context<'c>,
+        required: &dyn Fn(u32) -> bool,
+    ) -> Result<(u8, Decided), (Percent, &'c str)> {
         if let Some(gate) = self.gates.closed(ctx, required) {
-            return (self.control, gate);
+            return Ok((self.control, gate));
         }
         // Within a group kind the control beats any arm, then the arm declared first.
         let rank = |arm: u8| {
@@ -116,37 +171,25 @@ impl CompiledVariant {
             }
         };
         if let Some(pinned) = self.pins.pinned(ctx, |a, b| rank(a) < rank(b)) {
-            return pinned;
+            return Ok(pinned);
         }
         if let Some(arm) = self.everyone {
-            return (arm, Decided::Everyone);
+            return Ok((arm, Decided::Everyone));
         }
         let Some(coverage) = self.coverage else {
-            return (self.control, Decided::Default);
+            return Ok((self.control, Decided::Default));
         };
-        let split = |bucket| Decided::Split {
-            bucket,
+        let nobody = Decided::Split {
+            bucket: None,
             coverage: coverage.basis_points(),
         };
         if coverage == Percent::NONE {
-            return (self.control, split(None));
+            return Ok((self.control, nobody));
         }
-        let unit = match &self.stickiness {
-            Some(attribute) => ctx.attribute(attribute),
-            None => ctx.user(),
-        };
-        let Some(unit) = unit else {
-            return (self.control, split(None));
-        };
-        let (bucket, seed) = draw(&self.salt, unit);
-        if !coverage.contains(bucket) {
-            return (self.control, split(Some(bucket)));
+        match self.unit(ctx) {
+            Some(unit) => Err((coverage, unit)),
+            None => Ok((self.control, nobody)),
         }
-        // Every weight 0 inside a coverage is refused when written; the control is the answer
-        // a rule from elsewhere that slipped through would give.
-        let drawn = arm_by(seed, self.arms.iter().copied())
-            .map_or(self.control, |i| u8::try_from(i).expect("at most 256 arms"));
-        (drawn, split(Some(bucket)))
     }
 }
 

@@ -32,7 +32,10 @@ use crate::targeting::Timestamp;
 /// 8. the control.
 ///
 /// Only a unit the experiment took in (step 7, inside the coverage) is *exposed*: pinned units
-/// were chosen, not drawn, and stay out of an experiment's results.
+/// were chosen, not drawn, and stay out of an experiment's results. With `track`, each exposure
+/// is handed to the subscribers the host registered on its installation
+/// ([`Installer::subscribe`](crate::Installer::subscribe)), once per unit and arm within a
+/// window.
 ///
 /// # Weights
 ///
@@ -53,7 +56,8 @@ use crate::targeting::Timestamp;
 ///   "coverage": 50,
 ///   "weights": {"classic": 5000, "one_page": 5000},
 ///   "users": {"express": ["42"]},
-///   "groups": [{"kind": "org", "arms": {"classic": ["edX"]}}]
+///   "groups": [{"kind": "org", "arms": {"classic": ["edX"]}}],
+///   "track": true
 /// }
 /// ```
 ///
@@ -113,6 +117,15 @@ pub struct VariantRule {
     /// The context attribute that identifies a unit; the user id when unset.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stickiness: Option<String>,
+    /// Whether each unit the experiment draws is an exposure, handed to the subscribers the
+    /// host registered ([`Installer::subscribe`](crate::Installer::subscribe)).
+    #[serde(skip_serializing_if = "is_false")]
+    pub track: bool,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's `skip_serializing_if` passes a reference
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's `skip_serializing_if` passes a reference
@@ -137,6 +150,7 @@ impl Default for VariantRule {
             weights: BTreeMap::new(),
             salt: None,
             stickiness: None,
+            track: false,
         }
     }
 }
@@ -285,6 +299,13 @@ impl VariantRule {
     #[must_use]
     pub fn stickiness(mut self, attribute: impl Into<String>) -> Self {
         self.stickiness = Some(attribute.into());
+        self
+    }
+
+    /// Makes each unit the experiment draws an exposure, for the host's subscribers.
+    #[must_use]
+    pub fn track(mut self, track: bool) -> Self {
+        self.track = track;
         self
     }
 

@@ -1,0 +1,325 @@
+//! Exposures of tracked experiments: delivered to every subscriber, only for units the
+//! experiment drew, deduplicated per unit and arm within the window (across threads too),
+//! dropped and counted when the buffer is full, and shaped as OpenTelemetry's
+//! `feature_flag.evaluation` event by the tracing subscriber. The store and the buffer are
+//! process-wide, so these tests take turns (`serial`).
+
+mod support;
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use support::store::serial;
+use toggles::experiment::{Exposure, TracingSubscriber, EXPOSURE_BUFFER};
+use toggles::rules::bucket::draw;
+use toggles::rules::VariantRule;
+use toggles::store::MemoryStore;
+use toggles::{toggle, Change, Context, Installer, Step, Variant, Variants};
+
+/// The checkout flows under test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Variants)]
+pub enum Checkout {
+    /// The control.
+    Classic,
+    /// Everything on one page.
+    OnePage,
+    /// Pay with a saved card.
+    Express,
+}
+
+/// Try the one-page and express checkouts against the classic one.
+#[toggle(namespace = "checkout", life = "temporary", remove_by = "2030-03-01")]
+pub static CHECKOUT_FLOW: Variant<Checkout> = Checkout::Classic;
+
+const NAME: &str = "checkout.checkout_flow";
+
+type Seen = Arc<Mutex<Vec<Exposure>>>;
+
+struct Installed {
+    toggles: toggles::Installation,
+    seen: Seen,
+    _serial: MutexGuard<'static, ()>,
+}
+
+impl Installed {
+    /// Delivers what is buffered, and takes what the subscriber has seen.
+    fn delivered(&self) -> Vec<Exposure> {
+        self.toggles.drain_exposures();
+        std::mem::take(&mut *self.seen.lock().unwrap())
+    }
+}
+
+/// Installs a store holding `rule`, a collecting subscriber, no exposure thread (the test
+/// drains), and the given window.
+fn installed(rule: VariantRule, window: Duration) -> Installed {
+    installed_with(rule, |i| {
+        i.without_exposure_thread().exposure_window(window)
+    })
+}
+
+/// Installs a store holding `rule` with a collecting subscriber, as `setup` adds to.
+fn installed_with(rule: VariantRule, setup: impl FnOnce(Installer) -> Installer) -> Installed {
+    let serial = serial();
+    let seen: Seen = Arc::default();
+    let sink = Arc::clone(&seen);
+    let installer = Installer::new(MemoryStore::new())
+        .subscribe(move |batch: &[Exposure]| sink.lock().unwrap().extend_from_slice(batch));
+    let toggles = setup(installer).install().unwrap();
+    toggles::write(Change::variant(NAME, rule).by("ana").because("experiment")).unwrap();
+    Installed {
+        toggles,
+        seen,
+        _serial: serial,
+    }
+}
+
+fn experiment() -> VariantRule {
+    VariantRule::new()
+        .coverage(50.0)
+        .weight("classic", 5000)
+        .weight("one_page", 2500)
+        .weight("express", 2500)
+        .users("express", ["pinned"])
+        .track(true)
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+#[test]
+fn each_unit_the_experiment_draws_is_delivered_with_its_arm_and_bucket() {
+    let g = installed(experiment(), HOUR);
+    let mut drawn = Vec::new();
+    for i in 0..400 {
+        let user = format!("user-{i}");
+        let arm = CHECKOUT_FLOW.get(&Context::new().with_user(&user));
+        let (bucket, _) = draw(NAME, &user);
+        if bucket < 5000 {
+            drawn.push((user, arm, bucket));
+        }
+    }
+    // Neither a pinned unit, nor a context without a unit, nor an explanation is an exposure.
+    assert_eq!(
+        CHECKOUT_FLOW.get(&Context::new().with_user("pinned")),
+        Checkout::Express
+    );
+    CHECKOUT_FLOW.get(&Context::new());
+    for i in 0..400 {
+        CHECKOUT_FLOW.explain(&Context::new().with_user(&format!("other-{i}")));
+    }
+    let seen = g.delivered();
+    assert_eq!(seen.len(), drawn.len(), "one exposure per drawn unit");
+    for (exposure, (user, arm, bucket)) in seen.iter().zip(&drawn) {
+        assert_eq!(exposure.toggle, NAME);
+        assert_eq!(exposure.unit, *user);
+        assert_eq!(exposure.arm, arm.name());
+        assert_eq!(
+            exposure.step,
+            Step::Split {
+                bucket: Some(*bucket),
+                coverage: 5000,
+                stickiness: None
+            }
+        );
+    }
+    let now = toggles::Timestamp::now().unix_seconds();
+    assert!(
+        (now - seen[0].at.unix_seconds()).abs() < 60,
+        "stamped about now"
+    );
+    assert!(toggles::status().exposures.delivered >= drawn.len() as u64);
+}
+
+#[test]
+fn an_untracked_experiment_exposes_nobody() {
+    let g = installed(experiment().track(false), HOUR);
+    for i in 0..200 {
+        CHECKOUT_FLOW.get(&Context::new().with_user(&format!("user-{i}")));
+    }
+    assert!(g.delivered().is_empty());
+}
+
+#[test]
+fn a_unit_is_exposed_once_per_arm_within_the_window_whatever_the_threads() {
+    let g = installed(experiment(), HOUR);
+    let drawn: Vec<String> = (0..200)
+        .map(|i| format!("user-{i}"))
+        .filter(|u| draw(NAME, u).0 < 5000)
+        .collect();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..3 {
+                    for user in &drawn {
+                        CHECKOUT_FLOW.get(&Context::new().with_user(user));
+                    }
+                }
+            });
+        }
+    });
+    let seen = g.delivered();
+    assert_eq!(
+        seen.len(),
+        drawn.len(),
+        "once each, from four threads checking three times"
+    );
+    // Checked again later within the window: nothing new.
+    for user in &drawn {
+        CHECKOUT_FLOW.get(&Context::new().with_user(user));
+    }
+    assert!(g.delivered().is_empty());
+    assert!(toggles::status().exposures.deduplicated > 0);
+}
+
+#[test]
+fn after_the_window_a_unit_is_exposed_again() {
+    let g = installed(experiment(), Duration::from_millis(100));
+    let user = (0..10_000)
+        .map(|i| format!("user-{i}"))
+        .find(|u| draw(NAME, u).0 < 5000)
+        .unwrap();
+    let check = || CHECKOUT_FLOW.get(&Context::new().with_user(&user));
+    check();
+    check();
+    assert_eq!(g.delivered().len(), 1);
+    std::thread::sleep(Duration::from_millis(150));
+    // The drain moves the clock exposures are stamped with.
+    g.delivered();
+    check();
+    assert_eq!(
+        g.delivered().len(),
+        1,
+        "exposed again once the window passed"
+    );
+}
+
+#[test]
+fn a_full_buffer_drops_and_counts_and_checks_go_on() {
+    let g = installed(experiment().coverage(100.0), HOUR);
+    let before = toggles::status().exposures;
+    let extra = 1000;
+    for i in 0..EXPOSURE_BUFFER + extra {
+        CHECKOUT_FLOW.get(&Context::new().with_user(&format!("unit-{i}")));
+    }
+    let long = "x".repeat(200);
+    CHECKOUT_FLOW.get(&Context::new().with_user(&long));
+    let after = toggles::status().exposures;
+    assert_eq!(after.dropped - before.dropped, extra as u64);
+    assert_eq!(after.unit_too_long - before.unit_too_long, 1);
+    assert_eq!(
+        g.delivered().len(),
+        EXPOSURE_BUFFER,
+        "what fit is delivered"
+    );
+}
+
+#[test]
+fn a_panicking_subscriber_loses_its_batch_only() {
+    let g = installed_with(experiment().coverage(100.0), |i| {
+        i.subscribe(|_: &[Exposure]| panic!("analytics is down"))
+            .without_exposure_thread()
+    });
+    CHECKOUT_FLOW.get(&Context::new().with_user("42"));
+    assert_eq!(g.delivered().len(), 1, "the other subscriber has its batch");
+    CHECKOUT_FLOW.get(&Context::new().with_user("43"));
+    assert_eq!(g.delivered().len(), 1, "the drain goes on after a panic");
+}
+
+#[test]
+fn the_exposure_thread_delivers_by_itself_and_shutdown_delivers_the_rest() {
+    let Installed {
+        toggles,
+        seen,
+        _serial,
+    } = installed_with(experiment().coverage(100.0), |i| {
+        i.exposure_tick(Duration::from_millis(20))
+    });
+    CHECKOUT_FLOW.get(&Context::new().with_user("42"));
+    support::store::wait_for("the exposure thread's delivery", || {
+        seen.lock().unwrap().len() == 1
+    });
+    CHECKOUT_FLOW.get(&Context::new().with_user("43"));
+    toggles.shutdown();
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        2,
+        "delivered at shutdown at the latest"
+    );
+    // No installation drains now: a check hands nothing over.
+    CHECKOUT_FLOW.get(&Context::new().with_user("44"));
+    assert_eq!(seen.lock().unwrap().len(), 2);
+}
+
+/// An event as the test keeps it: its name, its target, its fields as text.
+type Event = (String, String, Vec<(String, String)>);
+
+/// A `tracing` subscriber that keeps each event's name, target and fields.
+#[derive(Default)]
+struct Events(Mutex<Vec<Event>>);
+
+struct Fields<'a>(&'a mut Vec<(String, String)>);
+
+impl tracing::field::Visit for Fields<'_> {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.push((field.name().to_owned(), format!("{value:?}")));
+    }
+
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.push((field.name().to_owned(), value.to_owned()));
+    }
+}
+
+impl tracing::Subscriber for Events {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut fields = Vec::new();
+        event.record(&mut Fields(&mut fields));
+        let meta = event.metadata();
+        self.0
+            .lock()
+            .unwrap()
+            .push((meta.name().to_owned(), meta.target().to_owned(), fields));
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+#[test]
+fn the_tracing_subscriber_emits_opentelemetrys_feature_flag_evaluation() {
+    let events = Arc::new(Events::default());
+    let exposure = {
+        let g = installed(experiment().coverage(100.0), HOUR);
+        CHECKOUT_FLOW.get(&Context::new().with_user("42"));
+        g.delivered().pop().unwrap()
+    };
+    tracing::subscriber::with_default(Arc::clone(&events), || {
+        toggles::experiment::Subscriber::exposed(
+            &TracingSubscriber,
+            std::slice::from_ref(&exposure),
+        );
+    });
+    let events = events.0.lock().unwrap();
+    let (name, target, fields) = &events[0];
+    assert_eq!(
+        (name.as_str(), target.as_str()),
+        ("feature_flag.evaluation", "toggles::exposure")
+    );
+    let field = |key: &str| {
+        let found = fields.iter().find(|(k, _)| k == key);
+        found.map_or_else(
+            || panic!("no field {key} in {fields:?}"),
+            |(_, v)| v.as_str(),
+        )
+    };
+    assert_eq!(field("feature_flag.key"), NAME);
+    assert_eq!(field("feature_flag.result.variant"), exposure.arm);
+    assert_eq!(field("feature_flag.result.reason"), "split");
+    assert_eq!(field("feature_flag.context.id"), "42");
+    assert_eq!(field("feature_flag.provider.name"), "toggles");
+}

@@ -1,0 +1,400 @@
+//! Exposures: each unit a tracked experiment draws, handed off the hot path to the subscribers
+//! the host registered on its installation.
+//!
+//! A check that draws a unit into a tracked experiment copies what the exposure needs (the
+//! toggle's registry id, the arm, the unit, the bucket, the time) into a fixed-size slot of one
+//! bounded lock-free queue and goes on: no lock, no allocation, no clock read (the time is a
+//! coarse clock the drain keeps). When the queue is full the exposure is dropped and counted,
+//! so a subscriber that falls behind costs the check nothing more. A small table per thread
+//! remembers the last units it handed over, so the same unit checked again within the
+//! deduplication window is not handed over again; the drain deduplicates exactly.
+//!
+//! The installation drains the queue every tick (and at shutdown): it deduplicates per toggle,
+//! arm and unit within the window, turns each slot into an [`Exposure`] and hands the batch to
+//! every subscriber, on its own thread.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
+
+use crossbeam_queue::ArrayQueue;
+
+use crate::declare::{registry, Cells};
+use crate::state::retained;
+use crate::targeting::{Step, Timestamp};
+
+/// How many exposures wait for the drain at most; past that they are dropped and counted.
+pub const EXPOSURE_BUFFER: usize = 16_384;
+
+/// How often an installation hands exposures to its subscribers, unless told otherwise
+/// ([`Installer::exposure_tick`](crate::Installer::exposure_tick)).
+pub const EXPOSURE_TICK: Duration = Duration::from_millis(250);
+
+/// How long a unit's exposure to one arm is not repeated, unless told otherwise
+/// ([`Installer::exposure_window`](crate::Installer::exposure_window)).
+pub const EXPOSURE_WINDOW: Duration = Duration::from_secs(3600);
+
+/// The longest unit id an exposure carries, in bytes: a longer one is dropped and counted.
+pub const UNIT_ROOM: usize = 96;
+
+/// One unit drawn into a tracked experiment: who, which arm, why, when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Exposure {
+    /// The variant toggle's full name.
+    pub toggle: &'static str,
+    /// The arm the unit got.
+    pub arm: &'static str,
+    /// The unit: the user id, or the rule's `stickiness` attribute.
+    pub unit: String,
+    /// The step that decided: the experiment's draw ([`Step::Split`]), with the unit's bucket.
+    pub step: Step,
+    /// When, to the drain's tick ([`EXPOSURE_TICK`] by default).
+    pub at: Timestamp,
+}
+
+/// Receives exposures, a batch per drain, on the installation's exposure thread: a host's
+/// analytics, [`TracingSubscriber`], a test's collector. A closure taking `&[Exposure]` is one.
+/// A subscriber that panics loses its batch, not the thread or the other subscribers' batches.
+pub trait Subscriber: Send + Sync + 'static {
+    /// Handles one batch of exposures, oldest first.
+    fn exposed(&self, exposures: &[Exposure]);
+}
+
+impl<F: Fn(&[Exposure]) + Send + Sync + 'static> Subscriber for F {
+    fn exposed(&self, exposures: &[Exposure]) {
+        self(exposures);
+    }
+}
+
+/// Emits each exposure as a `tracing` event at `INFO`, target `toggles::exposure`, named and
+/// shaped as OpenTelemetry's `feature_flag.evaluation` event: the fields are the semantic
+/// conventions' `feature_flag.key`, `feature_flag.result.variant`, `feature_flag.result.reason`
+/// (`split`), `feature_flag.context.id` and `feature_flag.provider.name` (`toggles`). A host
+/// exporting `tracing` to OpenTelemetry (`tracing-opentelemetry`) sends them on as such.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TracingSubscriber;
+
+impl Subscriber for TracingSubscriber {
+    fn exposed(&self, exposures: &[Exposure]) {
+        for e in exposures {
+            tracing::event!(
+                name: "feature_flag.evaluation",
+                target: "toggles::exposure",
+                tracing::Level::INFO,
+                feature_flag.key = e.toggle,
+                feature_flag.result.variant = e.arm,
+                feature_flag.result.reason = "split",
+                feature_flag.context.id = e.unit.as_str(),
+                feature_flag.provider.name = "toggles",
+                at = %e.at,
+            );
+        }
+    }
+}
+
+/// What became of the exposures this process handed over: in [`Status`](crate::Status).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct ExposureCounts {
+    /// Handed to the subscribers (each counted once, however many subscribers).
+    pub delivered: u64,
+    /// Left out by the drain as repeats within the window.
+    pub deduplicated: u64,
+    /// Dropped because the buffer was full: the subscribers, or the drain, did not keep up.
+    pub dropped: u64,
+    /// Dropped because the unit id was longer than [`UNIT_ROOM`] bytes.
+    pub unit_too_long: u64,
+}
+
+/// One exposure as a check leaves it: fixed size, no allocation.
+#[derive(Clone, Copy)]
+struct Slot {
+    toggle: u32,
+    arm: u8,
+    bucket: u16,
+    coverage: u16,
+    at: i64,
+    len: u8,
+    unit: [u8; UNIT_ROOM],
+}
+
+struct Buffer {
+    queue: ArrayQueue<Slot>,
+    /// Unix microseconds, as of the last drain: the time a check stamps its exposure with.
+    clock: AtomicI64,
+    /// The deduplication window, in microseconds.
+    window: AtomicI64,
+    dropped: [Stripe; STRIPES],
+    unit_too_long: AtomicU64,
+}
+
+/// Whether an installation drains the buffer: without one, a check hands nothing over.
+static DRAINING: AtomicBool = AtomicBool::new(false);
+/// Changed by each installation that starts draining, so what threads remember of the units
+/// they handed over before does not hold back the new installation's exposures.
+static EPOCH: AtomicU64 = AtomicU64::new(0);
+static BUFFER: OnceLock<Buffer> = OnceLock::new();
+
+impl Buffer {
+    fn dropped(&self) -> u64 {
+        self.dropped
+            .iter()
+            .map(|s| s.0.load(Ordering::Relaxed))
+            .sum()
+    }
+}
+
+fn buffer() -> &'static Buffer {
+    BUFFER.get_or_init(|| Buffer {
+        queue: ArrayQueue::new(EXPOSURE_BUFFER),
+        clock: AtomicI64::new(Timestamp::now().unix_micros()),
+        window: AtomicI64::new(micros(EXPOSURE_WINDOW)),
+        dropped: Default::default(),
+        unit_too_long: AtomicU64::new(0),
+    })
+}
+
+fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
+}
+
+/// Sets in a thread's table of the exposures it handed over lately, and ways per set: 4,096
+/// entries of 8 bytes.
+const SETS: usize = 1024;
+const WAYS: usize = 4;
+/// The low bits of an entry: the window it was handed over in (its clock over the window).
+const WINDOW_BITS: u32 = 12;
+
+thread_local! {
+    /// Per set, the exposures this thread handed over lately, newest first: the high bits of
+    /// the exposure's key, and the low [`WINDOW_BITS`] of the window it was handed over in. A
+    /// repeat in the same window needs no handing over, for the drain's exact deduplication
+    /// would leave it out anyway.
+    static RECENT_UNITS: [Cell<u64>; SETS * WAYS] = const { [const { Cell::new(0) }; SETS * WAYS] };
+}
+
+/// Stripes of the dropped count: threads spread over them, so dropping under load is one
+/// uncontended add.
+const STRIPES: usize = 8;
+
+#[repr(align(64))]
+#[derive(Default)]
+struct Stripe(AtomicU64);
+
+fn stripe() -> usize {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    thread_local! {
+        static STRIPE: usize = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
+    }
+    STRIPE.with(|s| *s)
+}
+
+/// Hands the exposure of the unit `unit` (whose draw gave `seed`) to arm `arm` of the toggle at
+/// registry id `toggle` to the drain, unless this thread handed the same over within the
+/// window. Never blocks, never allocates: a full buffer drops it and counts.
+#[inline]
+pub(crate) fn offer(toggle: u32, arm: u8, unit: &str, seed: u64, (bucket, coverage): (u16, u16)) {
+    if !DRAINING.load(Ordering::Relaxed) {
+        return;
+    }
+    let Some(buffer) = BUFFER.get() else {
+        return;
+    };
+    let at = buffer.clock.load(Ordering::Relaxed);
+    // The seed is a hash of the unit under the toggle's salt; the toggle and the arm go in too.
+    let epoch = EPOCH.load(Ordering::Relaxed);
+    let key = seed
+        ^ (epoch << 40 | u64::from(toggle) << 8 | u64::from(arm))
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let window = buffer.window.load(Ordering::Relaxed);
+    // Which window `at` falls in, to the low bits: a repeat in the same one was handed over.
+    #[allow(clippy::cast_sign_loss)]
+    let entry = (key & !((1 << WINDOW_BITS) - 1))
+        | (at.checked_div(window).unwrap_or(at) as u64 & ((1 << WINDOW_BITS) - 1));
+    // The remainder is below `SETS`.
+    #[allow(clippy::cast_possible_truncation)]
+    let set = (key % SETS as u64) as usize * WAYS;
+    let repeat = window > 0
+        && RECENT_UNITS.with(|r| r[set..set + WAYS].iter().any(|way| way.get() == entry));
+    if repeat {
+        return;
+    }
+    if unit.len() > UNIT_ROOM {
+        buffer.unit_too_long.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    // A full buffer is seen without building the slot: dropping costs a read and an add.
+    if buffer.queue.is_full() {
+        buffer.dropped[stripe()].0.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    let mut slot = Slot {
+        toggle,
+        arm,
+        bucket,
+        coverage,
+        at,
+        // At most `UNIT_ROOM`, checked above.
+        #[allow(clippy::cast_possible_truncation)]
+        len: unit.len() as u8,
+        unit: [0; UNIT_ROOM],
+    };
+    slot.unit[..unit.len()].copy_from_slice(unit.as_bytes());
+    if buffer.queue.push(slot).is_ok() {
+        RECENT_UNITS.with(|r| {
+            let ways = &r[set..set + WAYS];
+            for i in (1..WAYS).rev() {
+                ways[i].set(ways[i - 1].get());
+            }
+            ways[0].set(entry);
+        });
+    } else {
+        buffer.dropped[stripe()].0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The drain's side: the subscribers, the exact deduplication, the counts.
+#[derive(Default)]
+struct Drain {
+    subscribers: Vec<Arc<dyn Subscriber>>,
+    /// When each `(toggle, arm, unit)` was last delivered, in unix microseconds.
+    delivered_at: HashMap<(u32, u8, Box<str>), i64>,
+    /// When `delivered_at` last let go of what fell out of the window.
+    pruned_at: i64,
+    delivered: u64,
+    deduplicated: u64,
+    /// Drops already reported in a warning.
+    dropped_reported: u64,
+}
+
+static DRAIN: Mutex<Option<Drain>> = Mutex::new(None);
+
+fn drain_state() -> std::sync::MutexGuard<'static, Option<Drain>> {
+    DRAIN.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Starts draining for an installation: its subscribers and window replace any before, and its
+/// window starts afresh.
+pub(crate) fn start(subscribers: Vec<Arc<dyn Subscriber>>, window: Duration) {
+    let buffer = buffer();
+    buffer.window.store(micros(window), Ordering::Relaxed);
+    buffer
+        .clock
+        .store(Timestamp::now().unix_micros(), Ordering::Relaxed);
+    let mut state = drain_state();
+    let drain = state.get_or_insert_with(Drain::default);
+    drain.subscribers = subscribers;
+    drain.delivered_at.clear();
+    EPOCH.fetch_add(1, Ordering::Relaxed);
+    DRAINING.store(true, Ordering::Relaxed);
+}
+
+/// Stops draining: checks hand nothing over from now on. What is buffered is delivered first.
+pub(crate) fn stop() {
+    drain();
+    DRAINING.store(false, Ordering::Relaxed);
+    if let Some(drain) = drain_state().as_mut() {
+        drain.subscribers.clear();
+    }
+}
+
+/// Delivers what the buffer holds to the subscribers; returns how many exposures were
+/// delivered. Also moves the clock checks stamp their exposures with.
+pub(crate) fn drain() -> usize {
+    let Some(buffer) = BUFFER.get() else {
+        return 0;
+    };
+    let now = Timestamp::now().unix_micros();
+    buffer.clock.store(now, Ordering::Relaxed);
+    let window = buffer.window.load(Ordering::Relaxed);
+    let mut state = drain_state();
+    let Some(drain) = state.as_mut() else {
+        return 0;
+    };
+    let mut batch = Vec::new();
+    while let Some(slot) = buffer.queue.pop() {
+        let unit = String::from_utf8_lossy(&slot.unit[..usize::from(slot.len)]);
+        let key = (slot.toggle, slot.arm, Box::<str>::from(unit.as_ref()));
+        if let Some(last) = drain.delivered_at.get(&key) {
+            if slot.at.saturating_sub(*last) < window {
+                drain.deduplicated += 1;
+                continue;
+            }
+        }
+        drain.delivered_at.insert(key, slot.at);
+        if let Some(exposure) = exposure_of(&slot, unit.into_owned()) {
+            batch.push(exposure);
+        }
+    }
+    if now.saturating_sub(drain.pruned_at) > window / 4 {
+        drain
+            .delivered_at
+            .retain(|_, at| now.saturating_sub(*at) < window);
+        drain.pruned_at = now;
+    }
+    let dropped = buffer.dropped();
+    if dropped > drain.dropped_reported {
+        tracing::warn!(
+            dropped = dropped - drain.dropped_reported,
+            "toggles: exposures dropped: the buffer of {EXPOSURE_BUFFER} was full (subscribers or the drain tick too slow for the traffic)"
+        );
+        drain.dropped_reported = dropped;
+    }
+    drain.delivered += batch.len() as u64;
+    let subscribers = drain.subscribers.clone();
+    drop(state);
+    if !batch.is_empty() {
+        for subscriber in &subscribers {
+            let delivered = catch_unwind(AssertUnwindSafe(|| subscriber.exposed(&batch)));
+            if delivered.is_err() {
+                tracing::error!("toggles: an exposure subscriber panicked; its batch is lost");
+            }
+        }
+    }
+    batch.len()
+}
+
+/// The exposure a slot describes; `None` for a toggle the registry no longer has at its id.
+fn exposure_of(slot: &Slot, unit: String) -> Option<Exposure> {
+    let info = registry().by_id(slot.toggle)?;
+    let Cells::Variant(cells) = info.toggle().cells() else {
+        return None;
+    };
+    let stickiness = retained::newest().and_then(|compiled| {
+        compiled
+            .entry(slot.toggle)
+            .and_then(|entry| entry.stickiness().map(str::to_owned))
+    });
+    Some(Exposure {
+        toggle: info.full_name(),
+        arm: cells.arms.get(usize::from(slot.arm)).copied()?,
+        unit,
+        step: Step::Split {
+            bucket: Some(slot.bucket),
+            coverage: slot.coverage,
+            stickiness,
+        },
+        at: Timestamp::from_unix_micros(slot.at),
+    })
+}
+
+/// This process's exposure counts.
+pub(crate) fn counts() -> ExposureCounts {
+    let (dropped, unit_too_long) = BUFFER.get().map_or((0, 0), |b| {
+        (b.dropped(), b.unit_too_long.load(Ordering::Relaxed))
+    });
+    let state = drain_state();
+    let (delivered, deduplicated) = state
+        .as_ref()
+        .map_or((0, 0), |d| (d.delivered, d.deduplicated));
+    ExposureCounts {
+        delivered,
+        deduplicated,
+        dropped,
+        unit_too_long,
+    }
+}
