@@ -323,3 +323,74 @@ fn the_tracing_subscriber_emits_opentelemetrys_feature_flag_evaluation() {
     assert_eq!(field("feature_flag.context.id"), "42");
     assert_eq!(field("feature_flag.provider.name"), "toggles");
 }
+
+/// A drawn unit (its bucket below the 50% coverage) of the experiment, by index.
+fn drawn(n: usize) -> Vec<String> {
+    (0..100_000)
+        .map(|i| format!("user-{i}"))
+        .filter(|u| draw(NAME, u).0 < 5000)
+        .take(n)
+        .collect()
+}
+
+#[test]
+fn results_count_units_once_in_their_first_arm_and_conversions_after_exposure() {
+    let g = installed(experiment(), HOUR);
+    let users = drawn(300);
+    let mut arms = std::collections::BTreeMap::<&str, (u64, u64)>::new();
+    for (i, user) in users.iter().enumerate() {
+        let ctx = Context::new().with_user(user);
+        let arm = CHECKOUT_FLOW.get(&ctx).name();
+        let entry = arms.entry(arm).or_default();
+        entry.0 += 1;
+        if i % 3 == 0 {
+            CHECKOUT_FLOW.convert(&ctx, "purchase");
+            CHECKOUT_FLOW.convert(&ctx, "purchase");
+            entry.1 += 1;
+        }
+    }
+    // A unit outside the coverage converts: it was never exposed, so it counts nowhere.
+    let outside = (0..)
+        .map(|i| format!("user-{i}"))
+        .take(100_000)
+        .find(|u| draw(NAME, u).0 >= 5000)
+        .unwrap();
+    CHECKOUT_FLOW.convert(&Context::new().with_user(&outside), "purchase");
+    g.delivered();
+    let results = toggles::experiment::results(NAME).unwrap();
+    assert_eq!(results.control, "classic");
+    assert_eq!(results.goals, ["purchase"]);
+    for arm in &results.arms {
+        let (exposed, converted) = arms.get(arm.arm.as_str()).copied().unwrap_or_default();
+        assert_eq!(arm.exposed, exposed, "{}", arm.arm);
+        assert_eq!(
+            arm.goals[0].converted, converted,
+            "{}: once per unit",
+            arm.arm
+        );
+    }
+    // The weights moved everyone to express: a unit keeps the arm it was first exposed to.
+    toggles::write(
+        Change::variant(
+            NAME,
+            experiment()
+                .weight("classic", 0)
+                .weight("one_page", 0)
+                .weight("express", 1),
+        )
+        .by("ana")
+        .because("all in on express"),
+    )
+    .unwrap();
+    for user in &users {
+        assert_eq!(
+            CHECKOUT_FLOW.get(&Context::new().with_user(user)),
+            Checkout::Express
+        );
+    }
+    g.delivered();
+    let again = toggles::experiment::results(NAME).unwrap();
+    let exposed: Vec<u64> = again.arms.iter().map(|a| a.exposed).collect();
+    let before: Vec<u64> = results.arms.iter().map(|a| a.exposed).collect();
+    assert_eq!(exposed, before, "first exposures stand");
+}

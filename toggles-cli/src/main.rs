@@ -11,8 +11,10 @@ mod fleet;
 mod plural;
 mod progress;
 mod report;
+mod results;
 mod show;
 mod source;
+mod variant;
 mod write;
 
 use std::process::ExitCode;
@@ -50,6 +52,11 @@ enum Command {
     Set(write::SetArgs),
     /// Replace a flag's rule: percentage, targeting, gates, guard.
     Flag(Box<write::FlagArgs>),
+    /// Replace a variant toggle's rule: the experiment's coverage and weights, pins, gates.
+    Variant(Box<variant::Args>),
+    /// An experiment's results per arm: units exposed, conversions per goal, rates with their
+    /// 95% intervals, and the difference from the control.
+    Results(results::Args),
     /// Delete a toggle's stored state, so its compiled default applies again.
     Reset(write::ResetArgs),
 }
@@ -71,6 +78,8 @@ fn main() -> ExitCode {
         Command::Audit(args) => audit::run(&cli.store, args),
         Command::Set(args) => write::set(&cli.store, args),
         Command::Flag(args) => write::flag(&cli.store, args),
+        Command::Variant(args) => variant::run(&cli.store, args),
+        Command::Results(args) => results::run(&cli.store, args),
         Command::Reset(args) => write::reset(&cli.store, args),
     };
     match result {

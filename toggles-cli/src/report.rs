@@ -8,7 +8,7 @@ use comfy_table::presets::NOTHING;
 use comfy_table::{ContentArrangement, Table};
 use serde_json::Value as Json;
 use toggles_runtime::fleet::{DriftKind, FleetReport, FleetToggle};
-use toggles_runtime::rules::FlagRule;
+use toggles_runtime::rules::{FlagRule, VariantRule};
 use toggles_runtime::Kind;
 
 use crate::fleet::{self, FleetArgs};
@@ -226,6 +226,8 @@ pub(crate) fn state(t: &FleetToggle) -> String {
     let kind = t.declaration.as_ref().map(|d| d.kind);
     match (kind, value) {
         (Some(Kind::Switch), Json::Bool(on)) => (if *on { "on" } else { "off" }).to_owned(),
+        (Some(Kind::Variant), rule) => serde_json::from_value::<VariantRule>(rule.clone())
+            .map_or_else(|_| rule.to_string(), |r| variant_summary(&r)),
         (Some(Kind::Flag), rule) | (None, rule @ Json::Object(_)) => {
             serde_json::from_value::<FlagRule>(rule.clone())
                 .map_or_else(|_| rule.to_string(), |r| rule_summary(&r))
@@ -234,24 +236,81 @@ pub(crate) fn state(t: &FleetToggle) -> String {
     }
 }
 
-/// A flag rule in a few words.
-pub(crate) fn rule_summary(rule: &FlagRule) -> String {
+/// A rule's gates in a few words: `inactive`, `window`, `env prod`, `requires x`, `if region`.
+fn gates<'r>(
+    active: bool,
+    window: bool,
+    environments: &[String],
+    requires: &[String],
+    constraints: impl Iterator<Item = &'r String>,
+) -> Vec<String> {
     let mut parts = Vec::new();
-    if !rule.active {
+    if !active {
         parts.push("inactive".to_owned());
     }
-    if rule.from.is_some() || rule.until.is_some() {
+    if window {
         parts.push("window".to_owned());
     }
-    if !rule.environments.is_empty() {
-        parts.push(format!("env {}", rule.environments.join(",")));
+    if !environments.is_empty() {
+        parts.push(format!("env {}", environments.join(",")));
     }
-    for r in &rule.requires {
-        parts.push(format!("requires {r}"));
+    parts.extend(requires.iter().map(|r| format!("requires {r}")));
+    parts.extend(constraints.map(|attribute| format!("if {attribute}")));
+    parts
+}
+
+/// A variant rule in a few words: `50% in · one_page 5000, express 5000 · users→express 1 ·
+/// tracked`.
+pub(crate) fn variant_summary(rule: &VariantRule) -> String {
+    let mut parts = gates(
+        rule.active,
+        rule.from.is_some() || rule.until.is_some(),
+        &rule.environments,
+        &rule.requires,
+        rule.constraints.keys(),
+    );
+    for (what, pins) in [("sites", &rule.sites), ("users", &rule.users)] {
+        for (arm, ids) in pins {
+            parts.push(format!("{what}→{arm} {}", ids.len()));
+        }
     }
-    for attribute in rule.constraints.keys() {
-        parts.push(format!("if {attribute}"));
+    for g in &rule.groups {
+        for (arm, ids) in &g.arms {
+            parts.push(format!("{} groups→{arm} {}", g.kind, ids.len()));
+        }
     }
+    if let Some(arm) = &rule.everyone {
+        parts.push(format!("everyone {arm}"));
+    }
+    if let Some(c) = rule.coverage {
+        let weights: Vec<String> = rule
+            .weights
+            .iter()
+            .filter(|(_, w)| **w > 0)
+            .map(|(arm, w)| format!("{arm} {w}"))
+            .collect();
+        parts.push(format!("{c}% in"));
+        parts.push(weights.join(", "));
+    }
+    if rule.track {
+        parts.push("tracked".to_owned());
+    }
+    if parts.is_empty() {
+        "empty rule (the control)".to_owned()
+    } else {
+        parts.join(" · ")
+    }
+}
+
+/// A flag rule in a few words.
+pub(crate) fn rule_summary(rule: &FlagRule) -> String {
+    let mut parts = gates(
+        rule.active,
+        rule.from.is_some() || rule.until.is_some(),
+        &rule.environments,
+        &rule.requires,
+        rule.constraints.keys(),
+    );
     let count = |what: &str, on: usize, off: usize| {
         let mut s = Vec::new();
         if on > 0 {

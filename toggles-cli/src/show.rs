@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 
 use anyhow::{bail, Context as _, Result};
 use toggles_runtime::fleet::{FleetReport, FleetToggle};
-use toggles_runtime::rules::FlagRule;
-use toggles_runtime::{Context, Explanation, Kind, OwnedContext};
+use toggles_runtime::rules::{FlagRule, VariantRule};
+use toggles_runtime::{Assignment, Context, Explanation, Kind, OwnedContext};
 
 use crate::fleet::{self, FleetArgs};
 use crate::report;
@@ -81,30 +81,33 @@ pub(crate) fn run(store: &StoreArgs, args: &Args) -> Result<Outcome> {
     let mut out = describe(t);
     if args.has_context() {
         let kind = t.declaration.as_ref().map(|d| d.kind);
-        if kind != Some(Kind::Flag) {
-            bail!(
-                "`{}` is a {}: only a flag's answer depends on the context",
-                t.full_name,
-                kind.map_or_else(
-                    || "toggle no service declares".to_owned(),
-                    |k| k.to_string()
-                )
-            );
-        }
         let mut owned = OwnedContext::new();
         owned.user.clone_from(&args.user);
         owned.site.clone_from(&args.site);
         owned.environment.clone_from(&args.environment);
         owned.groups.clone_from(&args.group);
         owned.attributes.clone_from(&args.attribute);
-        let why = owned.with(|ctx| explain(&report, t, ctx, 0))?;
-        let _ = writeln!(
-            out,
-            "for {}: {} — {}",
-            args.describe_context(),
-            if why.enabled { "on" } else { "off" },
-            why.step
-        );
+        let (answer, step) = match kind {
+            Some(Kind::Flag) => {
+                let why = owned.with(|ctx| explain(&report, t, ctx, 0))?;
+                let answer = if why.enabled { "on" } else { "off" };
+                (answer.to_owned(), why.step)
+            }
+            Some(Kind::Variant) => {
+                let why = owned.with(|ctx| assign(&report, t, ctx))?;
+                let exposed = if why.is_exposure() { ", exposed" } else { "" };
+                (format!("arm `{}`{exposed}", why.arm), why.step)
+            }
+            _ => bail!(
+                "`{}` is a {}: only a flag's or a variant toggle's answer depends on the context",
+                t.full_name,
+                kind.map_or_else(
+                    || "toggle no service declares".to_owned(),
+                    |k| k.to_string()
+                )
+            ),
+        };
+        let _ = writeln!(out, "for {}: {answer} — {step}", args.describe_context());
     }
     print!("{out}");
     Ok(Outcome::Clean)
@@ -183,6 +186,46 @@ fn describe(t: &FleetToggle) -> String {
         let _ = writeln!(out, "  last changed {last} by {by} (first {first})");
     }
     out
+}
+
+/// The arm `t`'s stored variant rule gives `ctx`, by name, its `requires` answered from the
+/// fleet's flags.
+fn assign(report: &FleetReport, t: &FleetToggle, ctx: &Context<'_>) -> Result<Assignment<String>> {
+    let declared = t
+        .declaration
+        .as_ref()
+        .expect("a variant toggle is declared");
+    let rule = match &t.state.value {
+        Some(value) => serde_json::from_value::<VariantRule>(value.clone()).with_context(|| {
+            format!(
+                "the store's rule for `{}` is not a variant rule",
+                t.full_name
+            )
+        })?,
+        None => VariantRule::new(),
+    };
+    let arms: Vec<&str> = declared.arms.iter().map(String::as_str).collect();
+    let control = declared.default.as_str().unwrap_or_default();
+    let failed = RefCell::new(None);
+    let why = rule.explain(&t.full_name, &arms, control, ctx, &|name| {
+        let Some(required) = report.toggles.iter().find(|r| r.full_name == name) else {
+            return false;
+        };
+        explain(report, required, ctx, 1).map_or_else(
+            |e| {
+                failed.borrow_mut().get_or_insert(e);
+                false
+            },
+            |why| why.enabled,
+        )
+    });
+    if let Some(e) = failed.into_inner() {
+        return Err(e);
+    }
+    Ok(Assignment {
+        arm: why.arm.to_owned(),
+        step: why.step,
+    })
 }
 
 /// How `t`'s stored rule answers `ctx`, its `requires` answered from the fleet's other rules.

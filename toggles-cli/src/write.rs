@@ -128,7 +128,7 @@ pub(crate) struct FlagArgs {
     by: Attribution,
 }
 
-fn on_off(s: &str) -> Result<bool, String> {
+pub(crate) fn on_off(s: &str) -> Result<bool, String> {
     match s {
         "on" | "true" => Ok(true),
         "off" | "false" => Ok(false),
@@ -136,7 +136,7 @@ fn on_off(s: &str) -> Result<bool, String> {
     }
 }
 
-fn split(list: &str) -> Vec<String> {
+pub(crate) fn split(list: &str) -> Vec<String> {
     list.split(',')
         .map(str::trim)
         .filter(|s| !s.is_empty())
@@ -153,7 +153,7 @@ fn group(s: &str) -> Result<(String, Vec<String>), String> {
     }
 }
 
-fn constraint(s: &str) -> Result<(String, Vec<String>), String> {
+pub(crate) fn constraint(s: &str) -> Result<(String, Vec<String>), String> {
     match s.split_once('=') {
         Some((name, values)) if !name.is_empty() && !split(values).is_empty() => {
             Ok((name.to_owned(), split(values)))
@@ -215,7 +215,7 @@ impl FlagArgs {
 }
 
 /// The kind the fleet declares `name` as now, or an error suggesting declared names.
-fn kind_of(store: &StoreArgs, opened: &dyn Store, name: &str) -> Result<Kind> {
+pub(crate) fn kind_of(store: &StoreArgs, opened: &dyn Store, name: &str) -> Result<Kind> {
     let published = source::reading(store, "the fleet's declarations", opened.published())?;
     if published.is_empty() {
         bail!(
@@ -271,6 +271,11 @@ pub(crate) fn set(store: &StoreArgs, args: &SetArgs) -> Result<Outcome> {
             args.name,
             args.name
         ),
+        Kind::Variant => bail!(
+            "`{}` is a variant toggle: give its rule with `toggles variant {} --coverage … --weights ARM=W,…`",
+            args.name,
+            args.name
+        ),
         _ => bail!(
             "`{}` is of a kind this version of the command does not know: use the version of \
              toggles that declares it",
@@ -282,12 +287,18 @@ pub(crate) fn set(store: &StoreArgs, args: &SetArgs) -> Result<Outcome> {
 
 pub(crate) fn flag(store: &StoreArgs, args: &FlagArgs) -> Result<Outcome> {
     let opened = store.open()?;
-    if kind_of(store, opened.as_ref(), &args.name)? != Kind::Flag {
-        bail!(
+    match kind_of(store, opened.as_ref(), &args.name)? {
+        Kind::Flag => {}
+        Kind::Variant => bail!(
+            "`{}` is a variant toggle: give its rule with `toggles variant {} --coverage … --weights ARM=W,…`",
+            args.name,
+            args.name
+        ),
+        _ => bail!(
             "`{}` is not a flag: set a switch or a setting with `toggles set {} VALUE`",
             args.name,
             args.name
-        );
+        ),
     }
     apply(
         store,
@@ -304,7 +315,7 @@ pub(crate) fn reset(store: &StoreArgs, args: &ResetArgs) -> Result<Outcome> {
 }
 
 /// Writes `change`, printing the audit entry, or every problem of a refused write.
-fn apply(
+pub(crate) fn apply(
     store: &StoreArgs,
     opened: &dyn Store,
     change: &Change,

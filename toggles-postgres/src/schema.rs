@@ -63,6 +63,22 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE {s}.entries DROP CONSTRAINT IF EXISTS entries_section_check;
      ALTER TABLE {s}.entries ADD CONSTRAINT entries_section_check
          CHECK (section ~ '^[a-z][a-z_]*$');",
+    // 7: experiments: each unit's first exposure to a variant toggle (its arm), and each
+    //    unit's conversions on its goals.
+    "CREATE TABLE {s}.exposed (
+         toggle text NOT NULL,
+         unit text NOT NULL,
+         arm text NOT NULL,
+         at timestamptz NOT NULL,
+         PRIMARY KEY (toggle, unit)
+     );
+     CREATE TABLE {s}.converted (
+         toggle text NOT NULL,
+         unit text NOT NULL,
+         goal text NOT NULL,
+         at timestamptz NOT NULL,
+         PRIMARY KEY (toggle, unit, goal)
+     );",
 ];
 
 /// A schema name the store accepts: lower-case letters, digits and `_`, starting with a letter,

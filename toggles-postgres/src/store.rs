@@ -10,10 +10,12 @@ use postgres::{Client, Config, GenericClient, Row};
 use serde_json::Value as Json;
 use toggles_runtime::fleet::Declared;
 use toggles_runtime::store::{
+    ArmCounts, Converted, Counts, ExperimentCounts, Exposed, Section, Snapshot,
+};
+use toggles_runtime::store::{
     AuditEntry, AuditQuery, Declarations, History, OnChange, Published, Service, Store, StoreError,
     WriteError, FORGET_AFTER,
 };
-use toggles_runtime::store::{Counts, Section, Snapshot};
 use toggles_runtime::Timestamp;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -606,6 +608,93 @@ impl Store for PostgresStore {
             count(2)?,
             count(3)?,
         )))
+    }
+
+    /// One statement per batch; a unit the schema already holds for the toggle keeps its
+    /// first arm, whichever instance saw it first.
+    fn record_exposures(&self, exposures: &[Exposed]) -> Result<bool, StoreError> {
+        if exposures.is_empty() {
+            return Ok(true);
+        }
+        let q = &self.inner.quoted;
+        let toggles: Vec<&str> = exposures.iter().map(|e| e.toggle.as_str()).collect();
+        let units: Vec<&str> = exposures.iter().map(|e| e.unit.as_str()).collect();
+        let arms: Vec<&str> = exposures.iter().map(|e| e.arm.as_str()).collect();
+        let at: Vec<SystemTime> = exposures.iter().map(|e| SystemTime::from(e.at)).collect();
+        self.inner.with(|client| {
+            client.execute(
+                &format!(
+                    "INSERT INTO {q}.exposed (toggle, unit, arm, at)
+                     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])
+                     ON CONFLICT (toggle, unit) DO NOTHING"
+                ),
+                &[&toggles, &units, &arms, &at],
+            )?;
+            Ok(true)
+        })
+    }
+
+    /// One statement per batch; a unit converts on a goal once.
+    fn record_conversions(&self, conversions: &[Converted]) -> Result<bool, StoreError> {
+        if conversions.is_empty() {
+            return Ok(true);
+        }
+        let q = &self.inner.quoted;
+        let toggles: Vec<&str> = conversions.iter().map(|c| c.toggle.as_str()).collect();
+        let units: Vec<&str> = conversions.iter().map(|c| c.unit.as_str()).collect();
+        let goals: Vec<&str> = conversions.iter().map(|c| c.goal.as_str()).collect();
+        let at: Vec<SystemTime> = conversions.iter().map(|c| SystemTime::from(c.at)).collect();
+        self.inner.with(|client| {
+            client.execute(
+                &format!(
+                    "INSERT INTO {q}.converted (toggle, unit, goal, at)
+                     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])
+                     ON CONFLICT (toggle, unit, goal) DO NOTHING"
+                ),
+                &[&toggles, &units, &goals, &at],
+            )?;
+            Ok(true)
+        })
+    }
+
+    /// Two grouped queries: units per arm, and converted units per arm and goal, joined to
+    /// their first exposure.
+    fn experiment_counts(&self, toggle: &str) -> Result<Option<ExperimentCounts>, StoreError> {
+        let q = &self.inner.quoted;
+        let (exposed, converted) = self.inner.with(|client| {
+            let exposed = client.query(
+                &format!("SELECT arm, count(*) FROM {q}.exposed WHERE toggle = $1 GROUP BY arm"),
+                &[&toggle],
+            )?;
+            let converted = client.query(
+                &format!(
+                    "SELECT e.arm, c.goal, count(*) FROM {q}.converted c
+                     JOIN {q}.exposed e ON e.toggle = c.toggle AND e.unit = c.unit
+                     WHERE c.toggle = $1 AND c.at >= e.at
+                     GROUP BY e.arm, c.goal"
+                ),
+                &[&toggle],
+            )?;
+            Ok((exposed, converted))
+        })?;
+        if exposed.is_empty() {
+            return Ok(None);
+        }
+        let count = |row: &Row, i: usize| -> Result<u64, StoreError> {
+            let n: i64 = self.inner.get(row, i)?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        };
+        let mut counts = ExperimentCounts::new();
+        for row in &exposed {
+            let arm: String = self.inner.get(row, 0)?;
+            counts.insert(arm, ArmCounts::new(count(row, 1)?, []));
+        }
+        for row in &converted {
+            let (arm, goal): (String, String) = (self.inner.get(row, 0)?, self.inner.get(row, 1)?);
+            let n = count(row, 2)?;
+            counts.entry(arm).or_default().converted.insert(goal, n);
+        }
+        Ok(Some(counts))
     }
 
     fn watch(&self, on_change: OnChange) -> Result<(), StoreError> {

@@ -785,3 +785,71 @@ fn variant_rules_and_sections_of_newer_versions_are_kept() {
         .collect();
     assert_eq!(sections, ["schedules", "switches", "variants"]);
 }
+
+#[test]
+fn experiments_count_each_unit_once_across_instances() {
+    use toggles::experiment::{Converted, Exposed};
+    let Some(schema) = schema("experiments") else {
+        return;
+    };
+    let _s = serial();
+    let (one, two) = (store(&schema), store(&schema));
+    let t = |s: i64| toggles::Timestamp::from_unix_seconds(1_800_000_000 + s);
+    let toggle = "checkout.checkout_flow";
+    // Two instances saw unit 1; the first to record it keeps its arm.
+    one.record_exposures(&[
+        Exposed::new(toggle, "1", "classic", t(0)),
+        Exposed::new(toggle, "2", "one_page", t(0)),
+    ])
+    .unwrap();
+    two.record_exposures(&[
+        Exposed::new(toggle, "1", "one_page", t(5)),
+        Exposed::new(toggle, "3", "one_page", t(5)),
+    ])
+    .unwrap();
+    two.record_conversions(&[
+        Converted::new(toggle, "1", "purchase", t(10)),
+        // Before its exposure: not a conversion of the experiment.
+        Converted::new(toggle, "3", "purchase", t(1)),
+        // Never exposed.
+        Converted::new(toggle, "4", "purchase", t(10)),
+    ])
+    .unwrap();
+    one.record_conversions(&[
+        Converted::new(toggle, "1", "purchase", t(20)),
+        Converted::new(toggle, "2", "signup", t(20)),
+    ])
+    .unwrap();
+    let counts = one.experiment_counts(toggle).unwrap().unwrap();
+    assert_eq!(counts["classic"].exposed, 1);
+    assert_eq!(counts["classic"].converted["purchase"], 1, "unit 1, once");
+    assert_eq!(counts["one_page"].exposed, 2);
+    assert_eq!(counts["one_page"].converted.get("purchase"), None);
+    assert_eq!(counts["one_page"].converted["signup"], 1);
+    assert_eq!(one.experiment_counts("checkout.other").unwrap(), None);
+
+    // Through an installation: a tracked check's exposure reaches the results.
+    let toggles = Installer::new(store(&schema))
+        .without_exposure_thread()
+        .install()
+        .unwrap();
+    let rule = toggles::rules::VariantRule::new()
+        .coverage(100.0)
+        .weight("one_page", 1)
+        .track(true);
+    toggles::write(
+        Change::variant("checkout.checkout_flow", rule)
+            .by("ana")
+            .because("experiment"),
+    )
+    .unwrap();
+    let ctx = Context::new().with_user("42");
+    assert_eq!(CHECKOUT_FLOW.get(&ctx), Checkout::OnePage);
+    CHECKOUT_FLOW.convert(&ctx, "purchase");
+    toggles.drain_exposures();
+    let results = toggles::experiment::results(toggle).unwrap();
+    let one_page = results.arms.iter().find(|a| a.arm == "one_page").unwrap();
+    assert_eq!(one_page.exposed, 3);
+    let purchase = results.goals.iter().position(|g| g == "purchase").unwrap();
+    assert_eq!(one_page.goals[purchase].converted, 1, "unit 42");
+}

@@ -68,8 +68,9 @@ pub mod store {
     pub use crate::declare::Counts;
     pub use crate::state::Refusal;
     pub use crate::stores::{
-        AuditEntry, AuditQuery, Declarations, Declared, DeclaredAt, FileStore, History,
-        MemoryStore, OnChange, Published, Service, Store, StoreError, WriteError, FORGET_AFTER,
+        ArmCounts, AuditEntry, AuditQuery, Converted, Declarations, Declared, DeclaredAt,
+        ExperimentCounts, Exposed, FileStore, History, MemoryStore, OnChange, Published, Service,
+        Store, StoreError, WriteError, FORGET_AFTER,
     };
     pub use crate::targeting::Timestamp;
 }
@@ -89,12 +90,17 @@ pub mod fleet {
     pub use crate::targeting::Timestamp;
 }
 
-/// Experiments: the exposures of tracked variant toggles, and who receives them.
+/// Experiments: the exposures of tracked variant toggles and who receives them, the units'
+/// conversions, and the results per arm.
 pub mod experiment {
+    pub use crate::reports::{
+        results, ArmResult, Comparison, GoalResult, Results, ResultsError, CONFIDENCE,
+    };
     pub use crate::state::{
         Exposure, ExposureCounts, Subscriber, TracingSubscriber, EXPOSURE_BUFFER, EXPOSURE_TICK,
         EXPOSURE_WINDOW, UNIT_ROOM,
     };
+    pub use crate::stores::{ArmCounts, Converted, ExperimentCounts, Exposed};
     pub use crate::targeting::{Assignment, Step, Timestamp};
 }
 

@@ -176,6 +176,27 @@ pub fn small_fleet() -> Vec<Declarations> {
     )]
 }
 
+/// The small fleet and a checkout service declaring a variant toggle, `checkout.checkout_flow`
+/// (arms `classic`, the control, `one_page` and `express`).
+pub fn experiment_fleet() -> Vec<Declarations> {
+    let mut fleet = small_fleet();
+    let flow = serde_json::from_value::<Declared>(json!({
+        "full_name": "checkout.checkout_flow", "kind": "variant", "value_type": "Checkout",
+        "default": "classic", "arms": ["classic", "one_page", "express"],
+        "description": "Try the one-page and express checkouts.", "life": "temporary",
+        "remove_by": "2030-03-01", "justification": null, "created": null,
+        "owner": "team-checkout", "use_cases": [], "tickets": null, "warning": null,
+        "source": { "crate": "checkout", "crate_version": "2.0.0", "module_path": "checkout",
+                    "file": "src/flow.rs", "line": 7, "column": 1 }
+    }))
+    .expect("a declaration");
+    fleet.push(Declarations::new(
+        Service::new("checkout", "2.0.0"),
+        vec![flow],
+    ));
+    fleet
+}
+
 /// A file store at `dir/toggles.json` to which `fleet` was published; its `--store` argument.
 pub fn file_store(dir: &Path, fleet: &[Declarations]) -> String {
     let path = dir.join("toggles.json");

@@ -1,13 +1,17 @@
 //! Layer 6, report: each toggle's live state — what the store holds for it, and who changed it
-//! when, from the audit log read on demand — the registry's JSON report, and the fleet report
-//! built from a shared store alone.
+//! when, from the audit log read on demand — the registry's JSON report, the fleet report
+//! built from a shared store alone, and experiments' results.
 
 mod fleet;
 mod json;
 mod live;
+mod results;
 
 pub use self::fleet::{
     Declarer, Drift, DriftKind, FleetReport, FleetService, FleetState, FleetToggle,
 };
 pub use self::json::{DuplicateReport, Report, ToggleReport};
 pub use self::live::{undeclared, Live, LiveSource};
+pub use self::results::{
+    results, ArmResult, Comparison, GoalResult, Results, ResultsError, CONFIDENCE,
+};

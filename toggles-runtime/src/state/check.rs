@@ -183,6 +183,42 @@ impl<E: Variants> Variant<E> {
         })
     }
 
+    /// Records that the unit of `ctx` (its user id, or the rule's `stickiness` attribute)
+    /// reached `goal` — a purchase, a sign-up — for the experiment's results: each unit
+    /// converts on a goal once, and counts for the arm it was first exposed to, if it was
+    /// exposed before. Only a tracked rule's units are counted; a unit the rule cannot identify,
+    /// or a toggle without a tracked rule, records nothing.
+    ///
+    /// Off the path of the request as an exposure is: it hands the conversion to the
+    /// installation's exposure thread, which records it in the store.
+    ///
+    /// ```
+    /// use toggles::{toggle, Context, Variant, Variants};
+    ///
+    /// #[derive(Clone, Copy, Debug, PartialEq, Variants)]
+    /// enum Checkout { Classic, OnePage }
+    ///
+    /// /// Try the one-page checkout against the classic one.
+    /// #[toggle(namespace = "checkout", life = "temporary", remove_by = "2030-03-01")]
+    /// static CHECKOUT_FLOW: Variant<Checkout> = Checkout::Classic;
+    ///
+    /// let ctx = Context::new().with_user("42");
+    /// let _flow = CHECKOUT_FLOW.get(&ctx);
+    /// // ... the user pays:
+    /// CHECKOUT_FLOW.convert(&ctx, "purchase");
+    /// ```
+    pub fn convert(&self, ctx: &Context<'_>, goal: &'static str) {
+        let id = self.id.load(Ordering::Relaxed);
+        retained::with(ctx.generation(), |compiled| {
+            let Some(Entry::Variant(rule)) = compiled.and_then(|c| c.entry(id)) else {
+                return;
+            };
+            if let Some(unit) = rule.unit(ctx).filter(|_| rule.tracks()) {
+                exposure::convert(id, goal, unit, rule.seed(unit));
+            }
+        });
+    }
+
     /// The full evaluation, handed to `answer` with the step that decided (`None` for a test
     /// override); with `expose`, a unit a tracked experiment drew is an exposure.
     fn decide<R>(

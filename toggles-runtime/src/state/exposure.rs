@@ -23,7 +23,8 @@ use std::time::Duration;
 use crossbeam_queue::ArrayQueue;
 
 use crate::declare::{registry, Cells};
-use crate::state::retained;
+use crate::state::{installed_store, retained};
+use crate::stores::{Converted, Exposed};
 use crate::targeting::{Step, Timestamp};
 
 /// How many exposures wait for the drain at most; past that they are dropped and counted.
@@ -110,10 +111,12 @@ pub struct ExposureCounts {
     pub unit_too_long: u64,
 }
 
-/// One exposure as a check leaves it: fixed size, no allocation.
+/// One exposure (or, with a `goal`, one conversion) as a check leaves it: fixed size, no
+/// allocation.
 #[derive(Clone, Copy)]
 struct Slot {
     toggle: u32,
+    goal: Option<&'static str>,
     arm: u8,
     bucket: u16,
     coverage: u16,
@@ -198,6 +201,24 @@ fn stripe() -> usize {
 /// window. Never blocks, never allocates: a full buffer drops it and counts.
 #[inline]
 pub(crate) fn offer(toggle: u32, arm: u8, unit: &str, seed: u64, (bucket, coverage): (u16, u16)) {
+    hand_over(toggle, None, arm, unit, seed, (bucket, coverage));
+}
+
+/// Hands the conversion of `unit` (whose draw gave `seed`) on `goal` of the toggle at registry
+/// id `toggle` to the drain, as [`offer`] hands an exposure.
+pub(crate) fn convert(toggle: u32, goal: &'static str, unit: &str, seed: u64) {
+    hand_over(toggle, Some(goal), 0, unit, seed, (0, 0));
+}
+
+#[inline]
+fn hand_over(
+    toggle: u32,
+    goal: Option<&'static str>,
+    arm: u8,
+    unit: &str,
+    seed: u64,
+    (bucket, coverage): (u16, u16),
+) {
     if !DRAINING.load(Ordering::Relaxed) {
         return;
     }
@@ -205,11 +226,14 @@ pub(crate) fn offer(toggle: u32, arm: u8, unit: &str, seed: u64, (bucket, covera
         return;
     };
     let at = buffer.clock.load(Ordering::Relaxed);
-    // The seed is a hash of the unit under the toggle's salt; the toggle and the arm go in too.
+    // The seed is a hash of the unit under the toggle's salt; the toggle, the arm and the goal
+    // (by address: a literal's) go in too.
     let epoch = EPOCH.load(Ordering::Relaxed);
+    let goal_key = goal.map_or(0, |g| g.as_ptr() as u64);
     let key = seed
         ^ (epoch << 40 | u64::from(toggle) << 8 | u64::from(arm))
-            .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        ^ goal_key.wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
     let window = buffer.window.load(Ordering::Relaxed);
     // Which window `at` falls in, to the low bits: a repeat in the same one was handed over.
     #[allow(clippy::cast_sign_loss)]
@@ -234,6 +258,7 @@ pub(crate) fn offer(toggle: u32, arm: u8, unit: &str, seed: u64, (bucket, covera
     }
     let mut slot = Slot {
         toggle,
+        goal,
         arm,
         bucket,
         coverage,
@@ -257,12 +282,26 @@ pub(crate) fn offer(toggle: u32, arm: u8, unit: &str, seed: u64, (bucket, covera
     }
 }
 
+/// What a slot hands over, for the exact deduplication: an exposure to an arm, or a
+/// conversion on a goal.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Handed {
+    Arm(u8),
+    Goal(&'static str),
+}
+
+/// The most exposures, and the most conversions, kept for a store that is down; past that the
+/// oldest are let go (and a warning says so).
+const UNRECORDED: usize = 100_000;
+
 /// The drain's side: the subscribers, the exact deduplication, the counts.
 #[derive(Default)]
 struct Drain {
     subscribers: Vec<Arc<dyn Subscriber>>,
-    /// When each `(toggle, arm, unit)` was last delivered, in unix microseconds.
-    delivered_at: HashMap<(u32, u8, Box<str>), i64>,
+    /// When each `(toggle, arm or goal, unit)` was last delivered, in unix microseconds.
+    delivered_at: HashMap<(u32, Handed, Box<str>), i64>,
+    /// What the installed store has not accepted yet (it was down): recorded at the next drain.
+    unrecorded: (Vec<Exposed>, Vec<Converted>),
     /// When `delivered_at` last let go of what fell out of the window.
     pruned_at: i64,
     delivered: u64,
@@ -316,18 +355,30 @@ pub(crate) fn drain() -> usize {
         return 0;
     };
     let mut batch = Vec::new();
+    let mut converted = Vec::new();
     while let Some(slot) = buffer.queue.pop() {
         let unit = String::from_utf8_lossy(&slot.unit[..usize::from(slot.len)]);
-        let key = (slot.toggle, slot.arm, Box::<str>::from(unit.as_ref()));
+        let handed = slot.goal.map_or(Handed::Arm(slot.arm), Handed::Goal);
+        let key = (slot.toggle, handed, Box::<str>::from(unit.as_ref()));
         if let Some(last) = drain.delivered_at.get(&key) {
             if slot.at.saturating_sub(*last) < window {
-                drain.deduplicated += 1;
+                drain.deduplicated += u64::from(slot.goal.is_none());
                 continue;
             }
         }
         drain.delivered_at.insert(key, slot.at);
-        if let Some(exposure) = exposure_of(&slot, unit.into_owned()) {
-            batch.push(exposure);
+        match slot.goal {
+            Some(goal) => {
+                if let Some(toggle) = registry().by_id(slot.toggle) {
+                    let at = Timestamp::from_unix_micros(slot.at);
+                    converted.push(Converted::new(toggle.full_name(), unit, goal, at));
+                }
+            }
+            None => {
+                if let Some(exposure) = exposure_of(&slot, unit.into_owned()) {
+                    batch.push(exposure);
+                }
+            }
         }
     }
     if now.saturating_sub(drain.pruned_at) > window / 4 {
@@ -346,7 +397,15 @@ pub(crate) fn drain() -> usize {
     }
     drain.delivered += batch.len() as u64;
     let subscribers = drain.subscribers.clone();
+    let (mut exposed, mut conversions) = std::mem::take(&mut drain.unrecorded);
     drop(state);
+    exposed.extend(
+        batch
+            .iter()
+            .map(|e| Exposed::new(e.toggle, e.unit.clone(), e.arm, e.at)),
+    );
+    conversions.extend(converted);
+    record(exposed, conversions);
     if !batch.is_empty() {
         for subscriber in &subscribers {
             let delivered = catch_unwind(AssertUnwindSafe(|| subscriber.exposed(&batch)));
@@ -356,6 +415,52 @@ pub(crate) fn drain() -> usize {
         }
     }
     batch.len()
+}
+
+/// Records exposures and conversions in the installed store, for results; what it does not
+/// accept waits for the next drain.
+fn record(exposed: Vec<Exposed>, conversions: Vec<Converted>) {
+    if exposed.is_empty() && conversions.is_empty() {
+        return;
+    }
+    let Some(store) = installed_store() else {
+        return;
+    };
+    let exposed = match store.record_exposures(&exposed) {
+        Ok(_) => Vec::new(),
+        Err(e) => {
+            tracing::warn!(error = %e, "toggles: exposures not recorded in the store yet; retried at the next drain");
+            exposed
+        }
+    };
+    let conversions = match store.record_conversions(&conversions) {
+        Ok(_) => Vec::new(),
+        Err(e) => {
+            tracing::warn!(error = %e, "toggles: conversions not recorded in the store yet; retried at the next drain");
+            conversions
+        }
+    };
+    if let Some(drain) = drain_state().as_mut() {
+        let (late_exposed, late_converted) = std::mem::take(&mut drain.unrecorded);
+        drain.unrecorded = (
+            newest(exposed, late_exposed),
+            newest(conversions, late_converted),
+        );
+    }
+}
+
+/// `kept` and then `late`, the oldest let go past [`UNRECORDED`].
+fn newest<T>(mut kept: Vec<T>, mut late: Vec<T>) -> Vec<T> {
+    kept.append(&mut late);
+    if kept.len() > UNRECORDED {
+        let over = kept.len() - UNRECORDED;
+        tracing::warn!(
+            let_go = over,
+            "toggles: the store has been down too long: the oldest unrecorded exposures or conversions are let go"
+        );
+        kept.drain(..over);
+    }
+    kept
 }
 
 /// The exposure a slot describes; `None` for a toggle the registry no longer has at its id.

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use crate::compile::Snapshot;
 use crate::stores::{
-    AuditEntry, AuditQuery, Declarations, OnChange, Published, Store, StoreError, WriteError,
-    FORGET_AFTER,
+    AuditEntry, AuditQuery, Converted, Declarations, ExperimentCounts, Experiments, Exposed,
+    OnChange, Published, Store, StoreError, WriteError, FORGET_AFTER,
 };
 use crate::targeting::Timestamp;
 
@@ -76,6 +76,9 @@ struct Inner {
     /// from it, so nothing written between a load and the poll's start is missed.
     seen: Mutex<Option<Read>>,
     watchers: Mutex<Vec<OnChange>>,
+    /// The experiments' exposures and conversions, kept in memory by this handle: a file
+    /// store's experiment results are its process's.
+    experiments: Mutex<Experiments>,
 }
 
 /// What reading the store's file gave: its bytes, or the kind of error.
@@ -117,6 +120,7 @@ impl FileStore {
             poll,
             seen: Mutex::new(None),
             watchers: Mutex::new(Vec::new()),
+            experiments: Mutex::default(),
         };
         if !inner.path.exists() {
             let _lock = inner.lock()?;
@@ -235,6 +239,12 @@ impl Inner {
 
     /// The published declarations; none if the file is missing, and none (with a warning) if
     /// it does not parse, since the next publish rewrites it whole.
+    fn experiments(&self) -> std::sync::MutexGuard<'_, Experiments> {
+        self.experiments
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
     fn fleet(&self) -> Vec<Published> {
         let Ok(bytes) = fs::read(&self.fleet_path) else {
             return Vec::new();
@@ -360,6 +370,20 @@ impl Store for FileStore {
             known = Published::record_seen(fleet, instance, at, self.forget_after);
         })?;
         Ok(known)
+    }
+
+    fn record_exposures(&self, exposures: &[Exposed]) -> Result<bool, StoreError> {
+        self.inner.experiments().record_exposures(exposures);
+        Ok(true)
+    }
+
+    fn record_conversions(&self, conversions: &[Converted]) -> Result<bool, StoreError> {
+        self.inner.experiments().record_conversions(conversions);
+        Ok(true)
+    }
+
+    fn experiment_counts(&self, toggle: &str) -> Result<Option<ExperimentCounts>, StoreError> {
+        Ok(self.inner.experiments().counts(toggle))
     }
 
     fn published(&self) -> Result<Vec<Published>, StoreError> {

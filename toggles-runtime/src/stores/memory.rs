@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use crate::compile::Snapshot;
 use crate::stores::{
-    AuditEntry, AuditQuery, Declarations, History, OnChange, Published, Store, StoreError,
-    WriteError, FORGET_AFTER,
+    AuditEntry, AuditQuery, Converted, Declarations, ExperimentCounts, Experiments, Exposed,
+    History, OnChange, Published, Store, StoreError, WriteError, FORGET_AFTER,
 };
 use crate::targeting::Timestamp;
 
@@ -57,6 +57,7 @@ struct Inner {
     /// Oldest first.
     audit: Vec<AuditEntry>,
     fleet: Vec<Published>,
+    experiments: Experiments,
 }
 
 impl MemoryStore {
@@ -157,6 +158,20 @@ impl Store for MemoryStore {
             at,
             self.forget_after,
         ))
+    }
+
+    fn record_exposures(&self, exposures: &[Exposed]) -> Result<bool, StoreError> {
+        self.inner().experiments.record_exposures(exposures);
+        Ok(true)
+    }
+
+    fn record_conversions(&self, conversions: &[Converted]) -> Result<bool, StoreError> {
+        self.inner().experiments.record_conversions(conversions);
+        Ok(true)
+    }
+
+    fn experiment_counts(&self, toggle: &str) -> Result<Option<ExperimentCounts>, StoreError> {
+        Ok(self.inner().experiments.counts(toggle))
     }
 
     fn published(&self) -> Result<Vec<Published>, StoreError> {

@@ -2,6 +2,7 @@
 //! to them — the [`Store`] contract, and the memory and file backends.
 
 mod declarations;
+mod experiments;
 mod file;
 mod memory;
 mod roster;
@@ -10,6 +11,8 @@ mod store;
 pub use self::declarations::{
     Declarations, Declared, DeclaredAt, Published, Service, FORGET_AFTER,
 };
+pub(crate) use self::experiments::Experiments;
+pub use self::experiments::{ArmCounts, Converted, ExperimentCounts, Exposed};
 pub use self::file::FileStore;
 pub use self::memory::MemoryStore;
 pub(crate) use self::roster::Roster;

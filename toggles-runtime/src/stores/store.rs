@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 
 use crate::compile::{Invalid, Revision, Snapshot};
 use crate::declare::Counts;
-use crate::stores::{Declarations, Published};
+use crate::stores::{Converted, Declarations, ExperimentCounts, Exposed, Published};
 use crate::targeting::Timestamp;
 
 /// Called by a store whenever its contents may have changed.
@@ -132,6 +132,30 @@ pub trait Store: Send + Sync + 'static {
     /// that keeps none.
     fn outcomes(&self, toggle: &str, since: Timestamp) -> Result<Option<Counts>, StoreError> {
         let _ = (toggle, since);
+        Ok(None)
+    }
+
+    /// Adds units exposed to an arm of a tracked experiment, for its results. A unit the store
+    /// already holds for the toggle keeps its first arm, so results count each unit once, in
+    /// the arm it was first drawn into. Returns whether the store keeps them: the default keeps
+    /// nothing and returns `false`.
+    fn record_exposures(&self, exposures: &[Exposed]) -> Result<bool, StoreError> {
+        let _ = exposures;
+        Ok(false)
+    }
+
+    /// Adds units' conversions on the goals of experiments: a unit converts on a goal once.
+    /// Returns whether the store keeps them (the default keeps nothing).
+    fn record_conversions(&self, conversions: &[Converted]) -> Result<bool, StoreError> {
+        let _ = conversions;
+        Ok(false)
+    }
+
+    /// The counts of the experiment of `toggle`, per arm: units exposed, and of those, units
+    /// that converted on each goal at or after their exposure. `None` from a store that keeps
+    /// none, or holds no exposure of the toggle.
+    fn experiment_counts(&self, toggle: &str) -> Result<Option<ExperimentCounts>, StoreError> {
+        let _ = toggle;
         Ok(None)
     }
 }
@@ -472,6 +496,15 @@ macro_rules! forward_store {
             }
             fn outcomes(&self, toggle: &str, since: Timestamp) -> Result<Option<Counts>, StoreError> {
                 (**self).outcomes(toggle, since)
+            }
+            fn record_exposures(&self, exposures: &[Exposed]) -> Result<bool, StoreError> {
+                (**self).record_exposures(exposures)
+            }
+            fn record_conversions(&self, conversions: &[Converted]) -> Result<bool, StoreError> {
+                (**self).record_conversions(conversions)
+            }
+            fn experiment_counts(&self, toggle: &str) -> Result<Option<ExperimentCounts>, StoreError> {
+                (**self).experiment_counts(toggle)
             }
         }
     )*};

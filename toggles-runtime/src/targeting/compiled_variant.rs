@@ -116,6 +116,11 @@ impl CompiledVariant {
         self.track
     }
 
+    /// The seed of `unit`'s draw under this rule's salt.
+    pub(crate) fn seed(&self, unit: &str) -> u64 {
+        draw(&self.salt, unit).1
+    }
+
     /// The unit `ctx` is drawn by: its user id, or the `stickiness` attribute.
     pub(crate) fn unit<'c>(&self, ctx: &Context<'c>) -> Option<&'c str> {
         match &self.stickiness {

@@ -1,0 +1,50 @@
+//! The examples run and say what they should: `cargo test` builds them beside the tests, and
+//! these run the built binaries.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The built example `name`: `target/<profile>/examples/<name>`, beside this test's own
+/// `target/<profile>/deps/`.
+fn example(name: &str) -> PathBuf {
+    let test = std::env::current_exe().expect("the test binary's path");
+    let profile = test
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("target/<profile>/deps");
+    profile.join("examples").join(name)
+}
+
+#[test]
+fn the_experiment_example_prints_its_results() {
+    let path = example("experiment");
+    assert!(
+        path.exists(),
+        "{} is not built: `cargo test` builds the examples",
+        path.display()
+    );
+    let run = Command::new(&path).output().unwrap();
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        out.contains("qa-1 gets OnePage: the user is listed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("20000 exposures delivered to the subscriber"),
+        "{out}"
+    );
+    assert!(out.contains("0 dropped"), "{out}");
+    let row = |arm: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(arm))
+            .unwrap_or_else(|| panic!("no {arm} row: {out}"))
+    };
+    assert!(row("classic").contains("(control)"), "{out}");
+    assert!(row("one_page").contains(" pts ["), "{out}");
+    assert!(row("one_page").contains("(significant)"), "{out}");
+}
