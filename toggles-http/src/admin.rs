@@ -15,11 +15,12 @@ use serde::Deserialize;
 use sha2::Sha256;
 use toggles_runtime::policy::{may_change, Principal};
 use toggles_runtime::report::{audit, undeclared, Live, LiveSource};
-use toggles_runtime::rules::{FlagRule, GroupTargets};
+use toggles_runtime::rules::{FlagRule, GroupTargets, VariantRule};
 use toggles_runtime::store::AuditQuery;
 use toggles_runtime::{registry, Change, Date, Kind, Revision, StoreError, ToggleInfo, WriteError};
 
 use crate::api::blocking;
+use crate::experiment;
 use crate::Shared;
 
 /// The cookie that carries a browser's bearer token.
@@ -204,20 +205,26 @@ pub(crate) struct EditForm {
     revision: Option<String>,
     on: Option<String>,
     value: Option<String>,
-    active: Option<String>,
-    everyone: Option<String>,
+    pub(crate) active: Option<String>,
+    pub(crate) everyone: Option<String>,
     percent: Option<String>,
     users_on: Option<String>,
     users_off: Option<String>,
     sites_on: Option<String>,
     sites_off: Option<String>,
     groups: Option<String>,
-    environments: Option<String>,
-    requires: Option<String>,
-    constraints: Option<String>,
+    pub(crate) environments: Option<String>,
+    pub(crate) requires: Option<String>,
+    pub(crate) constraints: Option<String>,
+    /// A variant toggle's: the experiment's coverage, its weights (`arm: weight` lines), its
+    /// pins (`users arm: ids` lines), whether it is tracked.
+    pub(crate) coverage: Option<String>,
+    pub(crate) weights: Option<String>,
+    pub(crate) pins: Option<String>,
+    pub(crate) track: Option<String>,
 }
 
-fn list_of(text: Option<&str>) -> Vec<String> {
+pub(crate) fn list_of(text: Option<&str>) -> Vec<String> {
     text.unwrap_or("")
         .split(',')
         .map(str::trim)
@@ -294,28 +301,31 @@ fn rule_of(form: &EditForm, stored: FlagRule) -> Result<FlagRule, Vec<String>> {
         }
     }
     rule.groups = groups;
-    for line in form
-        .constraints
-        .as_deref()
-        .unwrap_or("")
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-    {
+    rule.constraints = constraints_of(form.constraints.as_deref(), &mut problems);
+    if problems.is_empty() {
+        Ok(rule)
+    } else {
+        Err(problems)
+    }
+}
+
+/// `region: US, RO`, a line each, as constraints; a line that is not one goes to `problems`.
+pub(crate) fn constraints_of(
+    text: Option<&str>,
+    problems: &mut Vec<String>,
+) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut constraints = std::collections::BTreeMap::new();
+    for line in text.unwrap_or("").lines().filter(|l| !l.trim().is_empty()) {
         match line.split_once(':') {
             Some((attribute, values)) => {
-                rule.constraints
-                    .insert(attribute.trim().to_owned(), list_of(Some(values)));
+                constraints.insert(attribute.trim().to_owned(), list_of(Some(values)));
             }
             None => problems.push(format!(
                 "`{line}` is not a constraint line: write `region: US, RO`"
             )),
         }
     }
-    if problems.is_empty() {
-        Ok(rule)
-    } else {
-        Err(problems)
-    }
+    constraints
 }
 
 fn lines_of_groups(rule: &FlagRule) -> String {
@@ -360,6 +370,9 @@ fn edit_form(
                 Kind::Setting => {
                     label { "value (" (info.value_type()) ") "
                         input name="value" value=(form.and_then(|f| f.value.clone()).unwrap_or_else(|| match &live.value { serde_json::Value::String(s) => s.clone(), v => v.to_string() })); }
+                }
+                Kind::Variant => {
+                    (experiment::form_fields(info, &serde_json::from_value(live.value.clone()).unwrap_or_default(), form))
                 }
                 _ => {
                     label { input type="checkbox" name="active" value="1" checked[current.active]; " active (off: the flag is off for everyone)" }
@@ -422,6 +435,12 @@ fn toggle_page(
             (edit_form(info, &live, &session.map(|s| csrf(shared, s)).unwrap_or_default(), problems, form))
         } @else if who.is_some() {
             p.readonly { "You may not change this toggle." }
+        }
+        @if info.kind() == Kind::Variant {
+            @match toggles_runtime::experiment::results(info.full_name()) {
+                Ok(results) => (experiment::results_section(&results)),
+                Err(e) => { h2 id="results" { "Results" } p { (e) } }
+            }
         }
         h2 { "History" }
         table id="history" {
@@ -506,6 +525,14 @@ pub(crate) async fn edit(
                 let text = form.value.clone().unwrap_or_default();
                 let value = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
                 Ok(Change::setting(&name, value))
+            }
+            Kind::Variant => {
+                let live = match info.live() {
+                    Ok(live) => live,
+                    Err(e) => return unavailable(&e, "../"),
+                };
+                let stored: VariantRule = serde_json::from_value(live.value).unwrap_or_default();
+                experiment::rule_of(&form, stored).map(|rule| Change::variant(&name, rule))
             }
             // This program's registry holds only kinds its runtime knows.
             _ => {

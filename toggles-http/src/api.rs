@@ -10,8 +10,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value as JsonValue};
+use toggles_runtime::experiment::{Results, ResultsError};
 use toggles_runtime::report::Report;
-use toggles_runtime::rules::FlagRule;
+use toggles_runtime::rules::{FlagRule, VariantRule};
 use toggles_runtime::store::AuditQuery;
 use toggles_runtime::{registry, Change, Date, Revision, StoreError, WriteError};
 
@@ -150,6 +151,28 @@ pub(crate) async fn toggle(
     .await?
 }
 
+/// `GET /toggles/{name}/results`: the experiment's results per arm
+/// ([`Results`](toggles_runtime::experiment::Results)); 404 for a name that is not a variant
+/// toggle of this service, 503 when the store cannot be read.
+pub(crate) async fn results(Path(name): Path<String>) -> Result<Json<Results>, Failure> {
+    blocking(move || {
+        toggles_runtime::experiment::results(&name)
+            .map(Json)
+            .map_err(|e| match e {
+                ResultsError::NotAVariant(_) => {
+                    Failure::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+                }
+                ResultsError::Store(e) => unavailable(&e),
+                other => Failure::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    other.to_string(),
+                ),
+            })
+    })
+    .await?
+}
+
 /// The revision an `If-Match` header names (`"0123456789abcdef"`, quoted as an entity tag; a
 /// weak `W/` one is taken too), if there is one.
 fn if_match(headers: &HeaderMap) -> Result<Option<Revision>, Failure> {
@@ -180,12 +203,14 @@ pub(crate) struct WriteBody {
     reason: String,
 }
 
-/// `{"switch": true}`, `{"flag": {...rule...}}`, `{"setting": 5}` or `"reset"`.
+/// `{"switch": true}`, `{"flag": {...rule...}}`, `{"variant": {...rule...}}`, `{"setting": 5}`
+/// or `"reset"`.
 #[derive(Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum ChangeBody {
     Switch(bool),
     Flag(Box<FlagRule>),
+    Variant(Box<VariantRule>),
     Setting(JsonValue),
     Reset,
 }
@@ -224,6 +249,7 @@ pub(crate) async fn write(
     let change = match body.change {
         ChangeBody::Switch(on) => Change::switch(name, on),
         ChangeBody::Flag(rule) => Change::flag(name, *rule),
+        ChangeBody::Variant(rule) => Change::variant(name, *rule),
         ChangeBody::Setting(value) => Change::setting(name, value),
         ChangeBody::Reset => Change::reset(name),
     };

@@ -31,8 +31,14 @@
 //!   "next": { "skip": 20, "limit": 20 } }
 //! ```
 //!
+//! **`GET /{name}/results`** — a variant toggle's experiment results per arm: the JSON of
+//! [`Results`](toggles_runtime::experiment::Results) (units exposed, conversions per goal,
+//! rates with their 95% intervals, the difference from the control); `404` for a name that is
+//! not a variant toggle of this service.
+//!
 //! **`POST /{name}`** with `Authorization: Bearer <token>` and
 //! `{"change": {"flag": {"percent": 50}}, "reason": "error rate flat"}` (or `{"switch": false}`,
+//! `{"variant": {"coverage": 50, "weights": {"one_page": 5000, "express": 5000}}}`,
 //! `{"setting": 5000000}`, `"reset"`), and optionally `If-Match: "<revision>"` (the `ETag` of the
 //! `GET` the change was decided on; a weak `W/` tag is taken too): compare-and-set, checked
 //! inside the store's transaction.
@@ -68,10 +74,14 @@
 //! switch, a setting), `DEFAULT` (the compiled default), `TEST_OVERRIDE`. An unknown key answers
 //! `404 {"errorCode": "FLAG_NOT_FOUND"}`; a context whose reserved fields are malformed
 //! (`"groups": 3`) `400 {"errorCode": "INVALID_CONTEXT"}`. Settings evaluate to their typed value, their variant its text.
+//! A variant toggle evaluates to its arm's name, as value and variant (`SPLIT` for a unit the
+//! experiment drew, `TARGETING_MATCH` for a pinned one; metadata `arms` lists them all), and a
+//! unit a tracked experiment draws is exposed, as a check in the service exposes it.
 
 mod admin;
 mod api;
 mod auth;
+mod experiment;
 mod ofrep;
 
 use std::sync::Arc;
@@ -134,6 +144,7 @@ pub fn router(config: Config) -> Router {
         .route("/admin/t/{name}", get(admin::toggle).post(admin::edit))
         .route("/", get(api::report))
         .route("/{name}", get(api::toggle).post(api::write))
+        .route("/{name}/results", get(api::results))
         .route("/ofrep/v1/evaluate/flags", post(ofrep::bulk))
         .route("/ofrep/v1/evaluate/flags/{key}", post(ofrep::one))
         .layer(DefaultBodyLimit::max(config.body_limit))

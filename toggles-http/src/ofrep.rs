@@ -32,6 +32,10 @@ fn metadata(info: &ToggleInfo) -> JsonValue {
     if let Some(remove_by) = m.remove_by() {
         metadata["remove_by"] = json!(remove_by.to_string());
     }
+    let arms = info.toggle().arms();
+    if !arms.is_empty() {
+        metadata["arms"] = json!(arms.join(","));
+    }
     metadata
 }
 
@@ -58,6 +62,17 @@ fn evaluate(key: &str, ctx: &Context<'_>) -> (StatusCode, JsonValue) {
             (
                 json!(why.enabled),
                 variant.to_owned(),
+                why.step.openfeature_reason(),
+            )
+        }
+        Kind::Variant => {
+            // As the typed check answers: a unit a tracked experiment draws is exposed.
+            let why = info
+                .assign(ctx)
+                .expect("a toggle of kind `variant` assigns");
+            (
+                json!(why.arm),
+                why.arm.to_owned(),
                 why.step.openfeature_reason(),
             )
         }

@@ -158,6 +158,10 @@ fn metadata(info: &ToggleInfo) -> FlagMetadata {
     if let Some(remove_by) = m.remove_by() {
         metadata = metadata.with_value("remove_by", remove_by.to_string());
     }
+    let arms = info.toggle().arms();
+    if !arms.is_empty() {
+        metadata = metadata.with_value("arms", arms.join(","));
+    }
     metadata
 }
 
@@ -240,11 +244,36 @@ impl FeatureProvider for TogglesProvider {
         })
     }
 
+    /// A string setting's value, or a variant toggle's arm for the context, by name (as value
+    /// and variant; the reason `SPLIT` for a unit the experiment drew, `TARGETING_MATCH` for a
+    /// pinned one). A unit a tracked experiment draws is exposed, as the typed check exposes
+    /// it.
     async fn resolve_string_value(
         &self,
         flag_key: &str,
-        _evaluation_context: &EvaluationContext,
+        evaluation_context: &EvaluationContext,
     ) -> EvaluationResult<ResolutionDetails<String>> {
+        let info = find(flag_key)?;
+        if info.kind() == Kind::Variant {
+            let why = if evaluation_context.custom_fields.is_empty() {
+                let mut ctx = Context::new();
+                if let Some(user) = &evaluation_context.targeting_key {
+                    ctx = ctx.with_user(user);
+                }
+                info.assign(&ctx)
+            } else {
+                let owned = context::owned(evaluation_context)
+                    .map_err(|e| error(EvaluationErrorCode::InvalidContext, e.to_string()))?;
+                owned.with(|ctx| info.assign(ctx))
+            }
+            .ok_or_else(|| mismatch(info, "string"))?;
+            return Ok(self.details(
+                info,
+                why.arm.to_owned(),
+                why.arm.to_owned(),
+                reason(&why.step),
+            ));
+        }
         self.resolve_setting(flag_key, "string", |value| match value {
             Value::Str(s) => Some(s.to_owned()),
             _ => None,

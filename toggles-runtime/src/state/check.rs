@@ -9,8 +9,8 @@ use crate::declare::{
     Variants, ARM_SHIFT, OFF, ON, STORED,
 };
 use crate::state::{exposure, overrides, retained};
-use crate::targeting::CompiledRule;
 use crate::targeting::{Assignment, Context, Decided, Explanation, RuleNames, Step};
+use crate::targeting::{CompiledRule, CompiledVariant};
 
 /// What the compiled state in force holds for the toggle whose registry id is in `id`: for the
 /// slow paths that answer from the newest state rather than a context's.
@@ -110,6 +110,34 @@ impl Flag {
                 None => answer(self.default, Some((Some(rule), Decided::Default))),
             }
         })
+    }
+}
+
+/// Hands over the exposure of `ctx`'s unit if the tracked `rule` of the toggle at registry id
+/// `id` drew it into arm `arm`.
+#[inline]
+fn expose_drawn(
+    rule: &CompiledVariant,
+    id: u32,
+    arm: u8,
+    decided: Decided,
+    seed: u64,
+    ctx: &Context<'_>,
+) {
+    if !rule.tracks() {
+        return;
+    }
+    if let (
+        Decided::Split {
+            bucket: Some(b),
+            coverage,
+        },
+        Some(unit),
+    ) = (decided, rule.unit(ctx))
+    {
+        if b < coverage {
+            exposure::offer(id, arm, unit, seed, (b, coverage));
+        }
     }
 }
 
@@ -287,8 +315,9 @@ impl ToggleInfo {
     }
 
     /// A variant toggle's arm for `ctx`, by name, and the step that decided it, found through
-    /// the registry; `None` for the other kinds. Test overrides are seen only through the typed
-    /// static ([`Variant::explain`]).
+    /// the registry, as [`Variant::get`] gives it: a unit a tracked experiment draws is
+    /// exposed (for protocols that serve arms to clients, like OFREP). `None` for the other
+    /// kinds. Test overrides are seen only through the typed static.
     ///
     /// ```
     /// use toggles::{registry, toggle, Context, Variant, Variants};
@@ -304,6 +333,16 @@ impl ToggleInfo {
     /// assert_eq!(info.assign(&Context::new()).unwrap().arm, "classic");
     /// ```
     pub fn assign(&self, ctx: &Context<'_>) -> Option<Assignment<&'static str>> {
+        self.arm_for(ctx, true)
+    }
+
+    /// [`assign`](Self::assign), for diagnostics: nobody is exposed, as
+    /// [`Variant::explain`] exposes nobody.
+    pub fn explain_arm(&self, ctx: &Context<'_>) -> Option<Assignment<&'static str>> {
+        self.arm_for(ctx, false)
+    }
+
+    fn arm_for(&self, ctx: &Context<'_>, expose: bool) -> Option<Assignment<&'static str>> {
         let Cells::Variant(cells) = self.toggle().cells() else {
             return None;
         };
@@ -311,7 +350,10 @@ impl ToggleInfo {
         Some(retained::with(ctx.generation(), |compiled| {
             let (arm, step) = match compiled.and_then(|c| c.entry(id)) {
                 Some(Entry::Variant(rule)) => {
-                    let (arm, decided) = rule.evaluate(ctx, &|id| required(id, ctx));
+                    let (arm, decided, seed) = rule.evaluate_drawn(ctx, &|id| required(id, ctx));
+                    if expose {
+                        expose_drawn(rule, id, arm, decided, seed, ctx);
+                    }
                     (usize::from(arm), Step::of(decided, Some(&**rule)))
                 }
                 _ => (cells.control, Step::Default),
