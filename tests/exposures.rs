@@ -4,34 +4,20 @@
 //! `feature_flag.evaluation` event by the tracing subscriber. The store and the buffer are
 //! process-wide, so these tests take turns (`serial`).
 
+#[path = "support/checkout.rs"]
+mod checkout;
 mod support;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use checkout::{Checkout, CHECKOUT_FLOW, NAME};
 use support::store::serial;
 use toggles::experiment::{Exposure, TracingSubscriber, EXPOSURE_BUFFER};
 use toggles::rules::bucket::draw;
 use toggles::rules::VariantRule;
 use toggles::store::MemoryStore;
-use toggles::{toggle, Change, Context, Installer, Step, Variant, Variants};
-
-/// The checkout flows under test.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Variants)]
-pub enum Checkout {
-    /// The control.
-    Classic,
-    /// Everything on one page.
-    OnePage,
-    /// Pay with a saved card.
-    Express,
-}
-
-/// Try the one-page and express checkouts against the classic one.
-#[toggle(namespace = "checkout", life = "temporary", remove_by = "2030-03-01")]
-pub static CHECKOUT_FLOW: Variant<Checkout> = Checkout::Classic;
-
-const NAME: &str = "checkout.checkout_flow";
+use toggles::{Change, Context, Installer, Step, Variants};
 
 type Seen = Arc<Mutex<Vec<Exposure>>>;
 

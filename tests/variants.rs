@@ -3,39 +3,25 @@
 //! the arms in the registry, the report and the published declarations. The store is
 //! process-wide, so these tests take turns (`serial`).
 
+#[path = "support/checkout.rs"]
+mod checkout;
 mod support;
 
 use std::sync::{Arc, MutexGuard};
 
+use checkout::{Checkout, CHECKOUT_FLOW, NAME};
 use proptest::prelude::*;
 use support::store::serial;
 use toggles::rules::bucket::draw;
 use toggles::rules::{FlagRule, VariantRule};
 use toggles::store::{FileStore, MemoryStore, Snapshot, Store};
 use toggles::{
-    registry, toggle, Change, Context, Flag, Kind, Step, Timestamp, Variant, Variants, WriteError,
+    registry, toggle, Change, Context, Flag, Kind, Step, Timestamp, Variants, WriteError,
 };
-
-/// The checkout flows under test.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Variants)]
-pub enum Checkout {
-    /// Cart, address, payment: the control.
-    Classic,
-    /// Everything on one page.
-    OnePage,
-    /// Pay with a saved card.
-    Express,
-}
-
-/// Try the one-page and express checkouts against the classic one.
-#[toggle(namespace = "checkout", life = "temporary", remove_by = "2030-03-01")]
-pub static CHECKOUT_FLOW: Variant<Checkout> = Checkout::Classic;
 
 /// The new payment form, which the checkout experiment needs.
 #[toggle(namespace = "checkout", life = "temporary", remove_by = "2030-03-01")]
 static NEW_PAYMENTS: Flag;
-
-const NAME: &str = "checkout.checkout_flow";
 
 /// A store installed for one test, which keeps other tests out until dropped.
 struct Installed {

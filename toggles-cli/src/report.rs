@@ -8,7 +8,7 @@ use comfy_table::presets::NOTHING;
 use comfy_table::{ContentArrangement, Table};
 use serde_json::Value as Json;
 use toggles_runtime::fleet::{DriftKind, FleetReport, FleetToggle};
-use toggles_runtime::rules::{FlagRule, VariantRule};
+use toggles_runtime::rules::{FlagRule, Guard, VariantRule};
 use toggles_runtime::Kind;
 
 use crate::fleet::{self, FleetArgs};
@@ -236,6 +236,24 @@ pub(crate) fn state(t: &FleetToggle) -> String {
     }
 }
 
+/// A guard's limits in a few words: `off if errors > 5%` for a flag, `an arm dropped if errors
+/// > the control + 5 points` for a variant toggle.
+fn guard_limits(g: &Guard, what: &str, against: &str) -> String {
+    let mut limits = Vec::new();
+    if let Some(rate) = g.max_error_rate {
+        limits.push(format!("errors > {rate}%"));
+    }
+    if let Some(margin) = g.max_margin {
+        limits.push(format!("errors > {against} + {margin} points"));
+    }
+    let verb = if what == "off" {
+        "off if"
+    } else {
+        "an arm dropped if"
+    };
+    format!("{verb} {}", limits.join(" or "))
+}
+
 /// A rule's gates in a few words: `inactive`, `window`, `env prod`, `requires x`, `if region`.
 fn gates<'r>(
     active: bool,
@@ -295,6 +313,15 @@ pub(crate) fn variant_summary(rule: &VariantRule) -> String {
     if rule.track {
         parts.push("tracked".to_owned());
     }
+    if !rule.dropped.is_empty() {
+        parts.push(format!("dropped {}", rule.dropped.join(",")));
+    }
+    if let Some(g) = &rule.guard {
+        parts.push(format!(
+            "guarded: {}",
+            guard_limits(g, "an arm", "the control")
+        ));
+    }
     if parts.is_empty() {
         "empty rule (the control)".to_owned()
     } else {
@@ -337,14 +364,7 @@ pub(crate) fn rule_summary(rule: &FlagRule) -> String {
         parts.push(format!("{p}%"));
     }
     if let Some(g) = &rule.guard {
-        let mut limits = Vec::new();
-        if let Some(rate) = g.max_error_rate {
-            limits.push(format!("errors > {rate}%"));
-        }
-        if let Some(margin) = g.max_margin {
-            limits.push(format!("errors > off + {margin} points"));
-        }
-        parts.push(format!("guarded: off if {}", limits.join(" or ")));
+        parts.push(format!("guarded: {}", guard_limits(g, "off", "off")));
     }
     if parts.is_empty() {
         "empty rule (default)".to_owned()

@@ -6,7 +6,7 @@ use toggles_runtime::rules::VariantRule;
 use toggles_runtime::{Change, Kind};
 
 use crate::source::StoreArgs;
-use crate::write::{self, Attribution};
+use crate::write::{self, Attribution, GuardArgs};
 use crate::Outcome;
 
 /// A variant toggle's whole rule: what is not given is not in it. The order it applies in is
@@ -57,6 +57,11 @@ pub(crate) struct Args {
     /// Give everyone the control, whatever else the rule says (the kill switch).
     #[arg(long)]
     inactive: bool,
+    /// Drop these arms to the control (a guard does it by itself when one fails).
+    #[arg(long, value_delimiter = ',', value_name = "ARM,…")]
+    drop: Vec<String>,
+    #[command(flatten)]
+    guard: GuardArgs,
     #[command(flatten)]
     by: Attribution,
 }
@@ -123,6 +128,12 @@ impl Args {
         }
         if let Some(a) = &self.stickiness {
             rule = rule.stickiness(a.clone());
+        }
+        for arm in &self.drop {
+            rule = rule.drop_arm(arm.clone());
+        }
+        if let Some(guard) = self.guard.guard() {
+            rule = rule.guard(guard);
         }
         rule
     }

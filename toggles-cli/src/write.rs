@@ -111,21 +111,46 @@ pub(crate) struct FlagArgs {
     /// Turn the flag off for everyone, whatever else the rule says (the kill switch).
     #[arg(long)]
     inactive: bool,
-    /// Guard: turn the flag off when the "on" arm's error rate is above this percent.
-    #[arg(long, value_name = "PERCENT")]
-    guard_error_rate: Option<f64>,
-    /// Guard: turn the flag off when the "on" arm's error rate is this many points above the
-    /// "off" arm's.
-    #[arg(long, value_name = "POINTS")]
-    guard_margin: Option<f64>,
-    /// The guard's window.
-    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
-    guard_window: std::time::Duration,
-    /// Outcomes an arm needs in the window before the guard judges it.
-    #[arg(long, value_name = "N", default_value_t = 100)]
-    guard_min_requests: u64,
+    #[command(flatten)]
+    guard: GuardArgs,
     #[command(flatten)]
     by: Attribution,
+}
+
+/// A guard: what turns a flag off, or drops a variant toggle's arm to the control.
+#[derive(clap::Args)]
+pub(crate) struct GuardArgs {
+    /// Guard: trip when the "on" arm's (a variant's: each arm's) error rate is above this
+    /// percent.
+    #[arg(long = "guard-error-rate", value_name = "PERCENT")]
+    error_rate: Option<f64>,
+    /// Guard: trip when the "on" arm's (a variant's: an arm's) error rate is this many points
+    /// above the "off" arm's (the control's).
+    #[arg(long = "guard-margin", value_name = "POINTS")]
+    margin: Option<f64>,
+    /// The guard's window.
+    #[arg(long = "guard-window", value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
+    window: std::time::Duration,
+    /// Outcomes an arm needs in the window before the guard judges it.
+    #[arg(long = "guard-min-requests", value_name = "N", default_value_t = 100)]
+    min_requests: u64,
+}
+
+impl GuardArgs {
+    /// The guard given, if one is.
+    pub(crate) fn guard(&self) -> Option<Guard> {
+        let guard = match (self.error_rate, self.margin) {
+            (Some(rate), Some(points)) => Guard::error_rate(rate).max_margin(points),
+            (Some(rate), None) => Guard::error_rate(rate),
+            (None, Some(points)) => Guard::margin(points),
+            (None, None) => return None,
+        };
+        Some(
+            guard
+                .window_secs(self.window.as_secs())
+                .min_requests(self.min_requests),
+        )
+    }
 }
 
 pub(crate) fn on_off(s: &str) -> Result<bool, String> {
@@ -197,18 +222,8 @@ impl FlagArgs {
         if let Some(a) = &self.stickiness {
             rule = rule.stickiness(a.clone());
         }
-        let guard = match (self.guard_error_rate, self.guard_margin) {
-            (Some(rate), Some(points)) => Some(Guard::error_rate(rate).max_margin(points)),
-            (Some(rate), None) => Some(Guard::error_rate(rate)),
-            (None, Some(points)) => Some(Guard::margin(points)),
-            (None, None) => None,
-        };
-        if let Some(guard) = guard {
-            rule = rule.guard(
-                guard
-                    .window_secs(self.guard_window.as_secs())
-                    .min_requests(self.guard_min_requests),
-            );
+        if let Some(guard) = self.guard.guard() {
+            rule = rule.guard(guard);
         }
         rule
     }

@@ -72,6 +72,38 @@ fn a_variant_rule_is_written_shown_and_refused_from_the_terminal() {
         .output()
         .unwrap();
     assert!(stdout(&unchanged).contains("arm `express`"));
+
+    // Guarded, with an arm dropped by hand: its pinned users get the control.
+    let guarded = toggles(&store)
+        .args(["variant", FLOW, "--coverage", "50"])
+        .args(["--weights", "one_page=5000,express=5000"])
+        .args(["--users", "express:qa-1", "--drop", "express"])
+        .args([
+            "--guard-margin",
+            "5",
+            "--reason",
+            "express pay is down",
+            "--actor",
+            "ana",
+        ])
+        .output()
+        .unwrap();
+    assert!(guarded.status.success(), "{}", stderr(&guarded));
+    let show = toggles(&store)
+        .args(["show", FLOW, "--user", "qa-1"])
+        .output()
+        .unwrap();
+    let out = stdout(&show);
+    assert!(
+        out.contains("for user qa-1: arm `classic` — arm `express` was dropped to the control"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "dropped express · guarded: an arm dropped if errors > the control + 5 points"
+        ),
+        "{out}"
+    );
 }
 
 /// 100 of 1,000 on the control against 130 of 1,000: the example worked by hand in the

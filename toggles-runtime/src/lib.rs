@@ -47,8 +47,8 @@ pub mod testing;
 // The root: what declaring, checking, installing and writing need.
 pub use crate::compile::{Change, Invalid, Problem, Revision, RevisionError};
 pub use crate::declare::{
-    registry, Duplicate, Flag, Kind, Life, Meta, Outcome, Registry, Setting, SettingValue, Source,
-    Switch, Toggle, ToggleInfo, Value, Variant, Variants,
+    registry, ArmOutcome, Duplicate, Flag, Kind, Life, Meta, Outcome, Registry, Setting,
+    SettingValue, Source, Switch, Toggle, ToggleInfo, Value, Variant, Variants,
 };
 pub use crate::state::{
     install, status, write, Actor, InstallError, Installation, Installer, Status, WriteRequest,

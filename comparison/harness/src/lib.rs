@@ -85,6 +85,12 @@ pub enum Row {
     OnOffFreshTwoThreads,
     /// [`RolloutFresh`](Row::RolloutFresh) on two threads at once.
     RolloutFreshTwoThreads,
+    /// A multivariate flag: a three-arm experiment (`classic`, `one_page`, `express`, a third
+    /// each, everyone in it), a fresh context per check; the evaluation answers whether the
+    /// user got `one_page`.
+    ArmsFresh,
+    /// [`ArmsFresh`](Row::ArmsFresh) on two threads at once.
+    ArmsFreshTwoThreads,
 }
 
 impl Row {
@@ -98,6 +104,9 @@ impl Row {
         Row::RolloutFreshTwoThreads,
     ];
 
+    /// The multivariate rows, measured by each program on its own after [`ALL`](Row::ALL).
+    pub const ARMS: [Row; 2] = [Row::ArmsFresh, Row::ArmsFreshTwoThreads];
+
     /// The row's label in the table.
     pub fn label(self) -> &'static str {
         match self {
@@ -107,7 +116,14 @@ impl Row {
             Row::RolloutReused => "50% rollout, reused context",
             Row::OnOffFreshTwoThreads => "on/off flag, fresh context, 2 threads",
             Row::RolloutFreshTwoThreads => "50% rollout, fresh context, 2 threads",
+            Row::ArmsFresh => "3-arm experiment, fresh context",
+            Row::ArmsFreshTwoThreads => "3-arm experiment, fresh context, 2 threads",
         }
+    }
+
+    /// Whether the row evaluates the three-arm experiment.
+    pub fn is_arms(self) -> bool {
+        matches!(self, Row::ArmsFresh | Row::ArmsFreshTwoThreads)
     }
 
     /// Whether the row evaluates the rollout (else the on/off flag).
@@ -120,7 +136,9 @@ impl Row {
 
     /// The key every program gives the row's flag.
     pub fn flag_key(self) -> &'static str {
-        if self.is_rollout() {
+        if self.is_arms() {
+            "bench.experiment"
+        } else if self.is_rollout() {
             "bench.rollout"
         } else {
             "bench.onoff"
@@ -135,7 +153,7 @@ impl Row {
     /// How many threads evaluate at once.
     pub fn threads(self) -> usize {
         match self {
-            Row::OnOffFreshTwoThreads | Row::RolloutFreshTwoThreads => 2,
+            Row::OnOffFreshTwoThreads | Row::RolloutFreshTwoThreads | Row::ArmsFreshTwoThreads => 2,
             _ => 1,
         }
     }
@@ -152,15 +170,22 @@ const ROUNDS: usize = 9;
 /// runs [`PER_ROUND`] evaluations, all starting together; the median round's time per
 /// evaluation as the threads saw it on average (so a library that contends across threads shows
 /// it) is reported, and all timed rounds together give allocations per evaluation. Panics (a
-/// wrong row is worse than none) when the on/off flag is not on for every user or the rollout is
-/// not on for 40–60% of them: a peer answering its default would otherwise look fast.
+/// wrong row is worse than none) when the on/off flag is not on for every user, the rollout is
+/// not on for 40–60% of them, or the experiment's `one_page` arm does not get 25–42%: a peer
+/// answering its default would otherwise look fast.
 pub fn measure(library: &str, path: &str, row: Row, evaluate: impl Fn(usize) -> bool + Sync) {
     let mut on = 0usize;
     for i in 0..PER_ROUND {
         on += usize::from(evaluate(black_box(i % USERS)));
     }
     let share_on = on as f64 / PER_ROUND as f64;
-    if row.is_rollout() {
+    if row.is_arms() {
+        assert!(
+            (0.25..=0.42).contains(&share_on),
+            "{library} {path}: the experiment's one_page arm got {:.1}% of users, not about a third",
+            share_on * 100.0
+        );
+    } else if row.is_rollout() {
         assert!(
             (0.4..=0.6).contains(&share_on),
             "{library} {path}: the 50% rollout was on for {:.1}% of users",

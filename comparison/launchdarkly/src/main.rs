@@ -42,6 +42,30 @@ const ROLLOUT: &str = r#"{
   "salt": "bench.rollout"
 }"#;
 
+/// A three-arm experiment: string variations, the fallthrough a rollout of a third each by
+/// context key.
+const EXPERIMENT: &str = r#"{
+  "key": "bench.experiment",
+  "version": 1,
+  "on": true,
+  "targets": [],
+  "rules": [],
+  "prerequisites": [],
+  "fallthrough": {
+    "rollout": {
+      "variations": [
+        { "variation": 0, "weight": 33334 },
+        { "variation": 1, "weight": 33333 },
+        { "variation": 2, "weight": 33333 }
+      ]
+    }
+  },
+  "offVariation": 0,
+  "variations": ["classic", "one_page", "express"],
+  "clientSideAvailability": { "usingMobileKey": false, "usingEnvironmentId": false },
+  "salt": "bench.experiment"
+}"#;
+
 fn context(user: &str) -> Context {
     ContextBuilder::new(user).build().expect("a valid context")
 }
@@ -51,6 +75,8 @@ fn main() {
     data.update(FlagBuilder::new("bench.onoff").variation_for_all(true));
     let rollout: Flag = serde_json::from_str(ROLLOUT).expect("the rollout flag's JSON");
     data.use_preconfigured_flag(rollout);
+    let experiment: Flag = serde_json::from_str(EXPERIMENT).expect("the experiment's JSON");
+    data.use_preconfigured_flag(experiment);
     let config = ConfigBuilder::new("sdk-key-not-used")
         .data_source(&data)
         .event_processor(&NullEventProcessorBuilder::new())
@@ -70,6 +96,12 @@ fn main() {
     );
     let users = users();
 
+    for row in Row::ARMS {
+        let key = row.flag_key();
+        measure("launchdarkly", "str_variation", row, |i| {
+            client.str_variation(&context(&users[i]), key, "classic".to_owned()) == "one_page"
+        });
+    }
     for row in Row::ALL {
         let key = row.flag_key();
         if row.is_fresh() {

@@ -34,10 +34,12 @@ struct InMemoryFlag {
     evaluator: Option<Evaluator>,
 }
 
-/// Appendix A's in-memory provider, for boolean flags.
+/// Appendix A's in-memory provider, for boolean flags and string flags whose variants are
+/// their values (the experiment's arms).
 struct InMemoryProvider {
     metadata: ProviderMetadata,
     flags: HashMap<String, InMemoryFlag>,
+    strings: HashMap<String, Evaluator>,
 }
 
 fn unsupported<T>(flag_key: &str) -> EvaluationResult<T> {
@@ -100,9 +102,18 @@ impl FeatureProvider for InMemoryProvider {
     async fn resolve_string_value(
         &self,
         flag_key: &str,
-        _: &EvaluationContext,
+        evaluation_context: &EvaluationContext,
     ) -> EvaluationResult<ResolutionDetails<String>> {
-        unsupported(flag_key)
+        let Some(evaluate) = self.strings.get(flag_key) else {
+            return unsupported(flag_key);
+        };
+        let variant = evaluate(evaluation_context);
+        Ok(ResolutionDetails {
+            value: variant.to_owned(),
+            variant: Some(variant.to_owned()),
+            reason: Some(EvaluationReason::Split),
+            flag_metadata: None,
+        })
     }
 
     async fn resolve_struct_value(
@@ -114,21 +125,32 @@ impl FeatureProvider for InMemoryProvider {
     }
 }
 
-/// Half the targeting keys "on", by the baseline's SHA-256 bucket.
-fn half_by_targeting_key(context: &EvaluationContext) -> &'static str {
-    let Some(key) = context.targeting_key.as_deref() else {
-        return "off";
-    };
+/// The baseline's SHA-256 bucket of a targeting key under `salt`.
+fn bucket(salt: &[u8], key: &str) -> u64 {
     let digest = Sha256::new()
-        .chain_update(b"bench.rollout:")
+        .chain_update(salt)
         .chain_update(key.as_bytes())
         .finalize();
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
-    if u64::from_be_bytes(first) % 10_000 < 5_000 {
-        "on"
-    } else {
-        "off"
+    u64::from_be_bytes(first) % 10_000
+}
+
+/// Half the targeting keys "on", by the baseline's SHA-256 bucket.
+fn half_by_targeting_key(context: &EvaluationContext) -> &'static str {
+    match context.targeting_key.as_deref() {
+        Some(key) if bucket(b"bench.rollout:", key) < 5_000 => "on",
+        _ => "off",
+    }
+}
+
+/// A third of the targeting keys in each arm, by the baseline's SHA-256 bucket.
+fn thirds_by_targeting_key(context: &EvaluationContext) -> &'static str {
+    match context.targeting_key.as_deref().map(|k| bucket(b"bench.experiment:", k)) {
+        Some(b) if b < 3_334 => "classic",
+        Some(b) if b < 6_667 => "one_page",
+        Some(_) => "express",
+        None => "classic",
     }
 }
 
@@ -154,6 +176,10 @@ fn provider() -> InMemoryProvider {
                 },
             ),
         ]),
+        strings: HashMap::from([(
+            "bench.experiment".to_owned(),
+            thirds_by_targeting_key as Evaluator,
+        )]),
     }
 }
 
@@ -166,6 +192,21 @@ fn main() {
     let provider = provider();
     let users = users();
 
+    for row in Row::ARMS {
+        let key = row.flag_key();
+        measure("open-feature", "client + in-memory provider", row, |i| {
+            let context = EvaluationContext::default().with_targeting_key(users[i].as_str());
+            harness::ready(client.get_string_value(key, Some(&context), None)).expect("a string")
+                == "one_page"
+        });
+        measure("open-feature", "in-memory provider alone", row, |i| {
+            let context = EvaluationContext::default().with_targeting_key(users[i].as_str());
+            harness::ready(provider.resolve_string_value(key, &context))
+                .expect("a string")
+                .value
+                == "one_page"
+        });
+    }
     for row in Row::ALL {
         let key = row.flag_key();
         if row.is_fresh() {

@@ -4,15 +4,16 @@
 //! say how much of the client's cost is the provider's), and the provider alone with flag
 //! metadata (`TogglesProvider::with_flag_metadata`), which is opt-in for what it costs.
 //!
-//! The store is toggles' in-memory store with the two rules written through the normal audited
-//! write, as a service would have them after start-up.
+//! The store is toggles' in-memory store with the rules written through the normal audited
+//! write, as a service would have them after start-up. The experiment is a `Variant` over an
+//! enum of three arms (`get`, and the provider's string evaluation).
 
 use open_feature::provider::FeatureProvider;
 use open_feature::{EvaluationContext, OpenFeature};
 use toggles::openfeature::TogglesProvider;
-use toggles::rules::FlagRule;
+use toggles::rules::{FlagRule, VariantRule};
 use toggles::store::MemoryStore;
-use toggles::{toggle, Change, Context, Flag};
+use toggles::{toggle, Change, Context, Flag, Variant, Variants};
 
 use harness::{measure, users, Counting, Row};
 
@@ -27,6 +28,18 @@ static ONOFF: Flag;
 #[toggle(namespace = "bench", life = "permanent", justification = "comparison")]
 static ROLLOUT: Flag;
 
+/// The three arms of the experiment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Variants)]
+enum Checkout {
+    Classic,
+    OnePage,
+    Express,
+}
+
+/// A three-arm experiment, everyone in it, a third each.
+#[toggle(namespace = "bench", life = "permanent", justification = "comparison")]
+static EXPERIMENT: Variant<Checkout> = Checkout::Classic;
+
 fn main() {
     let _toggles = toggles::install(MemoryStore::new()).expect("install the memory store");
     for (name, rule) in [
@@ -36,6 +49,13 @@ fn main() {
         let change = Change::flag(name, rule).by("comparison").because("set up");
         toggles::write(change).expect("write a rule");
     }
+    let thirds = VariantRule::new()
+        .coverage(100.0)
+        .weight("classic", 3334)
+        .weight("one_page", 3333)
+        .weight("express", 3333);
+    let change = Change::variant("bench.experiment", thirds).by("comparison").because("set up");
+    toggles::write(change).expect("write the experiment's rule");
     let client = pollster::block_on(async {
         let mut api = OpenFeature::singleton_mut().await;
         api.set_provider(TogglesProvider::new()).await;
@@ -45,6 +65,24 @@ fn main() {
     let described = TogglesProvider::new().with_flag_metadata();
     let users = users();
 
+    for row in Row::ARMS {
+        let key = row.flag_key();
+        measure("toggles", "direct", row, |i| {
+            EXPERIMENT.get(&Context::new().with_user(&users[i])) == Checkout::OnePage
+        });
+        measure("toggles", "OpenFeature client + provider", row, |i| {
+            let context = EvaluationContext::default().with_targeting_key(users[i].as_str());
+            harness::ready(client.get_string_value(key, Some(&context), None)).expect("a string")
+                == "one_page"
+        });
+        measure("toggles", "provider alone", row, |i| {
+            let context = EvaluationContext::default().with_targeting_key(users[i].as_str());
+            harness::ready(provider.resolve_string_value(key, &context))
+                .expect("a string")
+                .value
+                == "one_page"
+        });
+    }
     for row in Row::ALL {
         let key = row.flag_key();
         let flag = if row.is_rollout() { &ROLLOUT } else { &ONOFF };

@@ -16,8 +16,9 @@ use harness::{measure, users, Counting, Row};
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
-/// What `GET /api/client/features` would return: an on/off feature (the `default` strategy)
-/// and a 50% rollout by user id (`flexibleRollout`).
+/// What `GET /api/client/features` would return: an on/off feature (the `default` strategy),
+/// a 50% rollout by user id (`flexibleRollout`), and a three-arm experiment: a feature on for
+/// everyone with three variants of equal weight, sticky by user id.
 const FEATURES: &str = r#"{
   "version": 2,
   "features": [
@@ -33,6 +34,19 @@ const FEATURES: &str = r#"{
         "name": "flexibleRollout",
         "parameters": { "rollout": "50", "stickiness": "userId", "groupId": "bench.rollout" }
       }]
+    },
+    {
+      "name": "bench.experiment",
+      "enabled": true,
+      "strategies": [{
+        "name": "flexibleRollout",
+        "parameters": { "rollout": "100", "stickiness": "userId", "groupId": "bench.experiment" }
+      }],
+      "variants": [
+        { "name": "classic", "weight": 334, "weightType": "variable", "stickiness": "userId" },
+        { "name": "one_page", "weight": 333, "weightType": "variable", "stickiness": "userId" },
+        { "name": "express", "weight": 333, "weightType": "variable", "stickiness": "userId" }
+      ]
     }
   ]
 }"#;
@@ -41,6 +55,7 @@ const FEATURES: &str = r#"{
 enum Feature {
     OnOff,
     Rollout,
+    Experiment,
 }
 
 impl FeatureKey for Feature {
@@ -48,6 +63,7 @@ impl FeatureKey for Feature {
         match self {
             Feature::OnOff => "bench.onoff",
             Feature::Rollout => "bench.rollout",
+            Feature::Experiment => "bench.experiment",
         }
     }
 }
@@ -77,6 +93,15 @@ fn main() {
     client.memoize(features).expect("bootstrap the features");
     let users = users();
 
+    for row in Row::ARMS {
+        measure("unleash", "get_variant", row, |i| {
+            let context = Context {
+                user_id: Some(users[i].clone()),
+                ..Context::default()
+            };
+            client.get_variant(Feature::Experiment, &context).name == "one_page"
+        });
+    }
     for row in Row::ALL {
         let feature = if row.is_rollout() {
             Feature::Rollout

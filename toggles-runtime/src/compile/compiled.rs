@@ -237,7 +237,7 @@ fn interpret(
             let rule = VariantRule::deserialize(json)
                 .map_err(|e| vec![format!("is not a variant rule: {e}")])?;
             let (arms, control) = registry.arms(id);
-            let resolved = variant_rule_problems(&rule, &arms, registry)?;
+            let resolved = variant_rule_problems(&rule, (&arms, control), registry)?;
             let rule = CompiledVariant::compile(&rule, name, resolved, &arms, control);
             Ok((Entry::Variant(Arc::new(rule)), true))
         }
@@ -258,10 +258,14 @@ fn flag_problems(
 /// Otherwise the required flags, resolved to registry ids.
 fn variant_rule_problems(
     rule: &VariantRule,
-    arms: &[&str],
+    (arms, control): (&[&str], usize),
     registry: &dyn Catalog,
 ) -> Result<Vec<(u32, String)>, Vec<String>> {
-    resolve_requires(variant_problems(rule, arms), &rule.requires, registry)
+    resolve_requires(
+        variant_problems(rule, arms, control),
+        &rule.requires,
+        registry,
+    )
 }
 
 /// The flags `requires` names as registry ids, in order, if neither they nor the rule have a
@@ -328,9 +332,9 @@ pub(crate) fn change_problems(change: &Change, registry: &dyn Catalog) -> Vec<Pr
     let (checked, survives) = match change {
         Change::Flag { rule, .. } => (flag_problems(rule, registry), round_trips::<FlagRule>(rule)),
         Change::Variant { rule, .. } => {
-            let (arms, _) = registry.arms(id);
+            let (arms, control) = registry.arms(id);
             (
-                variant_rule_problems(rule, &arms, registry),
+                variant_rule_problems(rule, (&arms, control), registry),
                 round_trips::<VariantRule>(rule),
             )
         }

@@ -83,8 +83,19 @@ fn gate_problems(
 /// arm it does not declare (the closest suggested), an id pinned to two arms, a group kind
 /// listed twice or unnamed, a weight over 10,000, a coverage out of range or finer than a basis
 /// point, or a coverage with no weight to draw arms by; and the gates' problems as a flag's.
-pub(super) fn variant_problems(rule: &VariantRule, arms: &[&str]) -> Vec<String> {
+pub(super) fn variant_problems(rule: &VariantRule, arms: &[&str], control: usize) -> Vec<String> {
     let mut problems = Vec::new();
+    if let Some(guard) = &rule.guard {
+        problems.extend(guard.problems());
+    }
+    if let Some(control) = arms
+        .get(control)
+        .filter(|c| rule.dropped.iter().any(|d| d == *c))
+    {
+        problems.push(format!(
+            "`dropped` names `{control}`, the control, which everyone else falls back to: it cannot be dropped"
+        ));
+    }
     for (arm, place) in rule.arms_named() {
         if !arms.contains(&arm) {
             let hint = crate::compile::compiled::closest(arm, arms.iter().copied())

@@ -18,8 +18,8 @@ pub(crate) use self::cached::{published, set_published, EVAL, OFF, ON, SLOW, STO
 pub use self::flag::Flag;
 pub use self::kind::{Kind, Value};
 pub use self::meta::{Life, Meta, MetaParts, Source};
-pub(crate) use self::outcomes::OutcomeCells;
-pub use self::outcomes::{Counts, Outcome};
+pub use self::outcomes::{ArmOutcome, Counts, Outcome};
+pub(crate) use self::outcomes::{ArmOutcomes, OutcomeCells};
 pub use self::registry::{registry, Duplicate, Registry, ToggleInfo};
 pub use self::setting::Setting;
 pub(crate) use self::setting_value::sealed::Refusal;

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
-use crate::declare::Flag;
+use crate::declare::{Flag, Variant, Variants};
 
 /// Stripes per flag: threads spread over them, so two threads rarely add to one cache line.
 const STRIPES: usize = 8;
@@ -39,6 +39,122 @@ impl Outcomes {
             off_ok: sum[2],
             off_err: sum[3],
         }
+    }
+}
+
+/// One arm's counters in one stripe, on a cache line of its own: ok, err.
+#[repr(align(64))]
+#[derive(Default)]
+struct ArmPair([AtomicU64; 2]);
+
+/// A variant toggle's outcome counters per arm since the guard's last tick: a cache line per
+/// arm per stripe, allocated at the toggle's first recorded outcome.
+pub(crate) struct ArmOutcomes {
+    /// `STRIPES` rows of one pair per arm.
+    cells: Box<[ArmPair]>,
+    arms: usize,
+}
+
+impl ArmOutcomes {
+    fn new(arms: usize) -> ArmOutcomes {
+        ArmOutcomes {
+            cells: (0..STRIPES * arms).map(|_| ArmPair::default()).collect(),
+            arms,
+        }
+    }
+
+    #[inline]
+    fn record(&self, arm: usize, ok: bool) {
+        let pair = &self.cells[stripe() * self.arms + arm];
+        pair.0[usize::from(!ok)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Each arm's successes and failures since the last take, reset to zero.
+    pub(crate) fn take(&self) -> Vec<(u64, u64)> {
+        let mut sums = vec![(0, 0); self.arms];
+        for (i, pair) in self.cells.iter().enumerate() {
+            let sum = &mut sums[i % self.arms];
+            sum.0 += pair.0[0].swap(0, Ordering::Relaxed);
+            sum.1 += pair.0[1].swap(0, Ordering::Relaxed);
+        }
+        sums
+    }
+}
+
+/// A variant toggle's counters, allocated on first use.
+pub(crate) type ArmOutcomeCells = OnceLock<ArmOutcomes>;
+
+impl<E: Variants> Variant<E> {
+    /// Records one outcome of code run under arm `arm` (what [`get`](Variant::get) returned
+    /// for the request): `ok` whether the code succeeded. A guard in the toggle's rule
+    /// ([`VariantRule::guard`](crate::rules::VariantRule::guard)) drops an arm to the control
+    /// when it fails too often.
+    ///
+    /// Lock-free and allocation-free after the toggle's first outcome: one relaxed atomic add
+    /// on a counter of this thread's stripe.
+    ///
+    /// ```
+    /// use toggles::{toggle, Context, Variant, Variants};
+    ///
+    /// #[derive(Clone, Copy, Debug, PartialEq, Variants)]
+    /// enum Checkout { Classic, OnePage }
+    ///
+    /// /// Try the one-page checkout against the classic one.
+    /// #[toggle(namespace = "checkout", life = "temporary", remove_by = "2030-03-01")]
+    /// static CHECKOUT_FLOW: Variant<Checkout> = Checkout::Classic;
+    ///
+    /// # fn pay(flow: Checkout) -> Result<(), String> { Ok(()) }
+    /// let arm = CHECKOUT_FLOW.get(&Context::new().with_user("42"));
+    /// let paid = pay(arm);
+    /// CHECKOUT_FLOW.record(arm, paid.is_ok());
+    /// ```
+    #[inline]
+    pub fn record(&self, arm: E, ok: bool) {
+        let outcomes = self
+            .outcomes
+            .get_or_init(|| ArmOutcomes::new(E::ARMS.len()));
+        outcomes.record(arm.index(), ok);
+    }
+
+    /// A guard that records a failure under `arm` when dropped, unless
+    /// [`ArmOutcome::ok`] was called first: an early return or a panic counts as a failure.
+    pub fn outcome(&self, arm: E) -> ArmOutcome<'_, E> {
+        ArmOutcome {
+            variant: self,
+            arm,
+            ok: false,
+        }
+    }
+}
+
+/// An outcome under an arm not yet known: a failure when dropped, unless marked
+/// [`ok`](ArmOutcome::ok). From [`Variant::outcome`].
+#[must_use = "dropping it at once records a failure"]
+pub struct ArmOutcome<'a, E: Variants> {
+    variant: &'a Variant<E>,
+    arm: E,
+    ok: bool,
+}
+
+impl<E: Variants> ArmOutcome<'_, E> {
+    /// Records a success.
+    pub fn ok(mut self) {
+        self.ok = true;
+    }
+}
+
+impl<E: Variants> Drop for ArmOutcome<'_, E> {
+    fn drop(&mut self) {
+        self.variant.record(self.arm, self.ok);
+    }
+}
+
+impl<E: Variants> std::fmt::Debug for ArmOutcome<'_, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArmOutcome")
+            .field("variant", &self.variant.meta().full_name())
+            .field("arm", &self.arm.name())
+            .finish_non_exhaustive()
     }
 }
 

@@ -58,6 +58,8 @@ pub struct VariantCells<'a> {
     /// The control's position among them.
     pub(crate) control: usize,
     pub(crate) value_type: TypeId,
+    /// Outcomes recorded per arm, for the guard.
+    pub(crate) outcomes: &'a crate::declare::outcomes::ArmOutcomeCells,
 }
 
 /// A `Setting<T>`'s cells, with what the runtime needs of `T` behind function pointers.

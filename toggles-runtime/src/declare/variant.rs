@@ -5,6 +5,7 @@ use std::any::TypeId;
 use std::fmt;
 use std::sync::atomic::{AtomicU32, AtomicU64};
 
+use crate::declare::outcomes::ArmOutcomeCells;
 use crate::declare::toggle::{
     sealed::Sealed, Cells, DeclaredWithToggleAttribute, VariantCells, NO_ID,
 };
@@ -95,6 +96,8 @@ pub struct Variant<E: Variants> {
     pub(crate) state: AtomicU64,
     pub(crate) id: AtomicU32,
     pub(crate) overrides: AtomicU32,
+    /// Outcomes recorded per arm for the guard since its last tick.
+    pub(crate) outcomes: ArmOutcomeCells,
 }
 
 /// Bits of a variant's state word below its generation.
@@ -110,6 +113,7 @@ impl<E: Variants> Variant<E> {
             state: AtomicU64::new(OFF as u64),
             id: AtomicU32::new(NO_ID),
             overrides: AtomicU32::new(0),
+            outcomes: ArmOutcomeCells::new(),
         }
     }
 
@@ -150,6 +154,7 @@ impl<E: Variants> Sealed for Variant<E> {
             arms: E::ARMS,
             control: self.default.index(),
             value_type: TypeId::of::<E>(),
+            outcomes: &self.outcomes,
         })
     }
 }

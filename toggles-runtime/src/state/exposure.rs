@@ -343,7 +343,13 @@ pub(crate) fn stop() {
 
 /// Delivers what the buffer holds to the subscribers; returns how many exposures were
 /// delivered. Also moves the clock checks stamp their exposures with.
+///
+/// Drains take turns, delivery included: when one returns, everything handed over before it
+/// began has reached the subscribers, whichever thread drained it (a test's, or the
+/// installation's thread mid-tick).
 pub(crate) fn drain() -> usize {
+    static TURN: Mutex<()> = Mutex::new(());
+    let _turn = TURN.lock().unwrap_or_else(PoisonError::into_inner);
     let Some(buffer) = BUFFER.get() else {
         return 0;
     };

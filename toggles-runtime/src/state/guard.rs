@@ -19,11 +19,11 @@ use std::time::Duration;
 use serde_json::Value as Json;
 
 use crate::compile::{Change, Revision};
-use crate::declare::{registry, Cells, Counts};
+use crate::declare::{registry, ArmOutcomes, Cells, Counts};
 use crate::state::install::{installed, installed_instance};
 use crate::state::retained;
 use crate::stores::{AuditQuery, Store, WriteError};
-use crate::targeting::{FlagRule, Timestamp};
+use crate::targeting::{FlagRule, Guard, Timestamp, VariantRule};
 
 /// How often an installation checks its guards unless told otherwise
 /// ([`Installer::guard_tick`](crate::Installer::guard_tick)). Each tick writes at most one row per
@@ -33,12 +33,36 @@ pub const GUARD_TICK: Duration = Duration::from_secs(10);
 /// The audit log's actor for a guard's write.
 pub const GUARD_ACTOR: &str = "guard";
 
-/// A trip whose write has not landed yet: the flag is off in this process meanwhile.
+/// A trip whose write has not landed yet: the flag is off (or the arm dropped) in this process
+/// meanwhile.
 struct Pending {
+    /// What tripped: a flag, or an arm of a variant toggle.
+    subject: Subject,
     /// The stored rule the guard tripped on: the write goes through only if it is still there.
     rule: Json,
     /// The audit entry's reason.
     reason: String,
+}
+
+/// What a guard watches: a flag (its "on" against its "off"), or one arm of a variant toggle
+/// (against the control).
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Subject {
+    /// The toggle's full name.
+    toggle: String,
+    /// The arm, for a variant toggle's guard, and the control.
+    arm: Option<(String, String)>,
+}
+
+impl Subject {
+    /// The key its counts are kept and shared under: the toggle's name for a flag,
+    /// `name#arm` for an arm.
+    fn key(&self) -> String {
+        match &self.arm {
+            Some((arm, _)) => format!("{}#{arm}", self.toggle),
+            None => self.toggle.clone(),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -68,15 +92,43 @@ pub(crate) fn pending() -> Vec<String> {
     guards().pending.keys().cloned().collect()
 }
 
-/// Turns off, in `snapshot`, every flag whose trip has not landed while the store still holds
-/// the rule it tripped on: what this process puts in force until the write lands.
+/// Turns off, in `snapshot`, every flag (and drops every arm) whose trip has not landed while
+/// the store still holds the rule it tripped on: what this process puts in force until the
+/// write lands.
 pub(crate) fn patch(snapshot: &mut crate::compile::Snapshot) {
     let guards = guards();
-    for (name, pending) in &guards.pending {
-        if let Some(rule) = snapshot.flags.get_mut(name).filter(|r| **r == pending.rule) {
-            if let Some(object) = rule.as_object_mut() {
-                object.insert("active".to_owned(), Json::Bool(false));
+    for pending in guards.pending.values() {
+        let subject = &pending.subject;
+        let section = match subject.arm {
+            Some(_) => &mut snapshot.variants,
+            None => &mut snapshot.flags,
+        };
+        let Some(rule) = section
+            .get_mut(&subject.toggle)
+            .filter(|r| **r == pending.rule)
+        else {
+            continue;
+        };
+        if let Some(tripped) = tripped(&pending.rule, subject) {
+            *rule = tripped;
+        }
+    }
+}
+
+/// The rule `rule` becomes when `subject`'s guard trips: the flag inactive, or the arm dropped.
+fn tripped(rule: &Json, subject: &Subject) -> Option<Json> {
+    match &subject.arm {
+        None => {
+            let mut off = serde_json::from_value::<FlagRule>(rule.clone()).ok()?;
+            off.active = false;
+            serde_json::to_value(off).ok()
+        }
+        Some((arm, _)) => {
+            let mut dropped = serde_json::from_value::<VariantRule>(rule.clone()).ok()?;
+            if !dropped.dropped.contains(arm) {
+                dropped.dropped.push(arm.clone());
             }
+            serde_json::to_value(dropped).ok()
         }
     }
 }
@@ -107,16 +159,17 @@ pub(crate) fn check_guards() -> Vec<String> {
         drain(&mut g, &guarded, now);
         let watched: Vec<Watched> = guarded
             .into_iter()
-            .filter(|(name, _, _)| !g.pending.contains_key(name))
+            .filter(|(subject, _, _)| !g.pending.contains_key(&subject.key()))
             .collect::<Vec<_>>()
             .into_iter()
-            .map(|(name, json, rule)| {
-                let since = window_start(&mut g, &name, &json, &rule, now);
-                let local = local_counts(&g, &name, since);
+            .map(|(subject, json, guard)| {
+                let key = subject.key();
+                let since = window_start(&mut g, &key, &json, &guard, now);
+                let local = local_counts(&g, &key, since);
                 Watched {
-                    name,
+                    subject,
                     json,
-                    rule,
+                    guard,
                     local,
                 }
             })
@@ -142,8 +195,7 @@ pub(crate) fn check_guards() -> Vec<String> {
             }
         }
         for (w, fleet) in watched.into_iter().zip(fleet) {
-            let guard = w.rule.guard.as_ref().expect("filtered on a guard");
-            let Some(trip) = guard.verdict(&fleet.unwrap_or(w.local)) else {
+            let Some(trip) = w.guard.verdict(&fleet.unwrap_or(w.local)) else {
                 continue;
             };
             let scope = if fleet.is_some() {
@@ -151,23 +203,36 @@ pub(crate) fn check_guards() -> Vec<String> {
             } else {
                 "in this process"
             };
+            let what = match &w.subject.arm {
+                Some((arm, control)) => trip.of_arm(arm, control),
+                None => trip.to_string(),
+            };
             let reason = format!(
-                "guard tripped: {trip} over the last {}s {scope}",
-                guard.window_secs
+                "guard tripped: {what} over the last {}s {scope}",
+                w.guard.window_secs
             );
-            tracing::warn!(toggle = %w.name, %reason, "toggles: a guard turned a flag off");
+            let key = w.subject.key();
+            match &w.subject.arm {
+                Some((arm, _)) => {
+                    tracing::warn!(toggle = %w.subject.toggle, %arm, %reason, "toggles: a guard dropped an arm to the control");
+                }
+                None => {
+                    tracing::warn!(toggle = %key, %reason, "toggles: a guard turned a flag off");
+                }
+            }
             g.pending.insert(
-                w.name.clone(),
+                key.clone(),
                 Pending {
+                    subject: w.subject,
                     rule: w.json,
                     reason,
                 },
             );
-            tripped.push(w.name);
+            tripped.push(key);
         }
         g.pending
             .iter()
-            .map(|(name, p)| (name.clone(), p.rule.clone(), p.reason.clone()))
+            .map(|(key, p)| (key.clone(), p.rule.clone(), p.reason.clone()))
             .collect()
     };
     if !tripped.is_empty() {
@@ -175,36 +240,70 @@ pub(crate) fn check_guards() -> Vec<String> {
         crate::state::install::apply_trips();
     }
     if let Some((store, _)) = &installed {
-        for (name, rule, reason) in writes {
-            land(&**store, &name, &rule, &reason);
+        for (key, rule, reason) in writes {
+            land(&**store, &key, &rule, &reason);
         }
     }
     tripped
 }
 
-/// A guarded flag this tick: its rule, and this process's counts in its window.
+/// A guarded flag or arm this tick: the rule it is watched under, its guard, and this
+/// process's counts in its window.
 struct Watched {
-    name: String,
+    subject: Subject,
     json: Json,
-    rule: FlagRule,
+    guard: Guard,
     local: Counts,
 }
 
-/// The guarded rules in force: active, with a guard, as the store holds them.
-fn guarded_rules() -> Vec<(String, Json, FlagRule)> {
+/// The guarded rules in force, as the store holds them: each active flag with a guard, and
+/// each arm of a variant toggle with a guard but the control and the arms already dropped.
+fn guarded_rules() -> Vec<(Subject, Json, Guard)> {
     let Some(compiled) = retained::newest() else {
         return Vec::new();
     };
-    compiled
+    let flags = compiled
         .snapshot
         .flags
         .iter()
         .filter(|(_, json)| json.get("guard").is_some())
         .filter_map(|(name, json)| {
             let rule: FlagRule = serde_json::from_value(json.clone()).ok()?;
-            (rule.active && rule.guard.is_some()).then(|| (name.to_owned(), json.clone(), rule))
+            let guard = rule.guard.filter(|_| rule.active)?;
+            let subject = Subject {
+                toggle: name.to_owned(),
+                arm: None,
+            };
+            Some((subject, json.clone(), guard))
+        });
+    let arms = compiled
+        .snapshot
+        .variants
+        .iter()
+        .filter(|(_, json)| json.get("guard").is_some())
+        .filter_map(|(name, json)| {
+            let rule: VariantRule = serde_json::from_value(json.clone()).ok()?;
+            let guard = rule.guard.clone().filter(|_| rule.active)?;
+            let Cells::Variant(cells) = registry().get(name)?.toggle().cells() else {
+                return None;
+            };
+            let control = cells.arms[cells.control];
+            let watched: Vec<_> = cells
+                .arms
+                .iter()
+                .filter(|arm| **arm != control && !rule.dropped.iter().any(|d| d == *arm))
+                .map(|arm| {
+                    let subject = Subject {
+                        toggle: name.to_owned(),
+                        arm: Some(((*arm).to_owned(), control.to_owned())),
+                    };
+                    (subject, json.clone(), guard.clone())
+                })
+                .collect();
+            Some(watched)
         })
-        .collect()
+        .flatten();
+    flags.chain(arms).collect()
 }
 
 /// Where `name`'s window of this process's counts starts: `window_secs` ago, or when this
@@ -213,7 +312,7 @@ fn window_start(
     g: &mut Guards,
     name: &str,
     json: &Json,
-    rule: &FlagRule,
+    guard: &Guard,
     now: Timestamp,
 ) -> Timestamp {
     let armed_since = match g.armed.get(name) {
@@ -223,8 +322,7 @@ fn window_start(
             now
         }
     };
-    let window = rule.guard.as_ref().map_or(0, |g| g.window_secs);
-    let window = i64::try_from(window).unwrap_or(i64::MAX);
+    let window = i64::try_from(guard.window_secs).unwrap_or(i64::MAX);
     Timestamp::from_unix_seconds(
         now.unix_seconds()
             .saturating_sub(window)
@@ -234,39 +332,68 @@ fn window_start(
 
 /// Takes every flag's counts since the last tick into its window; forgets counts older than
 /// the longest guard's window, and those of flags with no guard.
-fn drain(g: &mut Guards, guarded: &[(String, Json, FlagRule)], now: Timestamp) {
-    let longest: BTreeMap<&str, i64> = guarded
+fn drain(g: &mut Guards, guarded: &[(Subject, Json, Guard)], now: Timestamp) {
+    let longest: BTreeMap<String, i64> = guarded
         .iter()
-        .map(|(name, _, rule)| {
-            let secs = rule.guard.as_ref().map_or(0, |g| g.window_secs);
-            (name.as_str(), i64::try_from(secs).unwrap_or(i64::MAX))
+        .map(|(subject, _, guard)| {
+            let secs = i64::try_from(guard.window_secs).unwrap_or(i64::MAX);
+            (subject.key(), secs)
         })
         .collect();
     for info in registry() {
-        let Cells::Flag(flag) = info.toggle().cells() else {
-            continue;
-        };
-        let counts = flag.take_outcomes();
         let name = info.full_name();
-        let Some(&window) = longest.get(name) else {
-            g.windows.remove(name);
-            continue;
-        };
-        let ticks = g.windows.entry(name.to_owned()).or_default();
-        if !counts.is_empty() {
-            ticks.push_back((now, counts));
-            *g.unshared.entry(name.to_owned()).or_default() += counts;
-        }
-        let oldest = now.unix_seconds().saturating_sub(window);
-        while ticks
-            .front()
-            .is_some_and(|(at, _)| at.unix_seconds() < oldest)
-        {
-            ticks.pop_front();
+        match info.toggle().cells() {
+            Cells::Flag(flag) => keep(g, &longest, name.to_owned(), flag.take_outcomes(), now),
+            Cells::Variant(cells) => {
+                let per_arm = cells
+                    .outcomes
+                    .get()
+                    .map(ArmOutcomes::take)
+                    .unwrap_or_default();
+                let (control_ok, control_err) =
+                    per_arm.get(cells.control).copied().unwrap_or_default();
+                for (i, arm) in cells.arms.iter().enumerate() {
+                    if i == cells.control {
+                        continue;
+                    }
+                    let (ok, err) = per_arm.get(i).copied().unwrap_or_default();
+                    let counts = Counts::new(ok, err, control_ok, control_err);
+                    keep(g, &longest, format!("{name}#{arm}"), counts, now);
+                }
+            }
+            _ => {}
         }
     }
-    g.armed
-        .retain(|name, _| longest.contains_key(name.as_str()));
+    g.armed.retain(|key, _| longest.contains_key(key));
+}
+
+/// Takes `counts` of the guarded subject `key` into its window (and its unshared counts), and
+/// lets go of what fell out of the window; forgets a subject no guard watches.
+fn keep(
+    g: &mut Guards,
+    longest: &BTreeMap<String, i64>,
+    key: String,
+    counts: Counts,
+    now: Timestamp,
+) {
+    let Some(&window) = longest.get(&key) else {
+        g.windows.remove(&key);
+        return;
+    };
+    if !counts.is_empty() {
+        *g.unshared.entry(key.clone()).or_default() += counts;
+    }
+    let ticks = g.windows.entry(key).or_default();
+    if !counts.is_empty() {
+        ticks.push_back((now, counts));
+    }
+    let oldest = now.unix_seconds().saturating_sub(window);
+    while ticks
+        .front()
+        .is_some_and(|(at, _)| at.unix_seconds() < oldest)
+    {
+        ticks.pop_front();
+    }
 }
 
 /// Hands `counts` to the store: `Some(true)` if it keeps outcomes and took them, `Some(false)`
@@ -296,21 +423,20 @@ fn share(
 /// before a person re-enabled the flag stay out of it. `None` when the store cannot say: this
 /// process then decides on its own counts.
 fn fleet_counts(store: &dyn Store, w: &Watched, now: Timestamp) -> Option<Counts> {
-    let window = w.rule.guard.as_ref().map_or(0, |g| g.window_secs);
     let window_start = now
         .unix_seconds()
-        .saturating_sub(i64::try_from(window).unwrap_or(i64::MAX));
+        .saturating_sub(i64::try_from(w.guard.window_secs).unwrap_or(i64::MAX));
     let read = store
-        .audit(&AuditQuery::toggle(&w.name).limit(1))
+        .audit(&AuditQuery::toggle(&w.subject.toggle).limit(1))
         .and_then(|newest| {
             let changed = newest.first().map_or(i64::MIN, |e| e.at.unix_seconds());
             let since = Timestamp::from_unix_seconds(window_start.max(changed));
-            store.outcomes(&w.name, since)
+            store.outcomes(&w.subject.key(), since)
         });
     match read {
         Ok(counts) => counts,
         Err(e) => {
-            tracing::warn!(store = %store.describe(), error = %e, toggle = %w.name, "toggles: the fleet's outcome counts cannot be read; this process decides on its own");
+            tracing::warn!(store = %store.describe(), error = %e, toggle = %w.subject.key(), "toggles: the fleet's outcome counts cannot be read; this process decides on its own");
             None
         }
     }
@@ -325,34 +451,43 @@ fn local_counts(g: &Guards, name: &str, since: Timestamp) -> Counts {
         .fold(Counts::default(), |sum, (_, c)| sum + *c)
 }
 
-/// Writes a trip: `active: false` on the rule it tripped on, by [`GUARD_ACTOR`], if the store
-/// still holds that rule. Landed, or overtaken by another write (another instance's trip, a
-/// person's edit): no longer pending. The store down: pending, retried next tick.
-fn land(store: &dyn Store, name: &str, rule: &Json, reason: &str) {
-    let Ok(mut off) = serde_json::from_value::<FlagRule>(rule.clone()) else {
-        guards().pending.remove(name);
+/// Writes a trip — `active: false` on the flag's rule it tripped on, or the arm added to the
+/// variant rule's `dropped` — by [`GUARD_ACTOR`], if the store still holds that rule. Landed,
+/// or overtaken by another write (another instance's trip, a person's edit): no longer
+/// pending. The store down: pending, retried next tick.
+fn land(store: &dyn Store, key: &str, rule: &Json, reason: &str) {
+    let subject = guards().pending.get(key).map(|p| p.subject.clone());
+    let change = subject.as_ref().and_then(|subject| {
+        let tripped = tripped(rule, subject)?;
+        Some(match subject.arm {
+            Some(_) => Change::variant(&subject.toggle, serde_json::from_value(tripped).ok()?),
+            None => Change::flag(&subject.toggle, serde_json::from_value(tripped).ok()?),
+        })
+    });
+    let Some(change) = change else {
+        guards().pending.remove(key);
         return;
     };
-    off.active = false;
+    let name = change.name().to_owned();
     let written = crate::state::write(
-        Change::flag(name, off)
+        change
             .by(GUARD_ACTOR)
             .because(reason)
             .if_revision(Revision::of(Some(rule))),
     );
     match written {
         Ok(_) => {
-            guards().pending.remove(name);
+            guards().pending.remove(key);
         }
         // Uninstalled meanwhile: nothing to land in.
         Err(WriteError::NoStore) => {}
         Err(WriteError::Store(e)) => {
-            tracing::warn!(store = %store.describe(), error = %e, toggle = %name, "toggles: a guard's write did not land; the flag stays off in this process, and the write is retried next tick");
+            tracing::warn!(store = %store.describe(), error = %e, toggle = %name, "toggles: a guard's write did not land; the trip stays in force in this process, and the write is retried next tick");
         }
         Err(_) => {
             // The rule changed since (another instance's trip, a person's edit): that write
             // wins, and what the store holds goes back in force.
-            guards().pending.remove(name);
+            guards().pending.remove(key);
             let _ = crate::state::install::reload_installed();
         }
     }

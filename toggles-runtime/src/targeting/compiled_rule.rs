@@ -51,6 +51,8 @@ pub(crate) enum Decided {
         bucket: Option<u16>,
         coverage: u16,
     },
+    /// A variant's arm, dropped to the control.
+    Dropped(u8),
     Default,
 }
 

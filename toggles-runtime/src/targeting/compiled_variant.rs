@@ -24,6 +24,9 @@ pub(crate) struct CompiledVariant {
     control: u8,
     /// Whether a drawn unit is an exposure.
     track: bool,
+    /// Per declared arm: its name, and whether it is dropped to the control.
+    names: Vec<Box<str>>,
+    dropped: Vec<bool>,
 }
 
 /// Pins by arm name as `(position, ids)` lists.
@@ -79,12 +82,34 @@ impl CompiledVariant {
             stickiness: rule.stickiness.clone(),
             control: u8::try_from(control).expect("at most 256 arms"),
             track: rule.track,
+            names: arms.iter().map(|a| Box::from(*a)).collect(),
+            dropped: arms
+                .iter()
+                .map(|a| rule.dropped.iter().any(|d| d == a))
+                .collect(),
         }
     }
 
     /// The arm when it does not depend on the context or the clock. Must agree with
     /// [`evaluate`](Self::evaluate) for every context: a property test holds it to that.
     pub(crate) fn constant(&self) -> Constant<u8> {
+        match self.constant_given() {
+            Constant::Is(arm) if self.is_dropped(arm) => Constant::Is(self.control),
+            other => other,
+        }
+    }
+
+    fn is_dropped(&self, arm: u8) -> bool {
+        self.dropped.get(usize::from(arm)).copied().unwrap_or(false)
+    }
+
+    /// The arm's name.
+    pub(crate) fn arm_name(&self, arm: u8) -> &str {
+        self.names.get(usize::from(arm)).map_or("", |n| n)
+    }
+
+    /// [`constant`](Self::constant) before dropped arms fall back to the control.
+    fn constant_given(&self) -> Constant<u8> {
         match self.gates.constant() {
             Some(false) => return Constant::Is(self.control),
             None => return Constant::Contextual,
@@ -132,6 +157,19 @@ impl CompiledVariant {
     /// [`evaluate`](Self::evaluate), with the seed of the unit's draw (0 when there was none).
     #[inline]
     pub(crate) fn evaluate_drawn(
+        &self,
+        ctx: &Context<'_>,
+        required: &dyn Fn(u32) -> bool,
+    ) -> (u8, Decided, u64) {
+        match self.evaluate_given(ctx, required) {
+            (arm, _, seed) if self.is_dropped(arm) => (self.control, Decided::Dropped(arm), seed),
+            answer => answer,
+        }
+    }
+
+    /// [`evaluate_drawn`](Self::evaluate_drawn) before dropped arms fall back to the control.
+    #[inline]
+    fn evaluate_given(
         &self,
         ctx: &Context<'_>,
         required: &dyn Fn(u32) -> bool,
@@ -209,6 +247,10 @@ impl RuleNames for CompiledVariant {
 
     fn stickiness(&self) -> Option<&str> {
         self.stickiness.as_deref()
+    }
+
+    fn arm_name(&self, arm: u8) -> Option<&str> {
+        Some(CompiledVariant::arm_name(self, arm))
     }
 }
 

@@ -71,6 +71,12 @@ pub enum Step {
         /// The context attribute units are drawn by; `None` for the user id.
         stickiness: Option<String>,
     },
+    /// The arm a variant rule would give was dropped to the control (by its guard): the
+    /// control.
+    Dropped {
+        /// The dropped arm.
+        arm: String,
+    },
     /// Nothing in the rule decided (or there is no rule): the compiled default.
     Default,
 }
@@ -88,7 +94,8 @@ impl Step {
             | Step::OutsideWindow
             | Step::Environment
             | Step::Requires { .. }
-            | Step::Constraint { .. } => "DISABLED",
+            | Step::Constraint { .. }
+            | Step::Dropped { .. } => "DISABLED",
             Step::Site | Step::User | Step::Group { .. } => "TARGETING_MATCH",
             Step::Percent { .. } | Step::Split { .. } => "SPLIT",
             Step::Default => "DEFAULT",
@@ -151,6 +158,7 @@ impl fmt::Display for Step {
                     },
                 }
             }
+            Step::Dropped { arm } => write!(f, "arm `{arm}` was dropped to the control"),
             Step::Default => f.write_str("the compiled default"),
         }
     }
@@ -189,6 +197,9 @@ impl Step {
                 bucket,
                 coverage,
                 stickiness: rule.and_then(|r| r.stickiness().map(str::to_owned)),
+            },
+            Decided::Dropped(arm) => Step::Dropped {
+                arm: name(&|r| r.arm_name(arm).unwrap_or_default()),
             },
             Decided::Default => Step::Default,
         }

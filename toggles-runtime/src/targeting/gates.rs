@@ -178,6 +178,11 @@ pub(crate) trait RuleNames {
     fn group_kind(&self, i: usize) -> &str;
     /// `None` for the user id.
     fn stickiness(&self) -> Option<&str>;
+    /// A variant's arm by position; `None` for a flag's rule.
+    fn arm_name(&self, arm: u8) -> Option<&str> {
+        let _ = arm;
+        None
+    }
 
     fn required_name(&self, i: usize) -> &str {
         &self.gates().requires[i].1

@@ -197,18 +197,41 @@ pub struct Trip {
 
 impl fmt::Display for Trip {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write(f, "the on arm's", "the off arm's")
+    }
+}
+
+impl Trip {
+    /// The trip of a variant toggle's `arm`, judged against the `control`, in words:
+    /// ``arm `one_page`'s error rate 12.00% (12 of 100) is more than 5 points above the control
+    /// `classic`'s 2.00% (2 of 100)``.
+    pub fn of_arm(&self, arm: &str, control: &str) -> String {
+        struct Words<'a>(&'a Trip, &'a str, &'a str);
+        impl fmt::Display for Words<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.write(f, self.1, self.2)
+            }
+        }
+        let (arm, control) = (
+            format!("arm `{arm}`'s"),
+            format!("the control `{control}`'s"),
+        );
+        Words(self, &arm, &control).to_string()
+    }
+
+    fn write(&self, f: &mut fmt::Formatter<'_>, on: &str, off: &str) -> fmt::Result {
         let c = &self.counts;
         write!(
             f,
-            "the on arm's error rate {:.2}% ({} of {})",
+            "{on} error rate {:.2}% ({} of {})",
             self.on_rate,
             c.on_err,
             c.on_ok + c.on_err
         )?;
         match (self.limit, self.off_rate) {
-            (Limit::Margin(margin), Some(off)) => write!(
+            (Limit::Margin(margin), Some(rate)) => write!(
                 f,
-                " is more than {margin} points above the off arm's {off:.2}% ({} of {})",
+                " is more than {margin} points above {off} {rate:.2}% ({} of {})",
                 c.off_err,
                 c.off_ok + c.off_err
             ),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::targeting::Timestamp;
+use crate::targeting::{Guard, Timestamp};
 
 /// The rule of a [`Variant`](crate::Variant) toggle, as a store holds it: which arm each unit
 /// gets.
@@ -30,6 +30,10 @@ use crate::targeting::Timestamp;
 ///    unit, and a context without the unit (the user id, or the `stickiness` attribute), gets
 ///    the control;
 /// 8. the control.
+///
+/// An arm listed in `dropped` (a [`Guard`] drops a failing arm by an audited write) is never
+/// given: whoever any step would give it gets the control instead
+/// ([`Step::Dropped`](crate::Step::Dropped)), and is not exposed.
 ///
 /// Only a unit the experiment took in (step 7, inside the coverage) is *exposed*: pinned units
 /// were chosen, not drawn, and stay out of an experiment's results. With `track`, each exposure
@@ -121,6 +125,15 @@ pub struct VariantRule {
     /// host registered ([`Installer::subscribe`](crate::Installer::subscribe)).
     #[serde(skip_serializing_if = "is_false")]
     pub track: bool,
+    /// When an arm is dropped to the control: see [`Guard`]. Each arm but the control is
+    /// judged against the control, as a flag's "on" against its "off". It takes no part in an
+    /// evaluation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guard: Option<Guard>,
+    /// Arms dropped to the control (by their guard, or by hand): whoever would get one gets the
+    /// control instead, and is not exposed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dropped: Vec<String>,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's `skip_serializing_if` passes a reference
@@ -151,6 +164,8 @@ impl Default for VariantRule {
             salt: None,
             stickiness: None,
             track: false,
+            guard: None,
+            dropped: Vec::new(),
         }
     }
 }
@@ -302,6 +317,21 @@ impl VariantRule {
         self
     }
 
+    /// Guards the arms: an arm failing too often against the control is dropped to the control
+    /// (see [`Guard`]; [`Variant::record`](crate::Variant::record) counts).
+    #[must_use]
+    pub fn guard(mut self, guard: Guard) -> Self {
+        self.guard = Some(guard);
+        self
+    }
+
+    /// Drops `arm` to the control.
+    #[must_use]
+    pub fn drop_arm(mut self, arm: impl Into<String>) -> Self {
+        self.dropped.push(arm.into());
+        self
+    }
+
     /// Makes each unit the experiment draws an exposure, for the host's subscribers.
     #[must_use]
     pub fn track(mut self, track: bool) -> Self {
@@ -319,6 +349,7 @@ impl VariantRule {
         }
         named.extend(placed(self.everyone.iter(), "`everyone`"));
         named.extend(placed(self.weights.keys(), "`weights`"));
+        named.extend(placed(self.dropped.iter(), "`dropped`"));
         named
     }
 }

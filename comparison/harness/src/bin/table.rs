@@ -47,7 +47,7 @@ fn main() {
         "| row | library | path | ns / evaluation | allocations / evaluation | × toggles direct |"
     );
     println!("|---|---|---|--:|--:|--:|");
-    for row in Row::ALL {
+    for row in Row::ALL.into_iter().chain(Row::ARMS) {
         let label = row.label();
         let in_row: Vec<&(String, String, String)> =
             order.iter().filter(|(r, _, _)| r == label).collect();
