@@ -62,6 +62,10 @@ static EXPERIMENT: Variant<Checkout> = Checkout::Classic;
 #[toggle(namespace = "bench", life = "permanent", justification = "benchmark")]
 static TRACKED: Variant<Checkout> = Checkout::Classic;
 
+/// Everyone in the experiment, two arms of one weight (an A/B test).
+#[toggle(namespace = "bench", life = "permanent", justification = "benchmark")]
+static EVEN: Variant<Checkout> = Checkout::Classic;
+
 /// Half the users in the experiment, two weighted arms.
 #[toggle(namespace = "bench", life = "permanent", justification = "benchmark")]
 static HALF: Variant<Checkout> = Checkout::Classic;
@@ -88,6 +92,13 @@ fn setup() -> Installation {
     let rules = [
         ("bench.pinned", VariantRule::new().everyone("express")),
         ("bench.experiment", three_arms()),
+        (
+            "bench.even",
+            VariantRule::new()
+                .coverage(100.0)
+                .weight("classic", 5000)
+                .weight("one_page", 5000),
+        ),
         ("bench.tracked", three_arms().track(true)),
         (
             "bench.half",
@@ -152,6 +163,10 @@ fn checks(c: &mut Criterion) {
         (
             "fresh context + variant, 100% coverage, 3 weighted arms",
             &EXPERIMENT,
+        ),
+        (
+            "fresh context + variant, 100% coverage, 2 arms of one weight",
+            &EVEN,
         ),
         (
             "fresh context + variant, 50% coverage, 2 weighted arms",

@@ -90,10 +90,12 @@ pub fn arm_key(name: &str) -> u64 {
 ///
 /// Weighted rendezvous hashing: each arm with a weight `w` above 0 scores `ln(u) × (1 / w)`,
 /// where `u` in (0, 1) is the SplitMix64 finalizer of `seed ^ key` (its top 53 bits, plus one
-/// half, over 2^53), and the highest score wins (ties to the earlier arm). An arm wins a share of
-/// units proportional to its weight, and the scores of the other arms do not depend on it, so
-/// raising one arm's weight moves units only into that arm, and lowering it moves units only out
-/// of it.
+/// half, over 2^53), and the highest score wins (ties to the earlier arm). When every arm with a
+/// weight has the same weight, the highest `u` wins (ties to the earlier arm): the arm the
+/// scores would pick, found without a logarithm, and so the rule in that case. An arm wins a
+/// share of units proportional to its weight, and the scores of the other arms do not depend on
+/// it, so raising one arm's weight moves units only into that arm, and lowering it moves units
+/// only out of it.
 ///
 /// ```
 /// use toggles::rules::bucket::{arm, arm_key, draw};
@@ -105,10 +107,34 @@ pub fn arm_key(name: &str) -> u64 {
 /// ```
 #[inline]
 pub fn arm(seed: u64, arms: &[(u64, u16)]) -> Option<usize> {
-    arm_by(
-        seed,
-        arms.iter().map(|&(key, weight)| (key, inverse(weight))),
-    )
+    let mut weights = arms.iter().map(|a| a.1).filter(|w| *w > 0);
+    let first = weights.next();
+    let equal = weights.all(|w| Some(w) == first);
+    let inverses = arms.iter().map(|&(key, weight)| (key, inverse(weight)));
+    if equal {
+        arm_among_equals(seed, inverses)
+    } else {
+        arm_by(seed, inverses)
+    }
+}
+
+/// [`arm`] when every arm with a weight has the same one: the highest `u` wins, ties to the
+/// earlier arm.
+#[inline]
+pub(crate) fn arm_among_equals(seed: u64, arms: impl Iterator<Item = (u64, f64)>) -> Option<usize> {
+    let (mut top, mut winner) = (0, None);
+    for (i, (key, inverse)) in arms.enumerate() {
+        if inverse == 0.0 {
+            continue;
+        }
+        // `u` orders as the top 53 bits it is made of.
+        let u = splitmix64(seed ^ key) >> 11;
+        if winner.is_none() || u > top {
+            top = u;
+            winner = Some(i);
+        }
+    }
+    winner
 }
 
 /// `1 / weight`, or 0 for a weight of 0 (an arm that never wins).
@@ -280,5 +306,36 @@ impl Percent {
     #[inline]
     pub const fn contains(self, bucket: u16) -> bool {
         bucket < self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+        /// Among arms of one weight, the highest `u` is the arm the scores pick.
+        #[test]
+        fn equal_weights_need_no_logarithm(
+            seed in any::<u64>(),
+            weight in prop::sample::select(vec![1u16, 2, 3333, 5000, 10_000]),
+            arms in proptest::collection::vec(any::<bool>(), 1..12),
+        ) {
+            let arms: Vec<(u64, f64)> = arms
+                .iter()
+                .enumerate()
+                .map(|(i, weighted)| {
+                    (arm_key(&format!("arm-{i}")), if *weighted { inverse(weight) } else { 0.0 })
+                })
+                .collect();
+            prop_assert_eq!(
+                arm_among_equals(seed, arms.iter().copied()),
+                arm_by(seed, arms.iter().copied())
+            );
+        }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::targeting::bucket::{arm_by, arm_key, draw, inverse, Percent};
+use crate::targeting::bucket::{arm_among_equals, arm_by, arm_key, draw, inverse, Percent};
 use crate::targeting::gates::{Gates, Pins, RuleNames};
 use crate::targeting::{Assignment, Constant, Context, Decided, Step, VariantRule};
 
@@ -27,6 +27,10 @@ pub(crate) struct CompiledVariant {
     /// Per declared arm: its name, and whether it is dropped to the control.
     names: Vec<Box<str>>,
     dropped: Vec<bool>,
+    /// Whether any arm is dropped: a check of a rule without one looks no further.
+    any_dropped: bool,
+    /// Whether every arm with a weight has the same: the draw then needs no logarithm.
+    equal_weights: bool,
 }
 
 /// Pins by arm name as `(position, ids)` lists.
@@ -87,6 +91,12 @@ impl CompiledVariant {
                 .iter()
                 .map(|a| rule.dropped.iter().any(|d| d == a))
                 .collect(),
+            any_dropped: arms.iter().any(|a| rule.dropped.iter().any(|d| d == a)),
+            equal_weights: {
+                let mut weights = rule.weights.values().filter(|w| **w > 0);
+                let first = weights.next();
+                weights.all(|w| Some(w) == first)
+            },
         }
     }
 
@@ -99,8 +109,9 @@ impl CompiledVariant {
         }
     }
 
+    #[inline]
     fn is_dropped(&self, arm: u8) -> bool {
-        self.dropped.get(usize::from(arm)).copied().unwrap_or(false)
+        self.any_dropped && self.dropped.get(usize::from(arm)).copied().unwrap_or(false)
     }
 
     /// The arm's name.
@@ -187,8 +198,13 @@ impl CompiledVariant {
                 }
                 // Every weight 0 inside a coverage is refused when written; the control is the
                 // answer a rule from elsewhere that slipped through would give.
-                let drawn = arm_by(seed, self.arms.iter().copied())
-                    .map_or(self.control, |i| u8::try_from(i).expect("at most 256 arms"));
+                let arms = self.arms.iter().copied();
+                let drawn = if self.equal_weights {
+                    arm_among_equals(seed, arms)
+                } else {
+                    arm_by(seed, arms)
+                }
+                .map_or(self.control, |i| u8::try_from(i).expect("at most 256 arms"));
                 return (drawn, split, seed);
             }
         };
