@@ -131,3 +131,45 @@ fn the_control_is_never_dropped_and_a_dropped_arm_must_be_declared() {
     assert!(!everyone.contains(&Checkout::Express));
     assert!(everyone.contains(&Checkout::OnePage));
 }
+
+#[test]
+fn two_arms_tripping_in_one_tick_are_dropped_by_one_write() {
+    let _s = serial();
+    let (toggles, store) = installed(experiment());
+    record(Checkout::Classic, 196, 4);
+    record(Checkout::OnePage, 180, 20);
+    record(Checkout::Express, 170, 30);
+    let mut tripped = toggles.check_guards();
+    tripped.sort();
+    assert_eq!(
+        tripped,
+        [format!("{NAME}#express"), format!("{NAME}#one_page")]
+    );
+    let writes: Vec<_> = all_audit()
+        .into_iter()
+        .filter(|e| e.actor == GUARD_ACTOR)
+        .collect();
+    assert_eq!(writes.len(), 1, "both arms in one write");
+    assert!(
+        writes[0].reason.contains("arm `express`'s"),
+        "{}",
+        writes[0].reason
+    );
+    assert!(
+        writes[0].reason.contains("arm `one_page`'s"),
+        "{}",
+        writes[0].reason
+    );
+    let stored: VariantRule =
+        serde_json::from_value(store.load().unwrap().variants.get(NAME).unwrap().clone()).unwrap();
+    let mut dropped = stored.dropped.clone();
+    dropped.sort();
+    assert_eq!(dropped, ["express", "one_page"]);
+    for i in 0..100 {
+        let user = format!("user-{i}");
+        assert_eq!(
+            CHECKOUT_FLOW.get(&Context::new().with_user(&user)),
+            Checkout::Classic
+        );
+    }
+}

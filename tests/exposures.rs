@@ -16,7 +16,7 @@ use support::store::serial;
 use toggles::experiment::{Exposure, TracingSubscriber, EXPOSURE_BUFFER};
 use toggles::rules::bucket::draw;
 use toggles::rules::VariantRule;
-use toggles::store::MemoryStore;
+use toggles::store::{MemoryStore, Store as _};
 use toggles::{Change, Context, Installer, Step, Variants};
 
 type Seen = Arc<Mutex<Vec<Exposure>>>;
@@ -379,4 +379,66 @@ fn results_count_units_once_in_their_first_arm_and_conversions_after_exposure() 
     let exposed: Vec<u64> = again.arms.iter().map(|a| a.exposed).collect();
     let before: Vec<u64> = results.arms.iter().map(|a| a.exposed).collect();
     assert_eq!(exposed, before, "first exposures stand");
+}
+
+#[test]
+fn shutdown_records_what_was_drawn_in_the_store() {
+    let _serial = serial();
+    let store = Arc::new(MemoryStore::new());
+    let toggles = Installer::new(Arc::clone(&store))
+        .without_exposure_thread()
+        .install()
+        .unwrap();
+    toggles::write(
+        Change::variant(NAME, experiment().coverage(100.0))
+            .by("ana")
+            .because("experiment"),
+    )
+    .unwrap();
+    let ctx = Context::new().with_user("42");
+    CHECKOUT_FLOW.get(&ctx);
+    CHECKOUT_FLOW.convert(&ctx, "purchase");
+    toggles.shutdown();
+    let counts = store.experiment_counts(NAME).unwrap().unwrap();
+    let exposed: u64 = counts.values().map(|c| c.exposed).sum();
+    let converted: u64 = counts
+        .values()
+        .map(|c| c.converted.get("purchase").copied().unwrap_or(0))
+        .sum();
+    assert_eq!(
+        (exposed, converted),
+        (1, 1),
+        "recorded before the store was let go"
+    );
+}
+
+#[test]
+fn a_conversion_after_the_exposure_counts_when_one_came_before_it() {
+    let g = installed(experiment().coverage(100.0), HOUR);
+    // Converted before the experiment took the unit in (a purchase before the page changed),
+    // then exposed, then converted again.
+    toggles::write(
+        Change::variant(NAME, experiment().coverage(0.0).weight("classic", 1))
+            .by("ana")
+            .because("not yet"),
+    )
+    .unwrap();
+    CHECKOUT_FLOW.convert(&Context::new().with_user("42"), "purchase");
+    g.delivered();
+    std::thread::sleep(Duration::from_millis(5));
+    toggles::write(
+        Change::variant(NAME, experiment().coverage(100.0))
+            .by("ana")
+            .because("now"),
+    )
+    .unwrap();
+    let ctx2 = Context::new().with_user("42");
+    CHECKOUT_FLOW.get(&ctx2);
+    g.delivered();
+    std::thread::sleep(Duration::from_millis(5));
+    CHECKOUT_FLOW.convert(&ctx2, "purchase");
+    g.delivered();
+    let results = toggles::experiment::results(NAME).unwrap();
+    let converted: u64 = results.arms.iter().map(|a| a.goals[0].converted).sum();
+    assert_eq!(converted, 1, "{results:?}");
 }

@@ -416,3 +416,25 @@ proptest! {
         }
     }
 }
+
+/// Another version of the service, declaring another set of arms, may have written the rule: a
+/// load takes it, and an arm this program does not declare gives the control where it is named.
+#[test]
+fn a_rule_naming_an_arm_another_version_declares_loads() {
+    let _g = installed(Some(
+        VariantRule::new()
+            .coverage(100.0)
+            .weight("retired", 5000)
+            .weight("express", 5000)
+            .users("retired", ["u-old"]),
+    ));
+    assert!(toggles::status().invalid_entries.is_empty());
+    assert_eq!(CHECKOUT_FLOW.get(&user("u-old")), Checkout::Classic);
+    for i in 0..50 {
+        assert_eq!(
+            CHECKOUT_FLOW.get(&user(&format!("user-{i}"))),
+            Checkout::Express,
+            "the only weighted arm this program has"
+        );
+    }
+}

@@ -531,8 +531,17 @@ pub(crate) async fn edit(
                     Ok(live) => live,
                     Err(e) => return unavailable(&e, "../"),
                 };
-                let stored: VariantRule = serde_json::from_value(live.value).unwrap_or_default();
-                experiment::rule_of(&form, stored).map(|rule| Change::variant(&name, rule))
+                // A rule this version cannot read (a newer version's field) is refused, not
+                // replaced by one that lost its salt, guard or dropped arms.
+                let stored = match live.source {
+                    LiveSource::Default => Ok(VariantRule::default()),
+                    LiveSource::Store => serde_json::from_value::<VariantRule>(live.value).map_err(|e| {
+                        vec![format!("the stored rule cannot be read by this version ({e}): change it through the JSON API")]
+                    }),
+                };
+                stored.and_then(|stored| {
+                    experiment::rule_of(&form, stored).map(|rule| Change::variant(&name, rule))
+                })
             }
             // This program's registry holds only kinds its runtime knows.
             _ => {

@@ -75,8 +75,10 @@
 //! `404 {"errorCode": "FLAG_NOT_FOUND"}`; a context whose reserved fields are malformed
 //! (`"groups": 3`) `400 {"errorCode": "INVALID_CONTEXT"}`. Settings evaluate to their typed value, their variant its text.
 //! A variant toggle evaluates to its arm's name, as value and variant (`SPLIT` for a unit the
-//! experiment drew, `TARGETING_MATCH` for a pinned one; metadata `arms` lists them all), and a
-//! unit a tracked experiment draws is exposed, as a check in the service exposes it.
+//! experiment drew, `TARGETING_MATCH` for a pinned one; metadata `arms` lists them all). A
+//! single evaluation of a tracked experiment exposes the unit it draws, as a check in the
+//! service does; the bulk evaluation exposes nobody (a client prefetching every flag has not
+//! shown its user any of them).
 
 mod admin;
 mod api;

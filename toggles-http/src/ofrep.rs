@@ -50,8 +50,10 @@ fn not_found(key: &str) -> (StatusCode, JsonValue) {
     )
 }
 
-/// One evaluation: the status and the OFREP body.
-fn evaluate(key: &str, ctx: &Context<'_>) -> (StatusCode, JsonValue) {
+/// One evaluation: the status and the OFREP body. With `expose`, a unit a tracked experiment
+/// draws is exposed, as a check in the service exposes it; a bulk evaluation (a client's
+/// prefetch of every flag, most of which its user never sees) exposes nobody.
+fn evaluate(key: &str, ctx: &Context<'_>, expose: bool) -> (StatusCode, JsonValue) {
     let Some(info) = registry().get(key) else {
         return not_found(key);
     };
@@ -66,10 +68,12 @@ fn evaluate(key: &str, ctx: &Context<'_>) -> (StatusCode, JsonValue) {
             )
         }
         Kind::Variant => {
-            // As the typed check answers: a unit a tracked experiment draws is exposed.
-            let why = info
-                .assign(ctx)
-                .expect("a toggle of kind `variant` assigns");
+            let why = if expose {
+                info.assign(ctx)
+            } else {
+                info.explain_arm(ctx)
+            }
+            .expect("a toggle of kind `variant` assigns");
             (
                 json!(why.arm),
                 why.arm.to_owned(),
@@ -119,7 +123,7 @@ pub(crate) async fn one(
         Ok(subject) => subject,
         Err(e) => return invalid_context(Some(&key), &e.to_string()),
     };
-    let (status, body) = subject.with(|ctx| evaluate(&key, ctx));
+    let (status, body) = subject.with(|ctx| evaluate(&key, ctx, true));
     (status, Json(body)).into_response()
 }
 
@@ -136,7 +140,7 @@ pub(crate) async fn bulk(request: Result<Json<Request>, JsonRejection>) -> Respo
     let flags: Vec<JsonValue> = subject.with(|ctx| {
         registry()
             .iter()
-            .map(|info| evaluate(info.full_name(), ctx).1)
+            .map(|info| evaluate(info.full_name(), ctx, false).1)
             .collect()
     });
     (StatusCode::OK, Json(json!({ "flags": flags }))).into_response()

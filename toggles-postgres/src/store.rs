@@ -610,8 +610,8 @@ impl Store for PostgresStore {
         )))
     }
 
-    /// One statement per batch; a unit the schema already holds for the toggle keeps its
-    /// first arm, whichever instance saw it first.
+    /// One statement per batch; a unit keeps its earliest exposure (by time, whichever instance
+    /// records it), so its arm is the one it was first drawn into.
     fn record_exposures(&self, exposures: &[Exposed]) -> Result<bool, StoreError> {
         if exposures.is_empty() {
             return Ok(true);
@@ -624,9 +624,12 @@ impl Store for PostgresStore {
         self.inner.with(|client| {
             client.execute(
                 &format!(
-                    "INSERT INTO {q}.exposed (toggle, unit, arm, at)
-                     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])
-                     ON CONFLICT (toggle, unit) DO NOTHING"
+                    "INSERT INTO {q}.exposed AS e (toggle, unit, arm, at)
+                     SELECT DISTINCT ON (t, u) t, u, a, w
+                     FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) AS x(t, u, a, w)
+                     ORDER BY t, u, w
+                     ON CONFLICT (toggle, unit) DO UPDATE SET arm = excluded.arm, at = excluded.at
+                     WHERE excluded.at < e.at"
                 ),
                 &[&toggles, &units, &arms, &at],
             )?;
@@ -634,7 +637,7 @@ impl Store for PostgresStore {
         })
     }
 
-    /// One statement per batch; a unit converts on a goal once.
+    /// One statement per batch; a unit's latest conversion per goal is kept.
     fn record_conversions(&self, conversions: &[Converted]) -> Result<bool, StoreError> {
         if conversions.is_empty() {
             return Ok(true);
@@ -647,9 +650,12 @@ impl Store for PostgresStore {
         self.inner.with(|client| {
             client.execute(
                 &format!(
-                    "INSERT INTO {q}.converted (toggle, unit, goal, at)
-                     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])
-                     ON CONFLICT (toggle, unit, goal) DO NOTHING"
+                    "INSERT INTO {q}.converted AS c (toggle, unit, goal, at)
+                     SELECT DISTINCT ON (t, u, g) t, u, g, w
+                     FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) AS x(t, u, g, w)
+                     ORDER BY t, u, g, w DESC
+                     ON CONFLICT (toggle, unit, goal) DO UPDATE SET at = excluded.at
+                     WHERE excluded.at > c.at"
                 ),
                 &[&toggles, &units, &goals, &at],
             )?;
@@ -657,11 +663,17 @@ impl Store for PostgresStore {
         })
     }
 
-    /// Two grouped queries: units per arm, and converted units per arm and goal, joined to
-    /// their first exposure.
+    /// Two grouped queries in one read-only snapshot (so no unit counts as converted without
+    /// counting as exposed): units per arm, and converted units per arm and goal, joined to
+    /// their exposure.
     fn experiment_counts(&self, toggle: &str) -> Result<Option<ExperimentCounts>, StoreError> {
         let q = &self.inner.quoted;
         let (exposed, converted) = self.inner.with(|client| {
+            let mut client = client
+                .build_transaction()
+                .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()?;
             let exposed = client.query(
                 &format!("SELECT arm, count(*) FROM {q}.exposed WHERE toggle = $1 GROUP BY arm"),
                 &[&toggle],
@@ -675,6 +687,7 @@ impl Store for PostgresStore {
                 ),
                 &[&toggle],
             )?;
+            client.commit()?;
             Ok((exposed, converted))
         })?;
         if exposed.is_empty() {

@@ -827,6 +827,17 @@ fn experiments_count_each_unit_once_across_instances() {
     assert_eq!(counts["one_page"].converted.get("purchase"), None);
     assert_eq!(counts["one_page"].converted["signup"], 1);
     assert_eq!(one.experiment_counts("checkout.other").unwrap(), None);
+    // Unit 3 converts again, after its exposure: the latest conversion is kept, and counts.
+    // Unit 2's exposure arrives late from a store that was down, earlier than the one on
+    // record: the earliest exposure is the unit's.
+    two.record_conversions(&[Converted::new(toggle, "3", "purchase", t(30))])
+        .unwrap();
+    one.record_exposures(&[Exposed::new(toggle, "2", "classic", t(-5))])
+        .unwrap();
+    let counts = one.experiment_counts(toggle).unwrap().unwrap();
+    assert_eq!(counts["one_page"].converted["purchase"], 1, "unit 3, after");
+    assert_eq!(counts["classic"].exposed, 2, "unit 2 first in classic");
+    assert_eq!(counts["classic"].converted["signup"], 1);
 
     // Through an installation: a tracked check's exposure reaches the results.
     let toggles = Installer::new(store(&schema))
@@ -849,7 +860,7 @@ fn experiments_count_each_unit_once_across_instances() {
     toggles.drain_exposures();
     let results = toggles::experiment::results(toggle).unwrap();
     let one_page = results.arms.iter().find(|a| a.arm == "one_page").unwrap();
-    assert_eq!(one_page.exposed, 3);
+    assert_eq!(one_page.exposed, 2, "units 3 and 42");
     let purchase = results.goals.iter().position(|g| g == "purchase").unwrap();
-    assert_eq!(one_page.goals[purchase].converted, 1, "unit 42");
+    assert_eq!(one_page.goals[purchase].converted, 2, "units 3 and 42");
 }

@@ -237,7 +237,7 @@ fn interpret(
             let rule = VariantRule::deserialize(json)
                 .map_err(|e| vec![format!("is not a variant rule: {e}")])?;
             let (arms, control) = registry.arms(id);
-            let resolved = variant_rule_problems(&rule, (&arms, control), registry)?;
+            let resolved = variant_rule_problems(&rule, (&arms, control), false, registry)?;
             let rule = CompiledVariant::compile(&rule, name, resolved, &arms, control);
             Ok((Entry::Variant(Arc::new(rule)), true))
         }
@@ -253,16 +253,18 @@ fn flag_problems(
     resolve_requires(rule_problems(rule), &rule.requires, registry)
 }
 
-/// Every problem of a variant rule for a toggle declaring `arms`: its own (see
-/// `variant_problems`) and each name in its `requires` that is not a flag of `registry`.
+/// Every problem of a variant rule for a toggle declaring `arms` (with `names`, arms it does
+/// not declare among them): its own (see `variant_problems`) and each name in its `requires`
+/// that is not a flag of `registry`.
 /// Otherwise the required flags, resolved to registry ids.
 fn variant_rule_problems(
     rule: &VariantRule,
-    (arms, control): (&[&str], usize),
+    arms: (&[&str], usize),
+    names: bool,
     registry: &dyn Catalog,
 ) -> Result<Vec<(u32, String)>, Vec<String>> {
     resolve_requires(
-        variant_problems(rule, arms, control),
+        variant_problems(rule, arms, names),
         &rule.requires,
         registry,
     )
@@ -334,7 +336,7 @@ pub(crate) fn change_problems(change: &Change, registry: &dyn Catalog) -> Vec<Pr
         Change::Variant { rule, .. } => {
             let (arms, control) = registry.arms(id);
             (
-                variant_rule_problems(rule, (&arms, control), registry),
+                variant_rule_problems(rule, (&arms, control), true, registry),
                 round_trips::<VariantRule>(rule),
             )
         }

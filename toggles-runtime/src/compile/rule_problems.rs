@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::targeting::bucket::Percent;
+use crate::targeting::MOST_ARMS;
 use crate::targeting::{FlagRule, Timestamp, VariantRule};
 
 /// Every problem of `rule` taken alone (`requires` is checked against the registry by
@@ -79,12 +80,25 @@ fn gate_problems(
     }
 }
 
-/// Every problem of the variant rule `rule` taken alone, for a toggle declaring `arms`: an
-/// arm it does not declare (the closest suggested), an id pinned to two arms, a group kind
-/// listed twice or unnamed, a weight over 10,000, a coverage out of range or finer than a basis
-/// point, or a coverage with no weight to draw arms by; and the gates' problems as a flag's.
-pub(super) fn variant_problems(rule: &VariantRule, arms: &[&str], control: usize) -> Vec<String> {
+/// Every problem of the variant rule `rule` taken alone, for a toggle declaring `arms`: an id
+/// pinned to two arms, a group kind listed twice or unnamed, a weight over 10,000, a coverage
+/// out of range or finer than a basis point, a coverage with no weight to draw arms by, the
+/// control dropped, more arms than a toggle has; and the gates' problems as a flag's. With
+/// `names`, also an arm the toggle does not declare (the closest suggested): a write is checked
+/// for those, while a load tolerates them — another version of the service, declaring another
+/// set of arms, may have written the rule — and gives the control where they are named.
+pub(super) fn variant_problems(
+    rule: &VariantRule,
+    (arms, control): (&[&str], usize),
+    names: bool,
+) -> Vec<String> {
     let mut problems = Vec::new();
+    if arms.len() > MOST_ARMS {
+        problems.push(format!(
+            "is declared with {} arms; a variant toggle has at most {MOST_ARMS}",
+            arms.len()
+        ));
+    }
     if let Some(guard) = &rule.guard {
         problems.extend(guard.problems());
     }
@@ -96,7 +110,7 @@ pub(super) fn variant_problems(rule: &VariantRule, arms: &[&str], control: usize
             "`dropped` names `{control}`, the control, which everyone else falls back to: it cannot be dropped"
         ));
     }
-    for (arm, place) in rule.arms_named() {
+    for (arm, place) in rule.arms_named().into_iter().filter(|_| names) {
         if !arms.contains(&arm) {
             let hint = crate::compile::compiled::closest(arm, arms.iter().copied())
                 .map(|c| format!("; did you mean `{c}`?"))

@@ -79,7 +79,9 @@ pub struct Comparison {
     pub z: f64,
     /// The two-sided p-value of that test; 1 when both rates are 0 or both 1 (no variance).
     pub p_value: f64,
-    /// Whether the p-value is below 0.05.
+    /// Whether the p-value is below 0.05. Per arm and goal, with no correction for comparing
+    /// several arms or goals, nor for looking at results as they come in: read it as a first
+    /// signal, and fix an experiment's length before judging it.
     pub significant: bool,
 }
 
@@ -332,7 +334,8 @@ fn compare(control: (u64, u64), arm: (u64, u64)) -> Option<Comparison> {
     let null_spread = (pooled * (1.0 - pooled) * (1.0 / n0 + 1.0 / n1)).sqrt();
     let (z, p_value) = if null_spread > 0.0 {
         let z = difference / null_spread;
-        (z, 2.0 * (1.0 - standard().cdf(z.abs())))
+        // The upper tail itself, not one minus the CDF, which rounds to 0 past |z| of about 8.
+        (z, 2.0 * standard().sf(z.abs()))
     } else {
         (0.0, 1.0)
     };

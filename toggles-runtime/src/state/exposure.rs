@@ -5,13 +5,16 @@
 //! toggle's registry id, the arm, the unit, the bucket, the time) into a fixed-size slot of one
 //! bounded lock-free queue and goes on: no lock, no allocation, no clock read (the time is a
 //! coarse clock the drain keeps). When the queue is full the exposure is dropped and counted,
-//! so a subscriber that falls behind costs the check nothing more. A small table per thread
-//! remembers the last units it handed over, so the same unit checked again within the
-//! deduplication window is not handed over again; the drain deduplicates exactly.
+//! so a subscriber that falls behind costs the check nothing more. A unit is exposed to an arm
+//! once per window, windows aligned to the clock (each hour on the hour by default): a small
+//! table per thread remembers the units it handed over in the current window, so a repeat is
+//! not handed over again, and the drain deduplicates exactly across threads. Conversions are
+//! never held back: the store keeps each unit's latest per goal.
 //!
-//! The installation drains the queue every tick (and at shutdown): it deduplicates per toggle,
-//! arm and unit within the window, turns each slot into an [`Exposure`] and hands the batch to
-//! every subscriber, on its own thread.
+//! The installation drains the queue every tick (and at shutdown, before it lets go of the
+//! store): it deduplicates per toggle, arm and unit in each window, turns each slot into an
+//! [`Exposure`], hands the batch to every subscriber on its own thread, and records exposures
+//! and conversions in the store.
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -242,7 +245,9 @@ fn hand_over(
     // The remainder is below `SETS`.
     #[allow(clippy::cast_possible_truncation)]
     let set = (key % SETS as u64) as usize * WAYS;
+    // Conversions are rare and each may be the one after the exposure: never held back.
     let repeat = window > 0
+        && goal.is_none()
         && RECENT_UNITS.with(|r| r[set..set + WAYS].iter().any(|way| way.get() == entry));
     if repeat {
         return;
@@ -282,14 +287,6 @@ fn hand_over(
     }
 }
 
-/// What a slot hands over, for the exact deduplication: an exposure to an arm, or a
-/// conversion on a goal.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-enum Handed {
-    Arm(u8),
-    Goal(&'static str),
-}
-
 /// The most exposures, and the most conversions, kept for a store that is down; past that the
 /// oldest are let go (and a warning says so).
 const UNRECORDED: usize = 100_000;
@@ -298,8 +295,8 @@ const UNRECORDED: usize = 100_000;
 #[derive(Default)]
 struct Drain {
     subscribers: Vec<Arc<dyn Subscriber>>,
-    /// When each `(toggle, arm or goal, unit)` was last delivered, in unix microseconds.
-    delivered_at: HashMap<(u32, Handed, Box<str>), i64>,
+    /// When each `(toggle, arm, unit)` was last delivered, in unix microseconds.
+    delivered_at: HashMap<(u32, u8, Box<str>), i64>,
     /// What the installed store has not accepted yet (it was down): recorded at the next drain.
     unrecorded: (Vec<Exposed>, Vec<Converted>),
     /// When `delivered_at` last let go of what fell out of the window.
@@ -328,14 +325,17 @@ pub(crate) fn start(subscribers: Vec<Arc<dyn Subscriber>>, window: Duration) {
     let drain = state.get_or_insert_with(Drain::default);
     drain.subscribers = subscribers;
     drain.delivered_at.clear();
+    // Another store's backlog is not this one's to record.
+    drain.unrecorded = (Vec::new(), Vec::new());
     EPOCH.fetch_add(1, Ordering::Relaxed);
     DRAINING.store(true, Ordering::Relaxed);
 }
 
-/// Stops draining: checks hand nothing over from now on. What is buffered is delivered first.
+/// Stops draining: checks hand nothing over from now on, and what they handed over before is
+/// delivered and recorded in the store (the caller still has it installed).
 pub(crate) fn stop() {
-    drain();
     DRAINING.store(false, Ordering::Relaxed);
+    drain();
     if let Some(drain) = drain_state().as_mut() {
         drain.subscribers.clear();
     }
@@ -364,15 +364,22 @@ pub(crate) fn drain() -> usize {
     let mut converted = Vec::new();
     while let Some(slot) = buffer.queue.pop() {
         let unit = String::from_utf8_lossy(&slot.unit[..usize::from(slot.len)]);
-        let handed = slot.goal.map_or(Handed::Arm(slot.arm), Handed::Goal);
-        let key = (slot.toggle, handed, Box::<str>::from(unit.as_ref()));
-        if let Some(last) = drain.delivered_at.get(&key) {
-            if slot.at.saturating_sub(*last) < window {
-                drain.deduplicated += u64::from(slot.goal.is_none());
+        if slot.goal.is_none() {
+            // Once per unit and arm in each window (windows aligned to the clock, as each
+            // thread's table of recent units counts them, so the two agree).
+            let key = (slot.toggle, slot.arm, Box::<str>::from(unit.as_ref()));
+            let same_window =
+                |last: i64| window > 0 && last.checked_div(window) == slot.at.checked_div(window);
+            if drain
+                .delivered_at
+                .get(&key)
+                .is_some_and(|last| same_window(*last))
+            {
+                drain.deduplicated += 1;
                 continue;
             }
+            drain.delivered_at.insert(key, slot.at);
         }
-        drain.delivered_at.insert(key, slot.at);
         match slot.goal {
             Some(goal) => {
                 if let Some(toggle) = registry().by_id(slot.toggle) {
@@ -388,9 +395,10 @@ pub(crate) fn drain() -> usize {
         }
     }
     if now.saturating_sub(drain.pruned_at) > window / 4 {
+        let current = now.checked_div(window);
         drain
             .delivered_at
-            .retain(|_, at| now.saturating_sub(*at) < window);
+            .retain(|_, at| window > 0 && at.checked_div(window) == current);
         drain.pruned_at = now;
     }
     let dropped = buffer.dropped();

@@ -97,22 +97,44 @@ pub(crate) fn pending() -> Vec<String> {
 /// write lands.
 pub(crate) fn patch(snapshot: &mut crate::compile::Snapshot) {
     let guards = guards();
+    // A toggle's trips — one for a flag, one per tripped arm — each stand on the rule the store
+    // held; those still standing are applied together.
+    let mut by_toggle: BTreeMap<(bool, &str), Vec<&Pending>> = BTreeMap::new();
     for pending in guards.pending.values() {
         let subject = &pending.subject;
-        let section = match subject.arm {
-            Some(_) => &mut snapshot.variants,
-            None => &mut snapshot.flags,
+        by_toggle
+            .entry((subject.arm.is_some(), subject.toggle.as_str()))
+            .or_default()
+            .push(pending);
+    }
+    for ((arm, toggle), trips) in by_toggle {
+        let section = if arm {
+            &mut snapshot.variants
+        } else {
+            &mut snapshot.flags
         };
-        let Some(rule) = section
-            .get_mut(&subject.toggle)
-            .filter(|r| **r == pending.rule)
-        else {
+        let Some(rule) = section.get_mut(toggle) else {
             continue;
         };
-        if let Some(tripped) = tripped(&pending.rule, subject) {
+        let standing: Vec<&Subject> = trips
+            .iter()
+            .filter(|p| p.rule == *rule)
+            .map(|p| &p.subject)
+            .collect();
+        if let Some(tripped) = tripped_all(rule, &standing) {
             *rule = tripped;
         }
     }
+}
+
+/// `rule` with every one of `subjects`' trips applied; `None` when there is none to apply or
+/// the rule cannot be read.
+fn tripped_all(rule: &Json, subjects: &[&Subject]) -> Option<Json> {
+    let (first, rest) = subjects.split_first()?;
+    rest.iter()
+        .try_fold(tripped(rule, first)?, |rule, subject| {
+            tripped(&rule, subject)
+        })
 }
 
 /// The rule `rule` becomes when `subject`'s guard trips: the flag inactive, or the arm dropped.
@@ -456,29 +478,57 @@ fn local_counts(g: &Guards, name: &str, since: Timestamp) -> Counts {
 /// or overtaken by another write (another instance's trip, a person's edit): no longer
 /// pending. The store down: pending, retried next tick.
 fn land(store: &dyn Store, key: &str, rule: &Json, reason: &str) {
-    let subject = guards().pending.get(key).map(|p| p.subject.clone());
-    let change = subject.as_ref().and_then(|subject| {
-        let tripped = tripped(rule, subject)?;
+    // Every trip of the toggle that stands on the same rule lands in this one write: two arms
+    // tripped in one tick are both dropped, not one and a conflict.
+    let (keys, subjects, reason): (Vec<String>, Vec<Subject>, String) = {
+        let g = guards();
+        let Some(subject) = g.pending.get(key).map(|p| p.subject.clone()) else {
+            return;
+        };
+        let siblings: Vec<(&String, &Pending)> = g
+            .pending
+            .iter()
+            .filter(|(_, p)| p.subject.toggle == subject.toggle && p.rule == *rule)
+            .collect();
+        let reasons: Vec<&str> = siblings.iter().map(|(_, p)| p.reason.as_str()).collect();
+        let reason = if reasons.len() > 1 {
+            reasons.join("; ")
+        } else {
+            reason.to_owned()
+        };
+        (
+            siblings.iter().map(|(k, _)| (*k).clone()).collect(),
+            siblings.iter().map(|(_, p)| p.subject.clone()).collect(),
+            reason,
+        )
+    };
+    let forget = |keys: &[String]| {
+        let mut g = guards();
+        for key in keys {
+            g.pending.remove(key);
+        }
+    };
+    let subjects: Vec<&Subject> = subjects.iter().collect();
+    let change = subjects.first().and_then(|subject| {
+        let tripped = tripped_all(rule, &subjects)?;
         Some(match subject.arm {
             Some(_) => Change::variant(&subject.toggle, serde_json::from_value(tripped).ok()?),
             None => Change::flag(&subject.toggle, serde_json::from_value(tripped).ok()?),
         })
     });
     let Some(change) = change else {
-        guards().pending.remove(key);
+        forget(&keys);
         return;
     };
     let name = change.name().to_owned();
     let written = crate::state::write(
         change
             .by(GUARD_ACTOR)
-            .because(reason)
+            .because(&reason)
             .if_revision(Revision::of(Some(rule))),
     );
     match written {
-        Ok(_) => {
-            guards().pending.remove(key);
-        }
+        Ok(_) => forget(&keys),
         // Uninstalled meanwhile: nothing to land in.
         Err(WriteError::NoStore) => {}
         Err(WriteError::Store(e)) => {
@@ -487,7 +537,7 @@ fn land(store: &dyn Store, key: &str, rule: &Json, reason: &str) {
         Err(_) => {
             // The rule changed since (another instance's trip, a person's edit): that write
             // wins, and what the store holds goes back in force.
-            guards().pending.remove(key);
+            forget(&keys);
             let _ = crate::state::install::reload_installed();
         }
     }

@@ -151,8 +151,9 @@ impl Installer {
     }
 
     /// Hands over a unit's exposure to one arm of one toggle once per `window`
-    /// ([`EXPOSURE_WINDOW`] by default, an hour), as analytics count it: the same unit checked
-    /// again within it is not an exposure again.
+    /// ([`EXPOSURE_WINDOW`] by default, an hour), as analytics count it: windows are aligned
+    /// to the clock (each hour on the hour), and the same unit checked again in the same one is
+    /// not an exposure again. A zero window makes every drawn check an exposure.
     pub fn exposure_window(mut self, window: Duration) -> Installer {
         self.exposure_window = window;
         self
@@ -352,16 +353,16 @@ impl Installation {
     }
 
     fn stop_and_join(&mut self) {
-        // What was drawn while this installation was in force reaches its subscribers.
-        let drained_here = self.drains && self.is_installed();
+        // What was drawn while this installation was in force reaches its subscribers and its
+        // store, which is why this comes before the store is let go.
+        if self.drains && self.is_installed() {
+            exposure::stop();
+        }
         uninstall(self.epoch);
         self.stop.stop();
         for thread in self.threads.drain(..) {
             // A thread that panicked has stopped too; its panic was reported when it happened.
             let _ = thread.join();
-        }
-        if drained_here {
-            exposure::stop();
         }
     }
 }

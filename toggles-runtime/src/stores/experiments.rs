@@ -96,8 +96,9 @@ impl ArmCounts {
     }
 }
 
-/// Exposures and conversions kept in memory, with a database's semantics: a unit's first
-/// exposure to a toggle is the one kept, and a unit converts on a goal once.
+/// Exposures and conversions kept in memory, with a database's semantics: a unit's earliest
+/// exposure to a toggle is the one kept, and of its conversions on a goal the latest, so a
+/// conversion after the exposure counts even when an earlier one came before it.
 #[derive(Debug, Default)]
 pub(crate) struct Experiments {
     /// `(toggle, unit)` -> `(arm, at)`.
@@ -109,17 +110,23 @@ pub(crate) struct Experiments {
 impl Experiments {
     pub(crate) fn record_exposures(&mut self, exposures: &[Exposed]) {
         for e in exposures {
-            self.exposed
+            let kept = self
+                .exposed
                 .entry((e.toggle.clone(), e.unit.clone()))
                 .or_insert_with(|| (e.arm.clone(), e.at));
+            if e.at < kept.1 {
+                *kept = (e.arm.clone(), e.at);
+            }
         }
     }
 
     pub(crate) fn record_conversions(&mut self, conversions: &[Converted]) {
         for c in conversions {
-            self.converted
+            let kept = self
+                .converted
                 .entry((c.toggle.clone(), c.unit.clone(), c.goal.clone()))
                 .or_insert(c.at);
+            *kept = (*kept).max(c.at);
         }
     }
 

@@ -135,17 +135,19 @@ pub trait Store: Send + Sync + 'static {
         Ok(None)
     }
 
-    /// Adds units exposed to an arm of a tracked experiment, for its results. A unit the store
-    /// already holds for the toggle keeps its first arm, so results count each unit once, in
-    /// the arm it was first drawn into. Returns whether the store keeps them: the default keeps
-    /// nothing and returns `false`.
+    /// Adds units exposed to an arm of a tracked experiment, for its results. The store keeps
+    /// each unit's earliest exposure to the toggle (by its time, whichever instance records it
+    /// first), so results count each unit once, in the arm it was first drawn into. Returns
+    /// whether the store keeps them: the default keeps nothing and returns `false`.
     fn record_exposures(&self, exposures: &[Exposed]) -> Result<bool, StoreError> {
         let _ = exposures;
         Ok(false)
     }
 
-    /// Adds units' conversions on the goals of experiments: a unit converts on a goal once.
-    /// Returns whether the store keeps them (the default keeps nothing).
+    /// Adds units' conversions on the goals of experiments: the store keeps each unit's latest
+    /// per goal, so a unit converts on a goal once, and a conversion after its exposure counts
+    /// even when an earlier one came before it. Returns whether the store keeps them (the default
+    /// keeps nothing).
     fn record_conversions(&self, conversions: &[Converted]) -> Result<bool, StoreError> {
         let _ = conversions;
         Ok(false)

@@ -7,6 +7,9 @@ use crate::targeting::bucket::{arm_among_equals, arm_by, arm_key, draw, inverse,
 use crate::targeting::gates::{Gates, Pins, RuleNames};
 use crate::targeting::{Assignment, Constant, Context, Decided, Step, VariantRule};
 
+/// The most arms a variant toggle has: its cached state keeps the arm in eight bits.
+pub(crate) const MOST_ARMS: usize = 256;
+
 /// A variant rule made ready to evaluate: arms as their positions among the declared arms, the
 /// salt resolved, the coverage in basis points, `requires` as registry ids.
 #[derive(Debug)]
@@ -54,6 +57,10 @@ impl CompiledVariant {
         arms: &[&str],
         control: usize,
     ) -> CompiledVariant {
+        // More arms are refused when written; arms declared elsewhere are not this one's to
+        // trust, so they are cut here rather than panicked on.
+        let arms = &arms[..arms.len().min(MOST_ARMS)];
+        let control = if control < arms.len() { control } else { 0 };
         let position = |name: &str| {
             let i = arms.iter().position(|a| *a == name).unwrap_or(control);
             u8::try_from(i).expect("at most 256 arms")

@@ -15,7 +15,7 @@ mod time;
 mod variant_rule;
 
 pub(crate) use self::compiled_rule::{CompiledRule, Constant, Decided};
-pub(crate) use self::compiled_variant::CompiledVariant;
+pub(crate) use self::compiled_variant::{CompiledVariant, MOST_ARMS};
 pub use self::context::Context;
 pub use self::explain::{Assignment, Explanation, Step};
 pub(crate) use self::gates::RuleNames;
