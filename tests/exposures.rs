@@ -442,3 +442,46 @@ fn a_conversion_after_the_exposure_counts_when_one_came_before_it() {
     let converted: u64 = results.arms.iter().map(|a| a.goals[0].converted).sum();
     assert_eq!(converted, 1, "{results:?}");
 }
+
+/// The file store keeps exposures and conversions in a file beside its own, so every process
+/// sharing the file counts together, and a torn line (a crash mid-append) is set aside.
+#[test]
+fn the_file_store_keeps_experiments_beside_its_file() {
+    use toggles::experiment::{Converted, Exposed};
+    use toggles::store::FileStore;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("toggles.json");
+    let (one, two) = (
+        FileStore::open(&path).unwrap(),
+        FileStore::open(&path).unwrap(),
+    );
+    let t = |s: i64| toggles::Timestamp::from_unix_seconds(1_800_000_000 + s);
+    one.record_exposures(&[
+        Exposed::new(NAME, "1", "classic", t(0)),
+        Exposed::new(NAME, "2", "one_page", t(0)),
+    ])
+    .unwrap();
+    let experiments = dir.path().join("toggles.json.experiments");
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&experiments)
+        .unwrap();
+    std::io::Write::write_all(&mut file, br#"{"exposed": {"toggle": "#).unwrap();
+    two.record_exposures(&[Exposed::new(NAME, "1", "express", t(5))])
+        .unwrap();
+    two.record_conversions(&[
+        Converted::new(NAME, "1", "purchase", t(10)),
+        Converted::new(NAME, "2", "purchase", t(-1)),
+    ])
+    .unwrap();
+    let counts = one.experiment_counts(NAME).unwrap().unwrap();
+    assert_eq!(counts["classic"].exposed, 1, "unit 1's earliest exposure");
+    assert_eq!(counts["classic"].converted["purchase"], 1);
+    assert_eq!(counts["one_page"].exposed, 1);
+    assert_eq!(
+        counts["one_page"].converted.get("purchase"),
+        None,
+        "before its exposure"
+    );
+    assert!(!counts.contains_key("express"));
+}

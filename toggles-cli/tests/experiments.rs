@@ -11,10 +11,10 @@ use toggles_runtime::Timestamp;
 
 const FLOW: &str = "checkout.checkout_flow";
 
-#[test]
-fn a_variant_rule_is_written_shown_and_refused_from_the_terminal() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = file_store(dir.path(), &experiment_fleet());
+/// A file store in `dir` to which the experiment fleet published, with the checkout's rule
+/// written through the command; its `--store` argument.
+fn written(dir: &std::path::Path) -> String {
+    let store = file_store(dir, &experiment_fleet());
     let written = toggles(&store)
         .args(["variant", FLOW, "--coverage", "50"])
         .args(["--weights", "one_page=5000,express=5000"])
@@ -23,6 +23,13 @@ fn a_variant_rule_is_written_shown_and_refused_from_the_terminal() {
         .output()
         .unwrap();
     assert!(written.status.success(), "{}", stderr(&written));
+    store
+}
+
+#[test]
+fn a_variant_rule_is_written_shown_and_refused_from_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = written(dir.path());
 
     let show = toggles(&store)
         .args(["show", FLOW, "--user", "qa-1"])
@@ -72,6 +79,31 @@ fn a_variant_rule_is_written_shown_and_refused_from_the_terminal() {
         .output()
         .unwrap();
     assert!(stdout(&unchanged).contains("arm `express`"));
+}
+
+#[test]
+fn a_file_stores_results_and_an_arm_dropped_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = written(dir.path());
+    // The services' exposures and conversions, kept beside the store's file: the results read
+    // them.
+    let file = toggles_runtime::store::FileStore::open(dir.path().join("toggles.json")).unwrap();
+    let at = Timestamp::from_unix_seconds(1_800_000_000);
+    file.record_exposures(&[
+        Exposed::new(FLOW, "u1", "one_page", at),
+        Exposed::new(FLOW, "u2", "express", at),
+    ])
+    .unwrap();
+    file.record_conversions(&[Converted::new(FLOW, "u1", "purchase", at)])
+        .unwrap();
+    let results = toggles(&store).args(["results", FLOW]).output().unwrap();
+    let out = stdout(&results);
+    assert!(results.status.success(), "{}", stderr(&results));
+    let one_page = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("one_page"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(one_page.contains("100.00%"), "{out}");
 
     // Guarded, with an arm dropped by hand: its pinned users get the control.
     let guarded = toggles(&store)

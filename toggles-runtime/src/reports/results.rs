@@ -105,7 +105,8 @@ pub enum ResultsError {
 }
 
 /// The results of the experiment of the variant toggle `toggle`, from the counts the installed
-/// store keeps (the fleet's, with PostgreSQL; this process's, with the memory and file stores).
+/// store keeps (the fleet's, with PostgreSQL; every process's sharing the file, with the file
+/// store; this process's, with the memory store).
 /// Only a tracked rule's exposures are counted ([`VariantRule::track`](crate::rules::VariantRule::track)).
 pub fn results(toggle: &str) -> Result<Results, ResultsError> {
     let info = registry()

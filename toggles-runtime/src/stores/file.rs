@@ -76,9 +76,8 @@ struct Inner {
     /// from it, so nothing written between a load and the poll's start is missed.
     seen: Mutex<Option<Read>>,
     watchers: Mutex<Vec<OnChange>>,
-    /// The experiments' exposures and conversions, kept in memory by this handle: a file
-    /// store's experiment results are its process's.
-    experiments: Mutex<Experiments>,
+    /// Exposures and conversions of experiments: a JSON line each, appended.
+    experiments_path: PathBuf,
 }
 
 /// What reading the store's file gave: its bytes, or the kind of error.
@@ -116,11 +115,11 @@ impl FileStore {
             audit_path: with_suffix(".audit"),
             fleet_path: with_suffix(".fleet"),
             lock_path: with_suffix(".lock"),
+            experiments_path: with_suffix(".experiments"),
             path,
             poll,
             seen: Mutex::new(None),
             watchers: Mutex::new(Vec::new()),
-            experiments: Mutex::default(),
         };
         if !inner.path.exists() {
             let _lock = inner.lock()?;
@@ -184,6 +183,29 @@ fn replace(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Appends `line` (one or more lines, each ending in a newline) to the file at `path` and
+/// flushes it to disk. A torn last line (no newline) is ended first, so the new lines stand on
+/// their own.
+fn append_lines(path: &Path, mut line: Vec<u8>) -> Result<(), StoreError> {
+    let mut file = OpenOptions::new()
+        .create(true)
+        .read(true)
+        .append(true)
+        .open(path)
+        .map_err(io(path))?;
+    let len = file.metadata().map_err(io(path))?.len();
+    if len > 0 {
+        let mut last = [0u8];
+        file.seek(SeekFrom::Start(len - 1)).map_err(io(path))?;
+        file.read_exact(&mut last).map_err(io(path))?;
+        if last[0] != b'\n' {
+            line.insert(0, b'\n');
+        }
+    }
+    file.write_all(&line).map_err(io(path))?;
+    file.sync_data().map_err(io(path))
+}
+
 fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -239,10 +261,54 @@ impl Inner {
 
     /// The published declarations; none if the file is missing, and none (with a warning) if
     /// it does not parse, since the next publish rewrites it whole.
-    fn experiments(&self) -> std::sync::MutexGuard<'_, Experiments> {
-        self.experiments
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    /// Appends `records` to the experiments' file, a line each, under the store's lock.
+    fn append_experiments<T: serde::Serialize>(
+        &self,
+        kind: &str,
+        records: &[T],
+    ) -> Result<(), StoreError> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut lines = Vec::new();
+        for record in records {
+            let line = serde_json::json!({ kind: record });
+            serde_json::to_writer(&mut lines, &line).expect("a record serializes");
+            lines.push(b'\n');
+        }
+        let _lock = self.lock()?;
+        append_lines(&self.experiments_path, lines)
+    }
+
+    /// Every exposure and conversion the experiments' file holds, folded as a database keeps
+    /// them (a line that does not read, as a crash mid-append leaves, is set aside).
+    fn experiments(&self) -> Result<Experiments, StoreError> {
+        let _lock = self.lock_shared()?;
+        let path = &self.experiments_path;
+        let text = match fs::read(path) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Experiments::default()),
+            Err(e) => return Err(io(path)(e)),
+        };
+        let mut experiments = Experiments::default();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let Ok(record) = serde_json::from_str::<serde_json::Value>(line) else {
+                tracing::warn!(path = %path.display(), "toggles: an experiments line set aside: not JSON (a crash in the middle of an append leaves a torn line)");
+                continue;
+            };
+            if let Some(e) = record
+                .get("exposed")
+                .and_then(|e| serde_json::from_value(e.clone()).ok())
+            {
+                experiments.record_exposures(&[e]);
+            } else if let Some(c) = record
+                .get("converted")
+                .and_then(|c| serde_json::from_value(c.clone()).ok())
+            {
+                experiments.record_conversions(&[c]);
+            }
+        }
+        Ok(experiments)
     }
 
     fn fleet(&self) -> Vec<Published> {
@@ -263,29 +329,11 @@ impl Inner {
             .collect()
     }
 
-    /// Appends one line to the audit log and flushes it to disk. A torn last line (no newline)
-    /// is ended first, so the new entry stands on a line of its own.
+    /// Appends one line to the audit log and flushes it to disk.
     fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError> {
-        let path = &self.audit_path;
         let mut line = serde_json::to_vec(entry).expect("an audit entry serializes");
         line.push(b'\n');
-        let mut file = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .open(path)
-            .map_err(io(path))?;
-        let len = file.metadata().map_err(io(path))?.len();
-        if len > 0 {
-            let mut last = [0u8];
-            file.seek(SeekFrom::Start(len - 1)).map_err(io(path))?;
-            file.read_exact(&mut last).map_err(io(path))?;
-            if last[0] != b'\n' {
-                line.insert(0, b'\n');
-            }
-        }
-        file.write_all(&line).map_err(io(path))?;
-        file.sync_data().map_err(io(path))
+        append_lines(&self.audit_path, line)
     }
 
     /// Every parseable entry of the audit log, oldest first.
@@ -372,18 +420,22 @@ impl Store for FileStore {
         Ok(known)
     }
 
+    /// A line each in the experiments' file beside the store's (`toggles.json.experiments`),
+    /// appended under the store's lock: every process sharing the file counts together.
     fn record_exposures(&self, exposures: &[Exposed]) -> Result<bool, StoreError> {
-        self.inner.experiments().record_exposures(exposures);
+        self.inner.append_experiments("exposed", exposures)?;
         Ok(true)
     }
 
     fn record_conversions(&self, conversions: &[Converted]) -> Result<bool, StoreError> {
-        self.inner.experiments().record_conversions(conversions);
+        self.inner.append_experiments("converted", conversions)?;
         Ok(true)
     }
 
+    /// Reads the whole experiments' file: for an experiment of millions of units, PostgreSQL
+    /// counts in the database.
     fn experiment_counts(&self, toggle: &str) -> Result<Option<ExperimentCounts>, StoreError> {
-        Ok(self.inner.experiments().counts(toggle))
+        Ok(self.inner.experiments()?.counts(toggle))
     }
 
     fn published(&self) -> Result<Vec<Published>, StoreError> {
