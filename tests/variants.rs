@@ -353,33 +353,41 @@ fn rules() -> impl Strategy<Value = VariantRule> {
         proptest::collection::vec((arm(), prop::sample::select(vec!["a", "b"])), 0..3),
         prop::option::weighted(0.2, arm()),
         prop::option::weighted(0.2, Just("region")),
-        prop::bool::weighted(0.2),
+        (
+            prop::bool::weighted(0.2),
+            prop::option::weighted(0.3, prop::sample::select(vec!["one_page", "express"])),
+        ),
     )
-        .prop_map(|(coverage, weights, pins, everyone, sticky, window)| {
-            let mut rule = VariantRule::new();
-            for (arm, w) in Checkout::ARMS.iter().zip(weights) {
-                rule = rule.weight(*arm, w);
-            }
-            if let Some(c) = coverage {
-                rule = rule.coverage(c);
-                if rule.weights.values().all(|w| *w == 0) {
-                    rule = rule.weight("classic", 1);
+        .prop_map(
+            |(coverage, weights, pins, everyone, sticky, (window, dropped))| {
+                let mut rule = VariantRule::new();
+                if let Some(arm) = dropped {
+                    rule = rule.drop_arm(arm);
                 }
-            }
-            for (arm, id) in pins {
-                if !rule.users.values().flatten().any(|u| u == id) {
-                    rule = rule.users(arm, [id]);
+                for (arm, w) in Checkout::ARMS.iter().zip(weights) {
+                    rule = rule.weight(*arm, w);
                 }
-            }
-            rule.everyone = everyone.map(str::to_owned);
-            if let Some(attribute) = sticky {
-                rule = rule.stickiness(attribute);
-            }
-            if window {
-                rule = rule.window(Some(Timestamp::from_unix_seconds(1000)), None);
-            }
-            rule
-        })
+                if let Some(c) = coverage {
+                    rule = rule.coverage(c);
+                    if rule.weights.values().all(|w| *w == 0) {
+                        rule = rule.weight("classic", 1);
+                    }
+                }
+                for (arm, id) in pins {
+                    if !rule.users.values().flatten().any(|u| u == id) {
+                        rule = rule.users(arm, [id]);
+                    }
+                }
+                rule.everyone = everyone.map(str::to_owned);
+                if let Some(attribute) = sticky {
+                    rule = rule.stickiness(attribute);
+                }
+                if window {
+                    rule = rule.window(Some(Timestamp::from_unix_seconds(1000)), None);
+                }
+                rule
+            },
+        )
 }
 
 proptest! {

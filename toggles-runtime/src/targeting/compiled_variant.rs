@@ -354,11 +354,25 @@ mod tests {
             proptest::collection::vec(prop::sample::select(vec![0u16, 1, 2500, 10_000]), 3),
             (pins(), pins()),
             prop::option::weighted(0.3, prop::sample::select(vec!["prod", "dev"])),
-            prop::bool::weighted(0.3),
+            (
+                prop::bool::weighted(0.3),
+                prop::option::weighted(0.3, prop::sample::select(vec!["one_page", "express"])),
+            ),
         )
             .prop_map(
-                |(active, everyone, coverage, weights, (users, courses), env, window)| {
+                |(
+                    active,
+                    everyone,
+                    coverage,
+                    weights,
+                    (users, courses),
+                    env,
+                    (window, dropped),
+                )| {
                     let mut rule = VariantRule::new().active(active);
+                    if let Some(arm) = dropped {
+                        rule = rule.drop_arm(arm);
+                    }
                     rule.everyone = everyone.map(str::to_owned);
                     rule.coverage = coverage.map(|bp| f64::from(bp) / 100.0);
                     for (name, weight) in ARMS.iter().zip(weights) {
