@@ -266,19 +266,8 @@ impl<E: Variants> Variant<E> {
                 return answer(self.default, Some((None, Decided::Default)));
             };
             let (index, decided, seed) = rule.evaluate_drawn(ctx, &|id| required(id, ctx));
-            if expose && rule.tracks() {
-                if let (
-                    Decided::Split {
-                        bucket: Some(b),
-                        coverage,
-                    },
-                    Some(unit),
-                ) = (decided, rule.unit(ctx))
-                {
-                    if b < coverage {
-                        exposure::offer(id, index, unit, seed, (b, coverage));
-                    }
-                }
+            if expose {
+                expose_drawn(rule, id, index, decided, seed, ctx);
             }
             let arm = E::from_index(usize::from(index)).unwrap_or(self.default);
             answer(arm, Some((Some(&**rule), decided)))

@@ -107,15 +107,19 @@ pub fn arm_key(name: &str) -> u64 {
 /// ```
 #[inline]
 pub fn arm(seed: u64, arms: &[(u64, u16)]) -> Option<usize> {
-    let mut weights = arms.iter().map(|a| a.1).filter(|w| *w > 0);
-    let first = weights.next();
-    let equal = weights.all(|w| Some(w) == first);
     let inverses = arms.iter().map(|&(key, weight)| (key, inverse(weight)));
-    if equal {
+    if equal_weights(arms.iter().map(|a| a.1)) {
         arm_among_equals(seed, inverses)
     } else {
         arm_by(seed, inverses)
     }
+}
+
+/// Whether every weight above 0 is the same: the draw then compares `u`s, with no logarithm.
+pub(crate) fn equal_weights(weights: impl Iterator<Item = u16>) -> bool {
+    let mut weighted = weights.filter(|w| *w > 0);
+    let first = weighted.next();
+    weighted.all(|w| Some(w) == first)
 }
 
 /// [`arm`] when every arm with a weight has the same one: the highest `u` wins, ties to the

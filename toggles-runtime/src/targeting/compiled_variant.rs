@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::targeting::bucket::{arm_among_equals, arm_by, arm_key, draw, inverse, Percent};
+use crate::targeting::bucket::{
+    arm_among_equals, arm_by, arm_key, draw, equal_weights, inverse, Percent,
+};
 use crate::targeting::gates::{Gates, Pins, RuleNames};
 use crate::targeting::{Assignment, Constant, Context, Decided, Step, VariantRule};
 
@@ -27,11 +29,11 @@ pub(crate) struct CompiledVariant {
     control: u8,
     /// Whether a drawn unit is an exposure.
     track: bool,
-    /// Per declared arm: its name, and whether it is dropped to the control.
+    /// Per declared arm: its name.
     names: Vec<Box<str>>,
-    dropped: Vec<bool>,
-    /// Whether any arm is dropped: a check of a rule without one looks no further.
-    any_dropped: bool,
+    /// Per declared arm, whether it is dropped to the control; empty when none is, so a check
+    /// of such a rule looks no further.
+    dropped: Box<[bool]>,
     /// Whether every arm with a weight has the same: the draw then needs no logarithm.
     equal_weights: bool,
 }
@@ -94,16 +96,14 @@ impl CompiledVariant {
             control: u8::try_from(control).expect("at most 256 arms"),
             track: rule.track,
             names: arms.iter().map(|a| Box::from(*a)).collect(),
-            dropped: arms
-                .iter()
-                .map(|a| rule.dropped.iter().any(|d| d == a))
-                .collect(),
-            any_dropped: arms.iter().any(|a| rule.dropped.iter().any(|d| d == a)),
-            equal_weights: {
-                let mut weights = rule.weights.values().filter(|w| **w > 0);
-                let first = weights.next();
-                weights.all(|w| Some(w) == first)
+            dropped: if arms.iter().any(|a| rule.dropped.iter().any(|d| d == a)) {
+                arms.iter()
+                    .map(|a| rule.dropped.iter().any(|d| d == a))
+                    .collect()
+            } else {
+                Box::default()
             },
+            equal_weights: equal_weights(rule.weights.values().copied()),
         }
     }
 
@@ -118,7 +118,7 @@ impl CompiledVariant {
 
     #[inline]
     fn is_dropped(&self, arm: u8) -> bool {
-        self.any_dropped && self.dropped.get(usize::from(arm)).copied().unwrap_or(false)
+        self.dropped.get(usize::from(arm)).copied().unwrap_or(false)
     }
 
     /// The arm's name.
