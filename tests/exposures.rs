@@ -183,19 +183,39 @@ fn a_full_buffer_drops_and_counts_and_checks_go_on() {
     let g = installed(experiment().coverage(100.0), HOUR);
     let before = toggles::status().exposures;
     let extra = 1000;
-    for i in 0..EXPOSURE_BUFFER + extra {
-        CHECKOUT_FLOW.get(&Context::new().with_user(&format!("unit-{i}")));
+    // As documented: an exposure takes 20 bytes and its unit id's (11 here).
+    let fit = EXPOSURE_BUFFER / (20 + "unit-000000".len());
+    for i in 0..fit + extra {
+        CHECKOUT_FLOW.get(&Context::new().with_user(&format!("unit-{i:06}")));
     }
     let long = "x".repeat(200);
     CHECKOUT_FLOW.get(&Context::new().with_user(&long));
     let after = toggles::status().exposures;
     assert_eq!(after.dropped - before.dropped, extra as u64);
     assert_eq!(after.unit_too_long - before.unit_too_long, 1);
+    assert_eq!(g.delivered().len(), fit, "what fit is delivered");
+}
+
+#[test]
+fn each_thread_has_a_buffer_of_its_own() {
+    let g = installed(experiment().coverage(100.0), HOUR);
+    let before = toggles::status().exposures;
+    let fit = EXPOSURE_BUFFER / (20 + "t0-unit-000000".len());
+    std::thread::scope(|s| {
+        for t in 0..2 {
+            s.spawn(move || {
+                for i in 0..fit {
+                    CHECKOUT_FLOW.get(&Context::new().with_user(&format!("t{t}-unit-{i:06}")));
+                }
+            });
+        }
+    });
+    let after = toggles::status().exposures;
     assert_eq!(
-        g.delivered().len(),
-        EXPOSURE_BUFFER,
-        "what fit is delivered"
+        after.dropped, before.dropped,
+        "each thread's buffer held its own"
     );
+    assert_eq!(g.delivered().len(), 2 * fit);
 }
 
 #[test]

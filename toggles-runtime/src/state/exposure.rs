@@ -1,37 +1,41 @@
 //! Exposures: each unit a tracked experiment draws, handed off the hot path to the subscribers
 //! the host registered on its installation.
 //!
-//! A check that draws a unit into a tracked experiment copies what the exposure needs (the
-//! toggle's registry id, the arm, the unit, the bucket, the time) into a fixed-size slot of one
-//! bounded lock-free queue and goes on: no lock, no allocation, no clock read (the time is a
-//! coarse clock the drain keeps). When the queue is full the exposure is dropped and counted,
-//! so a subscriber that falls behind costs the check nothing more. A unit is exposed to an arm
-//! once per window, windows aligned to the clock (each hour on the hour by default): a small
-//! table per thread remembers the units it handed over in the current window, so a repeat is
-//! not handed over again, and the drain deduplicates exactly across threads. Conversions are
-//! never held back: the store keeps each unit's latest per goal.
+//! A check that draws a unit into a tracked experiment appends what the exposure needs (the
+//! toggle's registry id, the arm, the unit, the bucket, the time) to a bounded ring of its own
+//! thread and goes on: no lock, no shared write, no allocation, no clock read (the time is a
+//! coarse clock the drain keeps). A record is as long as its unit id, so a typical exposure is
+//! half a cache line and the ring's lines cross to the drain's core a few exposures at a time.
+//! When the ring is full the exposure is dropped and counted, so a subscriber that falls behind
+//! costs the check nothing more. A unit is exposed to an arm once per window, windows aligned
+//! to the clock (each hour on the hour by default): a small table per thread remembers the
+//! units it handed over in the current window, so a repeat is not handed over again, and the
+//! drain deduplicates exactly across threads. Conversions travel the same rings and are never
+//! held back: the store keeps each unit's latest per goal.
 //!
-//! The installation drains the queue every tick (and at shutdown, before it lets go of the
-//! store): it deduplicates per toggle, arm and unit in each window, turns each slot into an
+//! The installation drains every thread's ring each tick (and at shutdown, before it lets go of
+//! the store): it deduplicates per toggle, arm and unit in each window, turns each record into an
 //! [`Exposure`], hands the batch to every subscriber on its own thread, and records exposures
 //! and conversions in the store.
 
-use std::cell::Cell;
+use std::borrow::Cow;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::time::Duration;
 
-use crossbeam_queue::ArrayQueue;
-
+use crate::compile::Compiled;
 use crate::declare::{registry, Cells};
 use crate::state::{installed_store, retained};
 use crate::stores::{Converted, Exposed};
 use crate::targeting::{Step, Timestamp};
 
-/// How many exposures wait for the drain at most; past that they are dropped and counted.
-pub const EXPOSURE_BUFFER: usize = 16_384;
+/// The bytes of exposures each checking thread holds for the drain at most; past that its
+/// exposures are dropped and counted. An exposure takes 20 bytes and its unit id's: a thread
+/// holds about 4,000 exposures of 12-byte ids, or 2,300 of UUIDs, between two drains.
+pub const EXPOSURE_BUFFER: usize = 128 * 1024;
 
 /// How often an installation hands exposures to its subscribers, unless told otherwise
 /// ([`Installer::exposure_tick`](crate::Installer::exposure_tick)).
@@ -114,38 +118,110 @@ pub struct ExposureCounts {
     pub unit_too_long: u64,
 }
 
-/// One exposure (or, with a `goal`, one conversion) as a check leaves it: fixed size, no
-/// allocation.
-#[derive(Clone, Copy)]
-struct Slot {
+/// One exposure (or, with a `goal`, one conversion) as the drain reads it from a ring.
+struct Slot<'a> {
     toggle: u32,
     goal: Option<&'static str>,
     arm: u8,
     bucket: u16,
     coverage: u16,
     at: i64,
-    len: u8,
-    unit: [u8; UNIT_ROOM],
+    unit: Cow<'a, str>,
+}
+
+/// A record's bytes before its unit id's: the toggle's registry id (4), the arm (1), the unit
+/// id's length (1), the bucket, or a conversion's goal (2), the coverage (2), the installation's
+/// epoch (1), the kind (1), the time (8), all little-endian.
+const HEADER: usize = 20;
+const EXPOSED: u8 = 0;
+const CONVERTED: u8 = 1;
+
+impl Slot<'_> {
+    /// Reads the record at the start of `bytes`: the slot, and the bytes after it.
+    fn read(bytes: &[u8]) -> Option<(Slot<'_>, u8, &[u8])> {
+        let (header, rest) = bytes.split_at_checked(HEADER)?;
+        let u16_at = |i: usize| u16::from_le_bytes([header[i], header[i + 1]]);
+        let (unit, rest) = rest.split_at_checked(usize::from(header[5]))?;
+        let mut at = [0; 8];
+        at.copy_from_slice(&header[12..20]);
+        let goal = match header[11] {
+            // Goals are never let go, so the index is always found.
+            CONVERTED => Some(goal_named(u16_at(6)).unwrap_or_default()),
+            _ => None,
+        };
+        let slot = Slot {
+            toggle: u32::from_le_bytes([header[0], header[1], header[2], header[3]]),
+            goal,
+            arm: header[4],
+            bucket: u16_at(6),
+            coverage: u16_at(8),
+            at: i64::from_le_bytes(at),
+            unit: String::from_utf8_lossy(unit),
+        };
+        Some((slot, header[10], rest))
+    }
+}
+
+/// The goals conversions were recorded on, by the index their records carry.
+static GOALS: RwLock<Vec<&'static str>> = RwLock::new(Vec::new());
+
+/// The index of `goal` in [`GOALS`], added if new; `None` past 65,536 goals.
+fn goal_index(goal: &'static str) -> Option<u16> {
+    let position = |goals: &[&'static str]| goals.iter().position(|g| *g == goal);
+    if let Some(i) = position(&GOALS.read().unwrap_or_else(PoisonError::into_inner)) {
+        return u16::try_from(i).ok();
+    }
+    let mut goals = GOALS.write().unwrap_or_else(PoisonError::into_inner);
+    let i = position(&goals).unwrap_or_else(|| {
+        goals.push(goal);
+        goals.len() - 1
+    });
+    u16::try_from(i).ok()
+}
+
+fn goal_named(index: u16) -> Option<&'static str> {
+    let goals = GOALS.read().unwrap_or_else(PoisonError::into_inner);
+    goals.get(usize::from(index)).copied()
 }
 
 struct Buffer {
-    queue: ArrayQueue<Slot>,
     /// Unix microseconds, as of the last drain: the time a check stamps its exposure with.
     clock: AtomicI64,
     /// The deduplication window, in microseconds.
     window: AtomicI64,
+    /// The window `clock` falls in (the clock over the window), kept beside it so a check
+    /// divides nothing.
+    window_index: AtomicU64,
     dropped: [Stripe; STRIPES],
     unit_too_long: AtomicU64,
 }
 
-/// Whether an installation drains the buffer: without one, a check hands nothing over.
+/// Whether an installation drains the rings: without one, a check hands nothing over.
 static DRAINING: AtomicBool = AtomicBool::new(false);
 /// Changed by each installation that starts draining, so what threads remember of the units
-/// they handed over before does not hold back the new installation's exposures.
+/// they handed over before does not hold back the new installation's exposures, and what a
+/// check handed over as the last installation stopped is not delivered to the next.
 static EPOCH: AtomicU64 = AtomicU64::new(0);
 static BUFFER: OnceLock<Buffer> = OnceLock::new();
 
+/// The reading ends of every thread's ring; a ring whose thread has ended goes once it is read.
+static RINGS: Mutex<Vec<rtrb::Consumer<u8>>> = Mutex::new(Vec::new());
+
+thread_local! {
+    /// This thread's ring, the writing end; made at its first exposure.
+    static RING: RefCell<Option<rtrb::Producer<u8>>> = const { RefCell::new(None) };
+}
+
 impl Buffer {
+    /// Moves the clock checks stamp their exposures with, and the window it falls in.
+    fn set_clock(&self, now: i64) {
+        let window = self.window.load(Ordering::Relaxed);
+        self.clock.store(now, Ordering::Relaxed);
+        #[allow(clippy::cast_sign_loss)]
+        let index = now.checked_div(window).unwrap_or(now) as u64;
+        self.window_index.store(index, Ordering::Relaxed);
+    }
+
     fn dropped(&self) -> u64 {
         self.dropped
             .iter()
@@ -156,9 +232,9 @@ impl Buffer {
 
 fn buffer() -> &'static Buffer {
     BUFFER.get_or_init(|| Buffer {
-        queue: ArrayQueue::new(EXPOSURE_BUFFER),
         clock: AtomicI64::new(Timestamp::now().unix_micros()),
         window: AtomicI64::new(micros(EXPOSURE_WINDOW)),
+        window_index: AtomicU64::new(0),
         dropped: Default::default(),
         unit_too_long: AtomicU64::new(0),
     })
@@ -201,7 +277,8 @@ fn stripe() -> usize {
 
 /// Hands the exposure of the unit `unit` (whose draw gave `seed`) to arm `arm` of the toggle at
 /// registry id `toggle` to the drain, unless this thread handed the same over within the
-/// window. Never blocks, never allocates: a full buffer drops it and counts.
+/// window. Never blocks, never allocates (but for the thread's ring, at its first exposure): a
+/// full ring drops it and counts.
 #[inline]
 pub(crate) fn offer(toggle: u32, arm: u8, unit: &str, seed: u64, (bucket, coverage): (u16, u16)) {
     hand_over(toggle, None, arm, unit, seed, (bucket, coverage));
@@ -239,9 +316,10 @@ fn hand_over(
         ^ goal_key.wrapping_mul(0xc2b2_ae3d_27d4_eb4f);
     let window = buffer.window.load(Ordering::Relaxed);
     // Which window `at` falls in, to the low bits: a repeat in the same one was handed over.
-    #[allow(clippy::cast_sign_loss)]
+    // (Read apart from the clock, it may lag it by a drain: a repeat is then handed over once
+    // more, and the drain leaves it out.)
     let entry = (key & !((1 << WINDOW_BITS) - 1))
-        | (at.checked_div(window).unwrap_or(at) as u64 & ((1 << WINDOW_BITS) - 1));
+        | (buffer.window_index.load(Ordering::Relaxed) & ((1 << WINDOW_BITS) - 1));
     // The remainder is below `SETS`.
     #[allow(clippy::cast_possible_truncation)]
     let set = (key % SETS as u64) as usize * WAYS;
@@ -252,39 +330,133 @@ fn hand_over(
     if repeat {
         return;
     }
-    if unit.len() > UNIT_ROOM {
+    // At most `UNIT_ROOM`, so its length fits the record's byte.
+    let Some(len) = u8::try_from(unit.len())
+        .ok()
+        .filter(|_| unit.len() <= UNIT_ROOM)
+    else {
         buffer.unit_too_long.fetch_add(1, Ordering::Relaxed);
         return;
-    }
-    // A full buffer is seen without building the slot: dropping costs a read and an add.
-    if buffer.queue.is_full() {
-        buffer.dropped[stripe()].0.fetch_add(1, Ordering::Relaxed);
-        return;
-    }
-    let mut slot = Slot {
+    };
+    let (kind, bucket) = match goal {
+        Some(goal) => match goal_index(goal) {
+            Some(index) => (CONVERTED, index),
+            None => return,
+        },
+        None => (EXPOSED, bucket),
+    };
+    // The epoch's low byte: enough to tell the installation before from this one.
+    #[allow(clippy::cast_possible_truncation)]
+    let header = Header {
         toggle,
-        goal,
         arm,
+        len,
         bucket,
         coverage,
+        epoch: epoch as u8,
+        kind,
         at,
-        // At most `UNIT_ROOM`, checked above.
-        #[allow(clippy::cast_possible_truncation)]
-        len: unit.len() as u8,
-        unit: [0; UNIT_ROOM],
     };
-    slot.unit[..unit.len()].copy_from_slice(unit.as_bytes());
-    if buffer.queue.push(slot).is_ok() {
-        RECENT_UNITS.with(|r| {
-            let ways = &r[set..set + WAYS];
-            for i in (1..WAYS).rev() {
-                ways[i].set(ways[i - 1].get());
-            }
-            ways[0].set(entry);
-        });
+    if push(&header, unit.as_bytes()) {
+        if goal.is_none() {
+            RECENT_UNITS.with(|r| {
+                let ways = &r[set..set + WAYS];
+                for i in (1..WAYS).rev() {
+                    ways[i].set(ways[i - 1].get());
+                }
+                ways[0].set(entry);
+            });
+        }
     } else {
         buffer.dropped[stripe()].0.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// What a record holds before its unit id, as [`HEADER`] lays it out.
+struct Header {
+    toggle: u32,
+    arm: u8,
+    len: u8,
+    bucket: u16,
+    coverage: u16,
+    epoch: u8,
+    kind: u8,
+    at: i64,
+}
+
+impl Header {
+    fn write(&self, to: &mut [u8]) {
+        to[0..4].copy_from_slice(&self.toggle.to_le_bytes());
+        to[4] = self.arm;
+        to[5] = self.len;
+        to[6..8].copy_from_slice(&self.bucket.to_le_bytes());
+        to[8..10].copy_from_slice(&self.coverage.to_le_bytes());
+        to[10] = self.epoch;
+        to[11] = self.kind;
+        to[12..20].copy_from_slice(&self.at.to_le_bytes());
+    }
+}
+
+/// Appends a record whole to this thread's ring, made and handed to the drain at the thread's
+/// first record; `false` when the ring has no room for it (or the thread is ending).
+fn push(header: &Header, unit: &[u8]) -> bool {
+    RING.try_with(|ring| {
+        let mut ring = ring.borrow_mut();
+        let producer = ring.get_or_insert_with(|| {
+            let (producer, consumer) = rtrb::RingBuffer::new(EXPOSURE_BUFFER);
+            RINGS
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(consumer);
+            producer
+        });
+        let Ok(mut chunk) = producer.write_chunk(HEADER + unit.len()) else {
+            return false;
+        };
+        match chunk.as_mut_slices() {
+            // Mostly the record lies in one piece: written in place.
+            (whole, []) => {
+                header.write(whole);
+                whole[HEADER..].copy_from_slice(unit);
+            }
+            // At the ring's end it is written aside and split.
+            (first, second) => {
+                let mut record = [0u8; HEADER + UNIT_ROOM];
+                header.write(&mut record);
+                record[HEADER..HEADER + unit.len()].copy_from_slice(unit);
+                let (a, b) = record[..HEADER + unit.len()].split_at(first.len());
+                first.copy_from_slice(a);
+                second.copy_from_slice(b);
+            }
+        }
+        chunk.commit_all();
+        true
+    })
+    .unwrap_or(false)
+}
+
+/// Everything the rings hold, read whole: each ring's records end to end. A ring whose thread
+/// has ended is let go once read.
+fn read_rings() -> Vec<u8> {
+    // Taken out while read, so a thread making its ring waits for a push, not for the reading.
+    let mut rings = std::mem::take(&mut *RINGS.lock().unwrap_or_else(PoisonError::into_inner));
+    let mut bytes = Vec::new();
+    rings.retain_mut(|ring| {
+        // Asked before reading, so nothing written after the answer is lost.
+        let ended = ring.is_abandoned();
+        if let Ok(chunk) = ring.read_chunk(ring.slots()) {
+            let (a, b) = chunk.as_slices();
+            bytes.extend_from_slice(a);
+            bytes.extend_from_slice(b);
+            chunk.commit_all();
+        }
+        !ended
+    });
+    RINGS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .append(&mut rings);
+    bytes
 }
 
 /// The most exposures, and the most conversions, kept for a store that is down; past that the
@@ -318,9 +490,7 @@ fn drain_state() -> std::sync::MutexGuard<'static, Option<Drain>> {
 pub(crate) fn start(subscribers: Vec<Arc<dyn Subscriber>>, window: Duration) {
     let buffer = buffer();
     buffer.window.store(micros(window), Ordering::Relaxed);
-    buffer
-        .clock
-        .store(Timestamp::now().unix_micros(), Ordering::Relaxed);
+    buffer.set_clock(Timestamp::now().unix_micros());
     let mut state = drain_state();
     let drain = state.get_or_insert_with(Drain::default);
     drain.subscribers = subscribers;
@@ -354,7 +524,7 @@ pub(crate) fn drain() -> usize {
         return 0;
     };
     let now = Timestamp::now().unix_micros();
-    buffer.clock.store(now, Ordering::Relaxed);
+    buffer.set_clock(now);
     let window = buffer.window.load(Ordering::Relaxed);
     let mut state = drain_state();
     let Some(drain) = state.as_mut() else {
@@ -362,12 +532,20 @@ pub(crate) fn drain() -> usize {
     };
     let mut batch = Vec::new();
     let mut converted = Vec::new();
-    while let Some(slot) = buffer.queue.pop() {
-        let unit = String::from_utf8_lossy(&slot.unit[..usize::from(slot.len)]);
+    let bytes = read_rings();
+    let compiled = retained::newest();
+    #[allow(clippy::cast_possible_truncation)]
+    let epoch = EPOCH.load(Ordering::Relaxed) as u8;
+    let mut rest = &bytes[..];
+    while let Some((slot, slot_epoch, after)) = Slot::read(rest) {
+        rest = after;
+        if slot_epoch != epoch {
+            continue;
+        }
         if slot.goal.is_none() {
             // Once per unit and arm in each window (windows aligned to the clock, as each
             // thread's table of recent units counts them, so the two agree).
-            let key = (slot.toggle, slot.arm, Box::<str>::from(unit.as_ref()));
+            let key = (slot.toggle, slot.arm, Box::<str>::from(slot.unit.as_ref()));
             let same_window =
                 |last: i64| window > 0 && last.checked_div(window) == slot.at.checked_div(window);
             if drain
@@ -384,11 +562,11 @@ pub(crate) fn drain() -> usize {
             Some(goal) => {
                 if let Some(toggle) = registry().by_id(slot.toggle) {
                     let at = Timestamp::from_unix_micros(slot.at);
-                    converted.push(Converted::new(toggle.full_name(), unit, goal, at));
+                    converted.push(Converted::new(toggle.full_name(), slot.unit, goal, at));
                 }
             }
             None => {
-                if let Some(exposure) = exposure_of(&slot, unit.into_owned()) {
+                if let Some(exposure) = exposure_of(&slot, compiled.as_deref()) {
                     batch.push(exposure);
                 }
             }
@@ -405,7 +583,7 @@ pub(crate) fn drain() -> usize {
     if dropped > drain.dropped_reported {
         tracing::warn!(
             dropped = dropped - drain.dropped_reported,
-            "toggles: exposures dropped: the buffer of {EXPOSURE_BUFFER} was full (subscribers or the drain tick too slow for the traffic)"
+            "toggles: exposures dropped: a thread's buffer of {EXPOSURE_BUFFER} bytes was full (subscribers or the drain tick too slow for the traffic)"
         );
         drain.dropped_reported = dropped;
     }
@@ -478,12 +656,12 @@ fn newest<T>(mut kept: Vec<T>, mut late: Vec<T>) -> Vec<T> {
 }
 
 /// The exposure a slot describes; `None` for a toggle the registry no longer has at its id.
-fn exposure_of(slot: &Slot, unit: String) -> Option<Exposure> {
+fn exposure_of(slot: &Slot<'_>, compiled: Option<&Compiled>) -> Option<Exposure> {
     let info = registry().by_id(slot.toggle)?;
     let Cells::Variant(cells) = info.toggle().cells() else {
         return None;
     };
-    let stickiness = retained::newest().and_then(|compiled| {
+    let stickiness = compiled.and_then(|compiled| {
         compiled
             .entry(slot.toggle)
             .and_then(|entry| entry.stickiness().map(str::to_owned))
@@ -491,7 +669,7 @@ fn exposure_of(slot: &Slot, unit: String) -> Option<Exposure> {
     Some(Exposure {
         toggle: info.full_name(),
         arm: cells.arms.get(usize::from(slot.arm)).copied()?,
-        unit,
+        unit: slot.unit.clone().into_owned(),
         step: Step::Split {
             bucket: Some(slot.bucket),
             coverage: slot.coverage,

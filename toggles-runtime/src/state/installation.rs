@@ -98,9 +98,9 @@ impl Installer {
     /// [`VariantRule`](crate::rules::VariantRule) with `track` draws) to `subscriber`: a host's
     /// analytics, [`TracingSubscriber`](crate::experiment::TracingSubscriber), a closure taking
     /// `&[Exposure]`. Exposures reach it in batches, every exposure tick, on the installation's
-    /// own thread, off every check's path: a check that draws a unit copies the exposure into a
-    /// bounded buffer ([`EXPOSURE_BUFFER`](crate::experiment::EXPOSURE_BUFFER)) and goes on;
-    /// when the buffer is full the exposure is dropped and counted in
+    /// own thread, off every check's path: a check that draws a unit appends the exposure to
+    /// its thread's bounded buffer ([`EXPOSURE_BUFFER`](crate::experiment::EXPOSURE_BUFFER)) and
+    /// goes on; when the buffer is full the exposure is dropped and counted in
     /// [`Status::exposures`](crate::Status::exposures). Add as many as needed.
     ///
     /// ```

@@ -90,12 +90,12 @@ pub fn arm_key(name: &str) -> u64 {
 ///
 /// Weighted rendezvous hashing: each arm with a weight `w` above 0 scores `ln(u) × (1 / w)`,
 /// where `u` in (0, 1) is the SplitMix64 finalizer of `seed ^ key` (its top 53 bits, plus one
-/// half, over 2^53), and the highest score wins (ties to the earlier arm). When every arm with a
-/// weight has the same weight, the highest `u` wins (ties to the earlier arm): the arm the
-/// scores would pick, found without a logarithm, and so the rule in that case. An arm wins a
-/// share of units proportional to its weight, and the scores of the other arms do not depend on
-/// it, so raising one arm's weight moves units only into that arm, and lowering it moves units
-/// only out of it.
+/// half, over 2^53), and the highest score wins (ties to the earlier arm). Among arms of one
+/// weight the highest `u` scores highest, so only that arm (ties to the earlier) is scored: one
+/// logarithm per distinct weight, none when every arm has the same weight. An arm wins a share
+/// of units proportional to its weight, and the scores of the other arms do not depend on it,
+/// so raising one arm's weight moves units only into that arm, and lowering it moves units only
+/// out of it.
 ///
 /// ```
 /// use toggles::rules::bucket::{arm, arm_key, draw};
@@ -103,70 +103,74 @@ pub fn arm_key(name: &str) -> u64 {
 /// let arms = [(arm_key("classic"), 5000), (arm_key("one_page"), 5000)];
 /// let (_, seed) = draw("checkout.checkout_flow", "42");
 /// assert_eq!(arm(seed, &arms), Some(1));
-/// assert_eq!(arm(seed, &[(arm_key("classic"), 0)]), None);
 /// ```
-#[inline]
 pub fn arm(seed: u64, arms: &[(u64, u16)]) -> Option<usize> {
-    let inverses = arms.iter().map(|&(key, weight)| (key, inverse(weight)));
-    if equal_weights(arms.iter().map(|a| a.1)) {
-        arm_among_equals(seed, inverses)
-    } else {
-        arm_by(seed, inverses)
-    }
+    WeightedArms::new(arms).pick(seed)
 }
 
-/// Whether every weight above 0 is the same: the draw then compares `u`s, with no logarithm.
-pub(crate) fn equal_weights(weights: impl Iterator<Item = u16>) -> bool {
-    let mut weighted = weights.filter(|w| *w > 0);
-    let first = weighted.next();
-    weighted.all(|w| Some(w) == first)
+/// Arms made ready to draw from, once per rule: those with a weight, grouped by weight
+/// (heaviest first), in declaration order within a group, each with `1 / weight` (a division
+/// costs as much as the rest of an arm's score).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct WeightedArms {
+    /// Key, inverse weight, position among the arms given.
+    arms: Box<[(u64, f64, usize)]>,
+    /// Whether every arm here has one weight: the highest `u` wins, no logarithm taken.
+    one_weight: bool,
 }
 
-/// [`arm`] when every arm with a weight has the same one: the highest `u` wins, ties to the
-/// earlier arm.
-#[inline]
-pub(crate) fn arm_among_equals(seed: u64, arms: impl Iterator<Item = (u64, f64)>) -> Option<usize> {
-    let (mut top, mut winner) = (0, None);
-    for (i, (key, inverse)) in arms.enumerate() {
-        if inverse == 0.0 {
-            continue;
-        }
-        // `u` orders as the top 53 bits it is made of.
-        let u = splitmix64(seed ^ key) >> 11;
-        if winner.is_none() || u > top {
-            top = u;
-            winner = Some(i);
+impl WeightedArms {
+    /// `arms` as `(key, weight)`, in declaration order.
+    pub(crate) fn new(arms: &[(u64, u16)]) -> WeightedArms {
+        let mut weighted: Vec<(u64, u16, usize)> = arms
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, weight))| *weight > 0)
+            .map(|(i, &(key, weight))| (key, weight, i))
+            .collect();
+        // Stable: declaration order holds within a weight.
+        weighted.sort_by_key(|&(_, weight, _)| std::cmp::Reverse(weight));
+        let one_weight = weighted.windows(2).all(|w| w[0].1 == w[1].1);
+        WeightedArms {
+            arms: weighted
+                .into_iter()
+                .map(|(key, weight, i)| (key, 1.0 / f64::from(weight), i))
+                .collect(),
+            one_weight,
         }
     }
-    winner
-}
 
-/// `1 / weight`, or 0 for a weight of 0 (an arm that never wins).
-pub(crate) fn inverse(weight: u16) -> f64 {
-    if weight == 0 {
-        0.0
-    } else {
-        1.0 / f64::from(weight)
-    }
-}
-
-/// [`arm`], with each weight given as its [`inverse`], computed once per rule rather than per
-/// check (a division costs as much as the rest of an arm's score).
-#[inline]
-pub(crate) fn arm_by(seed: u64, arms: impl Iterator<Item = (u64, f64)>) -> Option<usize> {
-    // Every score is finite (`u` is at least 2^-54), so any beats minus infinity.
-    let (mut top, mut winner) = (f64::NEG_INFINITY, None);
-    for (i, (key, inverse)) in arms.enumerate() {
-        if inverse == 0.0 {
-            continue;
+    /// The winner's position, as [`arm`] defines it.
+    #[inline]
+    pub(crate) fn pick(&self, seed: u64) -> Option<usize> {
+        // Every score is finite (`u` is at least 2^-54), so any beats minus infinity.
+        let (mut top, mut winner) = (f64::NEG_INFINITY, None);
+        let mut rest = &self.arms[..];
+        while let Some(&(key, inverse, position)) = rest.first() {
+            // The group's highest `u`, as the top 53 bits it is made of; ties to the earlier.
+            let (mut high, mut at) = (splitmix64(seed ^ key) >> 11, position);
+            let mut group = 1;
+            for &(key, other, position) in &rest[1..] {
+                if other.to_bits() != inverse.to_bits() {
+                    break;
+                }
+                group += 1;
+                let u = splitmix64(seed ^ key) >> 11;
+                if u > high {
+                    (high, at) = (u, position);
+                }
+            }
+            if self.one_weight {
+                return Some(at);
+            }
+            rest = &rest[group..];
+            let score = unit_interval(high).ln() * inverse;
+            if score > top || (score.to_bits() == top.to_bits() && winner.is_some_and(|w| at < w)) {
+                (top, winner) = (score, Some(at));
+            }
         }
-        let score = unit_interval(splitmix64(seed ^ key)).ln() * inverse;
-        if score > top {
-            top = score;
-            winner = Some(i);
-        }
+        winner
     }
-    winner
 }
 
 /// SplitMix64's finalizer: a bijection of 64-bit words that mixes every input bit into every
@@ -178,12 +182,12 @@ const fn splitmix64(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// A word as a number strictly between 0 and 1: its top 53 bits, plus one half, over 2^53.
+/// A word's top 53 bits (`top`) as a number strictly between 0 and 1: plus one half, over 2^53.
 #[inline]
-fn unit_interval(z: u64) -> f64 {
+fn unit_interval(top: u64) -> f64 {
     // 53 bits convert exactly.
     #[allow(clippy::cast_precision_loss)]
-    let top = (z >> 11) as f64;
+    let top = top as f64;
     // Times 2^-53, exactly the division by 2^53 at a fraction of its cost.
     (top + 0.5) * (1.0 / 9_007_199_254_740_992.0)
 }
@@ -322,24 +326,32 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(20_000))]
 
-        /// Among arms of one weight, the highest `u` is the arm the scores pick.
+        /// Scoring only each weight's highest `u` picks the arm that scoring every arm does.
         #[test]
-        fn equal_weights_need_no_logarithm(
+        fn one_score_per_weight_picks_what_every_score_picks(
             seed in any::<u64>(),
-            weight in prop::sample::select(vec![1u16, 2, 3333, 5000, 10_000]),
-            arms in proptest::collection::vec(any::<bool>(), 1..12),
+            weights in proptest::collection::vec(
+                prop::sample::select(vec![0u16, 1, 2, 2500, 3333, 5000, 10_000]),
+                1..12,
+            ),
         ) {
-            let arms: Vec<(u64, f64)> = arms
+            let arms: Vec<(u64, u16)> = weights
                 .iter()
                 .enumerate()
-                .map(|(i, weighted)| {
-                    (arm_key(&format!("arm-{i}")), if *weighted { inverse(weight) } else { 0.0 })
-                })
+                .map(|(i, weight)| (arm_key(&format!("arm-{i}")), *weight))
                 .collect();
-            prop_assert_eq!(
-                arm_among_equals(seed, arms.iter().copied()),
-                arm_by(seed, arms.iter().copied())
-            );
+            // Every arm scored, ties to the earlier: the rule as first published.
+            let mut every = (f64::NEG_INFINITY, None);
+            for (i, &(key, weight)) in arms.iter().enumerate() {
+                if weight == 0 {
+                    continue;
+                }
+                let score = unit_interval(splitmix64(seed ^ key) >> 11).ln() / f64::from(weight);
+                if score > every.0 {
+                    every = (score, Some(i));
+                }
+            }
+            prop_assert_eq!(arm(seed, &arms), every.1);
         }
     }
 }

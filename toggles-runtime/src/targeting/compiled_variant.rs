@@ -3,9 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::targeting::bucket::{
-    arm_among_equals, arm_by, arm_key, draw, equal_weights, inverse, Percent,
-};
+use crate::targeting::bucket::{arm_key, draw, Percent, WeightedArms};
 use crate::targeting::gates::{Gates, Pins, RuleNames};
 use crate::targeting::{Assignment, Constant, Context, Decided, Step, VariantRule};
 
@@ -20,9 +18,8 @@ pub(crate) struct CompiledVariant {
     pins: Pins<u8>,
     everyone: Option<u8>,
     coverage: Option<Percent>,
-    /// Per declared arm, in declaration order: its key in the draw and the inverse of its
-    /// weight (0 for none).
-    arms: Vec<(u64, f64)>,
+    /// The arms with a weight, ready to draw from.
+    arms: WeightedArms,
     salt: String,
     stickiness: Option<String>,
     /// The control's position among the declared arms.
@@ -34,8 +31,6 @@ pub(crate) struct CompiledVariant {
     /// Per declared arm, whether it is dropped to the control; empty when none is, so a check
     /// of such a rule looks no further.
     dropped: Box<[bool]>,
-    /// Whether every arm with a weight has the same: the draw then needs no logarithm.
-    equal_weights: bool,
 }
 
 /// Pins by arm name as `(position, ids)` lists.
@@ -84,13 +79,15 @@ impl CompiledVariant {
             ),
             everyone: rule.everyone.as_deref().map(position),
             coverage: rule.coverage.and_then(|p| Percent::new(p).ok()),
-            arms: arms
-                .iter()
-                .map(|name| {
-                    let weight = rule.weights.get(*name).copied().unwrap_or(0);
-                    (arm_key(name), inverse(weight))
-                })
-                .collect(),
+            arms: WeightedArms::new(
+                &arms
+                    .iter()
+                    .map(|name| {
+                        let weight = rule.weights.get(*name).copied().unwrap_or(0);
+                        (arm_key(name), weight)
+                    })
+                    .collect::<Vec<_>>(),
+            ),
             salt: rule.salt.clone().unwrap_or_else(|| full_name.to_owned()),
             stickiness: rule.stickiness.clone(),
             control: u8::try_from(control).expect("at most 256 arms"),
@@ -103,7 +100,6 @@ impl CompiledVariant {
             } else {
                 Box::default()
             },
-            equal_weights: equal_weights(rule.weights.values().copied()),
         }
     }
 
@@ -205,13 +201,10 @@ impl CompiledVariant {
                 }
                 // Every weight 0 inside a coverage is refused when written; the control is the
                 // answer a rule from elsewhere that slipped through would give.
-                let arms = self.arms.iter().copied();
-                let drawn = if self.equal_weights {
-                    arm_among_equals(seed, arms)
-                } else {
-                    arm_by(seed, arms)
-                }
-                .map_or(self.control, |i| u8::try_from(i).expect("at most 256 arms"));
+                let drawn = self
+                    .arms
+                    .pick(seed)
+                    .map_or(self.control, |i| u8::try_from(i).expect("at most 256 arms"));
                 return (drawn, split, seed);
             }
         };
