@@ -143,6 +143,17 @@ impl WeightedArms {
     /// The winner's position, as [`arm`] defines it.
     #[inline]
     pub(crate) fn pick(&self, seed: u64) -> Option<usize> {
+        if self.one_weight {
+            // The highest `u`, as the top 53 bits it is made of; ties to the earlier.
+            let (mut high, mut winner) = (0, None);
+            for &(key, _, position) in &self.arms {
+                let u = splitmix64(seed ^ key) >> 11;
+                if winner.is_none() || u > high {
+                    (high, winner) = (u, Some(position));
+                }
+            }
+            return winner;
+        }
         // Every score is finite (`u` is at least 2^-54), so any beats minus infinity.
         let (mut top, mut winner) = (f64::NEG_INFINITY, None);
         let mut rest = &self.arms[..];
@@ -159,9 +170,6 @@ impl WeightedArms {
                 if u > high {
                     (high, at) = (u, position);
                 }
-            }
-            if self.one_weight {
-                return Some(at);
             }
             rest = &rest[group..];
             let score = unit_interval(high).ln() * inverse;
