@@ -120,12 +120,8 @@ pub struct ExposureCounts {
 
 /// One exposure (or, with a `goal`, one conversion) as the drain reads it from a ring.
 struct Slot<'a> {
-    toggle: u32,
+    header: Header,
     goal: Option<&'static str>,
-    arm: u8,
-    bucket: u16,
-    coverage: u16,
-    at: i64,
     unit: Cow<'a, str>,
 }
 
@@ -138,27 +134,17 @@ const CONVERTED: u8 = 1;
 
 impl Slot<'_> {
     /// Reads the record at the start of `bytes`: the slot, and the bytes after it.
-    fn read(bytes: &[u8]) -> Option<(Slot<'_>, u8, &[u8])> {
+    fn read(bytes: &[u8]) -> Option<(Slot<'_>, &[u8])> {
         let (header, rest) = bytes.split_at_checked(HEADER)?;
-        let u16_at = |i: usize| u16::from_le_bytes([header[i], header[i + 1]]);
-        let (unit, rest) = rest.split_at_checked(usize::from(header[5]))?;
-        let mut at = [0; 8];
-        at.copy_from_slice(&header[12..20]);
-        let goal = match header[11] {
+        let header = Header::read(header);
+        let (unit, rest) = rest.split_at_checked(usize::from(header.len))?;
+        let goal = match header.kind {
             // Goals are never let go, so the index is always found.
-            CONVERTED => Some(goal_named(u16_at(6)).unwrap_or_default()),
+            CONVERTED => Some(goal_named(header.bucket).unwrap_or_default()),
             _ => None,
         };
-        let slot = Slot {
-            toggle: u32::from_le_bytes([header[0], header[1], header[2], header[3]]),
-            goal,
-            arm: header[4],
-            bucket: u16_at(6),
-            coverage: u16_at(8),
-            at: i64::from_le_bytes(at),
-            unit: String::from_utf8_lossy(unit),
-        };
-        Some((slot, header[10], rest))
+        let unit = String::from_utf8_lossy(unit);
+        Some((Slot { header, goal, unit }, rest))
     }
 }
 
@@ -330,14 +316,10 @@ fn hand_over(
     if repeat {
         return;
     }
-    // At most `UNIT_ROOM`, so its length fits the record's byte.
-    let Some(len) = u8::try_from(unit.len())
-        .ok()
-        .filter(|_| unit.len() <= UNIT_ROOM)
-    else {
+    if unit.len() > UNIT_ROOM {
         buffer.unit_too_long.fetch_add(1, Ordering::Relaxed);
         return;
-    };
+    }
     let (kind, bucket) = match goal {
         Some(goal) => match goal_index(goal) {
             Some(index) => (CONVERTED, index),
@@ -345,12 +327,13 @@ fn hand_over(
         },
         None => (EXPOSED, bucket),
     };
-    // The epoch's low byte: enough to tell the installation before from this one.
+    // The unit's length is at most `UNIT_ROOM`, and the epoch's low byte is enough to tell
+    // the installation before from this one.
     #[allow(clippy::cast_possible_truncation)]
     let header = Header {
         toggle,
         arm,
-        len,
+        len: unit.len() as u8,
         bucket,
         coverage,
         epoch: epoch as u8,
@@ -385,6 +368,22 @@ struct Header {
 }
 
 impl Header {
+    /// The header at the start of `from`, which holds at least [`HEADER`] bytes.
+    fn read(from: &[u8]) -> Header {
+        let mut at = [0; 8];
+        at.copy_from_slice(&from[12..20]);
+        Header {
+            toggle: u32::from_le_bytes([from[0], from[1], from[2], from[3]]),
+            arm: from[4],
+            len: from[5],
+            bucket: u16::from_le_bytes([from[6], from[7]]),
+            coverage: u16::from_le_bytes([from[8], from[9]]),
+            epoch: from[10],
+            kind: from[11],
+            at: i64::from_le_bytes(at),
+        }
+    }
+
     fn write(&self, to: &mut [u8]) {
         to[0..4].copy_from_slice(&self.toggle.to_le_bytes());
         to[4] = self.arm;
@@ -537,17 +536,22 @@ pub(crate) fn drain() -> usize {
     #[allow(clippy::cast_possible_truncation)]
     let epoch = EPOCH.load(Ordering::Relaxed) as u8;
     let mut rest = &bytes[..];
-    while let Some((slot, slot_epoch, after)) = Slot::read(rest) {
+    while let Some((slot, after)) = Slot::read(rest) {
         rest = after;
-        if slot_epoch != epoch {
+        if slot.header.epoch != epoch {
             continue;
         }
         if slot.goal.is_none() {
             // Once per unit and arm in each window (windows aligned to the clock, as each
             // thread's table of recent units counts them, so the two agree).
-            let key = (slot.toggle, slot.arm, Box::<str>::from(slot.unit.as_ref()));
-            let same_window =
-                |last: i64| window > 0 && last.checked_div(window) == slot.at.checked_div(window);
+            let key = (
+                slot.header.toggle,
+                slot.header.arm,
+                Box::<str>::from(slot.unit.as_ref()),
+            );
+            let same_window = |last: i64| {
+                window > 0 && last.checked_div(window) == slot.header.at.checked_div(window)
+            };
             if drain
                 .delivered_at
                 .get(&key)
@@ -556,12 +560,12 @@ pub(crate) fn drain() -> usize {
                 drain.deduplicated += 1;
                 continue;
             }
-            drain.delivered_at.insert(key, slot.at);
+            drain.delivered_at.insert(key, slot.header.at);
         }
         match slot.goal {
             Some(goal) => {
-                if let Some(toggle) = registry().by_id(slot.toggle) {
-                    let at = Timestamp::from_unix_micros(slot.at);
+                if let Some(toggle) = registry().by_id(slot.header.toggle) {
+                    let at = Timestamp::from_unix_micros(slot.header.at);
                     converted.push(Converted::new(toggle.full_name(), slot.unit, goal, at));
                 }
             }
@@ -657,25 +661,25 @@ fn newest<T>(mut kept: Vec<T>, mut late: Vec<T>) -> Vec<T> {
 
 /// The exposure a slot describes; `None` for a toggle the registry no longer has at its id.
 fn exposure_of(slot: &Slot<'_>, compiled: Option<&Compiled>) -> Option<Exposure> {
-    let info = registry().by_id(slot.toggle)?;
+    let info = registry().by_id(slot.header.toggle)?;
     let Cells::Variant(cells) = info.toggle().cells() else {
         return None;
     };
     let stickiness = compiled.and_then(|compiled| {
         compiled
-            .entry(slot.toggle)
+            .entry(slot.header.toggle)
             .and_then(|entry| entry.stickiness().map(str::to_owned))
     });
     Some(Exposure {
         toggle: info.full_name(),
-        arm: cells.arms.get(usize::from(slot.arm)).copied()?,
+        arm: cells.arms.get(usize::from(slot.header.arm)).copied()?,
         unit: slot.unit.clone().into_owned(),
         step: Step::Split {
-            bucket: Some(slot.bucket),
-            coverage: slot.coverage,
+            bucket: Some(slot.header.bucket),
+            coverage: slot.header.coverage,
             stickiness,
         },
-        at: Timestamp::from_unix_micros(slot.at),
+        at: Timestamp::from_unix_micros(slot.header.at),
     })
 }
 

@@ -103,6 +103,7 @@ pub fn arm_key(name: &str) -> u64 {
 /// let arms = [(arm_key("classic"), 5000), (arm_key("one_page"), 5000)];
 /// let (_, seed) = draw("checkout.checkout_flow", "42");
 /// assert_eq!(arm(seed, &arms), Some(1));
+/// assert_eq!(arm(seed, &[(arm_key("classic"), 0)]), None);
 /// ```
 pub fn arm(seed: u64, arms: &[(u64, u16)]) -> Option<usize> {
     WeightedArms::new(arms).pick(seed)
@@ -144,34 +145,21 @@ impl WeightedArms {
     #[inline]
     pub(crate) fn pick(&self, seed: u64) -> Option<usize> {
         if self.one_weight {
-            // The highest `u`, as the top 53 bits it is made of; ties to the earlier.
-            let (mut high, mut winner) = (0, None);
-            for &(key, _, position) in &self.arms {
-                let u = splitmix64(seed ^ key) >> 11;
-                if winner.is_none() || u > high {
-                    (high, winner) = (u, Some(position));
-                }
-            }
-            return winner;
+            return highest(seed, &self.arms).map(|(_, position)| position);
         }
         // Every score is finite (`u` is at least 2^-54), so any beats minus infinity.
         let (mut top, mut winner) = (f64::NEG_INFINITY, None);
         let mut rest = &self.arms[..];
-        while let Some(&(key, inverse, position)) = rest.first() {
-            // The group's highest `u`, as the top 53 bits it is made of; ties to the earlier.
-            let (mut high, mut at) = (splitmix64(seed ^ key) >> 11, position);
-            let mut group = 1;
-            for &(key, other, position) in &rest[1..] {
-                if other.to_bits() != inverse.to_bits() {
-                    break;
-                }
-                group += 1;
-                let u = splitmix64(seed ^ key) >> 11;
-                if u > high {
-                    (high, at) = (u, position);
-                }
-            }
-            rest = &rest[group..];
+        while let Some(&(_, inverse, _)) = rest.first() {
+            let group = rest
+                .iter()
+                .take_while(|a| a.1.to_bits() == inverse.to_bits())
+                .count();
+            let (weight, others) = rest.split_at(group);
+            rest = others;
+            let Some((high, at)) = highest(seed, weight) else {
+                break;
+            };
             let score = unit_interval(high).ln() * inverse;
             if score > top || (score.to_bits() == top.to_bits() && winner.is_some_and(|w| at < w)) {
                 (top, winner) = (score, Some(at));
@@ -179,6 +167,20 @@ impl WeightedArms {
         }
         winner
     }
+}
+
+/// Of `arms`, the one with the highest `u` (as the top 53 bits it is made of; ties to the
+/// earlier): that `u` and the arm's position.
+#[inline]
+fn highest(seed: u64, arms: &[(u64, f64, usize)]) -> Option<(u64, usize)> {
+    let mut best: Option<(u64, usize)> = None;
+    for &(key, _, position) in arms {
+        let u = splitmix64(seed ^ key) >> 11;
+        if best.is_none_or(|(high, _)| u > high) {
+            best = Some((u, position));
+        }
+    }
+    best
 }
 
 /// SplitMix64's finalizer: a bijection of 64-bit words that mixes every input bit into every
