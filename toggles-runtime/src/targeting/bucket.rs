@@ -21,6 +21,8 @@
 
 use sha2::{Digest, Sha256};
 
+use super::{logarithm, MOST_ARMS};
+
 /// How many buckets there are: one per basis point.
 pub const BUCKETS: u16 = 10_000;
 
@@ -90,12 +92,11 @@ pub fn arm_key(name: &str) -> u64 {
 ///
 /// Weighted rendezvous hashing: each arm with a weight `w` above 0 scores `ln(u) × (1 / w)`,
 /// where `u` in (0, 1) is the SplitMix64 finalizer of `seed ^ key` (its top 53 bits, plus one
-/// half, over 2^53), and the highest score wins (ties to the earlier arm). Among arms of one
-/// weight the highest `u` scores highest, so only that arm (ties to the earlier) is scored: one
-/// logarithm per distinct weight, none when every arm has the same weight. An arm wins a share
+/// half, over 2^53), and the highest score wins (ties to the earlier arm). An arm wins a share
 /// of units proportional to its weight, and the scores of the other arms do not depend on it,
 /// so raising one arm's weight moves units only into that arm, and lowering it moves units only
-/// out of it.
+/// out of it. (When every arm has one weight, the highest `u` wins and no logarithm is taken;
+/// otherwise a close logarithm decides, and IEEE `ln` wherever the close one could err.)
 ///
 /// ```
 /// use toggles::rules::bucket::{arm, arm_key, draw};
@@ -109,35 +110,42 @@ pub fn arm(seed: u64, arms: &[(u64, u16)]) -> Option<usize> {
     WeightedArms::new(arms).pick(seed)
 }
 
-/// Arms made ready to draw from, once per rule: those with a weight, grouped by weight
-/// (heaviest first), in declaration order within a group, each with `1 / weight` (a division
-/// costs as much as the rest of an arm's score).
+/// Arms made ready to draw from, once per rule: those with a weight, in declaration order, each
+/// with `1 / weight` (a division costs as much as the rest of an arm's score).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct WeightedArms {
     /// Key, inverse weight, position among the arms given.
     arms: Box<[(u64, f64, usize)]>,
     /// Whether every arm here has one weight: the highest `u` wins, no logarithm taken.
     one_weight: bool,
+    /// How far ahead a score from the close logarithm must be to win without the exact one:
+    /// the error of the two least precise scores, those of the lightest weight.
+    margin: f64,
 }
 
 impl WeightedArms {
     /// `arms` as `(key, weight)`, in declaration order.
     pub(crate) fn new(arms: &[(u64, u16)]) -> WeightedArms {
-        let mut weighted: Vec<(u64, u16, usize)> = arms
+        let weighted: Vec<(u64, u16, usize)> = arms
             .iter()
             .enumerate()
             .filter(|(_, (_, weight))| *weight > 0)
             .map(|(i, &(key, weight))| (key, weight, i))
             .collect();
-        // Stable: declaration order holds within a weight.
-        weighted.sort_by_key(|&(_, weight, _)| std::cmp::Reverse(weight));
         let one_weight = weighted.windows(2).all(|w| w[0].1 == w[1].1);
+        let lightest = weighted.iter().map(|a| a.1).min().unwrap_or(1);
+        let margin = if arms.len() <= MOST_ARMS {
+            2.0 * logarithm::ERROR / f64::from(lightest)
+        } else {
+            f64::INFINITY
+        };
         WeightedArms {
             arms: weighted
                 .into_iter()
                 .map(|(key, weight, i)| (key, 1.0 / f64::from(weight), i))
                 .collect(),
             one_weight,
+            margin,
         }
     }
 
@@ -145,42 +153,68 @@ impl WeightedArms {
     #[inline]
     pub(crate) fn pick(&self, seed: u64) -> Option<usize> {
         if self.one_weight {
-            return highest(seed, &self.arms).map(|(_, position)| position);
+            return self.highest(seed);
         }
-        // Every score is finite (`u` is at least 2^-54), so any beats minus infinity.
+        // Each score from the close logarithm is within `ERROR × inverse` of its exact score,
+        // so a winner ahead of the runner-up by more than the margin wins the exact draw too.
+        // Scores are negative, so a higher score has lower bits; an arm's position replaces the
+        // lowest eight (a change far inside the bound), so one integer minimum gives the
+        // winner. Minimums compile to conditional moves, which keep the arms' chains of steps
+        // overlapping where a branch on random scores would be mispredicted half the time. (A
+        // `u` within the bound of 1 can score a hair above 0, out of that order; such scores
+        // are within the margin of each other, so the exact draw decides among them.)
+        let (mut top, mut second) = (u64::MAX, u64::MAX);
+        for &(key, inverse, position) in &self.arms[..] {
+            let score = logarithm::scaled_ln_unit(top_bits(seed, key), inverse).to_bits();
+            let score = score & !POSITION | position as u64;
+            second = second.min(top.max(score));
+            top = top.min(score);
+        }
+        // Not one weight, so at least two arms: `second` holds a score.
+        if f64::from_bits(top & !POSITION) - f64::from_bits(second & !POSITION) > self.margin {
+            #[allow(clippy::cast_possible_truncation)]
+            return Some((top & POSITION) as usize);
+        }
+        self.exact(seed)
+    }
+
+    /// The winner's position from IEEE `ln`, every arm scored: the published rule as it reads.
+    #[cold]
+    fn exact(&self, seed: u64) -> Option<usize> {
+        // Every score is finite (`u` is at least 2^-54), so any beats minus infinity; a tie
+        // keeps the earlier arm.
         let (mut top, mut winner) = (f64::NEG_INFINITY, None);
-        let mut rest = &self.arms[..];
-        while let Some(&(_, inverse, _)) = rest.first() {
-            let group = rest
-                .iter()
-                .take_while(|a| a.1.to_bits() == inverse.to_bits())
-                .count();
-            let (weight, others) = rest.split_at(group);
-            rest = others;
-            let Some((high, at)) = highest(seed, weight) else {
-                break;
-            };
-            let score = unit_interval(high).ln() * inverse;
-            if score > top || (score.to_bits() == top.to_bits() && winner.is_some_and(|w| at < w)) {
-                (top, winner) = (score, Some(at));
+        for &(key, inverse, position) in &self.arms[..] {
+            let score = unit_interval(top_bits(seed, key)).ln() * inverse;
+            if score > top {
+                (top, winner) = (score, Some(position));
+            }
+        }
+        winner
+    }
+
+    /// The arm with the highest `u` (ties to the earlier).
+    #[inline]
+    fn highest(&self, seed: u64) -> Option<usize> {
+        let (mut high, mut winner) = (0, None);
+        for &(key, _, position) in &self.arms[..] {
+            let u = top_bits(seed, key);
+            if winner.is_none() || u > high {
+                (high, winner) = (u, Some(position));
             }
         }
         winner
     }
 }
 
-/// Of `arms`, the one with the highest `u` (as the top 53 bits it is made of; ties to the
-/// earlier): that `u` and the arm's position.
+/// The bits of a close score that hold the arm's position instead: enough for [`MOST_ARMS`]. A
+/// draw among more arms (only [`arm`] is given that many) takes the exact scores.
+const POSITION: u64 = 0xff;
+
+/// The top 53 bits of an arm's mixed draw, which its `u` is made of.
 #[inline]
-fn highest(seed: u64, arms: &[(u64, f64, usize)]) -> Option<(u64, usize)> {
-    let mut best: Option<(u64, usize)> = None;
-    for &(key, _, position) in arms {
-        let u = splitmix64(seed ^ key) >> 11;
-        if best.is_none_or(|(high, _)| u > high) {
-            best = Some((u, position));
-        }
-    }
-    best
+fn top_bits(seed: u64, key: u64) -> u64 {
+    splitmix64(seed ^ key) >> 11
 }
 
 /// SplitMix64's finalizer: a bijection of 64-bit words that mixes every input bit into every
@@ -194,7 +228,7 @@ const fn splitmix64(mut z: u64) -> u64 {
 
 /// A word's top 53 bits (`top`) as a number strictly between 0 and 1: plus one half, over 2^53.
 #[inline]
-fn unit_interval(top: u64) -> f64 {
+pub(super) fn unit_interval(top: u64) -> f64 {
     // 53 bits convert exactly.
     #[allow(clippy::cast_precision_loss)]
     let top = top as f64;
@@ -336,9 +370,10 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(20_000))]
 
-        /// Scoring only each weight's highest `u` picks the arm that scoring every arm does.
+        /// The close logarithm (and the highest `u`, for one weight) picks the arm that scoring
+        /// every arm with IEEE `ln` picks.
         #[test]
-        fn one_score_per_weight_picks_what_every_score_picks(
+        fn the_draw_picks_what_every_exact_score_picks(
             seed in any::<u64>(),
             weights in proptest::collection::vec(
                 prop::sample::select(vec![0u16, 1, 2, 2500, 3333, 5000, 10_000]),
@@ -356,12 +391,15 @@ mod tests {
                 if weight == 0 {
                     continue;
                 }
-                let score = unit_interval(splitmix64(seed ^ key) >> 11).ln() / f64::from(weight);
+                let score = unit_interval(splitmix64(seed ^ key) >> 11).ln() * (1.0 / f64::from(weight));
                 if score > every.0 {
                     every = (score, Some(i));
                 }
             }
             prop_assert_eq!(arm(seed, &arms), every.1);
+            // The draw the close logarithm falls back on, which the cases above almost never
+            // reach.
+            prop_assert_eq!(WeightedArms::new(&arms).exact(seed), every.1);
         }
     }
 }

@@ -9,6 +9,7 @@ mod context;
 mod explain;
 mod gates;
 mod guard;
+mod logarithm;
 mod owned;
 mod rule;
 mod time;
