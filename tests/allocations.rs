@@ -4,6 +4,7 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::time::Duration;
 
 use toggles::rules::{FlagRule, VariantRule};
 use toggles::store::MemoryStore;
@@ -176,17 +177,21 @@ fn evaluations_allocate_nothing() {
 
 #[test]
 fn recording_outcomes_allocates_nothing_after_the_first() {
-    // The first outcome allocates the flag's counters (once per flag and process).
+    // The first outcome allocates the flag's counters, the first timed one its run-time
+    // counters (once per flag and process).
     ROLLOUT.record(true, true);
+    ROLLOUT.record_timed(true, true, Duration::from_millis(1));
     let n = allocations_in(|| {
         for i in 0..10_000 {
             ROLLOUT.record(i % 3 == 0, i % 7 != 0);
+            ROLLOUT.record_timed(i % 2 == 0, true, Duration::from_micros(i));
             let outcome = EVERYONE.outcome(true);
             if i % 2 == 0 {
                 outcome.ok();
             }
         }
     });
-    // `EVERYONE`'s counters are allocated by its first outcome inside the loop: one.
-    assert_eq!(n, 1, "allocations in 20,000 recorded outcomes");
+    // `EVERYONE`'s counters are allocated by its first outcome inside the loop: one (its rule
+    // has no guard on run times, so its outcomes do not time themselves).
+    assert_eq!(n, 1, "allocations in 30,000 recorded outcomes");
 }

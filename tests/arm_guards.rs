@@ -173,3 +173,37 @@ fn two_arms_tripping_in_one_tick_are_dropped_by_one_write() {
         );
     }
 }
+
+#[test]
+fn an_arm_slower_than_the_control_is_dropped_on_its_p95() {
+    let _s = serial();
+    let guard = Guard::p95_margin(25.0).window_secs(60).min_requests(100);
+    let (toggles, store) = installed(experiment().guard(guard));
+    let runs = |arm: Checkout, n: usize, ms: u64| {
+        for _ in 0..n {
+            CHECKOUT_FLOW.record_timed(arm, true, std::time::Duration::from_millis(ms));
+        }
+    };
+    runs(Checkout::Classic, 200, 80);
+    runs(Checkout::Express, 200, 95); // within 25% of the control
+    runs(Checkout::OnePage, 200, 160);
+    assert_eq!(toggles.check_guards(), [format!("{NAME}#one_page")]);
+    let trips: Vec<_> = all_audit()
+        .into_iter()
+        .filter(|e| e.actor == GUARD_ACTOR)
+        .collect();
+    assert_eq!(trips.len(), 1);
+    assert!(
+        trips[0]
+            .reason
+            .contains("arm `one_page`'s 95th-percentile run time")
+            && trips[0]
+                .reason
+                .contains("(200 runs) is more than 25% above the control `classic`'s"),
+        "{}",
+        trips[0].reason
+    );
+    let stored: VariantRule =
+        serde_json::from_value(store.load().unwrap().variants.get(NAME).unwrap().clone()).unwrap();
+    assert_eq!(stored.dropped, ["one_page"]);
+}

@@ -370,7 +370,169 @@ fn a_bad_guard_is_refused_whole() {
     .unwrap_err()
     .to_string();
     assert!(
-        refused.contains("needs `max_error_rate` or `max_margin`"),
+        refused.contains(
+            "needs a limit: `max_error_rate`, `max_margin`, `max_slow_share` or `max_p95_margin`"
+        ),
         "{refused}"
     );
+}
+
+#[test]
+fn a_bad_latency_limit_is_refused_whole_with_every_problem() {
+    let _s = serial();
+    let (_toggles, store) = installed("guarded.new_grader", FlagRule::new());
+    let mut bad = Guard::slow_share(Duration::from_millis(250), 100.0).max_p95_margin(-5.0);
+    bad.latency_baseline_ms = Some(0.0);
+    let mut missing = Guard::p95_margin(20.0);
+    missing.max_slow_share = Some(10.0);
+    let mut unread = Guard::p95_margin(20.0);
+    unread.latency_baseline_ms = Some(250.0);
+    let mut huge = Guard::slow_share(Duration::from_millis(250), 10.0);
+    huge.latency_baseline_ms = Some(1e23);
+    let mut nan = Guard::slow_share(Duration::from_millis(250), f64::NAN);
+    nan.max_p95_margin = Some(f64::INFINITY);
+    let problems = [
+        (bad, vec![
+            "`guard.max_slow_share` is from 0 (inclusive) to 100 (exclusive), not 100",
+            "`guard.latency_baseline_ms` is a run time above 0 and up to 4294967.296 milliseconds (71 minutes), not 0",
+            "`guard.max_p95_margin` is a percentage of the off arm's 95th percentile, 0 or more, not -5",
+        ]),
+        (missing, vec!["`guard.max_slow_share` counts runs slower than `guard.latency_baseline_ms`, which is missing"]),
+        (unread, vec!["`guard.latency_baseline_ms` is read only with `guard.max_slow_share`, which is missing"]),
+        (huge, vec!["milliseconds (71 minutes), not 100000000000000000000000"]),
+        (nan, vec![
+            "`guard.max_slow_share` is from 0 (inclusive) to 100 (exclusive), not NaN",
+            "`guard.max_p95_margin` is a percentage of the off arm's 95th percentile, 0 or more, not inf",
+        ]),
+    ];
+    for (guard, expected) in problems {
+        let refused = toggles::write(
+            Change::flag("guarded.new_grader", FlagRule::new().guard(guard))
+                .by("ana")
+                .because("x"),
+        )
+        .unwrap_err()
+        .to_string();
+        for problem in expected {
+            assert!(refused.contains(problem), "{refused}");
+        }
+    }
+    assert_eq!(
+        store.load().unwrap().flags["guarded.new_grader"],
+        serde_json::json!({})
+    );
+}
+
+/// `n` runs of `ms` milliseconds each, all successes, under `on`.
+fn timed(flag: &Flag, on: bool, n: usize, ms: u64) {
+    for _ in 0..n {
+        flag.record_timed(on, true, Duration::from_millis(ms));
+    }
+}
+
+#[test]
+fn a_slow_share_trips_above_its_limit_and_not_at_it() {
+    let _s = serial();
+    let guard = Guard::slow_share(Duration::from_millis(250), 10.0)
+        .window_secs(60)
+        .min_requests(100);
+    let (toggles, _store) = installed(
+        "guarded.new_grader",
+        FlagRule::new().everyone(true).guard(guard),
+    );
+    timed(&NEW_GRADER, true, 89, 100);
+    timed(&NEW_GRADER, true, 10, 400);
+    timed(&NEW_GRADER, false, 500, 900); // the off arm's run times are not judged
+    assert!(
+        toggles.check_guards().is_empty(),
+        "10 of 99: below its minimum of runs"
+    );
+    timed(&NEW_GRADER, true, 1, 100);
+    assert!(toggles.check_guards().is_empty(), "10% is not above 10%");
+    assert!(on(&NEW_GRADER));
+
+    timed(&NEW_GRADER, true, 1, 400);
+    assert_eq!(toggles.check_guards(), ["guarded.new_grader"], "11 of 101");
+    assert!(!on(&NEW_GRADER), "off in this process at once");
+    let entries = guard_entries();
+    assert_eq!(entries.len(), 1);
+    assert_eq!(
+        entries[0].reason,
+        "guard tripped: the on arm's runs slower than 250 ms were 10.89% (11 of 101), above the limit of 10% over the last 60s in this process"
+    );
+}
+
+#[test]
+fn a_p95_margin_trips_when_the_on_arms_tail_passes_it() {
+    let _s = serial();
+    let guard = Guard::p95_margin(20.0).window_secs(60).min_requests(100);
+    let (toggles, _store) = installed(
+        "guarded.new_search",
+        FlagRule::new().percent(50.0).guard(guard),
+    );
+    timed(&NEW_SEARCH, false, 100, 100);
+    // With 100 runs the 95th percentile is the 95th fastest: five slow runs leave it at 110 ms,
+    // within 20% of the off arm's 100 ms.
+    timed(&NEW_SEARCH, true, 95, 110);
+    timed(&NEW_SEARCH, true, 5, 300);
+    assert!(
+        toggles.check_guards().is_empty(),
+        "the slow runs are past the 95th"
+    );
+    // A sixth slow run makes the 96th of 101, the 95th percentile's rank, slow.
+    timed(&NEW_SEARCH, true, 1, 300);
+    assert_eq!(toggles.check_guards(), ["guarded.new_search"]);
+    let reason = &guard_entries()[0].reason;
+    assert!(
+        reason.starts_with("guard tripped: the on arm's 95th-percentile run time 30"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("ms (101 runs) is more than 20% above the off arm's 10")
+            && reason.ends_with("ms (100 runs) over the last 60s in this process"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn a_p95_margin_waits_for_both_arms_minimum() {
+    let _s = serial();
+    let guard = Guard::p95_margin(20.0).window_secs(60).min_requests(100);
+    let (toggles, _store) = installed(
+        "guarded.new_search",
+        FlagRule::new().percent(50.0).guard(guard),
+    );
+    timed(&NEW_SEARCH, true, 500, 900);
+    timed(&NEW_SEARCH, false, 99, 100);
+    assert!(toggles.check_guards().is_empty(), "99 runs of the off arm");
+    timed(&NEW_SEARCH, false, 1, 100);
+    assert_eq!(toggles.check_guards(), ["guarded.new_search"]);
+}
+
+#[test]
+fn an_outcome_times_itself_from_creation_to_its_end() {
+    let _s = serial();
+    let guard = Guard::slow_share(Duration::from_millis(100), 50.0).min_requests(2);
+    let (toggles, _store) = installed(
+        "guarded.new_grader",
+        FlagRule::new().everyone(true).guard(guard),
+    );
+    let quick = NEW_GRADER.outcome(true);
+    quick.ok();
+    let slow = NEW_GRADER.outcome(true);
+    std::thread::sleep(Duration::from_millis(150));
+    drop(slow); // a failure, and slow
+    assert!(
+        toggles.check_guards().is_empty(),
+        "one of two: 50% is not above 50%"
+    );
+    let slow = NEW_GRADER.outcome(true);
+    std::thread::sleep(Duration::from_millis(150));
+    slow.ok();
+    assert_eq!(
+        toggles.check_guards(),
+        ["guarded.new_grader"],
+        "two of three"
+    );
+    assert!(guard_entries()[0].reason.contains("(2 of 3)"));
 }

@@ -1,6 +1,8 @@
 //! What recording an outcome under a guarded flag costs, beside a raw atomic increment: on one
 //! thread, and on two threads at once (where one shared counter's cache line bounces between
-//! the cores and the flag's per-thread stripes do not).
+//! the cores and the flag's per-thread stripes do not). And an outcome with its run time beside
+//! a raw increment plus one reading of the clock: the timed outcome reads it twice (at its
+//! creation and its end), and adds to the run-time counter of the run's bucket.
 
 // `criterion_group!` generates an undocumented public function.
 #![allow(missing_docs)]
@@ -10,11 +12,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use toggles::{toggle, Flag};
+use toggles::rules::{FlagRule, Guard};
+use toggles::store::MemoryStore;
+use toggles::{toggle, Change, Flag};
 
 /// A flag whose outcomes are recorded.
 #[toggle(namespace = "bench", life = "permanent", justification = "benchmark")]
 static GUARDED: Flag;
+
+/// A flag with a guard on run times: its outcomes time themselves.
+#[toggle(namespace = "bench", life = "permanent", justification = "benchmark")]
+static TIMED: Flag;
 
 static RAW: AtomicU64 = AtomicU64::new(0);
 
@@ -35,6 +43,18 @@ fn split<F: Fn(u64) + Sync>(iters: u64, threads: u64, work: &F) -> Duration {
 }
 
 fn outcomes(c: &mut Criterion) {
+    let _toggles = toggles::Installer::new(MemoryStore::new())
+        .without_guard_thread()
+        .install()
+        .unwrap();
+    let guard = Guard::p95_margin(20.0);
+    let rule = FlagRule::new().everyone(true).guard(guard);
+    toggles::write(
+        Change::flag("bench.timed", rule)
+            .by("bench")
+            .because("time it"),
+    )
+    .unwrap();
     let raw = |i: u64| {
         black_box(&RAW).fetch_add(black_box(i & 1), Ordering::Relaxed);
     };
@@ -44,6 +64,19 @@ fn outcomes(c: &mut Criterion) {
         if black_box(i & 7 != 0) {
             outcome.ok();
         }
+    };
+    let timed_outcome = |i: u64| {
+        let outcome = black_box(&TIMED).outcome(true);
+        if black_box(i & 7 != 0) {
+            outcome.ok();
+        }
+    };
+    let raw_timed = |i: u64| {
+        black_box(Instant::now());
+        black_box(&RAW).fetch_add(black_box(i & 1), Ordering::Relaxed);
+    };
+    let record_timed = |i: u64| {
+        black_box(&GUARDED).record_timed(true, true, black_box(Duration::from_micros(i & 4095)));
     };
     let mut g = c.benchmark_group("outcomes");
     g.measurement_time(Duration::from_secs(3));
@@ -58,6 +91,18 @@ fn outcomes(c: &mut Criterion) {
         g.bench_function(format!("Flag::outcome + ok, {threads} thread(s)"), |b| {
             b.iter_custom(|iters| split(iters, threads, &outcome));
         });
+        g.bench_function(
+            format!("baseline: Instant::now + raw AtomicU64 fetch_add, {threads} thread(s)"),
+            |b| b.iter_custom(|iters| split(iters, threads, &raw_timed)),
+        );
+        g.bench_function(
+            format!("Flag::record_timed, a given duration, {threads} thread(s)"),
+            |b| b.iter_custom(|iters| split(iters, threads, &record_timed)),
+        );
+        g.bench_function(
+            format!("Flag::outcome + ok, timed (a guard on run times), {threads} thread(s)"),
+            |b| b.iter_custom(|iters| split(iters, threads, &timed_outcome)),
+        );
     }
     g.finish();
 }

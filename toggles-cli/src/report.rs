@@ -237,7 +237,8 @@ pub(crate) fn state(t: &FleetToggle) -> String {
 }
 
 /// A guard's limits in a few words: `off if errors > 5%` for a flag, `an arm dropped if errors
-/// > the control + 5 points` for a variant toggle.
+/// > the control + 5 points` for a variant toggle, `off if over 10% of runs > 250 ms`,
+/// `off if p95 run time > off's + 20%`.
 fn guard_limits(g: &Guard, what: &str, against: &str) -> String {
     let mut limits = Vec::new();
     if let Some(rate) = g.max_error_rate {
@@ -245,6 +246,12 @@ fn guard_limits(g: &Guard, what: &str, against: &str) -> String {
     }
     if let Some(margin) = g.max_margin {
         limits.push(format!("errors > {against} + {margin} points"));
+    }
+    if let (Some(share), Some(ms)) = (g.max_slow_share, g.latency_baseline_ms) {
+        limits.push(format!("over {share}% of runs > {ms} ms"));
+    }
+    if let Some(margin) = g.max_p95_margin {
+        limits.push(format!("p95 run time > {against}'s + {margin}%"));
     }
     let verb = if what == "off" {
         "off if"

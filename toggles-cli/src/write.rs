@@ -128,10 +128,21 @@ pub(crate) struct GuardArgs {
     /// above the "off" arm's (the control's).
     #[arg(long = "guard-margin", value_name = "POINTS")]
     margin: Option<f64>,
+    /// Guard: trip when more than `--guard-slow-share` percent of the "on" arm's (an arm's)
+    /// runs take longer than this (code records run times with `outcome` or `record_timed`).
+    #[arg(long = "guard-slow", value_name = "DURATION", value_parser = humantime::parse_duration, requires = "slow_share")]
+    slow: Option<std::time::Duration>,
+    /// The share of runs, in percent, slower than `--guard-slow` that trips the guard.
+    #[arg(long = "guard-slow-share", value_name = "PERCENT", requires = "slow")]
+    slow_share: Option<f64>,
+    /// Guard: trip when the "on" arm's (an arm's) 95th-percentile run time is more than this
+    /// percent above the "off" arm's (the control's).
+    #[arg(long = "guard-p95-margin", value_name = "PERCENT")]
+    p95_margin: Option<f64>,
     /// The guard's window.
     #[arg(long = "guard-window", value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
     window: std::time::Duration,
-    /// Outcomes an arm needs in the window before the guard judges it.
+    /// Outcomes (and timed runs) an arm needs in the window before the guard judges it.
     #[arg(long = "guard-min-requests", value_name = "N", default_value_t = 100)]
     min_requests: u64,
 }
@@ -139,12 +150,25 @@ pub(crate) struct GuardArgs {
 impl GuardArgs {
     /// The guard given, if one is.
     pub(crate) fn guard(&self) -> Option<Guard> {
-        let guard = match (self.error_rate, self.margin) {
-            (Some(rate), Some(points)) => Guard::error_rate(rate).max_margin(points),
-            (Some(rate), None) => Guard::error_rate(rate),
-            (None, Some(points)) => Guard::margin(points),
-            (None, None) => return None,
+        let slow = self.slow.zip(self.slow_share);
+        let mut guard = if let Some(rate) = self.error_rate {
+            Guard::error_rate(rate)
+        } else if let Some(points) = self.margin {
+            Guard::margin(points)
+        } else if let Some((baseline, share)) = slow {
+            Guard::slow_share(baseline, share)
+        } else {
+            Guard::p95_margin(self.p95_margin?)
         };
+        if let Some(points) = self.margin {
+            guard = guard.max_margin(points);
+        }
+        if let Some((baseline, share)) = slow {
+            guard = guard.max_slow_share(baseline, share);
+        }
+        if let Some(percent) = self.p95_margin {
+            guard = guard.max_p95_margin(percent);
+        }
         Some(
             guard
                 .window_secs(self.window.as_secs())

@@ -418,6 +418,59 @@ fn show_explains_how_the_stored_rule_answers() {
 }
 
 #[test]
+fn a_guard_on_run_times_is_written_and_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = written(dir.path());
+    let flag = toggles(&store)
+        .args(["flag", "grading.new_grader", "--percent", "30"])
+        .args(["--guard-slow", "250ms", "--guard-slow-share", "10"])
+        .args([
+            "--guard-p95-margin",
+            "20",
+            "--reason",
+            "time it",
+            "--actor",
+            "ana",
+        ])
+        .output()
+        .unwrap();
+    assert!(flag.status.success(), "{}", stderr(&flag));
+    let show = toggles(&store)
+        .args(["show", "grading.new_grader"])
+        .output()
+        .unwrap();
+    let shown = stdout(&show);
+    assert!(
+        shown.contains("guarded: off if over 10% of runs > 250 ms or p95 run time > off's + 20%"),
+        "{shown}"
+    );
+    assert!(
+        shown
+            .contains(r#""latency_baseline_ms":250.0,"max_p95_margin":20.0,"max_slow_share":10.0"#),
+        "{shown}"
+    );
+    // A share with no run time to count against is refused before anything is written.
+    let half = toggles(&store)
+        .args(["flag", "grading.new_grader", "--percent", "30"])
+        .args([
+            "--guard-slow-share",
+            "10",
+            "--reason",
+            "x",
+            "--actor",
+            "ana",
+        ])
+        .output()
+        .unwrap();
+    assert!(!half.status.success());
+    assert!(
+        stderr(&half).contains("--guard-slow <DURATION>"),
+        "{}",
+        stderr(&half)
+    );
+}
+
+#[test]
 fn refused_writes_print_every_problem_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let store = written(dir.path());

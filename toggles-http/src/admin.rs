@@ -15,7 +15,7 @@ use serde::Deserialize;
 use sha2::Sha256;
 use toggles_runtime::policy::{may_change, Principal};
 use toggles_runtime::report::{audit, undeclared, Live, LiveSource};
-use toggles_runtime::rules::{FlagRule, GroupTargets, VariantRule};
+use toggles_runtime::rules::{FlagRule, GroupTargets, Guard, VariantRule};
 use toggles_runtime::store::AuditQuery;
 use toggles_runtime::{registry, Change, Date, Kind, Revision, StoreError, ToggleInfo, WriteError};
 
@@ -328,6 +328,31 @@ pub(crate) fn constraints_of(
     constraints
 }
 
+/// A guard's limits in words: "the on arm's error rate is above 5% or its 95th-percentile run
+/// time is more than 20% above the off arm's".
+fn guard_words(guard: &Guard) -> String {
+    let mut limits = Vec::new();
+    if let Some(rate) = guard.max_error_rate {
+        limits.push(format!("the on arm's error rate is above {rate}%"));
+    }
+    if let Some(margin) = guard.max_margin {
+        limits.push(format!(
+            "the on arm's error rate is more than {margin} points above the off arm's"
+        ));
+    }
+    if let (Some(share), Some(ms)) = (guard.max_slow_share, guard.latency_baseline_ms) {
+        limits.push(format!(
+            "more than {share}% of the on arm's runs take longer than {ms} ms"
+        ));
+    }
+    if let Some(margin) = guard.max_p95_margin {
+        limits.push(format!(
+            "the on arm's 95th-percentile run time is more than {margin}% above the off arm's"
+        ));
+    }
+    limits.join(" or ")
+}
+
 fn lines_of_groups(rule: &FlagRule) -> String {
     let mut out = String::new();
     for g in &rule.groups {
@@ -394,10 +419,8 @@ fn edit_form(
                     label { "constraints (a line each: " code { "region: US, RO" } ")" br;
                         textarea name="constraints" { @for (a, v) in &current.constraints { (a) ": " (v.join(", ")) "\n" } } }
                     @if let Some(guard) = &current.guard {
-                        p id="guard" { "Guarded: turned off by the guard when the on arm's error rate is "
-                            @if let Some(rate) = guard.max_error_rate { "above " (rate) "%" }
-                            @if guard.max_error_rate.is_some() && guard.max_margin.is_some() { " or " }
-                            @if let Some(margin) = guard.max_margin { "more than " (margin) " points above the off arm's" }
+                        p id="guard" { "Guarded: turned off by the guard when "
+                            (guard_words(guard))
                             " over " (guard.window_secs) " s (from " (guard.min_requests) " requests). Saving keeps the guard." }
                     }
                 }

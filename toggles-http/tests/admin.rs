@@ -254,6 +254,8 @@ async fn an_owner_edits_through_the_form() {
 async fn saving_the_form_keeps_what_it_does_not_show() {
     let _g = grader_at_ten().await;
     let guard = toggles::rules::Guard::error_rate(5.0)
+        .max_p95_margin(20.0)
+        .max_slow_share(std::time::Duration::from_millis(250), 10.0)
         .window_secs(60)
         .min_requests(10);
     let rule = FlagRule::new()
@@ -276,8 +278,12 @@ async fn saving_the_form_keeps_what_it_does_not_show() {
     )
     .await;
     assert!(
-        page.body
-            .contains("Guarded: turned off by the guard when the on arm's error rate is above 5%"),
+        page.body.contains(
+            "Guarded: turned off by the guard when the on arm's error rate is above 5% \
+             or more than 10% of the on arm's runs take longer than 250 ms \
+             or the on arm's 95th-percentile run time is more than 20% above the off arm's \
+             over 60 s"
+        ),
         "{}",
         page.body
     );

@@ -122,10 +122,10 @@ pub mod report {
 /// Rules: what a store holds for a flag — targeting, rollouts, guards — or a variant toggle —
 /// pins, an experiment's coverage and weights — and how it is applied.
 pub mod rules {
-    pub use crate::declare::Counts;
+    pub use crate::declare::{Counts, Timings};
     pub use crate::state::GUARD_ACTOR;
     pub use crate::targeting::{
-        bucket, FlagRule, GroupPins, GroupTargets, Guard, Limit, Targets, Timestamp, Trip,
+        bucket, FlagRule, GroupPins, GroupTargets, Guard, Latency, Limit, Targets, Timestamp, Trip,
         VariantRule,
     };
 }

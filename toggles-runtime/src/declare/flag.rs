@@ -1,10 +1,10 @@
 //! `Flag`: on or off, targeted per user, group and site.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
 
 use crate::declare::toggle::{sealed::Sealed, Cells, DeclaredWithToggleAttribute, NO_ID};
-use crate::declare::{Kind, Meta, OutcomeCells, Toggle, Value, OFF, ON};
+use crate::declare::{Kind, Meta, OutcomeCells, RunTimeCells, Toggle, Value, OFF, ON};
 
 /// A toggle that is on or off per request: rolled out to a percentage of users, to listed users,
 /// groups and sites, behind gates. Its rule comes from the store; see [`FlagRule`](crate::rules::FlagRule)
@@ -34,6 +34,11 @@ pub struct Flag {
     pub(crate) overrides: AtomicU32,
     /// Outcomes recorded for the guard since its last tick.
     pub(crate) outcomes: OutcomeCells,
+    /// Run times recorded for the guard since its last tick.
+    pub(crate) run_times: RunTimeCells,
+    /// Whether an [`Outcome`](crate::Outcome) times itself: the rule in force has a guard with
+    /// a run-time limit.
+    pub(crate) timed: AtomicBool,
 }
 
 impl Flag {
@@ -46,6 +51,8 @@ impl Flag {
             id: AtomicU32::new(NO_ID),
             overrides: AtomicU32::new(0),
             outcomes: OutcomeCells::new(),
+            run_times: RunTimeCells::new(),
+            timed: AtomicBool::new(false),
         }
     }
 

@@ -8,9 +8,11 @@ mod kind;
 mod meta;
 mod outcomes;
 mod registry;
+mod run_times;
 mod setting;
 mod setting_value;
 mod switch;
+mod timings;
 mod toggle;
 mod variant;
 
@@ -21,10 +23,12 @@ pub use self::meta::{Life, Meta, MetaParts, Source};
 pub use self::outcomes::{ArmOutcome, Counts, Outcome};
 pub(crate) use self::outcomes::{ArmOutcomes, OutcomeCells};
 pub use self::registry::{registry, Duplicate, Registry, ToggleInfo};
+pub(crate) use self::run_times::{RunTimeCells, RunTimes, Runs};
 pub use self::setting::Setting;
 pub(crate) use self::setting_value::sealed::Refusal;
 pub use self::setting_value::SettingValue;
 pub(crate) use self::setting_value::{checker, STRING_ROOM};
+pub use self::timings::Timings;
 
 /// A setting's JSON as its type's word, or why it is not a value of the type.
 pub(crate) type Decode = fn(&serde_json::Value) -> Result<u64, Refusal>;

@@ -60,6 +60,10 @@ pub struct VariantCells<'a> {
     pub(crate) value_type: TypeId,
     /// Outcomes recorded per arm, for the guard.
     pub(crate) outcomes: &'a crate::declare::outcomes::ArmOutcomeCells,
+    /// Run times recorded per arm, for the guard.
+    pub(crate) run_times: &'a crate::declare::RunTimeCells,
+    /// Whether outcomes time themselves.
+    pub(crate) timed: &'a std::sync::atomic::AtomicBool,
 }
 
 /// A `Setting<T>`'s cells, with what the runtime needs of `T` behind function pointers.

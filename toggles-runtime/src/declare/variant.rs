@@ -3,12 +3,13 @@
 
 use std::any::TypeId;
 use std::fmt;
-use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
 
 use crate::declare::outcomes::ArmOutcomeCells;
 use crate::declare::toggle::{
     sealed::Sealed, Cells, DeclaredWithToggleAttribute, VariantCells, NO_ID,
 };
+use crate::declare::RunTimeCells;
 use crate::declare::{Kind, Meta, Toggle, Value, OFF};
 
 /// The arms of a [`Variant`] toggle: an enum of unit variants, each an arm, named in the store
@@ -98,6 +99,11 @@ pub struct Variant<E: Variants> {
     pub(crate) overrides: AtomicU32,
     /// Outcomes recorded per arm for the guard since its last tick.
     pub(crate) outcomes: ArmOutcomeCells,
+    /// Run times recorded per arm for the guard since its last tick.
+    pub(crate) run_times: RunTimeCells,
+    /// Whether an [`ArmOutcome`](crate::ArmOutcome) times itself: the rule in force has a
+    /// guard with a run-time limit.
+    pub(crate) timed: AtomicBool,
 }
 
 /// Bits of a variant's state word below its generation.
@@ -114,6 +120,8 @@ impl<E: Variants> Variant<E> {
             id: AtomicU32::new(NO_ID),
             overrides: AtomicU32::new(0),
             outcomes: ArmOutcomeCells::new(),
+            run_times: RunTimeCells::new(),
+            timed: AtomicBool::new(false),
         }
     }
 
@@ -155,6 +163,8 @@ impl<E: Variants> Sealed for Variant<E> {
             control: self.default.index(),
             value_type: TypeId::of::<E>(),
             outcomes: &self.outcomes,
+            run_times: &self.run_times,
+            timed: &self.timed,
         })
     }
 }

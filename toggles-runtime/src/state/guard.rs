@@ -11,15 +11,19 @@
 //! process decides on its own counts, which is what one process can know — faster to trip on a
 //! busy instance, blind to a failure spread thin across many. Either way the trip is an
 //! ordinary write, so the flag is off fleet-wide once one instance's write lands.
+//!
+//! Run times are judged in each process on its own, whatever the store: what one process
+//! measures of the code it runs.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use serde_json::Value as Json;
 
 use crate::compile::{Change, Revision};
-use crate::declare::{registry, ArmOutcomes, Cells, Counts};
+use crate::declare::{registry, ArmOutcomes, Cells, Counts, RunTimes, Runs, Timings};
 use crate::state::install::{installed, installed_instance};
 use crate::state::retained;
 use crate::stores::{AuditQuery, Store, WriteError};
@@ -65,10 +69,19 @@ impl Subject {
     }
 }
 
+/// What one tick took of a guarded subject's outcomes in this process.
+struct Tick {
+    at: Timestamp,
+    counts: Counts,
+    /// Run times under the "on" arm (the arm, for a variant's), and the "off" arm (the control).
+    on: Runs,
+    off: Runs,
+}
+
 #[derive(Default)]
 struct Guards {
-    /// Per flag: this process's counts per tick, oldest first.
-    windows: HashMap<String, VecDeque<(Timestamp, Counts)>>,
+    /// Per flag: this process's outcomes per tick, oldest first.
+    windows: HashMap<String, VecDeque<Tick>>,
     /// Per guarded flag: the stored rule being watched, and since when. A new rule (re-enabled,
     /// widened) starts its window afresh.
     armed: HashMap<String, (Json, Timestamp)>,
@@ -155,6 +168,30 @@ fn tripped(rule: &Json, subject: &Subject) -> Option<Json> {
     }
 }
 
+/// Marks the toggles whose outcomes time themselves: those whose rule in force has a guard with
+/// a run-time limit. Two readings of the clock cost more than the rest of an outcome, so no one
+/// else pays them. Called with each state put in force.
+pub(crate) fn time_outcomes(snapshot: &crate::compile::Snapshot) {
+    let timed = |json: Option<&Json>| {
+        json.and_then(|rule| rule.get("guard"))
+            .is_some_and(|guard| {
+                guard.get("max_slow_share").is_some() || guard.get("max_p95_margin").is_some()
+            })
+    };
+    for info in registry() {
+        let name = info.full_name();
+        match info.toggle().cells() {
+            Cells::Flag(flag) => flag
+                .timed
+                .store(timed(snapshot.flags.get(name)), Ordering::Relaxed),
+            Cells::Variant(cells) => cells
+                .timed
+                .store(timed(snapshot.variants.get(name)), Ordering::Relaxed),
+            _ => {}
+        }
+    }
+}
+
 /// Checks every guard now: drains the outcomes recorded since the last check, shares them when
 /// the installed store keeps outcomes, trips any guard over its limit, and retries trips whose
 /// write has not landed. An installation's guard thread calls it every tick
@@ -187,12 +224,14 @@ pub(crate) fn check_guards() -> Vec<String> {
             .map(|(subject, json, guard)| {
                 let key = subject.key();
                 let since = window_start(&mut g, &key, &json, &guard, now);
-                let local = local_counts(&g, &key, since);
+                let (local, on, off) = local_outcomes(&g, &key, since);
                 Watched {
                     subject,
                     json,
                     guard,
                     local,
+                    on,
+                    off,
                 }
             })
             .collect();
@@ -217,10 +256,10 @@ pub(crate) fn check_guards() -> Vec<String> {
             }
         }
         for (w, fleet) in watched.into_iter().zip(fleet) {
-            let Some(trip) = w.guard.verdict(&fleet.unwrap_or(w.local)) else {
+            let Some(trip) = w.guard.judge(&fleet.unwrap_or(w.local), &w.on, &w.off) else {
                 continue;
             };
-            let scope = if fleet.is_some() {
+            let scope = if fleet.is_some() && trip.latency.is_none() {
                 "across the fleet"
             } else {
                 "in this process"
@@ -276,6 +315,9 @@ struct Watched {
     json: Json,
     guard: Guard,
     local: Counts,
+    /// This process's run times in the window, "on" (or the arm) and "off" (or the control).
+    on: Timings,
+    off: Timings,
 }
 
 /// The guarded rules in force, as the store holds them: each active flag with a guard, and
@@ -365,13 +407,28 @@ fn drain(g: &mut Guards, guarded: &[(Subject, Json, Guard)], now: Timestamp) {
     for info in registry() {
         let name = info.full_name();
         match info.toggle().cells() {
-            Cells::Flag(flag) => keep(g, &longest, name.to_owned(), flag.take_outcomes(), now),
+            Cells::Flag(flag) => {
+                let [on, off] = flag.take_run_times();
+                let tick = Tick {
+                    at: now,
+                    counts: flag.take_outcomes(),
+                    on,
+                    off,
+                };
+                keep(g, &longest, name.to_owned(), tick);
+            }
             Cells::Variant(cells) => {
                 let per_arm = cells
                     .outcomes
                     .get()
                     .map(ArmOutcomes::take)
                     .unwrap_or_default();
+                let times = cells
+                    .run_times
+                    .get()
+                    .map(RunTimes::take)
+                    .unwrap_or_default();
+                let timings = |i: usize| times.get(i).cloned().unwrap_or_default();
                 let (control_ok, control_err) =
                     per_arm.get(cells.control).copied().unwrap_or_default();
                 for (i, arm) in cells.arms.iter().enumerate() {
@@ -379,8 +436,13 @@ fn drain(g: &mut Guards, guarded: &[(Subject, Json, Guard)], now: Timestamp) {
                         continue;
                     }
                     let (ok, err) = per_arm.get(i).copied().unwrap_or_default();
-                    let counts = Counts::new(ok, err, control_ok, control_err);
-                    keep(g, &longest, format!("{name}#{arm}"), counts, now);
+                    let tick = Tick {
+                        at: now,
+                        counts: Counts::new(ok, err, control_ok, control_err),
+                        on: timings(i),
+                        off: timings(cells.control),
+                    };
+                    keep(g, &longest, format!("{name}#{arm}"), tick);
                 }
             }
             _ => {}
@@ -389,31 +451,22 @@ fn drain(g: &mut Guards, guarded: &[(Subject, Json, Guard)], now: Timestamp) {
     g.armed.retain(|key, _| longest.contains_key(key));
 }
 
-/// Takes `counts` of the guarded subject `key` into its window (and its unshared counts), and
-/// lets go of what fell out of the window; forgets a subject no guard watches.
-fn keep(
-    g: &mut Guards,
-    longest: &BTreeMap<String, i64>,
-    key: String,
-    counts: Counts,
-    now: Timestamp,
-) {
+/// Takes `tick` of the guarded subject `key` into its window (and its counts into the unshared
+/// ones), and lets go of what fell out of the window; forgets a subject no guard watches.
+fn keep(g: &mut Guards, longest: &BTreeMap<String, i64>, key: String, tick: Tick) {
     let Some(&window) = longest.get(&key) else {
         g.windows.remove(&key);
         return;
     };
-    if !counts.is_empty() {
-        *g.unshared.entry(key.clone()).or_default() += counts;
+    if !tick.counts.is_empty() {
+        *g.unshared.entry(key.clone()).or_default() += tick.counts;
     }
+    let oldest = tick.at.unix_seconds().saturating_sub(window);
     let ticks = g.windows.entry(key).or_default();
-    if !counts.is_empty() {
-        ticks.push_back((now, counts));
+    if !(tick.counts.is_empty() && tick.on.is_empty() && tick.off.is_empty()) {
+        ticks.push_back(tick);
     }
-    let oldest = now.unix_seconds().saturating_sub(window);
-    while ticks
-        .front()
-        .is_some_and(|(at, _)| at.unix_seconds() < oldest)
-    {
+    while ticks.front().is_some_and(|t| t.at.unix_seconds() < oldest) {
         ticks.pop_front();
     }
 }
@@ -464,13 +517,17 @@ fn fleet_counts(store: &dyn Store, w: &Watched, now: Timestamp) -> Option<Counts
     }
 }
 
-fn local_counts(g: &Guards, name: &str, since: Timestamp) -> Counts {
-    g.windows
-        .get(name)
-        .into_iter()
-        .flatten()
-        .filter(|(at, _)| *at >= since)
-        .fold(Counts::default(), |sum, (_, c)| sum + *c)
+/// This process's counts and run times for `name` since `since`.
+fn local_outcomes(g: &Guards, name: &str, since: Timestamp) -> (Counts, Timings, Timings) {
+    let (mut counts, mut on, mut off) = (Counts::default(), Timings::new(), Timings::new());
+    for tick in g.windows.get(name).into_iter().flatten() {
+        if tick.at >= since {
+            counts += tick.counts;
+            tick.on.add_to(&mut on);
+            tick.off.add_to(&mut off);
+        }
+    }
+    (counts, on, off)
 }
 
 /// Writes a trip — `active: false` on the flag's rule it tripped on, or the arm added to the

@@ -1,11 +1,12 @@
-//! A flag rule's guard: the error rate at which a rollout turns itself off, and the pure
-//! decision from outcome counts.
+//! A flag rule's guard: the error rate and the run times at which a rollout turns itself off,
+//! and the pure decision from outcome counts and run times.
 
 use std::fmt;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::declare::Counts;
+use crate::declare::{Counts, Timings};
 
 /// When a flag turns itself off: a part of its [`FlagRule`](crate::rules::FlagRule), stored and edited
 /// with it.
@@ -20,6 +21,17 @@ use crate::declare::Counts;
 /// past the rule's last change: a rule changed or turned back on starts with no outcomes (for
 /// fleet-wide counts, the change's time in the audit log; for a process's own, when the process
 /// first saw the rule).
+///
+/// It can also judge how long the code under the flag takes, from run times the code records
+/// ([`Flag::outcome`](crate::Flag::outcome) times itself from its creation to its end;
+/// [`Flag::record_timed`](crate::Flag::record_timed) takes a duration): it trips when more than
+/// `max_slow_share` percent of the "on" arm's runs took longer than `latency_baseline_ms` (the
+/// classic performance monitor's rule), or when the "on" arm's 95th-percentile run time is more
+/// than `max_p95_margin` percent above the "off" arm's (each arm needing `min_requests` timed
+/// runs). The 95th percentile rather than the mean, because a regression users feel is mostly
+/// in the slow tail, and one stalled request moves a mean over a small window but not a p95.
+/// Run times are kept to within 1/32 of themselves, so a run within that of the baseline may
+/// count on either side of it.
 ///
 /// ```json
 /// { "percent": 20, "guard": { "max_error_rate": 5, "window_secs": 300, "min_requests": 200 } }
@@ -38,6 +50,26 @@ use crate::declare::Counts;
 /// let above = Counts::new(90, 11, 0, 0);
 /// assert!(guard.verdict(&above).is_some());
 /// ```
+///
+/// ```
+/// use std::time::Duration;
+/// use toggles::rules::{Guard, Timings};
+/// use toggles::store::Counts;
+///
+/// // Off when more than 10% of the on arm's runs take over 250 ms.
+/// let guard = Guard::slow_share(Duration::from_millis(250), 10.0).min_requests(100);
+/// let (mut on, off) = (Timings::new(), Timings::new());
+/// for i in 0..100 {
+///     on.record(Duration::from_millis(if i < 10 { 400 } else { 100 }));
+/// }
+/// assert!(guard.judge(&Counts::default(), &on, &off).is_none(), "10% is not above 10%");
+/// on.record(Duration::from_millis(400));
+/// let trip = guard.judge(&Counts::default(), &on, &off).unwrap();
+/// assert_eq!(
+///     trip.to_string(),
+///     "the on arm's runs slower than 250 ms were 10.89% (11 of 101), above the limit of 10%"
+/// );
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -51,30 +83,56 @@ pub struct Guard {
     pub max_margin: Option<f64>,
     /// The window outcomes are counted over, in seconds.
     pub window_secs: u64,
-    /// How many outcomes an arm needs in the window before its rate counts.
+    /// How many outcomes an arm needs in the window before its rate counts (and how many
+    /// timed runs before its run times count).
     pub min_requests: u64,
+    /// Trip when more than this share of the "on" arm's runs, in percent, took longer than
+    /// `latency_baseline_ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_slow_share: Option<f64>,
+    /// The run time `max_slow_share` counts runs against, in milliseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_baseline_ms: Option<f64>,
+    /// Trip when the "on" arm's 95th-percentile run time is more than this many percent above
+    /// the "off" arm's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_p95_margin: Option<f64>,
 }
 
 impl Guard {
     /// A guard tripping above `percent` errors on the "on" arm, over 5 minutes, from 100
     /// outcomes.
     pub fn error_rate(percent: f64) -> Guard {
-        Guard {
-            max_error_rate: Some(percent),
-            max_margin: None,
-            window_secs: 300,
-            min_requests: 100,
-        }
+        Guard::without_limits().max_error_rate(percent)
     }
 
     /// A guard tripping when the "on" arm's error rate is more than `points` above the "off"
     /// arm's, over 5 minutes, from 100 outcomes per arm.
     pub fn margin(points: f64) -> Guard {
+        Guard::without_limits().max_margin(points)
+    }
+
+    /// A guard tripping when more than `percent` of the "on" arm's runs take longer than
+    /// `baseline`, over 5 minutes, from 100 timed runs.
+    pub fn slow_share(baseline: Duration, percent: f64) -> Guard {
+        Guard::without_limits().max_slow_share(baseline, percent)
+    }
+
+    /// A guard tripping when the "on" arm's 95th-percentile run time is more than `percent`
+    /// above the "off" arm's, over 5 minutes, from 100 timed runs per arm.
+    pub fn p95_margin(percent: f64) -> Guard {
+        Guard::without_limits().max_p95_margin(percent)
+    }
+
+    fn without_limits() -> Guard {
         Guard {
             max_error_rate: None,
-            max_margin: Some(points),
+            max_margin: None,
             window_secs: 300,
             min_requests: 100,
+            max_slow_share: None,
+            latency_baseline_ms: None,
+            max_p95_margin: None,
         }
     }
 
@@ -92,6 +150,22 @@ impl Guard {
         self
     }
 
+    /// Also trips when more than `percent` of the "on" arm's runs take longer than `baseline`.
+    #[must_use]
+    pub fn max_slow_share(mut self, baseline: Duration, percent: f64) -> Guard {
+        self.latency_baseline_ms = Some(baseline.as_secs_f64() * 1000.0);
+        self.max_slow_share = Some(percent);
+        self
+    }
+
+    /// Also trips when the "on" arm's 95th-percentile run time is more than `percent` above
+    /// the "off" arm's.
+    #[must_use]
+    pub fn max_p95_margin(mut self, percent: f64) -> Guard {
+        self.max_p95_margin = Some(percent);
+        self
+    }
+
     /// Sets the window, in seconds.
     #[must_use]
     pub fn window_secs(mut self, secs: u64) -> Guard {
@@ -106,7 +180,65 @@ impl Guard {
         self
     }
 
-    /// Whether `counts` (over the window) trip the guard, and why.
+    /// Whether `counts` and the arms' run times (over the window) trip the guard, and why: the
+    /// error limits first, then the run times'.
+    pub fn judge(&self, counts: &Counts, on: &Timings, off: &Timings) -> Option<Trip> {
+        if let Some(trip) = self.verdict(counts) {
+            return Some(trip);
+        }
+        let least = self.min_requests.max(1);
+        let figures = || Latency {
+            on_runs: on.len(),
+            off_runs: off.len(),
+            on_slow: 0,
+            on_p95: on.quantile(0.95),
+            off_p95: off.quantile(0.95),
+        };
+        let trip = |limit, latency| Trip {
+            counts: *counts,
+            on_rate: rate(counts.on_err, (counts.on_ok + counts.on_err).max(1)),
+            off_rate: None,
+            limit,
+            latency: Some(latency),
+        };
+        if let (Some(percent), Some(baseline_ms)) = (self.max_slow_share, self.latency_baseline_ms)
+        {
+            if on.len() >= least {
+                // Validated to at most 71 minutes, and a rule from elsewhere saturates.
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let baseline = Duration::from_micros((baseline_ms * 1000.0) as u64);
+                let slow = on.slower_than(baseline);
+                if rate(slow, on.len()) > percent {
+                    let limit = Limit::SlowShare {
+                        baseline_ms,
+                        percent,
+                    };
+                    return Some(trip(
+                        limit,
+                        Latency {
+                            on_slow: slow,
+                            ..figures()
+                        },
+                    ));
+                }
+            }
+        }
+        if let Some(margin) = self.max_p95_margin {
+            if on.len() >= least && off.len() >= least {
+                let latency = figures();
+                // At least a microsecond: below it the off arm's p95 reads as zero, and any
+                // run would be infinitely slower.
+                let floor = latency.off_p95.max(Duration::from_micros(1));
+                let allowed = floor.as_secs_f64() * (1.0 + margin / 100.0);
+                if latency.on_p95.as_secs_f64() > allowed {
+                    return Some(trip(Limit::P95Margin(margin), latency));
+                }
+            }
+        }
+        None
+    }
+
+    /// Whether `counts` (over the window) trip the guard's error limits, and why.
     pub fn verdict(&self, counts: &Counts) -> Option<Trip> {
         let on_total = counts.on_ok + counts.on_err;
         if on_total < self.min_requests.max(1) {
@@ -120,6 +252,7 @@ impl Guard {
                     on_rate,
                     off_rate: None,
                     limit: Limit::ErrorRate(limit),
+                    latency: None,
                 });
             }
         }
@@ -133,6 +266,7 @@ impl Guard {
                         on_rate,
                         off_rate: Some(off_rate),
                         limit: Limit::Margin(margin),
+                        latency: None,
                     });
                 }
             }
@@ -143,18 +277,53 @@ impl Guard {
     /// What is wrong with the guard on its own.
     pub(crate) fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
-        if self.max_error_rate.is_none() && self.max_margin.is_none() {
-            problems.push("`guard` needs `max_error_rate` or `max_margin`".to_owned());
+        if self.max_error_rate.is_none()
+            && self.max_margin.is_none()
+            && self.max_slow_share.is_none()
+            && self.max_p95_margin.is_none()
+        {
+            problems.push(
+                "`guard` needs a limit: `max_error_rate`, `max_margin`, `max_slow_share` or `max_p95_margin`"
+                    .to_owned(),
+            );
         }
         for (field, value) in [
             ("max_error_rate", self.max_error_rate),
             ("max_margin", self.max_margin),
+            ("max_slow_share", self.max_slow_share),
         ] {
             if let Some(v) = value.filter(|v| !(0.0..100.0).contains(v)) {
                 problems.push(format!(
                     "`guard.{field}` is from 0 (inclusive) to 100 (exclusive), not {v}"
                 ));
             }
+        }
+        match (self.max_slow_share, self.latency_baseline_ms) {
+            (Some(_), None) => problems.push(
+                "`guard.max_slow_share` counts runs slower than `guard.latency_baseline_ms`, which is missing"
+                    .to_owned(),
+            ),
+            (None, Some(_)) => problems.push(
+                "`guard.latency_baseline_ms` is read only with `guard.max_slow_share`, which is missing"
+                    .to_owned(),
+            ),
+            _ => {}
+        }
+        if let Some(ms) = self
+            .latency_baseline_ms
+            .filter(|ms| !(*ms > 0.0 && *ms <= LONGEST_BASELINE_MS))
+        {
+            problems.push(format!(
+                "`guard.latency_baseline_ms` is a run time above 0 and up to {LONGEST_BASELINE_MS} milliseconds (71 minutes), not {ms}"
+            ));
+        }
+        if let Some(v) = self
+            .max_p95_margin
+            .filter(|v| !(v.is_finite() && *v >= 0.0))
+        {
+            problems.push(format!(
+                "`guard.max_p95_margin` is a percentage of the off arm's 95th percentile, 0 or more, not {v}"
+            ));
         }
         if self.window_secs == 0 {
             problems.push("`guard.window_secs` must be at least 1".to_owned());
@@ -165,6 +334,10 @@ impl Guard {
         problems
     }
 }
+
+/// The longest baseline a slow share may count against: 2^32 µs, the run-time counters' last
+/// bucket.
+const LONGEST_BASELINE_MS: f64 = 4_294_967.296;
 
 #[allow(clippy::cast_precision_loss)] // counts far below 2^52
 fn rate(errors: u64, total: u64) -> f64 {
@@ -179,6 +352,31 @@ pub enum Limit {
     ErrorRate(f64),
     /// `max_margin`, percentage points.
     Margin(f64),
+    /// `max_slow_share` (percent) of runs slower than `latency_baseline_ms`.
+    SlowShare {
+        /// The baseline, in milliseconds.
+        baseline_ms: f64,
+        /// The share, in percent.
+        percent: f64,
+    },
+    /// `max_p95_margin`, percent above the "off" arm's 95th percentile.
+    P95Margin(f64),
+}
+
+/// A run-time trip's figures: the arms' timed runs over the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Latency {
+    /// Runs timed under the "on" arm.
+    pub on_runs: u64,
+    /// Runs timed under the "off" arm (the control, for an arm).
+    pub off_runs: u64,
+    /// Of the "on" arm's runs, those slower than the baseline (for a slow-share trip).
+    pub on_slow: u64,
+    /// The "on" arm's 95th-percentile run time.
+    pub on_p95: Duration,
+    /// The "off" arm's.
+    pub off_p95: Duration,
 }
 
 /// A tripped guard's figures: what the audit entry's reason says.
@@ -193,6 +391,8 @@ pub struct Trip {
     pub off_rate: Option<f64>,
     /// The limit passed.
     pub limit: Limit,
+    /// The run times, for a run-time trip.
+    pub latency: Option<Latency>,
 }
 
 impl fmt::Display for Trip {
@@ -220,6 +420,35 @@ impl Trip {
     }
 
     fn write(&self, f: &mut fmt::Formatter<'_>, on: &str, off: &str) -> fmt::Result {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        match (self.limit, self.latency) {
+            (
+                Limit::SlowShare {
+                    baseline_ms,
+                    percent,
+                },
+                Some(l),
+            ) => {
+                return write!(
+                    f,
+                    "{on} runs slower than {baseline_ms} ms were {:.2}% ({} of {}), above the limit of {percent}%",
+                    rate(l.on_slow, l.on_runs.max(1)),
+                    l.on_slow,
+                    l.on_runs
+                );
+            }
+            (Limit::P95Margin(margin), Some(l)) => {
+                return write!(
+                    f,
+                    "{on} 95th-percentile run time {:.1} ms ({} runs) is more than {margin}% above {off} {:.1} ms ({} runs)",
+                    ms(l.on_p95),
+                    l.on_runs,
+                    ms(l.off_p95),
+                    l.off_runs
+                );
+            }
+            _ => {}
+        }
         let c = &self.counts;
         write!(
             f,
@@ -238,6 +467,8 @@ impl Trip {
             (Limit::ErrorRate(limit), _) | (Limit::Margin(limit), None) => {
                 write!(f, " is above the limit of {limit}%")
             }
+            (Limit::SlowShare { percent, .. }, _) => write!(f, " is above the limit of {percent}%"),
+            (Limit::P95Margin(margin), _) => write!(f, " is above the limit of {margin}%"),
         }
     }
 }
