@@ -207,3 +207,30 @@ fn an_arm_slower_than_the_control_is_dropped_on_its_p95() {
         serde_json::from_value(store.load().unwrap().variants.get(NAME).unwrap().clone()).unwrap();
     assert_eq!(stored.dropped, ["one_page"]);
 }
+
+#[test]
+fn an_arm_whose_traffic_falls_against_the_controls_is_dropped() {
+    let _s = serial();
+    // Half the units in: the control serves the other half too, so an arm with a third of the
+    // weights expects a quarter of what the control sees (a sixth of the units to its four).
+    let rule = VariantRule::new()
+        .coverage(50.0)
+        .weight("classic", 3334)
+        .weight("one_page", 3333)
+        .weight("express", 3333)
+        .guard(Guard::traffic_drop(30.0).window_secs(60).min_requests(100));
+    let (toggles, _store) = installed(rule);
+    record(Checkout::Classic, 1000, 0);
+    record(Checkout::Express, 200, 0); // 20% below its 250
+    record(Checkout::OnePage, 100, 0); // 60% below
+    assert_eq!(toggles.check_guards(), [format!("{NAME}#one_page")]);
+    let reason = all_audit()
+        .into_iter()
+        .find(|e| e.actor == GUARD_ACTOR)
+        .unwrap()
+        .reason;
+    assert!(
+        reason.contains("arm `one_page`'s traffic of 100 outcomes is 59.99% below the 250.0 that the control `classic`'s 1000 predict at a 20.00% share"),
+        "{reason}"
+    );
+}

@@ -371,7 +371,7 @@ fn a_bad_guard_is_refused_whole() {
     .to_string();
     assert!(
         refused.contains(
-            "needs a limit: `max_error_rate`, `max_margin`, `max_slow_share` or `max_p95_margin`"
+            "needs a limit: `max_error_rate`, `max_margin`, `max_slow_share`, `max_p95_margin` or `max_traffic_drop`"
         ),
         "{refused}"
     );
@@ -535,4 +535,138 @@ fn an_outcome_times_itself_from_creation_to_its_end() {
         "two of three"
     );
     assert!(guard_entries()[0].reason.contains("(2 of 3)"));
+}
+
+/// `n` outcomes under `on`, all successes.
+fn traffic(flag: &Flag, on: bool, n: usize) {
+    record(flag, on, n, 0);
+}
+
+#[test]
+fn a_traffic_drop_trips_past_its_limit_and_not_at_it() {
+    let _s = serial();
+    let guard = Guard::traffic_drop(30.0).window_secs(60).min_requests(100);
+    let (toggles, _store) = installed(
+        "guarded.new_search",
+        FlagRule::new().percent(50.0).guard(guard),
+    );
+    let start = toggles::rules::Timestamp::now().unix_seconds();
+    let at = |secs| toggles::rules::Timestamp::from_unix_seconds(start + secs);
+    traffic(&NEW_SEARCH, false, 100);
+    traffic(&NEW_SEARCH, true, 70);
+    assert!(
+        toggles.check_guards_at(at(0)).is_empty(),
+        "30% down is not more than 30%"
+    );
+    // A minute on, the window holds only what comes next.
+    traffic(&NEW_SEARCH, false, 100);
+    traffic(&NEW_SEARCH, true, 69);
+    assert_eq!(toggles.check_guards_at(at(61)), ["guarded.new_search"]);
+    assert!(!on_for_all(&NEW_SEARCH), "off in this process at once");
+    assert_eq!(
+        guard_entries()[0].reason,
+        "guard tripped: the on arm's traffic of 69 outcomes is 31.00% below the 100.0 that the off arm's 100 predict at a 50.00% share, more than the limit of 30% over the last 60s in this process"
+    );
+}
+
+#[test]
+fn a_quiet_night_is_not_a_drop() {
+    let _s = serial();
+    let guard = Guard::traffic_drop(30.0).window_secs(600).min_requests(20);
+    let (toggles, _store) = installed(
+        "guarded.new_search",
+        FlagRule::new().percent(20.0).guard(guard),
+    );
+    let start = toggles::rules::Timestamp::now().unix_seconds();
+    let at = |hours: i64, secs: i64| {
+        toggles::rules::Timestamp::from_unix_seconds(start + hours * 3600 + secs)
+    };
+    // A day on a 20% rollout, ticks every 10 minutes: busy by day (4,000 outcomes a tick),
+    // quiet at night (100: still over the guard's minimum, so judged), the on arm a fifth of it
+    // throughout. Against the rate before, the night would be a 97% drop; against the off
+    // arm's, it is none.
+    for hour in 0..24 {
+        let per_tick = if (1..7).contains(&hour) { 100 } else { 4000 };
+        for tick in 0..6 {
+            traffic(&NEW_SEARCH, true, per_tick / 5);
+            traffic(&NEW_SEARCH, false, per_tick * 4 / 5);
+            assert!(
+                toggles.check_guards_at(at(hour, tick * 600)).is_empty(),
+                "hour {hour}, tick {tick}"
+            );
+        }
+    }
+    assert!(guard_entries().is_empty());
+    // The next morning the on arm loses half its traffic while the off arm's holds: the first
+    // tick of it shares the window with the tick before (25% down), the second has it alone.
+    traffic(&NEW_SEARCH, true, 400);
+    traffic(&NEW_SEARCH, false, 3200);
+    assert!(toggles.check_guards_at(at(24, 0)).is_empty());
+    traffic(&NEW_SEARCH, true, 400);
+    traffic(&NEW_SEARCH, false, 3200);
+    assert_eq!(toggles.check_guards_at(at(24, 600)), ["guarded.new_search"]);
+    assert!(
+        guard_entries()[0]
+            .reason
+            .contains("the on arm's traffic of 800 outcomes is 50.00% below the 1600.0"),
+        "{}",
+        guard_entries()[0].reason
+    );
+}
+
+#[test]
+fn a_traffic_guard_needs_both_arms_serving() {
+    let _s = serial();
+    let (_toggles, _store) = installed("guarded.new_search", FlagRule::new());
+    for rule in [
+        FlagRule::new().everyone(true),
+        FlagRule::new().percent(100.0),
+        FlagRule::new(),
+    ] {
+        let refused = toggles::write(
+            Change::flag("guarded.new_search", rule.guard(Guard::traffic_drop(30.0)))
+                .by("ana")
+                .because("x"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            refused.contains("`guard.max_traffic_drop` compares the arms' traffic at the rule's split, so it needs a `percent` above 0 and below 100 and no `everyone` (both arms serving)"),
+            "{refused}"
+        );
+    }
+}
+
+#[test]
+fn run_times_leave_the_window_on_the_guards_clock() {
+    let _s = serial();
+    let guard = Guard::slow_share(Duration::from_millis(250), 10.0)
+        .window_secs(60)
+        .min_requests(10);
+    let (toggles, _store) = installed(
+        "guarded.new_grader",
+        FlagRule::new().everyone(true).guard(guard),
+    );
+    let start = toggles::rules::Timestamp::now().unix_seconds();
+    let at = |secs| toggles::rules::Timestamp::from_unix_seconds(start + secs);
+    timed(&NEW_GRADER, true, 9, 400);
+    assert!(
+        toggles.check_guards_at(at(0)).is_empty(),
+        "9 runs: below the minimum"
+    );
+    timed(&NEW_GRADER, true, 10, 100);
+    assert!(
+        toggles.check_guards_at(at(61)).is_empty(),
+        "the slow runs left the window; within it, 9 of 19 would trip"
+    );
+    timed(&NEW_GRADER, true, 2, 400);
+    assert_eq!(
+        toggles.check_guards_at(at(62)),
+        ["guarded.new_grader"],
+        "2 of 12 in the window"
+    );
+}
+
+fn on_for_all(flag: &Flag) -> bool {
+    (0..200).any(|i| flag.is_enabled(&Context::new().with_user(&format!("u{i}"))))
 }

@@ -253,6 +253,9 @@ fn guard_limits(g: &Guard, what: &str, against: &str) -> String {
     if let Some(margin) = g.max_p95_margin {
         limits.push(format!("p95 run time > {against}'s + {margin}%"));
     }
+    if let Some(drop) = g.max_traffic_drop {
+        limits.push(format!("traffic > {drop}% below {against}'s"));
+    }
     let verb = if what == "off" {
         "off if"
     } else {

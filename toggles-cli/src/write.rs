@@ -139,6 +139,10 @@ pub(crate) struct GuardArgs {
     /// percent above the "off" arm's (the control's).
     #[arg(long = "guard-p95-margin", value_name = "PERCENT")]
     p95_margin: Option<f64>,
+    /// Guard: trip when the "on" arm's (an arm's) traffic, its outcomes, falls more than this
+    /// percent below what the "off" arm's (the control's) predicts at the rule's split.
+    #[arg(long = "guard-traffic-drop", value_name = "PERCENT")]
+    traffic_drop: Option<f64>,
     /// The guard's window.
     #[arg(long = "guard-window", value_name = "DURATION", default_value = "5m", value_parser = humantime::parse_duration)]
     window: std::time::Duration,
@@ -157,8 +161,10 @@ impl GuardArgs {
             Guard::margin(points)
         } else if let Some((baseline, share)) = slow {
             Guard::slow_share(baseline, share)
+        } else if let Some(percent) = self.p95_margin {
+            Guard::p95_margin(percent)
         } else {
-            Guard::p95_margin(self.p95_margin?)
+            Guard::traffic_drop(self.traffic_drop?)
         };
         if let Some(points) = self.margin {
             guard = guard.max_margin(points);
@@ -168,6 +174,9 @@ impl GuardArgs {
         }
         if let Some(percent) = self.p95_margin {
             guard = guard.max_p95_margin(percent);
+        }
+        if let Some(percent) = self.traffic_drop {
+            guard = guard.max_traffic_drop(percent);
         }
         Some(
             guard

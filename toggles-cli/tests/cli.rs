@@ -424,14 +424,8 @@ fn a_guard_on_run_times_is_written_and_shown() {
     let flag = toggles(&store)
         .args(["flag", "grading.new_grader", "--percent", "30"])
         .args(["--guard-slow", "250ms", "--guard-slow-share", "10"])
-        .args([
-            "--guard-p95-margin",
-            "20",
-            "--reason",
-            "time it",
-            "--actor",
-            "ana",
-        ])
+        .args(["--guard-p95-margin", "20", "--guard-traffic-drop", "30"])
+        .args(["--reason", "time it", "--actor", "ana"])
         .output()
         .unwrap();
     assert!(flag.status.success(), "{}", stderr(&flag));
@@ -441,12 +435,15 @@ fn a_guard_on_run_times_is_written_and_shown() {
         .unwrap();
     let shown = stdout(&show);
     assert!(
-        shown.contains("guarded: off if over 10% of runs > 250 ms or p95 run time > off's + 20%"),
+        shown.contains(
+            "guarded: off if over 10% of runs > 250 ms or p95 run time > off's + 20% or traffic > 30% below off's"
+        ),
         "{shown}"
     );
     assert!(
-        shown
-            .contains(r#""latency_baseline_ms":250.0,"max_p95_margin":20.0,"max_slow_share":10.0"#),
+        shown.contains(
+            r#""latency_baseline_ms":250.0,"max_p95_margin":20.0,"max_slow_share":10.0,"max_traffic_drop":30.0"#
+        ),
         "{shown}"
     );
     // A share with no run time to count against is refused before anything is written.

@@ -350,6 +350,11 @@ fn guard_words(guard: &Guard) -> String {
             "the on arm's 95th-percentile run time is more than {margin}% above the off arm's"
         ));
     }
+    if let Some(drop) = guard.max_traffic_drop {
+        limits.push(format!(
+            "the on arm's traffic falls more than {drop}% below what the off arm's predicts"
+        ));
+    }
     limits.join(" or ")
 }
 

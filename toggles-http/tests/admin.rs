@@ -256,6 +256,7 @@ async fn saving_the_form_keeps_what_it_does_not_show() {
     let guard = toggles::rules::Guard::error_rate(5.0)
         .max_p95_margin(20.0)
         .max_slow_share(std::time::Duration::from_millis(250), 10.0)
+        .max_traffic_drop(30.0)
         .window_secs(60)
         .min_requests(10);
     let rule = FlagRule::new()
@@ -282,6 +283,7 @@ async fn saving_the_form_keeps_what_it_does_not_show() {
             "Guarded: turned off by the guard when the on arm's error rate is above 5% \
              or more than 10% of the on arm's runs take longer than 250 ms \
              or the on arm's 95th-percentile run time is more than 20% above the off arm's \
+             or the on arm's traffic falls more than 30% below what the off arm's predicts \
              over 60 s"
         ),
         "{}",

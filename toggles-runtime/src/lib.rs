@@ -125,8 +125,8 @@ pub mod rules {
     pub use crate::declare::{Counts, Timings};
     pub use crate::state::GUARD_ACTOR;
     pub use crate::targeting::{
-        bucket, FlagRule, GroupPins, GroupTargets, Guard, Latency, Limit, Targets, Timestamp, Trip,
-        VariantRule,
+        bucket, FlagRule, GroupPins, GroupTargets, Guard, Latency, Limit, Targets, Timestamp,
+        Traffic, Trip, VariantRule,
     };
 }
 

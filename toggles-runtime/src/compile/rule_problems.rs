@@ -15,6 +15,13 @@ pub(super) fn rule_problems(rule: &FlagRule) -> Vec<String> {
     let mut problems = Vec::new();
     if let Some(guard) = &rule.guard {
         problems.extend(guard.problems());
+        let split = rule.percent.is_some_and(|p| p > 0.0 && p < 100.0) && rule.everyone.is_none();
+        if guard.max_traffic_drop.is_some() && !split {
+            problems.push(
+                "`guard.max_traffic_drop` compares the arms' traffic at the rule's split, so it needs a `percent` above 0 and below 100 and no `everyone` (both arms serving)"
+                    .to_owned(),
+            );
+        }
     }
     if let Some(p) = rule.percent {
         if let Err(e) = Percent::new(p) {
@@ -101,6 +108,13 @@ pub(super) fn variant_problems(
     }
     if let Some(guard) = &rule.guard {
         problems.extend(guard.problems());
+        let split = rule.coverage.is_some_and(|c| c > 0.0) && rule.everyone.is_none();
+        if guard.max_traffic_drop.is_some() && !split {
+            problems.push(
+                "`guard.max_traffic_drop` compares each arm's traffic with the control's at the rule's weights, so it needs a `coverage` above 0 and no `everyone`"
+                    .to_owned(),
+            );
+        }
     }
     if let Some(control) = arms
         .get(control)

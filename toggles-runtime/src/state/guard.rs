@@ -207,7 +207,12 @@ pub(crate) fn time_outcomes(snapshot: &crate::compile::Snapshot) {
 ///
 /// Returns the full names of the flags tripped by this call.
 pub(crate) fn check_guards() -> Vec<String> {
-    let now = Timestamp::now();
+    check_guards_at(Timestamp::now())
+}
+
+/// [`check_guards`] as of `now`: the tick's outcomes are stamped with it and windows end at
+/// it, so a test's clock decides what is in a window.
+pub(crate) fn check_guards_at(now: Timestamp) -> Vec<String> {
     let installed = installed();
     let store = installed.as_ref().map(|(store, _)| Arc::clone(store));
     let guarded = guarded_rules();
@@ -218,10 +223,10 @@ pub(crate) fn check_guards() -> Vec<String> {
         drain(&mut g, &guarded, now);
         let watched: Vec<Watched> = guarded
             .into_iter()
-            .filter(|(subject, _, _)| !g.pending.contains_key(&subject.key()))
+            .filter(|(subject, _, _, _)| !g.pending.contains_key(&subject.key()))
             .collect::<Vec<_>>()
             .into_iter()
-            .map(|(subject, json, guard)| {
+            .map(|(subject, json, guard, share)| {
                 let key = subject.key();
                 let since = window_start(&mut g, &key, &json, &guard, now);
                 let (local, on, off) = local_outcomes(&g, &key, since);
@@ -232,6 +237,7 @@ pub(crate) fn check_guards() -> Vec<String> {
                     local,
                     on,
                     off,
+                    share,
                 }
             })
             .collect();
@@ -256,7 +262,12 @@ pub(crate) fn check_guards() -> Vec<String> {
             }
         }
         for (w, fleet) in watched.into_iter().zip(fleet) {
-            let Some(trip) = w.guard.judge(&fleet.unwrap_or(w.local), &w.on, &w.off) else {
+            let counts = fleet.unwrap_or(w.local);
+            let trip = w.guard.judge(&counts, &w.on, &w.off).or_else(|| {
+                w.share
+                    .and_then(|share| w.guard.traffic_verdict(&counts, share))
+            });
+            let Some(trip) = trip else {
                 continue;
             };
             let scope = if fleet.is_some() && trip.latency.is_none() {
@@ -318,11 +329,17 @@ struct Watched {
     /// This process's run times in the window, "on" (or the arm) and "off" (or the control).
     on: Timings,
     off: Timings,
+    /// The "on" arm's share of the two arms' traffic when nothing is wrong.
+    share: Option<f64>,
 }
 
 /// The guarded rules in force, as the store holds them: each active flag with a guard, and
 /// each arm of a variant toggle with a guard but the control and the arms already dropped.
-fn guarded_rules() -> Vec<(Subject, Json, Guard)> {
+/// A guarded subject in force: what it is, the stored rule, its guard, and the "on" arm's share
+/// of the two arms' traffic when nothing is wrong (for a traffic limit).
+type Guarded = (Subject, Json, Guard, Option<f64>);
+
+fn guarded_rules() -> Vec<Guarded> {
     let Some(compiled) = retained::newest() else {
         return Vec::new();
     };
@@ -338,7 +355,10 @@ fn guarded_rules() -> Vec<(Subject, Json, Guard)> {
                 toggle: name.to_owned(),
                 arm: None,
             };
-            Some((subject, json.clone(), guard))
+            // Listed users and groups only add to the "on" arm, so the percent is its least
+            // share: a drop is never made of them.
+            let share = rule.percent.map(|p| p / 100.0);
+            Some((subject, json.clone(), guard, share))
         });
     let arms = compiled
         .snapshot
@@ -361,13 +381,30 @@ fn guarded_rules() -> Vec<(Subject, Json, Guard)> {
                         toggle: name.to_owned(),
                         arm: Some(((*arm).to_owned(), control.to_owned())),
                     };
-                    (subject, json.clone(), guard.clone())
+                    let share = arm_share(&rule, arm, control);
+                    (subject, json.clone(), guard.clone(), share)
                 })
                 .collect();
             Some(watched)
         })
         .flatten();
     flags.chain(arms).collect()
+}
+
+/// The share of `arm`'s and the control's traffic together that `arm` serves when nothing is
+/// wrong: its part of the covered units' weights, against the control's part plus the units
+/// outside the coverage and those of dropped arms, which the control serves. Pins aside.
+fn arm_share(rule: &VariantRule, arm: &str, control: &str) -> Option<f64> {
+    let coverage = rule.coverage? / 100.0;
+    let weight = |name: &str| f64::from(rule.weights.get(name).copied().unwrap_or(0));
+    let total: f64 = rule.weights.values().map(|w| f64::from(*w)).sum();
+    if total <= 0.0 {
+        return None;
+    }
+    let dropped: f64 = rule.dropped.iter().map(|d| weight(d)).sum();
+    let ours = coverage * weight(arm) / total;
+    let controls = (1.0 - coverage) + coverage * (weight(control) + dropped) / total;
+    Some(ours / (ours + controls)).filter(|s| s.is_finite())
 }
 
 /// Where `name`'s window of this process's counts starts: `window_secs` ago, or when this
@@ -396,10 +433,10 @@ fn window_start(
 
 /// Takes every flag's counts since the last tick into its window; forgets counts older than
 /// the longest guard's window, and those of flags with no guard.
-fn drain(g: &mut Guards, guarded: &[(Subject, Json, Guard)], now: Timestamp) {
+fn drain(g: &mut Guards, guarded: &[Guarded], now: Timestamp) {
     let longest: BTreeMap<String, i64> = guarded
         .iter()
-        .map(|(subject, _, guard)| {
+        .map(|(subject, _, guard, _)| {
             let secs = i64::try_from(guard.window_secs).unwrap_or(i64::MAX);
             (subject.key(), secs)
         })

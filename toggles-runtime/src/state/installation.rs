@@ -336,6 +336,46 @@ impl Installation {
         }
     }
 
+    /// [`check_guards`](Self::check_guards) as if it were `at`: the outcomes recorded since the
+    /// last check are taken as of `at`, and each guard's window ends there. For tests on a
+    /// clock they control (a guard's window, a quiet night): checks at increasing times replay
+    /// hours of traffic in milliseconds.
+    ///
+    /// ```
+    /// use toggles::rules::{FlagRule, Guard, Timestamp};
+    /// use toggles::store::MemoryStore;
+    /// use toggles::{toggle, Change, Flag, Installer};
+    ///
+    /// /// Grade problems with the rewritten engine.
+    /// #[toggle(namespace = "grading", life = "temporary", remove_by = "2030-01-01")]
+    /// static NEW_GRADER: Flag;
+    ///
+    /// let toggles = Installer::new(MemoryStore::new()).without_guard_thread().install().unwrap();
+    /// let guard = Guard::error_rate(10.0).window_secs(60).min_requests(10);
+    /// let rule = FlagRule::new().percent(50.0).guard(guard);
+    /// toggles::write(Change::flag("grading.new_grader", rule).by("ana").because("try")).unwrap();
+    ///
+    /// let start = Timestamp::now().unix_seconds();
+    /// for _ in 0..9 {
+    ///     NEW_GRADER.record(true, false);
+    /// }
+    /// let at = |secs| Timestamp::from_unix_seconds(start + secs);
+    /// assert!(toggles.check_guards_at(at(1)).is_empty(), "9 outcomes: below the minimum");
+    /// // Two minutes on, the failures have left the 60 s window: ten successes do not trip it
+    /// // (within the window, 9 of 19 would).
+    /// for _ in 0..10 {
+    ///     NEW_GRADER.record(true, true);
+    /// }
+    /// assert!(toggles.check_guards_at(at(121)).is_empty());
+    /// ```
+    pub fn check_guards_at(&self, at: Timestamp) -> Vec<String> {
+        if self.is_installed() {
+            guard::check_guards_at(at)
+        } else {
+            Vec::new()
+        }
+    }
+
     /// Hands the exposures waiting in the buffer to the subscribers now, as the exposure thread
     /// does every tick; returns how many were delivered.
     pub fn drain_exposures(&self) -> usize {

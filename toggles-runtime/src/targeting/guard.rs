@@ -97,6 +97,10 @@ pub struct Guard {
     /// the "off" arm's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_p95_margin: Option<f64>,
+    /// Trip when the "on" arm's traffic (its outcomes) is more than this many percent below what
+    /// the "off" arm's traffic predicts at the rule's split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_traffic_drop: Option<f64>,
 }
 
 impl Guard {
@@ -133,7 +137,15 @@ impl Guard {
             max_slow_share: None,
             latency_baseline_ms: None,
             max_p95_margin: None,
+            max_traffic_drop: None,
         }
+    }
+
+    /// A guard tripping when the "on" arm's traffic falls more than `percent` below what the
+    /// "off" arm's predicts at the rule's split, over 5 minutes, from 100 outcomes of the "off"
+    /// arm.
+    pub fn traffic_drop(percent: f64) -> Guard {
+        Guard::without_limits().max_traffic_drop(percent)
     }
 
     /// Also trips above `percent` errors on the "on" arm.
@@ -163,6 +175,14 @@ impl Guard {
     #[must_use]
     pub fn max_p95_margin(mut self, percent: f64) -> Guard {
         self.max_p95_margin = Some(percent);
+        self
+    }
+
+    /// Also trips when the "on" arm's traffic falls more than `percent` below what the "off"
+    /// arm's predicts at the rule's split.
+    #[must_use]
+    pub fn max_traffic_drop(mut self, percent: f64) -> Guard {
+        self.max_traffic_drop = Some(percent);
         self
     }
 
@@ -200,6 +220,7 @@ impl Guard {
             off_rate: None,
             limit,
             latency: Some(latency),
+            traffic: None,
         };
         if let (Some(percent), Some(baseline_ms)) = (self.max_slow_share, self.latency_baseline_ms)
         {
@@ -238,6 +259,47 @@ impl Guard {
         None
     }
 
+    /// Whether `counts` (over the window) trip the guard's traffic limit, and why, for an "on"
+    /// arm that serves `on_share` of the two arms' traffic when nothing is wrong (0.2 for a 20%
+    /// rollout). Once the "off" arm has `min_requests` outcomes, it predicts the "on" arm's
+    /// `off × on_share / (1 − on_share)`; the guard trips when the "on" arm has more than
+    /// `max_traffic_drop` percent fewer. Both arms see the same hours, so a quiet night lowers
+    /// both and the prediction with them: only traffic that leaves the "on" arm alone trips it.
+    ///
+    /// ```
+    /// use toggles::rules::Guard;
+    /// use toggles::store::Counts;
+    ///
+    /// let guard = Guard::traffic_drop(30.0).min_requests(100);
+    /// // A 50% rollout: the on arm should see what the off arm sees.
+    /// assert!(guard.traffic_verdict(&Counts::new(70, 0, 100, 0), 0.5).is_none(), "30% down");
+    /// assert!(guard.traffic_verdict(&Counts::new(69, 0, 100, 0), 0.5).is_some(), "31% down");
+    /// // A quiet night: both arms down 90%, no drop.
+    /// assert!(guard.traffic_verdict(&Counts::new(10, 0, 10, 0), 0.5).is_none());
+    /// ```
+    pub fn traffic_verdict(&self, counts: &Counts, on_share: f64) -> Option<Trip> {
+        let limit = self.max_traffic_drop?;
+        let (on, off) = (counts.on_ok + counts.on_err, counts.off_ok + counts.off_err);
+        if off < self.min_requests.max(1) || !(on_share > 0.0 && on_share < 1.0) {
+            return None;
+        }
+        // on < off × share / (1 − share) × (1 − limit / 100), multiplied out so that the
+        // boundary of whole counts is exact.
+        #[allow(clippy::cast_precision_loss)] // counts far below 2^52
+        let (on_f, off_f) = (on as f64, off as f64);
+        if on_f * 100.0 * (1.0 - on_share) >= off_f * on_share * (100.0 - limit) {
+            return None;
+        }
+        Some(Trip {
+            counts: *counts,
+            on_rate: rate(counts.on_err, on.max(1)),
+            off_rate: None,
+            limit: Limit::TrafficDrop(limit),
+            latency: None,
+            traffic: Some(Traffic { on, off, on_share }),
+        })
+    }
+
     /// Whether `counts` (over the window) trip the guard's error limits, and why.
     pub fn verdict(&self, counts: &Counts) -> Option<Trip> {
         let on_total = counts.on_ok + counts.on_err;
@@ -253,6 +315,7 @@ impl Guard {
                     off_rate: None,
                     limit: Limit::ErrorRate(limit),
                     latency: None,
+                    traffic: None,
                 });
             }
         }
@@ -267,6 +330,7 @@ impl Guard {
                         off_rate: Some(off_rate),
                         limit: Limit::Margin(margin),
                         latency: None,
+                        traffic: None,
                     });
                 }
             }
@@ -281,9 +345,10 @@ impl Guard {
             && self.max_margin.is_none()
             && self.max_slow_share.is_none()
             && self.max_p95_margin.is_none()
+            && self.max_traffic_drop.is_none()
         {
             problems.push(
-                "`guard` needs a limit: `max_error_rate`, `max_margin`, `max_slow_share` or `max_p95_margin`"
+                "`guard` needs a limit: `max_error_rate`, `max_margin`, `max_slow_share`, `max_p95_margin` or `max_traffic_drop`"
                     .to_owned(),
             );
         }
@@ -291,6 +356,7 @@ impl Guard {
             ("max_error_rate", self.max_error_rate),
             ("max_margin", self.max_margin),
             ("max_slow_share", self.max_slow_share),
+            ("max_traffic_drop", self.max_traffic_drop),
         ] {
             if let Some(v) = value.filter(|v| !(0.0..100.0).contains(v)) {
                 problems.push(format!(
@@ -361,6 +427,30 @@ pub enum Limit {
     },
     /// `max_p95_margin`, percent above the "off" arm's 95th percentile.
     P95Margin(f64),
+    /// `max_traffic_drop`, percent below the "on" arm's predicted traffic.
+    TrafficDrop(f64),
+}
+
+/// A traffic trip's figures: the arms' outcomes over the window, and the "on" arm's share of
+/// them when nothing is wrong.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct Traffic {
+    /// Outcomes under the "on" arm.
+    pub on: u64,
+    /// Outcomes under the "off" arm (the control, for an arm).
+    pub off: u64,
+    /// The "on" arm's share of the two when nothing is wrong.
+    pub on_share: f64,
+}
+
+impl Traffic {
+    /// The "on" arm's outcomes the "off" arm's predict.
+    pub fn expected(&self) -> f64 {
+        #[allow(clippy::cast_precision_loss)] // counts far below 2^52
+        let off = self.off as f64;
+        off * self.on_share / (1.0 - self.on_share)
+    }
 }
 
 /// A run-time trip's figures: the arms' timed runs over the window.
@@ -393,6 +483,8 @@ pub struct Trip {
     pub limit: Limit,
     /// The run times, for a run-time trip.
     pub latency: Option<Latency>,
+    /// The traffic, for a traffic trip.
+    pub traffic: Option<Traffic>,
 }
 
 impl fmt::Display for Trip {
@@ -447,6 +539,20 @@ impl Trip {
                     l.off_runs
                 );
             }
+            (Limit::TrafficDrop(limit), _) => {
+                if let Some(t) = self.traffic {
+                    let expected = t.expected();
+                    #[allow(clippy::cast_precision_loss)] // counts far below 2^52
+                    let drop = (1.0 - t.on as f64 / expected) * 100.0;
+                    return write!(
+                        f,
+                        "{on} traffic of {} outcomes is {drop:.2}% below the {expected:.1} that {off} {} predict at a {:.2}% share, more than the limit of {limit}%",
+                        t.on,
+                        t.off,
+                        t.on_share * 100.0
+                    );
+                }
+            }
             _ => {}
         }
         let c = &self.counts;
@@ -464,11 +570,16 @@ impl Trip {
                 c.off_err,
                 c.off_ok + c.off_err
             ),
-            (Limit::ErrorRate(limit), _) | (Limit::Margin(limit), None) => {
+            (
+                Limit::ErrorRate(limit)
+                | Limit::SlowShare { percent: limit, .. }
+                | Limit::P95Margin(limit)
+                | Limit::TrafficDrop(limit),
+                _,
+            )
+            | (Limit::Margin(limit), None) => {
                 write!(f, " is above the limit of {limit}%")
             }
-            (Limit::SlowShare { percent, .. }, _) => write!(f, " is above the limit of {percent}%"),
-            (Limit::P95Margin(margin), _) => write!(f, " is above the limit of {margin}%"),
         }
     }
 }

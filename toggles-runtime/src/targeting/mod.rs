@@ -20,7 +20,7 @@ pub(crate) use self::compiled_variant::{CompiledVariant, MOST_ARMS};
 pub use self::context::Context;
 pub use self::explain::{Assignment, Explanation, Step};
 pub(crate) use self::gates::RuleNames;
-pub use self::guard::{Guard, Latency, Limit, Trip};
+pub use self::guard::{Guard, Latency, Limit, Traffic, Trip};
 pub use self::owned::{ContextError, OwnedContext};
 pub use self::rule::{FlagRule, GroupTargets, Targets};
 pub use self::time::{Timestamp, TimestampError};
