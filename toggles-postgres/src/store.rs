@@ -13,8 +13,8 @@ use toggles_runtime::store::{
     ArmCounts, Converted, Counts, ExperimentCounts, Exposed, Section, Snapshot,
 };
 use toggles_runtime::store::{
-    AuditEntry, AuditQuery, Declarations, History, OnChange, Published, Service, Store, StoreError,
-    WriteError, FORGET_AFTER,
+    AuditEntry, AuditQuery, Declarations, History, OnChange, OutcomeWindow, Published, Service,
+    Store, StoreError, WriteError, FORGET_AFTER,
 };
 use toggles_runtime::Timestamp;
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -608,6 +608,52 @@ impl Store for PostgresStore {
             count(2)?,
             count(3)?,
         )))
+    }
+
+    /// One statement for every guarded key of a tick: each window's sums from the later of its
+    /// start and its toggle's newest audited change (found by the audit log's index by toggle),
+    /// so a fleet's reads per tick grow with its instances, not with instances times flags.
+    fn fleet_outcomes(&self, windows: &[OutcomeWindow]) -> Result<Option<Vec<Counts>>, StoreError> {
+        if windows.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        let q = &self.inner.quoted;
+        let keys: Vec<&str> = windows.iter().map(|w| w.key.as_str()).collect();
+        let toggles: Vec<&str> = windows.iter().map(|w| w.toggle.as_str()).collect();
+        let since: Vec<i64> = windows.iter().map(|w| w.since.unix_seconds()).collect();
+        let rows = self.inner.with(|client| {
+            client.query(
+                &format!(
+                    "SELECT coalesce(sum(o.on_ok), 0)::bigint, coalesce(sum(o.on_err), 0)::bigint,
+                            coalesce(sum(o.off_ok), 0)::bigint, coalesce(sum(o.off_err), 0)::bigint
+                     FROM unnest($1::text[], $2::text[], $3::bigint[])
+                          WITH ORDINALITY AS w(key, toggle, since, i)
+                     LEFT JOIN LATERAL (
+                         SELECT floor(extract(epoch FROM a.at::timestamptz))::bigint AS changed
+                         FROM {q}.audit a WHERE a.toggle = w.toggle ORDER BY a.id DESC LIMIT 1
+                     ) c ON true
+                     LEFT JOIN {q}.outcomes o
+                          ON o.toggle = w.key AND o.at >= greatest(w.since, c.changed)
+                     GROUP BY w.i ORDER BY w.i"
+                ),
+                &[&keys, &toggles, &since],
+            )
+        })?;
+        let count = |row: &Row, i: usize| -> Result<u64, StoreError> {
+            let n: i64 = self.inner.get(row, i)?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        };
+        rows.iter()
+            .map(|row| {
+                Ok(Counts::new(
+                    count(row, 0)?,
+                    count(row, 1)?,
+                    count(row, 2)?,
+                    count(row, 3)?,
+                ))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
     }
 
     /// One statement per batch; a unit keeps its earliest exposure (by time, whichever instance

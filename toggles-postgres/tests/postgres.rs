@@ -864,3 +864,76 @@ fn experiments_count_each_unit_once_across_instances() {
     let purchase = results.goals.iter().position(|g| g == "purchase").unwrap();
     assert_eq!(one_page.goals[purchase].converted, 2, "units 3 and 42");
 }
+
+#[test]
+fn fleet_outcomes_answers_every_window_at_once_as_one_at_a_time_would() {
+    use toggles::store::{Counts, OutcomeWindow, Timestamp};
+    let Some(schema) = schema("fleet_outcomes") else {
+        return;
+    };
+    let store = store(&schema);
+    let now = Timestamp::now().unix_seconds();
+    let at = |secs: i64| Timestamp::from_unix_seconds(now + secs);
+    let recorded = |instance: &str, secs: i64, counts: &[(&str, Counts)]| {
+        let counts: Vec<(String, Counts)> =
+            counts.iter().map(|(k, c)| ((*k).to_owned(), *c)).collect();
+        assert!(store.record_outcomes(instance, at(secs), &counts).unwrap());
+    };
+    recorded(
+        "i1",
+        -200,
+        &[
+            ("catalog.recommendations", Counts::new(5, 1, 0, 0)),
+            ("grading.new_grader#fast", Counts::new(7, 0, 3, 0)),
+        ],
+    );
+    recorded(
+        "i2",
+        -400,
+        &[("grading.new_grader#fast", Counts::new(100, 0, 0, 0))],
+    );
+    // A change to the switch now: what was counted before it is out of its window.
+    set_switch(&store, false, "changed");
+    recorded(
+        "i2",
+        10,
+        &[("catalog.recommendations", Counts::new(2, 2, 0, 0))],
+    );
+    recorded(
+        "i1",
+        20,
+        &[("grading.new_grader#fast", Counts::new(1, 1, 1, 1))],
+    );
+    let windows = [
+        OutcomeWindow::new(
+            "catalog.recommendations",
+            "catalog.recommendations",
+            at(-300),
+        ),
+        OutcomeWindow::new("grading.new_grader#fast", "grading.new_grader", at(-300)),
+        OutcomeWindow::new("nothing.recorded", "nothing.recorded", at(-300)),
+    ];
+    let at_once = store.fleet_outcomes(&windows).unwrap().unwrap();
+    assert_eq!(
+        at_once,
+        [
+            Counts::new(2, 2, 0, 0),
+            Counts::new(8, 1, 4, 1),
+            Counts::default()
+        ],
+        "each window from the later of its start and its toggle's last change"
+    );
+    // The trait's way, a window at a time, agrees.
+    let one_at_a_time: Vec<Counts> = windows
+        .iter()
+        .map(|w| {
+            let newest = store
+                .audit(&AuditQuery::toggle(&w.toggle).limit(1))
+                .unwrap();
+            let changed = newest.first().map_or(i64::MIN, |e| e.at.unix_seconds());
+            let since = Timestamp::from_unix_seconds(w.since.unix_seconds().max(changed));
+            store.outcomes(&w.key, since).unwrap().unwrap()
+        })
+        .collect();
+    assert_eq!(at_once, one_at_a_time);
+}

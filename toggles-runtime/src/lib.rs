@@ -69,8 +69,8 @@ pub mod store {
     pub use crate::state::Refusal;
     pub use crate::stores::{
         ArmCounts, AuditEntry, AuditQuery, Converted, Declarations, Declared, DeclaredAt,
-        ExperimentCounts, Exposed, FileStore, History, MemoryStore, OnChange, Published, Service,
-        Store, StoreError, WriteError, FORGET_AFTER,
+        ExperimentCounts, Exposed, FileStore, History, MemoryStore, OnChange, OutcomeWindow,
+        Published, Service, Store, StoreError, WriteError, FORGET_AFTER,
     };
     pub use crate::targeting::Timestamp;
 }

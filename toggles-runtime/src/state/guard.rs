@@ -26,7 +26,7 @@ use crate::compile::{Change, Revision};
 use crate::declare::{registry, ArmOutcomes, Cells, Counts, RunTimes, Runs, Timings};
 use crate::state::install::{installed, installed_instance};
 use crate::state::retained;
-use crate::stores::{AuditQuery, Store, WriteError};
+use crate::stores::{OutcomeWindow, Store, WriteError};
 use crate::targeting::{FlagRule, Guard, Timestamp, VariantRule};
 
 /// How often an installation checks its guards unless told otherwise
@@ -244,13 +244,10 @@ pub(crate) fn check_guards_at(now: Timestamp) -> Vec<String> {
         (std::mem::take(&mut g.unshared), watched)
     };
     let shared = share(store.as_deref(), &unshared, now);
-    let fleet: Vec<Option<Counts>> = watched
-        .iter()
-        .map(|w| match (shared, store.as_deref()) {
-            (Some(true), Some(s)) => fleet_counts(s, w, now),
-            _ => None,
-        })
-        .collect();
+    let fleet: Vec<Option<Counts>> = match (shared, store.as_deref()) {
+        (Some(true), Some(s)) => fleet_counts(s, &watched, now),
+        _ => vec![None; watched.len()],
+    };
 
     let mut tripped = Vec::new();
     let writes: Vec<(String, Json, String)> = {
@@ -529,27 +526,31 @@ fn share(
     }
 }
 
-/// The fleet's counts for `w` since its window starts: `window_secs` ago, or at the rule's last
-/// audited change, whichever is later. Every instance reads the same audit log, so all agree on
-/// where the window starts — unlike when each of them first saw the rule — and counts from
-/// before a person re-enabled the flag stay out of it. `None` when the store cannot say: this
-/// process then decides on its own counts.
-fn fleet_counts(store: &dyn Store, w: &Watched, now: Timestamp) -> Option<Counts> {
-    let window_start = now
-        .unix_seconds()
-        .saturating_sub(i64::try_from(w.guard.window_secs).unwrap_or(i64::MAX));
-    let read = store
-        .audit(&AuditQuery::toggle(&w.subject.toggle).limit(1))
-        .and_then(|newest| {
-            let changed = newest.first().map_or(i64::MIN, |e| e.at.unix_seconds());
-            let since = Timestamp::from_unix_seconds(window_start.max(changed));
-            store.outcomes(&w.subject.key(), since)
-        });
-    match read {
-        Ok(counts) => counts,
+/// The fleet's counts for each of `watched` since its window starts: `window_secs` ago, or at
+/// the rule's last audited change, whichever is later. Every instance reads the same audit
+/// log, so all agree on where the window starts — unlike when each of them first saw the rule
+/// — and counts from before a person re-enabled the flag stay out of it. One question to the
+/// store for every guarded flag (one statement for PostgreSQL), so a fleet's reads per tick
+/// grow with its instances, not with instances times flags. `None`s when the store cannot say:
+/// this process then decides on its own counts.
+fn fleet_counts(store: &dyn Store, watched: &[Watched], now: Timestamp) -> Vec<Option<Counts>> {
+    let windows: Vec<OutcomeWindow> = watched
+        .iter()
+        .map(|w| {
+            let window = i64::try_from(w.guard.window_secs).unwrap_or(i64::MAX);
+            let since = Timestamp::from_unix_seconds(now.unix_seconds().saturating_sub(window));
+            OutcomeWindow::new(w.subject.key(), &w.subject.toggle, since)
+        })
+        .collect();
+    if windows.is_empty() {
+        return Vec::new();
+    }
+    match store.fleet_outcomes(&windows) {
+        Ok(Some(counts)) if counts.len() == windows.len() => counts.into_iter().map(Some).collect(),
+        Ok(_) => vec![None; windows.len()],
         Err(e) => {
-            tracing::warn!(store = %store.describe(), error = %e, toggle = %w.subject.key(), "toggles: the fleet's outcome counts cannot be read; this process decides on its own");
-            None
+            tracing::warn!(store = %store.describe(), error = %e, "toggles: the fleet's outcome counts cannot be read; this process decides on its own");
+            vec![None; windows.len()]
         }
     }
 }

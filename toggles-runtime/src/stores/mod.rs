@@ -17,4 +17,6 @@ pub use self::file::FileStore;
 pub use self::memory::MemoryStore;
 pub(crate) use self::roster::Roster;
 pub use self::roster::LIVE_WITHIN;
-pub use self::store::{AuditEntry, AuditQuery, History, OnChange, Store, StoreError, WriteError};
+pub use self::store::{
+    AuditEntry, AuditQuery, History, OnChange, OutcomeWindow, Store, StoreError, WriteError,
+};

@@ -135,6 +135,26 @@ pub trait Store: Send + Sync + 'static {
         Ok(None)
     }
 
+    /// The fleet's outcome counts for several guarded keys at once, in the order asked: for
+    /// each window, the outcomes recorded under its `key` since the later of its `since` and
+    /// its `toggle`'s newest audited change (so counts from before a person re-enabled a flag
+    /// stay out). `None` from a store that keeps no outcomes. A guard tick asks this once for
+    /// all its guarded flags; the default asks [`audit`](Store::audit) and
+    /// [`outcomes`](Store::outcomes) for each, and a database answers in one statement.
+    fn fleet_outcomes(&self, windows: &[OutcomeWindow]) -> Result<Option<Vec<Counts>>, StoreError> {
+        let mut counts = Vec::with_capacity(windows.len());
+        for w in windows {
+            let newest = self.audit(&AuditQuery::toggle(&w.toggle).limit(1))?;
+            let changed = newest.first().map_or(i64::MIN, |e| e.at.unix_seconds());
+            let since = Timestamp::from_unix_seconds(w.since.unix_seconds().max(changed));
+            match self.outcomes(&w.key, since)? {
+                Some(c) => counts.push(c),
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(counts))
+    }
+
     /// Adds units exposed to an arm of a tracked experiment, for its results. The store keeps
     /// each unit's earliest exposure to the toggle (by its time, whichever instance records it
     /// first), so results count each unit once, in the arm it was first drawn into. Returns
@@ -159,6 +179,29 @@ pub trait Store: Send + Sync + 'static {
     fn experiment_counts(&self, toggle: &str) -> Result<Option<ExperimentCounts>, StoreError> {
         let _ = toggle;
         Ok(None)
+    }
+}
+
+/// One guarded key's window, as [`Store::fleet_outcomes`] is asked for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OutcomeWindow {
+    /// The key the counts are kept under: the flag's full name, or `name#arm` for an arm.
+    pub key: String,
+    /// The toggle whose newest audited change the window starts no earlier than.
+    pub toggle: String,
+    /// Where the window starts at the earliest.
+    pub since: Timestamp,
+}
+
+impl OutcomeWindow {
+    /// The window of `key` (under `toggle`) from `since`.
+    pub fn new(key: impl Into<String>, toggle: impl Into<String>, since: Timestamp) -> Self {
+        OutcomeWindow {
+            key: key.into(),
+            toggle: toggle.into(),
+            since,
+        }
     }
 }
 
@@ -498,6 +541,12 @@ macro_rules! forward_store {
             }
             fn outcomes(&self, toggle: &str, since: Timestamp) -> Result<Option<Counts>, StoreError> {
                 (**self).outcomes(toggle, since)
+            }
+            fn fleet_outcomes(
+                &self,
+                windows: &[OutcomeWindow],
+            ) -> Result<Option<Vec<Counts>>, StoreError> {
+                (**self).fleet_outcomes(windows)
             }
             fn record_exposures(&self, exposures: &[Exposed]) -> Result<bool, StoreError> {
                 (**self).record_exposures(exposures)
