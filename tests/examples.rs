@@ -48,3 +48,31 @@ fn the_experiment_example_prints_its_results() {
     assert!(row("one_page").contains(" pts ["), "{out}");
     assert!(row("one_page").contains("(significant)"), "{out}");
 }
+
+#[test]
+fn the_guarded_rollout_example_is_caught_on_errors_and_then_on_run_times() {
+    let path = example("guarded_rollout");
+    assert!(
+        path.exists(),
+        "{} is not built: `cargo test` builds the examples",
+        path.display()
+    );
+    let run = Command::new(&path).output().unwrap();
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    for expected in [
+        "The guard trips: [\"grading.new_grader\"].",
+        "is above the limit of 5% over the last 300s in this process",
+        "5. The next 1,000 requests: 0 on the new grader.",
+        "as fast as the old: the guard holds (tripped: []).",
+        "three times slower",
+        "reason: guard tripped: the on arm's 95th-percentile run time 12",
+        "is more than 25% above the off arm's",
+    ] {
+        assert!(out.contains(expected), "{expected}\n\n{out}");
+    }
+}

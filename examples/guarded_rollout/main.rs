@@ -1,8 +1,11 @@
-//! A rollout that goes bad and is caught: a flag with a guard in its rule, code under it that
-//! records its outcomes, and the guard turning the flag off through an audited write when the
-//! new code path starts failing — printed step by step.
+//! A rollout that goes bad and is caught, twice: a flag with a guard in its rule, code under it
+//! that records its outcomes, and the guard turning the flag off through an audited write when
+//! the new code path starts failing — and, once resumed, when it turns slow — printed step by
+//! step.
 //!
 //! `cargo run --example guarded_rollout`
+
+use std::time::Duration;
 
 use toggles::rules::{FlagRule, Guard};
 use toggles::store::{AuditQuery, MemoryStore};
@@ -26,6 +29,16 @@ fn request(user: &str, failure_every: u32, n: u32) -> bool {
     if !failed {
         outcome.ok();
     }
+    on
+}
+
+/// One request that records how long it took: the old grader takes 40 ms, the new one 40 ms
+/// or, in a slow release, 120 ms (the times are made up, so the example does not wait for them;
+/// code that measures its own calls `outcome`, which times itself).
+fn timed_request(user: &str, slow: bool) -> bool {
+    let on = NEW_GRADER.is_enabled(&Context::new().with_user(user));
+    let took = Duration::from_millis(if on && slow { 120 } else { 40 });
+    NEW_GRADER.record_timed(on, true, took);
     on
 }
 
@@ -70,15 +83,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let served = traffic(8);
     println!("5. The next 1,000 requests: {served} on the new grader. The flag is off for everyone, and stays off.");
 
-    let fixed = FlagRule::new()
-        .percent(50.0)
-        .guard(Guard::error_rate(5.0).window_secs(300).min_requests(200));
+    // Resumed with a guard on run times too: off if the new grader's 95th percentile is more
+    // than 25% above the old one's.
+    let fixed = FlagRule::new().percent(50.0).guard(
+        Guard::error_rate(5.0)
+            .max_p95_margin(25.0)
+            .window_secs(300)
+            .min_requests(200),
+    );
     toggles::write(
         Change::flag("grading.new_grader", fixed)
             .by("ana@example.com")
             .because("grader fixed in 2.4.1; resume the rollout"),
     )?;
     let served = traffic(1000);
-    println!("6. Ana ships the fix and turns the rollout back on (a person's write; the guard's window starts afresh): {served} of 1,000 on the new grader.");
+    println!("6. Ana ships the fix and turns the rollout back on, guarded on run times too (a person's write; the guard's window starts afresh): {served} of 1,000 on the new grader.");
+
+    let served: u32 = (0..1000)
+        .map(|n| u32::from(timed_request(&format!("user-{n}"), false)))
+        .sum();
+    let tripped = toggles.check_guards();
+    println!("7. 1,000 timed requests, {served} on the new grader, as fast as the old: the guard holds (tripped: {tripped:?}).");
+
+    let served: u32 = (0..1000)
+        .map(|n| u32::from(timed_request(&format!("user-{n}"), true)))
+        .sum();
+    let tripped = toggles.check_guards();
+    println!("8. Release 2.4.2 makes the new grader three times slower: {served} slow requests. The guard trips: {tripped:?}.");
+    let entry = &toggles::report::audit(&AuditQuery::toggle("grading.new_grader").limit(1))?[0];
+    println!("     actor:  {}", entry.actor);
+    println!("     reason: {}", entry.reason);
     Ok(())
 }
