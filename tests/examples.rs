@@ -15,9 +15,9 @@ fn example(name: &str) -> PathBuf {
     profile.join("examples").join(name)
 }
 
-#[test]
-fn the_experiment_example_prints_its_results() {
-    let path = example("experiment");
+/// Runs the built example `name`, which must succeed; what it printed.
+fn run(name: &str) -> String {
+    let path = example(name);
     assert!(
         path.exists(),
         "{} is not built: `cargo test` builds the examples",
@@ -30,6 +30,12 @@ fn the_experiment_example_prints_its_results() {
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
+    out.into_owned()
+}
+
+#[test]
+fn the_experiment_example_prints_its_results() {
+    let out = run("experiment");
     assert!(
         out.contains("qa-1 gets OnePage: the user is listed"),
         "{out}"
@@ -51,19 +57,7 @@ fn the_experiment_example_prints_its_results() {
 
 #[test]
 fn the_guarded_rollout_example_is_caught_on_errors_and_then_on_run_times() {
-    let path = example("guarded_rollout");
-    assert!(
-        path.exists(),
-        "{} is not built: `cargo test` builds the examples",
-        path.display()
-    );
-    let run = Command::new(&path).output().unwrap();
-    let out = String::from_utf8_lossy(&run.stdout);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    let out = run("guarded_rollout");
     for expected in [
         "The guard trips: [\"grading.new_grader\"].",
         "is above the limit of 5% over the last 300s in this process",
