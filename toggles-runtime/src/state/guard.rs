@@ -16,7 +16,6 @@
 //! measures of the code it runs.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -164,30 +163,6 @@ fn tripped(rule: &Json, subject: &Subject) -> Option<Json> {
                 dropped.dropped.push(arm.clone());
             }
             serde_json::to_value(dropped).ok()
-        }
-    }
-}
-
-/// Marks the toggles whose outcomes time themselves: those whose rule in force has a guard with
-/// a run-time limit. Two readings of the clock cost more than the rest of an outcome, so no one
-/// else pays them. Called with each state put in force.
-pub(crate) fn time_outcomes(snapshot: &crate::compile::Snapshot) {
-    let timed = |json: Option<&Json>| {
-        json.and_then(|rule| rule.get("guard"))
-            .is_some_and(|guard| {
-                guard.get("max_slow_share").is_some() || guard.get("max_p95_margin").is_some()
-            })
-    };
-    for info in registry() {
-        let name = info.full_name();
-        match info.toggle().cells() {
-            Cells::Flag(flag) => flag
-                .timed
-                .store(timed(snapshot.flags.get(name)), Ordering::Relaxed),
-            Cells::Variant(cells) => cells
-                .timed
-                .store(timed(snapshot.variants.get(name)), Ordering::Relaxed),
-            _ => {}
         }
     }
 }

@@ -30,7 +30,6 @@ pub(super) fn publish(_lock: &MutexGuard<'_, ()>, mut compiled: Compiled) -> Arc
         rebuild_from(t.toggle(), entry, generation);
     }
     drop(entries);
-    crate::state::guard::time_outcomes(&compiled.snapshot);
     compiled
 }
 
@@ -73,6 +72,8 @@ fn rebuild_from(toggle: &dyn Toggle, entry: Option<&Entry>, generation: u64) {
             };
             flag.state
                 .store(generation << 2 | u64::from(state), Ordering::Relaxed);
+            let timed = matches!(entry, Some(Entry::Flag(rule)) if rule.timed());
+            flag.timed.store(timed, Ordering::Relaxed);
         }
         Cells::Variant(variant) => {
             let (arm, state) = if slow {
@@ -92,6 +93,8 @@ fn rebuild_from(toggle: &dyn Toggle, entry: Option<&Entry>, generation: u64) {
                 generation << ARM_SHIFT | u64::from(arm) << 2 | u64::from(state),
                 Ordering::Relaxed,
             );
+            let timed = matches!(entry, Some(Entry::Variant(rule)) if rule.timed());
+            variant.timed.store(timed, Ordering::Relaxed);
         }
         Cells::Setting(setting) => {
             // The value word is written before the state that says to read it (release), so a

@@ -3,7 +3,7 @@
 
 use crate::targeting::bucket::{bucket, Percent};
 use crate::targeting::gates::{Gates, Pins, RuleNames};
-use crate::targeting::{Context, Explanation, FlagRule};
+use crate::targeting::{Context, Explanation, FlagRule, Guard};
 
 /// A rule made ready to evaluate: lists as hash maps, the salt resolved, the percent in basis
 /// points, `requires` as registry ids.
@@ -15,6 +15,8 @@ pub(crate) struct CompiledRule {
     percent: Option<Percent>,
     salt: String,
     stickiness: Option<String>,
+    /// Whether its guard has a run-time limit, so outcomes under the flag time themselves.
+    timed: bool,
 }
 
 /// A rule's answer as far as it can be known without a context.
@@ -88,7 +90,13 @@ impl CompiledRule {
             percent: rule.percent.and_then(|p| Percent::new(p).ok()),
             salt: rule.salt.clone().unwrap_or_else(|| full_name.to_owned()),
             stickiness: rule.stickiness.clone(),
+            timed: rule.guard.as_ref().is_some_and(Guard::times_runs),
         }
+    }
+
+    /// Whether outcomes under the flag time themselves: its guard has a run-time limit.
+    pub(crate) fn timed(&self) -> bool {
+        self.timed
     }
 
     /// The answer when it does not depend on the context or the clock. Must agree with

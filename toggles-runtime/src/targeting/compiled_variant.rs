@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::targeting::bucket::{arm_key, draw, Percent, WeightedArms};
 use crate::targeting::gates::{Gates, Pins, RuleNames};
-use crate::targeting::{Assignment, Constant, Context, Decided, Step, VariantRule};
+use crate::targeting::{Assignment, Constant, Context, Decided, Guard, Step, VariantRule};
 
 /// The most arms a variant toggle has: its cached state keeps the arm in eight bits.
 pub(crate) const MOST_ARMS: usize = 256;
@@ -26,6 +26,8 @@ pub(crate) struct CompiledVariant {
     control: u8,
     /// Whether a drawn unit is an exposure.
     track: bool,
+    /// Whether its guard has a run-time limit, so outcomes under an arm time themselves.
+    timed: bool,
     /// Per declared arm: its name.
     names: Vec<Box<str>>,
     /// Per declared arm, whether it is dropped to the control; empty when none is, so a check
@@ -92,6 +94,7 @@ impl CompiledVariant {
             stickiness: rule.stickiness.clone(),
             control: u8::try_from(control).expect("at most 256 arms"),
             track: rule.track,
+            timed: rule.guard.as_ref().is_some_and(Guard::times_runs),
             names: arms.iter().map(|a| Box::from(*a)).collect(),
             dropped: if arms.iter().any(|a| rule.dropped.iter().any(|d| d == a)) {
                 arms.iter()
@@ -148,6 +151,11 @@ impl CompiledVariant {
     ) -> (u8, Decided) {
         let (arm, decided, _) = self.evaluate_drawn(ctx, required);
         (arm, decided)
+    }
+
+    /// Whether outcomes under an arm time themselves: its guard has a run-time limit.
+    pub(crate) fn timed(&self) -> bool {
+        self.timed
     }
 
     /// Whether the rule asks for exposures.

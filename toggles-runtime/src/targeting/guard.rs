@@ -128,6 +128,11 @@ impl Guard {
         Guard::without_limits().max_p95_margin(percent)
     }
 
+    /// Whether it has a run-time limit: what makes outcomes time themselves.
+    pub(crate) fn times_runs(&self) -> bool {
+        self.max_slow_share.is_some() || self.max_p95_margin.is_some()
+    }
+
     fn without_limits() -> Guard {
         Guard {
             max_error_rate: None,
