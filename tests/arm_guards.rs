@@ -234,3 +234,26 @@ fn an_arm_whose_traffic_falls_against_the_controls_is_dropped() {
         "{reason}"
     );
 }
+
+#[test]
+fn a_traffic_guard_on_arms_needs_the_draw_alone_to_decide() {
+    let _s = serial();
+    let (_toggles, _store) = installed(experiment());
+    let guard = || Guard::traffic_drop(30.0);
+    let all_in_no_control = VariantRule::new()
+        .coverage(100.0)
+        .weight("one_page", 5000)
+        .weight("express", 5000);
+    for rule in [
+        experiment().guard(guard()).users("classic", ["qa-1"]),
+        all_in_no_control.guard(guard()),
+    ] {
+        let err = toggles::write(Change::variant(NAME, rule).by("ana").because("x")).unwrap_err();
+        assert!(
+            err.to_string().contains(
+                "`guard.max_traffic_drop` predicts each arm's traffic from the control's at the rule's weights, so only the draw may decide"
+            ),
+            "{err}"
+        );
+    }
+}

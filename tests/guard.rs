@@ -622,6 +622,8 @@ fn a_traffic_guard_needs_both_arms_serving() {
         FlagRule::new().everyone(true),
         FlagRule::new().percent(100.0),
         FlagRule::new(),
+        FlagRule::new().percent(50.0).users_off(["u1"]),
+        FlagRule::new().percent(50.0).environments(["prod"]),
     ] {
         let refused = toggles::write(
             Change::flag("guarded.new_search", rule.guard(Guard::traffic_drop(30.0)))
@@ -631,7 +633,7 @@ fn a_traffic_guard_needs_both_arms_serving() {
         .unwrap_err()
         .to_string();
         assert!(
-            refused.contains("`guard.max_traffic_drop` compares the arms' traffic at the rule's split, so it needs a `percent` above 0 and below 100 and no `everyone` (both arms serving)"),
+            refused.contains("`guard.max_traffic_drop` predicts the on arm's traffic from the off arm's at the rule's split, so only the split may answer off"),
             "{refused}"
         );
     }

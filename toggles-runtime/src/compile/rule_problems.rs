@@ -15,10 +15,23 @@ pub(super) fn rule_problems(rule: &FlagRule) -> Vec<String> {
     let mut problems = Vec::new();
     if let Some(guard) = &rule.guard {
         problems.extend(guard.problems());
-        let split = rule.percent.is_some_and(|p| p > 0.0 && p < 100.0) && rule.everyone.is_none();
+        // The off arm predicts the on arm's traffic only if the split alone sends units off:
+        // a gate, a site list or a unit listed off would add to the off arm's traffic.
+        let split = rule.percent.is_some_and(|p| p > 0.0 && p < 100.0)
+            && rule.everyone.is_none()
+            && rule.from.is_none()
+            && rule.until.is_none()
+            && rule.environments.is_empty()
+            && rule.requires.is_empty()
+            && rule.constraints.is_empty()
+            && rule.sites.on.is_empty()
+            && rule.sites.off.is_empty()
+            && rule.users.off.is_empty()
+            && rule.groups.iter().all(|g| g.off.is_empty())
+            && rule.stickiness.is_none();
         if guard.max_traffic_drop.is_some() && !split {
             problems.push(
-                "`guard.max_traffic_drop` compares the arms' traffic at the rule's split, so it needs a `percent` above 0 and below 100 and no `everyone` (both arms serving)"
+                "`guard.max_traffic_drop` predicts the on arm's traffic from the off arm's at the rule's split, so only the split may answer off: it needs a `percent` above 0 and below 100, and no `everyone`, `from`, `until`, `environments`, `requires`, `constraints`, `sites`, users or groups listed off, or `stickiness`"
                     .to_owned(),
             );
         }
@@ -108,10 +121,28 @@ pub(super) fn variant_problems(
     }
     if let Some(guard) = &rule.guard {
         problems.extend(guard.problems());
-        let split = rule.coverage.is_some_and(|c| c > 0.0) && rule.everyone.is_none();
+        // The control predicts an arm's traffic only if the draw alone decides who gets what,
+        // and the control serves some of it.
+        let control_serves = rule.coverage.is_some_and(|c| c < 100.0)
+            || arms.iter().enumerate().any(|(i, a)| {
+                (i == control || rule.dropped.iter().any(|d| d == a))
+                    && rule.weights.get(*a).is_some_and(|w| *w > 0)
+            });
+        let split = rule.coverage.is_some_and(|c| c > 0.0)
+            && control_serves
+            && rule.everyone.is_none()
+            && rule.from.is_none()
+            && rule.until.is_none()
+            && rule.environments.is_empty()
+            && rule.requires.is_empty()
+            && rule.constraints.is_empty()
+            && rule.sites.is_empty()
+            && rule.users.is_empty()
+            && rule.groups.is_empty()
+            && rule.stickiness.is_none();
         if guard.max_traffic_drop.is_some() && !split {
             problems.push(
-                "`guard.max_traffic_drop` compares each arm's traffic with the control's at the rule's weights, so it needs a `coverage` above 0 and no `everyone`"
+                "`guard.max_traffic_drop` predicts each arm's traffic from the control's at the rule's weights, so only the draw may decide: it needs a `coverage` above 0 with the control serving some of it, and no `everyone`, `from`, `until`, `environments`, `requires`, `constraints`, or pins"
                     .to_owned(),
             );
         }

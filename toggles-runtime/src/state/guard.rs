@@ -26,6 +26,7 @@ use crate::declare::{registry, ArmOutcomes, Cells, Counts, RunTimes, Runs, Timin
 use crate::state::install::{installed, installed_instance};
 use crate::state::retained;
 use crate::stores::{OutcomeWindow, Store, WriteError};
+use crate::targeting::bucket::Percent;
 use crate::targeting::{FlagRule, Guard, Timestamp, VariantRule};
 
 /// How often an installation checks its guards unless told otherwise
@@ -201,7 +202,7 @@ pub(crate) fn check_guards_at(now: Timestamp) -> Vec<String> {
             .filter(|(subject, _, _, _)| !g.pending.contains_key(&subject.key()))
             .collect::<Vec<_>>()
             .into_iter()
-            .map(|(subject, json, guard, share)| {
+            .map(|(subject, json, guard, split)| {
                 let key = subject.key();
                 let since = window_start(&mut g, &key, &json, &guard, now);
                 let (local, on, off) = local_outcomes(&g, &key, since);
@@ -212,7 +213,7 @@ pub(crate) fn check_guards_at(now: Timestamp) -> Vec<String> {
                     local,
                     on,
                     off,
-                    share,
+                    split,
                 }
             })
             .collect();
@@ -236,8 +237,8 @@ pub(crate) fn check_guards_at(now: Timestamp) -> Vec<String> {
         for (w, fleet) in watched.into_iter().zip(fleet) {
             let counts = fleet.unwrap_or(w.local);
             let trip = w.guard.judge(&counts, &w.on, &w.off).or_else(|| {
-                w.share
-                    .and_then(|share| w.guard.traffic_verdict(&counts, share))
+                w.split
+                    .and_then(|split| w.guard.traffic_verdict(&counts, split))
             });
             let Some(trip) = trip else {
                 continue;
@@ -301,16 +302,16 @@ struct Watched {
     /// This process's run times in the window, "on" (or the arm) and "off" (or the control).
     on: Timings,
     off: Timings,
-    /// The "on" arm's share of the two arms' traffic when nothing is wrong.
-    share: Option<f64>,
+    /// The proportion (on, off) the arms serve traffic in when nothing is wrong.
+    split: Option<(u64, u64)>,
 }
+
+/// A guarded subject in force: what it is, the stored rule, its guard, and the proportion
+/// (on, off) its arms serve traffic in when nothing is wrong (for a traffic limit).
+type Guarded = (Subject, Json, Guard, Option<(u64, u64)>);
 
 /// The guarded rules in force, as the store holds them: each active flag with a guard, and
 /// each arm of a variant toggle with a guard but the control and the arms already dropped.
-/// A guarded subject in force: what it is, the stored rule, its guard, and the "on" arm's share
-/// of the two arms' traffic when nothing is wrong (for a traffic limit).
-type Guarded = (Subject, Json, Guard, Option<f64>);
-
 fn guarded_rules() -> Vec<Guarded> {
     let Some(compiled) = retained::newest() else {
         return Vec::new();
@@ -327,10 +328,13 @@ fn guarded_rules() -> Vec<Guarded> {
                 toggle: name.to_owned(),
                 arm: None,
             };
-            // Listed users and groups only add to the "on" arm, so the percent is its least
-            // share: a drop is never made of them.
-            let share = rule.percent.map(|p| p / 100.0);
-            Some((subject, json.clone(), guard, share))
+            // A traffic limit is refused on a rule whose "off" answers come from anything but
+            // the split, so the percent is the proportion.
+            let split = rule.percent.and_then(|p| Percent::new(p).ok()).map(|p| {
+                let on = u64::from(p.basis_points());
+                (on, 10_000 - on)
+            });
+            Some((subject, json.clone(), guard, split))
         });
     let arms = compiled
         .snapshot
@@ -353,8 +357,8 @@ fn guarded_rules() -> Vec<Guarded> {
                         toggle: name.to_owned(),
                         arm: Some(((*arm).to_owned(), control.to_owned())),
                     };
-                    let share = arm_share(&rule, arm, control);
-                    (subject, json.clone(), guard.clone(), share)
+                    let split = arm_split(&rule, cells.arms, arm, control);
+                    (subject, json.clone(), guard.clone(), split)
                 })
                 .collect();
             Some(watched)
@@ -363,20 +367,25 @@ fn guarded_rules() -> Vec<Guarded> {
     flags.chain(arms).collect()
 }
 
-/// The share of `arm`'s and the control's traffic together that `arm` serves when nothing is
-/// wrong: its part of the covered units' weights, against the control's part plus the units
-/// outside the coverage and those of dropped arms, which the control serves. Pins aside.
-fn arm_share(rule: &VariantRule, arm: &str, control: &str) -> Option<f64> {
-    let coverage = rule.coverage? / 100.0;
-    let weight = |name: &str| f64::from(rule.weights.get(name).copied().unwrap_or(0));
-    let total: f64 = rule.weights.values().map(|w| f64::from(*w)).sum();
-    if total <= 0.0 {
+/// The proportion (arm, control) in which `arm` and the control serve traffic when nothing is
+/// wrong: the arm's part of the covered units' weights, against the control's part plus the
+/// units outside the coverage and those of dropped arms, which the control serves — in whole
+/// numbers (basis points of coverage times weights), over the arms this process declares.
+fn arm_split(rule: &VariantRule, arms: &[&str], arm: &str, control: &str) -> Option<(u64, u64)> {
+    let coverage = u64::from(Percent::new(rule.coverage?).ok()?.basis_points());
+    let weight = |name: &str| u64::from(rule.weights.get(name).copied().unwrap_or(0));
+    let total: u64 = arms.iter().map(|a| weight(a)).sum();
+    let dropped: u64 = arms
+        .iter()
+        .filter(|a| **a != control && rule.dropped.iter().any(|d| d == *a))
+        .map(|a| weight(a))
+        .sum();
+    if total == 0 {
         return None;
     }
-    let dropped: f64 = rule.dropped.iter().map(|d| weight(d)).sum();
-    let ours = coverage * weight(arm) / total;
-    let controls = (1.0 - coverage) + coverage * (weight(control) + dropped) / total;
-    Some(ours / (ours + controls)).filter(|s| s.is_finite())
+    let ours = coverage * weight(arm);
+    let controls = (10_000 - coverage) * total + coverage * (weight(control) + dropped);
+    Some((ours, controls))
 }
 
 /// Where `name`'s window of this process's counts starts: `window_secs` ago, or when this

@@ -264,35 +264,38 @@ impl Guard {
         None
     }
 
-    /// Whether `counts` (over the window) trip the guard's traffic limit, and why, for an "on"
-    /// arm that serves `on_share` of the two arms' traffic when nothing is wrong (0.2 for a 20%
-    /// rollout). Once the "off" arm has `min_requests` outcomes, it predicts the "on" arm's
-    /// `off × on_share / (1 − on_share)`; the guard trips when the "on" arm has more than
-    /// `max_traffic_drop` percent fewer. Both arms see the same hours, so a quiet night lowers
-    /// both and the prediction with them: only traffic that leaves the "on" arm alone trips it.
+    /// Whether `counts` (over the window) trip the guard's traffic limit, and why, for arms that
+    /// serve traffic in the proportion `split` = (on, off) when nothing is wrong ((20, 80) for a
+    /// 20% rollout). Once the "off" arm has `min_requests` outcomes, it predicts the "on" arm's,
+    /// `off × on / off`; the guard trips when the "on" arm has more than `max_traffic_drop`
+    /// percent (to a basis point) fewer, compared in whole numbers so the boundary is exact.
+    /// Both arms see the same hours, so a quiet night lowers both and the prediction with them:
+    /// only traffic that leaves the "on" arm alone trips it.
     ///
     /// ```
     /// use toggles::rules::Guard;
     /// use toggles::store::Counts;
     ///
-    /// let guard = Guard::traffic_drop(30.0).min_requests(100);
-    /// // A 50% rollout: the on arm should see what the off arm sees.
-    /// assert!(guard.traffic_verdict(&Counts::new(70, 0, 100, 0), 0.5).is_none(), "30% down");
-    /// assert!(guard.traffic_verdict(&Counts::new(69, 0, 100, 0), 0.5).is_some(), "31% down");
+    /// let guard = Guard::traffic_drop(30.0).min_requests(10);
+    /// // An 80% rollout: the on arm should see four times what the off arm sees.
+    /// assert!(guard.traffic_verdict(&Counts::new(280, 0, 100, 0), (80, 20)).is_none(), "30% down");
+    /// assert!(guard.traffic_verdict(&Counts::new(279, 0, 100, 0), (80, 20)).is_some());
     /// // A quiet night: both arms down 90%, no drop.
-    /// assert!(guard.traffic_verdict(&Counts::new(10, 0, 10, 0), 0.5).is_none());
+    /// assert!(guard.traffic_verdict(&Counts::new(40, 0, 10, 0), (80, 20)).is_none());
     /// ```
-    pub fn traffic_verdict(&self, counts: &Counts, on_share: f64) -> Option<Trip> {
+    pub fn traffic_verdict(&self, counts: &Counts, split: (u64, u64)) -> Option<Trip> {
         let limit = self.max_traffic_drop?;
         let (on, off) = (counts.on_ok + counts.on_err, counts.off_ok + counts.off_err);
-        if off < self.min_requests.max(1) || !(on_share > 0.0 && on_share < 1.0) {
+        if off < self.min_requests.max(1) || split.0 == 0 || split.1 == 0 {
             return None;
         }
-        // on < off × share / (1 − share) × (1 − limit / 100), multiplied out so that the
-        // boundary of whole counts is exact.
-        #[allow(clippy::cast_precision_loss)] // counts far below 2^52
-        let (on_f, off_f) = (on as f64, off as f64);
-        if on_f * 100.0 * (1.0 - on_share) >= off_f * on_share * (100.0 - limit) {
+        // Validated to 0..100, so 0 to 10,000 basis points.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let limit_bp = (limit * 100.0).round().clamp(0.0, 10_000.0) as u128;
+        // on < off × split.0 / split.1 × (1 − limit), multiplied out.
+        let kept = u128::from(on) * u128::from(split.1) * 10_000;
+        let predicted = u128::from(off) * u128::from(split.0) * (10_000 - limit_bp);
+        if kept >= predicted {
             return None;
         }
         Some(Trip {
@@ -301,7 +304,7 @@ impl Guard {
             off_rate: None,
             limit: Limit::TrafficDrop(limit),
             latency: None,
-            traffic: Some(Traffic { on, off, on_share }),
+            traffic: Some(Traffic { on, off, split }),
         })
     }
 
@@ -436,25 +439,30 @@ pub enum Limit {
     TrafficDrop(f64),
 }
 
-/// A traffic trip's figures: the arms' outcomes over the window, and the "on" arm's share of
-/// them when nothing is wrong.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// A traffic trip's figures: the arms' outcomes over the window, and the proportion the arms
+/// serve in when nothing is wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Traffic {
     /// Outcomes under the "on" arm.
     pub on: u64,
     /// Outcomes under the "off" arm (the control, for an arm).
     pub off: u64,
-    /// The "on" arm's share of the two when nothing is wrong.
-    pub on_share: f64,
+    /// The proportion (on, off) the arms serve in when nothing is wrong.
+    pub split: (u64, u64),
 }
 
 impl Traffic {
+    /// The "on" arm's share of the two arms' traffic when nothing is wrong.
+    #[allow(clippy::cast_precision_loss)] // weights far below 2^52
+    pub fn on_share(&self) -> f64 {
+        self.split.0 as f64 / (self.split.0 + self.split.1) as f64
+    }
+
     /// The "on" arm's outcomes the "off" arm's predict.
+    #[allow(clippy::cast_precision_loss)] // counts far below 2^52
     pub fn expected(&self) -> f64 {
-        #[allow(clippy::cast_precision_loss)] // counts far below 2^52
-        let off = self.off as f64;
-        off * self.on_share / (1.0 - self.on_share)
+        self.off as f64 * self.split.0 as f64 / self.split.1 as f64
     }
 }
 
@@ -554,7 +562,7 @@ impl Trip {
                         "{on} traffic of {} outcomes is {drop:.2}% below the {expected:.1} that {off} {} predict at a {:.2}% share, more than the limit of {limit}%",
                         t.on,
                         t.off,
-                        t.on_share * 100.0
+                        t.on_share() * 100.0
                     );
                 }
             }
