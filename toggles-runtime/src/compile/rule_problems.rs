@@ -19,16 +19,16 @@ pub(super) fn rule_problems(rule: &FlagRule) -> Vec<String> {
         // a gate, a site list or a unit listed off would add to the off arm's traffic.
         let split = rule.percent.is_some_and(|p| p > 0.0 && p < 100.0)
             && rule.everyone.is_none()
-            && rule.from.is_none()
-            && rule.until.is_none()
-            && rule.environments.is_empty()
-            && rule.requires.is_empty()
-            && rule.constraints.is_empty()
+            && ungated(
+                (rule.from, rule.until),
+                [&rule.environments, &rule.requires],
+                &rule.constraints,
+                rule.stickiness.as_deref(),
+            )
             && rule.sites.on.is_empty()
             && rule.sites.off.is_empty()
             && rule.users.off.is_empty()
-            && rule.groups.iter().all(|g| g.off.is_empty())
-            && rule.stickiness.is_none();
+            && rule.groups.iter().all(|g| g.off.is_empty());
         if guard.max_traffic_drop.is_some() && !split {
             problems.push(
                 "`guard.max_traffic_drop` predicts the on arm's traffic from the off arm's at the rule's split, so only the split may answer off: it needs a `percent` above 0 and below 100, and no `everyone`, `from`, `until`, `environments`, `requires`, `constraints`, `sites`, users or groups listed off, or `stickiness`"
@@ -100,6 +100,20 @@ fn gate_problems(
     }
 }
 
+/// Whether a rule has no gate and no `stickiness`: every unit with a user id reaches its split.
+fn ungated(
+    (from, until): (Option<Timestamp>, Option<Timestamp>),
+    lists: [&Vec<String>; 2],
+    constraints: &BTreeMap<String, Vec<String>>,
+    stickiness: Option<&str>,
+) -> bool {
+    from.is_none()
+        && until.is_none()
+        && lists.iter().all(|l| l.is_empty())
+        && constraints.is_empty()
+        && stickiness.is_none()
+}
+
 /// Every problem of the variant rule `rule` taken alone, for a toggle declaring `arms`: an id
 /// pinned to two arms, a group kind listed twice or unnamed, a weight over 10,000, a coverage
 /// out of range or finer than a basis point, a coverage with no weight to draw arms by, the
@@ -131,15 +145,15 @@ pub(super) fn variant_problems(
         let split = rule.coverage.is_some_and(|c| c > 0.0)
             && control_serves
             && rule.everyone.is_none()
-            && rule.from.is_none()
-            && rule.until.is_none()
-            && rule.environments.is_empty()
-            && rule.requires.is_empty()
-            && rule.constraints.is_empty()
+            && ungated(
+                (rule.from, rule.until),
+                [&rule.environments, &rule.requires],
+                &rule.constraints,
+                rule.stickiness.as_deref(),
+            )
             && rule.sites.is_empty()
             && rule.users.is_empty()
-            && rule.groups.is_empty()
-            && rule.stickiness.is_none();
+            && rule.groups.is_empty();
         if guard.max_traffic_drop.is_some() && !split {
             problems.push(
                 "`guard.max_traffic_drop` predicts each arm's traffic from the control's at the rule's weights, so only the draw may decide: it needs a `coverage` above 0 with the control serving some of it, and no `everyone`, `from`, `until`, `environments`, `requires`, `constraints`, or pins"
