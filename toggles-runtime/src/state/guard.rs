@@ -205,14 +205,13 @@ pub(crate) fn check_guards_at(now: Timestamp) -> Vec<String> {
             .map(|(subject, json, guard, split)| {
                 let key = subject.key();
                 let since = window_start(&mut g, &key, &json, &guard, now);
-                let (local, on, off) = local_outcomes(&g, &key, since);
+                let (local, runs) = local_outcomes(&g, &key, since, guard.times_runs());
                 Watched {
                     subject,
                     json,
                     guard,
                     local,
-                    on,
-                    off,
+                    runs,
                     split,
                 }
             })
@@ -236,7 +235,11 @@ pub(crate) fn check_guards_at(now: Timestamp) -> Vec<String> {
         }
         for (w, fleet) in watched.into_iter().zip(fleet) {
             let counts = fleet.unwrap_or(w.local);
-            let trip = w.guard.judge(&counts, &w.on, &w.off).or_else(|| {
+            let trip = w.guard.verdict(&counts).or_else(|| {
+                let (on, off) = w.runs.as_ref()?;
+                w.guard.run_time_verdict(&counts, on, off)
+            });
+            let trip = trip.or_else(|| {
                 w.split
                     .and_then(|split| w.guard.traffic_verdict(&counts, split))
             });
@@ -299,9 +302,9 @@ struct Watched {
     json: Json,
     guard: Guard,
     local: Counts,
-    /// This process's run times in the window, "on" (or the arm) and "off" (or the control).
-    on: Timings,
-    off: Timings,
+    /// This process's run times in the window, "on" (or the arm) and "off" (or the control),
+    /// for a guard with a run-time limit.
+    runs: Option<(Timings, Timings)>,
     /// The proportion (on, off) the arms serve traffic in when nothing is wrong.
     split: Option<(u64, u64)>,
 }
@@ -539,17 +542,26 @@ fn fleet_counts(store: &dyn Store, watched: &[Watched], now: Timestamp) -> Vec<O
     }
 }
 
-/// This process's counts and run times for `name` since `since`.
-fn local_outcomes(g: &Guards, name: &str, since: Timestamp) -> (Counts, Timings, Timings) {
-    let (mut counts, mut on, mut off) = (Counts::default(), Timings::new(), Timings::new());
+/// This process's counts and run times for `name` since `since`; the run times only with
+/// `timed`, so a guard without a run-time limit builds no histograms.
+fn local_outcomes(
+    g: &Guards,
+    name: &str,
+    since: Timestamp,
+    timed: bool,
+) -> (Counts, Option<(Timings, Timings)>) {
+    let mut counts = Counts::default();
+    let mut runs = timed.then(|| (Timings::new(), Timings::new()));
     for tick in g.windows.get(name).into_iter().flatten() {
         if tick.at >= since {
             counts += tick.counts;
-            tick.on.add_to(&mut on);
-            tick.off.add_to(&mut off);
+            if let Some((on, off)) = &mut runs {
+                tick.on.add_to(on);
+                tick.off.add_to(off);
+            }
         }
     }
-    (counts, on, off)
+    (counts, runs)
 }
 
 /// Writes a trip — `active: false` on the flag's rule it tripped on, or the arm added to the

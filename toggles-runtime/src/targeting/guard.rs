@@ -208,9 +208,17 @@ impl Guard {
     /// Whether `counts` and the arms' run times (over the window) trip the guard, and why: the
     /// error limits first, then the run times'.
     pub fn judge(&self, counts: &Counts, on: &Timings, off: &Timings) -> Option<Trip> {
-        if let Some(trip) = self.verdict(counts) {
-            return Some(trip);
-        }
+        self.verdict(counts)
+            .or_else(|| self.run_time_verdict(counts, on, off))
+    }
+
+    /// Whether the arms' run times trip the guard's run-time limits; `counts` go in the trip.
+    pub(crate) fn run_time_verdict(
+        &self,
+        counts: &Counts,
+        on: &Timings,
+        off: &Timings,
+    ) -> Option<Trip> {
         let least = self.min_requests.max(1);
         let figures = || Latency {
             on_runs: on.len(),
