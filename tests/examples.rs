@@ -56,15 +56,16 @@ fn the_experiment_example_prints_its_results() {
 }
 
 #[test]
-fn the_guarded_rollout_example_is_caught_on_errors_and_then_on_run_times() {
+fn the_guarded_rollout_example_is_caught_on_errors_then_climbs_in_stages_until_slow() {
     let out = run("guarded_rollout");
     for expected in [
         "The guard trips: [\"grading.new_grader\"].",
         "is above the limit of 5% over the last 300s in this process",
         "5. The next 1,000 requests: 0 on the new grader.",
-        "as fast as the old: the guard holds (tripped: []).",
+        "reason: staged rollout: stage 1 of 4 (10%) after 10m held, now stage 2 of 4 (25%); guard held over the last 300s in this process",
+        "still fast: stage 3 of 4 (50%), running: stage 4 (100%) is due at ",
         "three times slower",
-        "reason: guard tripped: the on arm's 95th-percentile run time 12",
+        "the plan: stage 3 of 4 (50%), stopped: guard tripped: the on arm's 95th-percentile run time 12",
         "is more than 25% above the off arm's",
     ] {
         assert!(out.contains(expected), "{expected}\n\n{out}");

@@ -1,13 +1,13 @@
 //! A rollout that goes bad and is caught, twice: a flag with a guard in its rule, code under it
 //! that records its outcomes, and the guard turning the flag off through an audited write when
-//! the new code path starts failing — and, once resumed, when it turns slow — printed step by
-//! step.
+//! the new code path starts failing — and, once resumed as a staged rollout that climbs by
+//! itself while the guard holds, when it turns slow — printed step by step.
 //!
 //! `cargo run --example guarded_rollout`
 
 use std::time::Duration;
 
-use toggles::rules::{FlagRule, Guard};
+use toggles::rules::{FlagRule, Guard, Plan, Stage, Timestamp};
 use toggles::store::{AuditQuery, MemoryStore};
 use toggles::{toggle, Change, Context, Flag, Installer};
 
@@ -82,36 +82,65 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let served = traffic(8);
     println!("5. The next 1,000 requests: {served} on the new grader. The flag is off for everyone, and stays off.");
+    // A tick, as the guard thread's every 10 s: it takes these outcomes, so none of them is
+    // counted against what comes next.
+    toggles.check_guards();
 
-    // Resumed with a guard on run times too: off if the new grader's 95th percentile is more
-    // than 25% above the old one's.
-    let fixed = FlagRule::new().percent(50.0).guard(
+    // Resumed as a staged rollout, guarded on run times too: off if the new grader's 95th
+    // percentile is more than 25% above the old one's. The clock is the example's, so the
+    // stages' hours pass at once.
+    let start = Timestamp::now();
+    let at = |secs: i64| Timestamp::from_unix_seconds(start.unix_seconds() + secs);
+    let plan = Plan::new([
+        Stage::hold(10.0, Duration::from_secs(600)),
+        Stage::hold(25.0, Duration::from_secs(1800)),
+        Stage::hold(50.0, Duration::from_secs(3600)),
+        Stage::last(100.0),
+    ])
+    .since(start);
+    let staged = FlagRule::new().staged(plan).guard(
         Guard::error_rate(5.0)
             .max_p95_margin(25.0)
             .window_secs(300)
-            .min_requests(200),
+            .min_requests(100),
     );
     toggles::write(
-        Change::flag("grading.new_grader", fixed)
+        Change::flag("grading.new_grader", staged)
             .by("ana@example.com")
-            .because("grader fixed in 2.4.1; resume the rollout"),
+            .because("grader fixed in 2.4.1; resume in stages"),
     )?;
-    let served = traffic(1000);
-    println!("6. Ana ships the fix and turns the rollout back on, guarded on run times too (a person's write; the guard's window starts afresh): {served} of 1,000 on the new grader.");
+    println!("6. Ana ships the fix and resumes the rollout in stages, guarded on run times too: 10% for 10 minutes, 25% for 30, 50% for an hour, then everyone.");
 
-    let served: u32 = (0..1000)
-        .map(|n| u32::from(timed_request(&format!("user-{n}"), false)))
-        .sum();
-    let tripped = toggles.check_guards();
-    println!("7. 1,000 timed requests, {served} on the new grader, as fast as the old: the guard holds (tripped: {tripped:?}).");
-
-    let served: u32 = (0..1000)
-        .map(|n| u32::from(timed_request(&format!("user-{n}"), true)))
-        .sum();
-    let tripped = toggles.check_guards();
-    println!("8. Release 2.4.2 makes the new grader three times slower: {served} slow requests. The guard trips: {tripped:?}.");
+    let plan_now = || -> Result<String, Box<dyn std::error::Error>> {
+        let live = toggles::registry()
+            .get("grading.new_grader")
+            .unwrap()
+            .live()?;
+        let rule: FlagRule = serde_json::from_value(live.value)?;
+        Ok(rule.plan.map(|p| p.status()).unwrap_or_default())
+    };
+    let timed = |slow: bool| -> u32 {
+        (0..2000)
+            .map(|n| u32::from(timed_request(&format!("user-{n}"), slow)))
+            .sum()
+    };
+    let served = timed(false);
+    toggles.check_guards_at(at(600));
     let entry = &toggles::report::audit(&AuditQuery::toggle("grading.new_grader").limit(1))?[0];
+    println!("7. Ten minutes of 2,000 timed requests, {served} on the new grader, as fast as the old. The guard holds, and the rollout advances by itself:");
     println!("     actor:  {}", entry.actor);
     println!("     reason: {}", entry.reason);
+
+    let served = timed(false);
+    toggles.check_guards_at(at(600 + 1800));
+    println!(
+        "8. Thirty minutes on, {served} of 2,000 on the new grader, still fast: {}.",
+        plan_now()?
+    );
+
+    let served = timed(true);
+    let tripped = toggles.check_guards_at(at(600 + 1800 + 600));
+    println!("9. Release 2.4.2 makes the new grader three times slower: {served} slow requests. The guard trips: {tripped:?}.");
+    println!("     the plan: {}", plan_now()?);
     Ok(())
 }

@@ -12,6 +12,7 @@ mod plural;
 mod progress;
 mod report;
 mod results;
+mod rollout;
 mod show;
 mod source;
 mod variant;
@@ -52,6 +53,8 @@ enum Command {
     Set(write::SetArgs),
     /// Replace a flag's rule: percentage, targeting, gates, guard.
     Flag(Box<write::FlagArgs>),
+    /// Steer a flag's staged rollout: pause, resume, skip a stage, or roll back one.
+    Rollout(rollout::Args),
     /// Replace a variant toggle's rule: the experiment's coverage and weights, pins, gates.
     Variant(Box<variant::Args>),
     /// An experiment's results per arm: units exposed, conversions per goal, rates with their
@@ -78,6 +81,7 @@ fn main() -> ExitCode {
         Command::Audit(args) => audit::run(&cli.store, args),
         Command::Set(args) => write::set(&cli.store, args),
         Command::Flag(args) => write::flag(&cli.store, args),
+        Command::Rollout(args) => rollout::run(&cli.store, args),
         Command::Variant(args) => variant::run(&cli.store, args),
         Command::Results(args) => results::run(&cli.store, args),
         Command::Reset(args) => write::reset(&cli.store, args),

@@ -177,6 +177,21 @@ fn describe(t: &FleetToggle) -> String {
     let _ = writeln!(out, "state: {}", report::state(t));
     if let Some(value) = &t.state.value {
         let _ = writeln!(out, "  stored: {value}");
+        let plan = (t.declaration.as_ref().map(|d| d.kind) == Some(Kind::Flag))
+            .then(|| serde_json::from_value::<FlagRule>(value.clone()).ok())
+            .flatten()
+            .and_then(|rule| rule.plan.map(|plan| (plan, rule.guard)));
+        if let Some((plan, guard)) = plan {
+            let _ = writeln!(out, "rollout: {}", plan.status());
+            if let (Some(guard), Some(_)) = (guard, plan.due()) {
+                let _ = writeln!(
+                    out,
+                    "  once its guard holds on {} outcomes under \"on\" in the stage",
+                    guard.min_requests
+                );
+            }
+            let _ = writeln!(out, "  stages: {}", plan.outline());
+        }
     }
     if let (Some(first), Some(last), Some(by)) = (
         &t.state.first_modified,

@@ -6,9 +6,9 @@ use serde_json::Value as Json;
 use std::collections::HashMap;
 
 use toggles_runtime::fleet::{FleetReport, LIVE_WITHIN};
-use toggles_runtime::rules::{FlagRule, Guard};
+use toggles_runtime::rules::{FlagRule, Guard, Plan, Stage};
 use toggles_runtime::store::{Snapshot, Store};
-use toggles_runtime::{Change, Kind, Timestamp, WriteError};
+use toggles_runtime::{Change, Kind, Revision, Timestamp, WriteError};
 
 use crate::audit;
 use crate::fleet;
@@ -71,6 +71,11 @@ pub(crate) struct FlagArgs {
     /// A percentage rollout by user id (or by `--stickiness`): 0 to 100, in basis points.
     #[arg(long)]
     percent: Option<f64>,
+    /// A staged rollout that raises the percent by itself while the guard holds:
+    /// `PERCENT:HOLD,…,PERCENT`, each stage held for its HOLD (`10m`, `1h`) before the next,
+    /// the last stage with none (`1:10m,5:30m,25:1h,100`). Steer it with `toggles rollout`.
+    #[arg(long, value_name = "STAGES", value_parser = stages, conflicts_with = "percent")]
+    stages: Option<Stages>,
     /// On or off for everyone not listed.
     #[arg(long, value_parser = on_off)]
     everyone: Option<bool>,
@@ -202,6 +207,43 @@ pub(crate) fn split(list: &str) -> Vec<String> {
         .collect()
 }
 
+/// A staged rollout's stages, as `--stages` gives them.
+#[derive(Clone)]
+pub(crate) struct Stages(Vec<Stage>);
+
+/// `1:10m,5:30m,100`: stages with their holds, the last without.
+fn stages(s: &str) -> Result<Stages, String> {
+    let parts = split(s);
+    let last = parts.len().saturating_sub(1);
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, part)| {
+            let (percent, hold) = match part.split_once(':') {
+                Some((p, h)) => (p, Some(h)),
+                None => (part.as_str(), None),
+            };
+            let percent: f64 = percent.parse().map_err(|_| {
+                format!(
+                    "`{part}`: expected `PERCENT:HOLD` (`5:30m`), or `PERCENT` for the last stage"
+                )
+            })?;
+            match hold {
+                Some(hold) => {
+                    let hold = humantime::parse_duration(hold)
+                        .map_err(|e| format!("`{part}`: the hold {e}"))?;
+                    Ok(Stage::hold(percent, hold))
+                }
+                None if i == last => Ok(Stage::last(percent)),
+                None => Err(format!(
+                    "`{part}`: every stage but the last is held for a time: `{percent}:30m`"
+                )),
+            }
+        })
+        .collect::<Result<_, _>>()
+        .map(Stages)
+}
+
 fn group(s: &str) -> Result<(String, Vec<String>), String> {
     match s.split_once(':') {
         Some((kind, ids)) if !kind.is_empty() && !split(ids).is_empty() => {
@@ -248,6 +290,9 @@ impl FlagArgs {
         }
         if let Some(p) = self.percent {
             rule = rule.percent(p);
+        }
+        if let Some(Stages(stages)) = &self.stages {
+            rule = rule.staged(Plan::new(stages.iter().cloned()));
         }
         if let Some(s) = &self.salt {
             rule = rule.salt(s.clone());
@@ -369,9 +414,24 @@ pub(crate) fn apply(
     change: &Change,
     by: &Attribution,
 ) -> Result<Outcome> {
+    apply_if(store, opened, change, by, None)
+}
+
+/// [`apply`], refused if the toggle's stored state is no longer at `seen`.
+pub(crate) fn apply_if(
+    store: &StoreArgs,
+    opened: &dyn Store,
+    change: &Change,
+    by: &Attribution,
+    seen: Option<Revision>,
+) -> Result<Outcome> {
     let actor = by.actor()?;
     let written = progress::during(&format!("writing to {}", store.describe()), || {
-        toggles_runtime::write(change.clone().by(&actor).because(&by.reason).to(opened))
+        let request = change.clone().by(&actor).because(&by.reason).to(opened);
+        toggles_runtime::write(match seen {
+            Some(revision) => request.if_revision(revision),
+            None => request,
+        })
     });
     match written {
         Ok(entry) => {

@@ -468,6 +468,90 @@ fn a_guard_on_run_times_is_written_and_shown() {
 }
 
 #[test]
+fn a_staged_rollout_is_written_shown_and_steered() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = written(dir.path());
+    let run = |args: &[&str]| {
+        toggles(&store)
+            .args(args)
+            .args(["--reason", "staged", "--actor", "ana"])
+            .output()
+            .unwrap()
+    };
+    let flag = run(&[
+        "flag",
+        "grading.new_grader",
+        "--stages",
+        "1:10m,5:30m,25:1h,100",
+        "--guard-error-rate",
+        "5",
+    ]);
+    assert!(flag.status.success(), "{}", stderr(&flag));
+    let show = || {
+        let out = toggles(&store)
+            .args(["show", "grading.new_grader"])
+            .output()
+            .unwrap();
+        stdout(&out)
+    };
+    let shown = show();
+    assert!(
+        shown.contains("rollout: stage 1 of 4 (1%), running: stage 2 (5%) is due at "),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("  once its guard holds on 100 outcomes under \"on\" in the stage"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("  stages: 1% for 10m, 5% for 30m, 25% for 1h, 100%"),
+        "{shown}"
+    );
+
+    let skip = run(&["rollout", "grading.new_grader", "skip"]);
+    assert!(skip.status.success(), "{}", stderr(&skip));
+    assert!(
+        stdout(&skip).contains("rollout: stage 2 of 4 (5%), running"),
+        "{}",
+        stdout(&skip)
+    );
+    let paused = run(&["rollout", "grading.new_grader", "pause"]);
+    assert!(paused.status.success(), "{}", stderr(&paused));
+    assert!(
+        show().contains("rollout: stage 2 of 4 (5%), paused"),
+        "{}",
+        show()
+    );
+    let again = run(&["rollout", "grading.new_grader", "pause"]);
+    assert_eq!(again.status.code(), Some(1));
+    assert_eq!(
+        stderr(&again).trim(),
+        "error: `grading.new_grader`: the plan is paused: only a running plan pauses"
+    );
+    let back = run(&["rollout", "grading.new_grader", "rollback"]);
+    assert!(back.status.success(), "{}", stderr(&back));
+    assert!(show().contains(r#""percent":1.0"#), "{}", show());
+
+    // A stage without its hold, and a step that is not one, are refused before anything is
+    // written.
+    let bad = run(&["flag", "grading.new_grader", "--stages", "1,100"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("`1`: every stage but the last is held for a time: `1:30m`"),
+        "{}",
+        stderr(&bad)
+    );
+    let bad = run(&["rollout", "grading.new_grader", "faster"]);
+    assert!(
+        stderr(&bad).contains(
+            "`faster` is not a step of a staged rollout: `pause`, `resume`, `skip` or `rollback`"
+        ),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+#[test]
 fn refused_writes_print_every_problem_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let store = written(dir.path());

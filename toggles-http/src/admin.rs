@@ -15,9 +15,11 @@ use serde::Deserialize;
 use sha2::Sha256;
 use toggles_runtime::policy::{may_change, Principal};
 use toggles_runtime::report::{audit, undeclared, Live, LiveSource};
-use toggles_runtime::rules::{FlagRule, GroupTargets, Guard, VariantRule};
+use toggles_runtime::rules::{FlagRule, GroupTargets, Guard, Plan, PlanState, Steer, VariantRule};
 use toggles_runtime::store::AuditQuery;
-use toggles_runtime::{registry, Change, Date, Kind, Revision, StoreError, ToggleInfo, WriteError};
+use toggles_runtime::{
+    registry, Change, Date, Kind, Revision, StoreError, Timestamp, ToggleInfo, WriteError,
+};
 
 use crate::api::blocking;
 use crate::experiment;
@@ -222,6 +224,9 @@ pub(crate) struct EditForm {
     pub(crate) weights: Option<String>,
     pub(crate) pins: Option<String>,
     pub(crate) track: Option<String>,
+    /// A step on the flag's staged rollout (`pause`, `resume`, `skip`, `rollback`), from its
+    /// buttons, instead of the form's fields.
+    steer: Option<String>,
 }
 
 pub(crate) fn list_of(text: Option<&str>) -> Vec<String> {
@@ -432,8 +437,32 @@ fn edit_form(
             }
             label { "reason " input name="reason" required value=(form.map(|f| f.reason.clone()).unwrap_or_default()); }
             button type="submit" { "save" }
+            @if let (Kind::Flag, Some(plan)) = (info.kind(), &current.plan) {
+                // After "save", which stays what the Enter key submits.
+                span id="steer" {
+                    " staged rollout: "
+                    @for (step, shown) in steps(plan) {
+                        @if shown { button type="submit" name="steer" value=(step) { (step) } " " }
+                    }
+                }
+            }
         }
     }
+}
+
+/// A staged rollout's steps, and whether each applies to `plan` as it stands.
+fn steps(plan: &Plan) -> [(&'static str, bool); 4] {
+    let (running, paused, stopped) = (
+        plan.state == PlanState::Running,
+        plan.state == PlanState::Paused,
+        plan.state == PlanState::Stopped,
+    );
+    [
+        ("pause", running),
+        ("resume", paused || stopped),
+        ("skip", running || paused),
+        ("rollback", plan.stage > 0),
+    ]
 }
 
 fn toggle_page(
@@ -457,6 +486,13 @@ fn toggle_page(
             tr { th { "life" } td { (m.life().as_str()) @if let Some(d) = m.remove_by() { ", remove by " (d) @if m.is_expired_on(Date::today()) { " " span.badge { "EXPIRED" } } } } }
             tr { th { "declared at" } td { code { (m.source()) } } }
             tr { th { "in force" } td { pre id="state" { (serde_json::to_string_pretty(&live.value).unwrap_or_default()) } (if live.source == LiveSource::Default { "(the compiled default)" } else { "" }) } }
+            @if let Some((plan, guard)) = staged(info, &live) {
+                tr { th { "rollout" } td id="rollout" {
+                    (plan.status())
+                    @if let (Some(guard), Some(_)) = (guard, plan.due()) { ", once its guard holds on " (guard.min_requests) " outcomes under “on” in the stage" }
+                    br; "stages: " (plan.outline())
+                } }
+            }
         }
         @if editable {
             h2 { "Change" }
@@ -486,6 +522,15 @@ fn toggle_page(
         }
     };
     Ok(page(info.full_name(), who, "../", &body))
+}
+
+/// A flag's staged rollout as stored, with its guard.
+fn staged(info: &ToggleInfo, live: &Live) -> Option<(Plan, Option<Guard>)> {
+    if info.kind() != Kind::Flag {
+        return None;
+    }
+    let rule: FlagRule = serde_json::from_value(live.value.clone()).ok()?;
+    Some((rule.plan?, rule.guard))
 }
 
 fn not_found(name: &str) -> Response {
@@ -578,7 +623,14 @@ pub(crate) async fn edit(
                     Err(e) => return unavailable(&e, "../"),
                 };
                 let stored: FlagRule = serde_json::from_value(live.value).unwrap_or_default();
-                rule_of(&form, stored).map(|rule| Change::flag(&name, rule))
+                let rule = match form.steer.as_deref() {
+                    Some(step) => step
+                        .parse::<Steer>()
+                        .and_then(|step| stored.steer(step, Timestamp::now()))
+                        .map_err(|why| vec![why]),
+                    None => rule_of(&form, stored),
+                };
+                rule.map(|rule| Change::flag(&name, rule))
             }
         };
         // Saved only over the entry the form was filled in from: a change made meanwhile is

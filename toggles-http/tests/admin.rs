@@ -480,3 +480,81 @@ async fn a_form_saved_over_a_change_made_meanwhile_is_refused() {
     assert_eq!(post(&app, Some(&form)).await.status, StatusCode::SEE_OTHER);
     assert_eq!(percent_in_force(), 50.0);
 }
+
+#[tokio::test]
+async fn a_staged_rollout_is_shown_to_all_and_steered_by_its_owners() {
+    let _g = grader_at_ten().await;
+    let plan = toggles::rules::Plan::new([
+        toggles::rules::Stage::hold(10.0, std::time::Duration::from_secs(600)),
+        toggles::rules::Stage::hold(50.0, std::time::Duration::from_secs(3600)),
+        toggles::rules::Stage::last(100.0),
+    ]);
+    let guard = toggles::rules::Guard::error_rate(5.0).min_requests(200);
+    let rule = FlagRule::new().staged(plan).guard(guard);
+    toggles::write(
+        Change::flag("grading.new_grader", rule)
+            .by("ana")
+            .because("stage it"),
+    )
+    .unwrap();
+    let app = app();
+    let page_of = |who: &'static str| {
+        let app = app.clone();
+        async move { call(&app, "GET", "/admin/t/grading.new_grader", Some(who), None).await }
+    };
+    let bobs = page_of("bob-token").await;
+    assert!(
+        bobs.body
+            .contains("stage 1 of 3 (10%), running: stage 2 (50%) is due at "),
+        "{}",
+        bobs.body
+    );
+    assert!(bobs
+        .body
+        .contains(", once its guard holds on 200 outcomes under “on” in the stage"));
+    assert!(bobs.body.contains("stages: 10% for 10m, 50% for 1h, 100%"));
+    assert!(!bobs.body.contains(r#"name="steer""#), "not bob's to steer");
+
+    let anas = page_of("ana-token").await;
+    let buttons = |body: &str| {
+        ["pause", "resume", "skip", "rollback"]
+            .into_iter()
+            .filter(|step| body.contains(&format!(r#"name="steer" value="{step}""#)))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(buttons(&anas.body), ["pause", "skip"]);
+    let token = csrf(&anas.body);
+    let steer = |step: &'static str| {
+        let (app, token) = (app.clone(), token.clone());
+        async move {
+            let form = format!("csrf={token}&steer={step}&reason=hold+it");
+            call(
+                &app,
+                "POST",
+                "/admin/t/grading.new_grader",
+                Some("ana-token"),
+                Some(&form),
+            )
+            .await
+        }
+    };
+    assert_eq!(steer("pause").await.status, StatusCode::SEE_OTHER);
+    let paused = page_of("ana-token").await;
+    assert!(
+        paused.body.contains("stage 1 of 3 (10%), paused"),
+        "{}",
+        paused.body
+    );
+    assert_eq!(buttons(&paused.body), ["resume", "skip"]);
+    let again = steer("pause").await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(again
+        .body
+        .contains("the plan is paused: only a running plan pauses"));
+    assert_eq!(steer("skip").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(percent_in_force(), 50.0);
+    assert_eq!(
+        buttons(&page_of("ana-token").await.body),
+        ["resume", "skip", "rollback"]
+    );
+}

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use support::{client, schema, serial, wait_for, Proxy};
-use toggles::rules::FlagRule;
+use toggles::rules::{FlagRule, Plan, Stage};
 use toggles::store::Declarations;
 use toggles::store::{AuditQuery, Store};
 use toggles::{toggle, Change, Context, Flag, Installer, Service, Setting, Switch, WriteError};
@@ -176,6 +176,29 @@ fn child() {
         }
         let tripped = toggles.check_guards();
         println!("tripped: {tripped:?}");
+    } else if let Some(start) = role.strip_prefix("stager ") {
+        // An instance of a fleet whose staged rollout is due: it ticks at the same instant as
+        // the other, from the rule both loaded before either wrote.
+        let toggles = Installer::new(store)
+            .without_guard_thread()
+            .install()
+            .unwrap();
+        let start: u64 = start.parse().unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(start).saturating_sub(now));
+        toggles.check_guards();
+        let in_force: FlagRule = serde_json::from_value(
+            toggles::registry()
+                .get("grading.new_grader")
+                .unwrap()
+                .live()
+                .unwrap()
+                .value,
+        )
+        .unwrap();
+        println!("percent: {:?}", in_force.percent);
     } else if role == "flipper" {
         // Another service instance: installs the same store and writes through the runtime.
         let _toggles = toggles::install(store).unwrap();
@@ -255,6 +278,74 @@ fn a_guard_trips_on_the_fleets_counts() {
     roll_out("fixed; on again");
     let third = guarded();
     assert!(third.contains("tripped: []"), "{third}");
+}
+
+#[test]
+fn a_staged_rollout_advances_once_however_many_instances_tick() {
+    let Some(schema) = schema("staged_fleet") else {
+        return;
+    };
+    let writer = store(&schema);
+    let started = toggles::rules::Timestamp::from_unix_seconds(
+        toggles::rules::Timestamp::now().unix_seconds() - 601,
+    );
+    let plan = Plan::new([
+        Stage::hold(1.0, Duration::from_secs(600)),
+        Stage::hold(5.0, Duration::from_secs(1800)),
+        Stage::last(100.0),
+    ])
+    .since(started);
+    let json = serde_json::to_value(FlagRule::new().staged(plan)).unwrap();
+    writer
+        .update(&mut |snapshot| {
+            snapshot
+                .flags
+                .insert("grading.new_grader".into(), json.clone());
+            Ok(
+                toggles::store::AuditEntry::new("grading.new_grader", "ana", "stage it")
+                    .after(Some(json.clone())),
+            )
+        })
+        .unwrap();
+    let tick_together = || {
+        // Both instances are up and have read the rule before the instant they tick at.
+        let start = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+            + 1500;
+        let children: Vec<_> = (0..2)
+            .map(|_| spawn_child(&schema, &format!("stager {start}")))
+            .collect();
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success());
+            let out = String::from_utf8(out.stdout).unwrap();
+            assert!(out.contains("percent: Some(5.0)"), "{out}");
+        }
+    };
+    let rollout_entries = || {
+        writer
+            .audit(&AuditQuery::toggle("grading.new_grader"))
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.actor == toggles::rules::ROLLOUT_ACTOR)
+            .collect::<Vec<_>>()
+    };
+
+    tick_together();
+    let entries = rollout_entries();
+    assert_eq!(entries.len(), 1, "one write for the advance: {entries:?}");
+    assert_eq!(
+        entries[0].reason,
+        "staged rollout: stage 1 of 3 (1%) after 10m held, now stage 2 of 3 (5%); no guard"
+    );
+    // Restarted, the fleet holds the stage: its 30 minutes start at the advance.
+    tick_together();
+    assert_eq!(rollout_entries().len(), 1);
+    let stored: FlagRule =
+        serde_json::from_value(writer.load().unwrap().flags["grading.new_grader"].clone()).unwrap();
+    assert_eq!(stored.plan.unwrap().stage, 1);
 }
 
 /// Sleeps into the next wall-clock second (outcome counts are stamped in whole seconds).

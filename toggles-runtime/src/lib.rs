@@ -123,10 +123,10 @@ pub mod report {
 /// pins, an experiment's coverage and weights — and how it is applied.
 pub mod rules {
     pub use crate::declare::{Counts, Timings};
-    pub use crate::state::GUARD_ACTOR;
+    pub use crate::state::{GUARD_ACTOR, ROLLOUT_ACTOR};
     pub use crate::targeting::{
-        bucket, FlagRule, GroupPins, GroupTargets, Guard, Latency, Limit, Targets, Timestamp,
-        Traffic, Trip, VariantRule,
+        bucket, FlagRule, GroupPins, GroupTargets, Guard, Latency, Limit, Plan, PlanState, Stage,
+        Steer, Targets, Timestamp, Traffic, Trip, VariantRule,
     };
 }
 

@@ -41,6 +41,9 @@ pub(super) fn rule_problems(rule: &FlagRule) -> Vec<String> {
             problems.push(format!("`percent` {e}"));
         }
     }
+    if let Some(plan) = &rule.plan {
+        problems.extend(plan.problems(rule.percent, rule.everyone));
+    }
     gate_problems(
         &mut problems,
         (rule.from, rule.until),

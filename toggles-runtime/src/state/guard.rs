@@ -25,9 +25,10 @@ use crate::compile::{Change, Revision};
 use crate::declare::{registry, ArmOutcomes, Cells, Counts, RunTimes, Runs, Timings};
 use crate::state::install::{installed, installed_instance};
 use crate::state::retained;
+use crate::state::rollout::Held;
 use crate::stores::{OutcomeWindow, Store, WriteError};
 use crate::targeting::bucket::Percent;
-use crate::targeting::{FlagRule, Guard, Timestamp, VariantRule};
+use crate::targeting::{FlagRule, Guard, PlanState, Timestamp, VariantRule};
 
 /// How often an installation checks its guards unless told otherwise
 /// ([`Installer::guard_tick`](crate::Installer::guard_tick)). Each tick writes at most one row per
@@ -129,10 +130,10 @@ pub(crate) fn patch(snapshot: &mut crate::compile::Snapshot) {
         let Some(rule) = section.get_mut(toggle) else {
             continue;
         };
-        let standing: Vec<&Subject> = trips
+        let standing: Vec<(&Subject, &str)> = trips
             .iter()
             .filter(|p| p.rule == *rule)
-            .map(|p| &p.subject)
+            .map(|p| (&p.subject, p.reason.as_str()))
             .collect();
         if let Some(tripped) = tripped_all(rule, &standing) {
             *rule = tripped;
@@ -140,22 +141,29 @@ pub(crate) fn patch(snapshot: &mut crate::compile::Snapshot) {
     }
 }
 
-/// `rule` with every one of `subjects`' trips applied; `None` when there is none to apply or
-/// the rule cannot be read.
-fn tripped_all(rule: &Json, subjects: &[&Subject]) -> Option<Json> {
-    let (first, rest) = subjects.split_first()?;
-    rest.iter()
-        .try_fold(tripped(rule, first)?, |rule, subject| {
-            tripped(&rule, subject)
-        })
+/// `rule` with every one of `trips` (what tripped, and why) applied; `None` when there is none
+/// to apply or the rule cannot be read.
+fn tripped_all(rule: &Json, trips: &[(&Subject, &str)]) -> Option<Json> {
+    let ((subject, reason), rest) = trips.split_first()?;
+    rest.iter().try_fold(
+        tripped(rule, subject, reason)?,
+        |rule, (subject, reason)| tripped(&rule, subject, reason),
+    )
 }
 
-/// The rule `rule` becomes when `subject`'s guard trips: the flag inactive, or the arm dropped.
-fn tripped(rule: &Json, subject: &Subject) -> Option<Json> {
+/// The rule `rule` becomes when `subject`'s guard trips for `reason`: the flag inactive (and
+/// its staged rollout, unless done, stopped with the reason), or the arm dropped.
+fn tripped(rule: &Json, subject: &Subject, reason: &str) -> Option<Json> {
     match &subject.arm {
         None => {
             let mut off = serde_json::from_value::<FlagRule>(rule.clone()).ok()?;
             off.active = false;
+            if let Some(plan) = off.plan.as_mut() {
+                if matches!(plan.state, PlanState::Running | PlanState::Paused) {
+                    plan.state = PlanState::Stopped;
+                    plan.stopped = Some(reason.to_owned());
+                }
+            }
             serde_json::to_value(off).ok()
         }
         Some((arm, _)) => {
@@ -225,6 +233,9 @@ pub(crate) fn check_guards_at(now: Timestamp) -> Vec<String> {
     };
 
     let mut tripped = Vec::new();
+    // Flags whose guard held this tick, with what it judged on: their staged rollouts may
+    // advance.
+    let mut held: HashMap<String, Held> = HashMap::new();
     let writes: Vec<(String, Json, String)> = {
         let mut g = guards();
         if shared.is_none() {
@@ -235,47 +246,26 @@ pub(crate) fn check_guards_at(now: Timestamp) -> Vec<String> {
         }
         for (w, fleet) in watched.into_iter().zip(fleet) {
             let counts = fleet.unwrap_or(w.local);
-            let trip = w.guard.verdict(&counts).or_else(|| {
-                let (on, off) = w.runs.as_ref()?;
-                w.guard.run_time_verdict(&counts, on, off)
-            });
-            let trip = trip.or_else(|| {
-                w.split
-                    .and_then(|split| w.guard.traffic_verdict(&counts, split))
-            });
-            let Some(trip) = trip else {
+            let Some(trip) = w.judge(&counts) else {
+                if w.subject.arm.is_none() {
+                    let scope = if fleet.is_some() {
+                        "across the fleet"
+                    } else {
+                        "in this process"
+                    };
+                    let window_secs = w.guard.window_secs;
+                    let held_on = Held {
+                        counts,
+                        scope,
+                        window_secs,
+                    };
+                    held.insert(w.subject.toggle, held_on);
+                }
                 continue;
             };
-            let scope = if fleet.is_some() && trip.latency.is_none() {
-                "across the fleet"
-            } else {
-                "in this process"
-            };
-            let what = match &w.subject.arm {
-                Some((arm, control)) => trip.of_arm(arm, control),
-                None => trip.to_string(),
-            };
-            let reason = format!(
-                "guard tripped: {what} over the last {}s {scope}",
-                w.guard.window_secs
-            );
             let key = w.subject.key();
-            match &w.subject.arm {
-                Some((arm, _)) => {
-                    tracing::warn!(toggle = %w.subject.toggle, %arm, %reason, "toggles: a guard dropped an arm to the control");
-                }
-                None => {
-                    tracing::warn!(toggle = %key, %reason, "toggles: a guard turned a flag off");
-                }
-            }
-            g.pending.insert(
-                key.clone(),
-                Pending {
-                    subject: w.subject,
-                    rule: w.json,
-                    reason,
-                },
-            );
+            let pending = w.tripped(&trip, fleet.is_some());
+            g.pending.insert(key.clone(), pending);
             tripped.push(key);
         }
         g.pending
@@ -291,6 +281,7 @@ pub(crate) fn check_guards_at(now: Timestamp) -> Vec<String> {
         for (key, rule, reason) in writes {
             land(&**store, &key, &rule, &reason);
         }
+        crate::state::rollout::advance_due(&**store, now, &held);
     }
     tripped
 }
@@ -307,6 +298,55 @@ struct Watched {
     runs: Option<(Timings, Timings)>,
     /// The proportion (on, off) the arms serve traffic in when nothing is wrong.
     split: Option<(u64, u64)>,
+}
+
+impl Watched {
+    /// The pending trip of `trip`, its reason in words and logged; `fleet` when it was judged
+    /// on the fleet's counts.
+    fn tripped(self, trip: &crate::targeting::Trip, fleet: bool) -> Pending {
+        let scope = if fleet && trip.latency.is_none() {
+            "across the fleet"
+        } else {
+            "in this process"
+        };
+        let what = match &self.subject.arm {
+            Some((arm, control)) => trip.of_arm(arm, control),
+            None => trip.to_string(),
+        };
+        let reason = format!(
+            "guard tripped: {what} over the last {}s {scope}",
+            self.guard.window_secs
+        );
+        match &self.subject.arm {
+            Some((arm, _)) => {
+                tracing::warn!(toggle = %self.subject.toggle, %arm, %reason, "toggles: a guard dropped an arm to the control");
+            }
+            None => {
+                tracing::warn!(toggle = %self.subject.toggle, %reason, "toggles: a guard turned a flag off");
+            }
+        }
+        Pending {
+            subject: self.subject,
+            rule: self.json,
+            reason,
+        }
+    }
+
+    /// Whether `counts` (this process's or the fleet's) and this process's run times trip the
+    /// guard: the error limits first, then the run times', then the traffic's.
+    fn judge(&self, counts: &Counts) -> Option<crate::targeting::Trip> {
+        let guard = &self.guard;
+        guard
+            .verdict(counts)
+            .or_else(|| {
+                let (on, off) = self.runs.as_ref()?;
+                guard.run_time_verdict(counts, on, off)
+            })
+            .or_else(|| {
+                self.split
+                    .and_then(|split| guard.traffic_verdict(counts, split))
+            })
+    }
 }
 
 /// A guarded subject in force: what it is, the stored rule, its guard, and the proportion
@@ -571,7 +611,7 @@ fn local_outcomes(
 fn land(store: &dyn Store, key: &str, rule: &Json, reason: &str) {
     // Every trip of the toggle that stands on the same rule lands in this one write: two arms
     // tripped in one tick are both dropped, not one and a conflict.
-    let (keys, subjects, reason): (Vec<String>, Vec<Subject>, String) = {
+    let (keys, trips, reason): (Vec<String>, Vec<(Subject, String)>, String) = {
         let g = guards();
         let Some(subject) = g.pending.get(key).map(|p| p.subject.clone()) else {
             return;
@@ -589,7 +629,10 @@ fn land(store: &dyn Store, key: &str, rule: &Json, reason: &str) {
         };
         (
             siblings.iter().map(|(k, _)| (*k).clone()).collect(),
-            siblings.iter().map(|(_, p)| p.subject.clone()).collect(),
+            siblings
+                .iter()
+                .map(|(_, p)| (p.subject.clone(), p.reason.clone()))
+                .collect(),
             reason,
         )
     };
@@ -599,9 +642,9 @@ fn land(store: &dyn Store, key: &str, rule: &Json, reason: &str) {
             g.pending.remove(key);
         }
     };
-    let subjects: Vec<&Subject> = subjects.iter().collect();
-    let change = subjects.first().and_then(|subject| {
-        let tripped = tripped_all(rule, &subjects)?;
+    let trips: Vec<(&Subject, &str)> = trips.iter().map(|(s, r)| (s, r.as_str())).collect();
+    let change = trips.first().and_then(|(subject, _)| {
+        let tripped = tripped_all(rule, &trips)?;
         Some(match subject.arm {
             Some(_) => Change::variant(&subject.toggle, serde_json::from_value(tripped).ok()?),
             None => Change::flag(&subject.toggle, serde_json::from_value(tripped).ok()?),

@@ -81,14 +81,15 @@ impl Installer {
         self
     }
 
-    /// Checks the guards of guarded flags every `interval` (see [`Guard`](crate::rules::Guard)).
+    /// Checks the guards of guarded flags, and advances the staged rollouts that are due, every
+    /// `interval` (see [`Guard`](crate::rules::Guard), [`Plan`](crate::rules::Plan)).
     pub fn guard_tick(mut self, interval: Duration) -> Installer {
         self.guard_tick = Some(interval);
         self
     }
 
-    /// No guard thread: guards are checked only when [`Installation::check_guards`] is called
-    /// (a test deciding when, say).
+    /// No guard thread: guards are checked, and staged rollouts advanced, only when
+    /// [`Installation::check_guards`] is called (a test deciding when, say).
     pub fn without_guard_thread(mut self) -> Installer {
         self.guard_tick = None;
         self
@@ -271,7 +272,8 @@ pub fn install(store: impl Store) -> Result<Installation, InstallError> {
 /// - `toggles-heartbeat` (unless [`Installer::without_heartbeat`]): every heartbeat, marks this
 ///   instance as seen in the store, publishes its declarations again if the store forgot them
 ///   or the first publish failed, and retries a failed load.
-/// - `toggles-guard` (unless [`Installer::without_guard_thread`]): checks the guards every tick.
+/// - `toggles-guard` (unless [`Installer::without_guard_thread`]): checks the guards, and
+///   advances the staged rollouts that are due, every tick.
 /// - `toggles-exposures` (when the program declares a variant toggle, unless
 ///   [`Installer::without_exposure_thread`]): hands the exposures of tracked experiments to the
 ///   subscribers every exposure tick.
@@ -327,7 +329,9 @@ impl Installation {
     }
 
     /// Checks every guard now, as the guard thread does each tick (see
-    /// [`Guard`](crate::rules::Guard)); returns the full names of the flags it tripped.
+    /// [`Guard`](crate::rules::Guard)), then advances each staged rollout that is due and whose
+    /// guard held (see [`Plan`](crate::rules::Plan)); returns the full names of the flags it
+    /// tripped.
     pub fn check_guards(&self) -> Vec<String> {
         if self.is_installed() {
             guard::check_guards()

@@ -79,6 +79,7 @@ mod overrides;
 mod permission;
 mod publish;
 mod retained;
+mod rollout;
 mod write;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -98,6 +99,7 @@ pub use self::permission::{
     may_change, set_policy, OwnersAndAdmins, Policy, Principal, Refusal, Target,
 };
 pub(crate) use self::publish::{end_override, start_override};
+pub use self::rollout::ROLLOUT_ACTOR;
 pub use self::write::{write, Actor, WriteRequest};
 
 static STATE: Mutex<()> = Mutex::new(());

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::targeting::{Guard, Timestamp};
+use crate::targeting::{Guard, Plan, Timestamp};
 
 /// The targeting rule of a [`Flag`](crate::Flag), as a store holds it.
 ///
@@ -92,6 +92,9 @@ pub struct FlagRule {
     /// When the flag turns itself off: see [`Guard`]. It takes no part in an evaluation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub guard: Option<Guard>,
+    /// A staged rollout that raises `percent` by itself: see [`Plan`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Plan>,
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's `skip_serializing_if` passes a reference
@@ -116,6 +119,7 @@ impl Default for FlagRule {
             salt: None,
             stickiness: None,
             guard: None,
+            plan: None,
         }
     }
 }
