@@ -7,6 +7,7 @@
 
 mod audit;
 mod check;
+mod feedback;
 mod fleet;
 mod plural;
 mod progress;
@@ -60,6 +61,8 @@ enum Command {
     /// An experiment's results per arm: units exposed, conversions per goal, rates with their
     /// 95% intervals, and the difference from the control.
     Results(results::Args),
+    /// What people said about a flag or a variant toggle, per arm, newest first.
+    Feedback(feedback::Args),
     /// Delete a toggle's stored state, so its compiled default applies again.
     Reset(write::ResetArgs),
 }
@@ -84,6 +87,7 @@ fn main() -> ExitCode {
         Command::Rollout(args) => rollout::run(&cli.store, args),
         Command::Variant(args) => variant::run(&cli.store, args),
         Command::Results(args) => results::run(&cli.store, args),
+        Command::Feedback(args) => feedback::run(&cli.store, args),
         Command::Reset(args) => write::reset(&cli.store, args),
     };
     match result {

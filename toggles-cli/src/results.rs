@@ -37,6 +37,11 @@ pub(crate) fn run(store: &StoreArgs, args: &Args) -> Result<Outcome> {
     let arms: Vec<&str> = declared.arms.iter().map(String::as_str).collect();
     let control = declared.default.as_str().unwrap_or_default();
     let results = Results::from_counts(&args.name, &arms, control, &counts.unwrap_or_default());
+    let feedback = source::reading(store, "the feedback", opened.feedback(&args.name, 0))?;
+    let results = match feedback {
+        Some(log) => results.with_feedback(&log),
+        None => results,
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&results)?);
     } else {

@@ -552,6 +552,62 @@ fn a_staged_rollout_is_written_shown_and_steered() {
 }
 
 #[test]
+fn feedback_is_listed_per_arm_newest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = file_store(dir.path(), &small_fleet());
+    let none = toggles(&store)
+        .args(["feedback", "grading.new_grader"])
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&none), "grading.new_grader: no feedback yet\n");
+    let file = toggles_runtime::store::FileStore::open(dir.path().join("toggles.json")).unwrap();
+    for (i, (arm, unit, text)) in [
+        ("on", Some("42"), "my partial credit vanished"),
+        ("off", None, "fine"),
+        ("on", Some("7"), "faster!"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let at = Timestamp::from_unix_seconds(1_900_000_000 + i64::try_from(i).unwrap());
+        let piece = toggles_runtime::store::Feedback::new(
+            "grading.new_grader",
+            arm,
+            unit.map(str::to_owned),
+            text,
+            at,
+        );
+        file.record_feedback(&piece).unwrap();
+    }
+    let listed = toggles(&store)
+        .args(["feedback", "grading.new_grader", "--limit", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        stdout(&listed),
+        "grading.new_grader: 3 pieces of feedback (off 1, on 2)\n\
+         \x20 2030-03-17T17:46:42Z [on] 7: faster!\n\
+         \x20 2030-03-17T17:46:41Z [off]: fine\n"
+    );
+    let json = toggles(&store)
+        .args(["feedback", "grading.new_grader", "--json"])
+        .output()
+        .unwrap();
+    let log: Json = serde_json::from_str(&stdout(&json)).unwrap();
+    assert_eq!(log["per_arm"]["on"], 2);
+    assert_eq!(log["entries"].as_array().unwrap().len(), 3);
+    let typo = toggles(&store)
+        .args(["feedback", "grading.new_gradr"])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&typo).contains("`grading.new_grader`"),
+        "{}",
+        stderr(&typo)
+    );
+}
+
+#[test]
 fn refused_writes_print_every_problem_and_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let store = written(dir.path());

@@ -506,6 +506,9 @@ fn toggle_page(
                 Err(e) => { h2 id="results" { "Results" } p { (e) } }
             }
         }
+        @if who.is_some() && matches!(info.kind(), Kind::Flag | Kind::Variant) {
+            (feedback_section(info.full_name()))
+        }
         h2 { "History" }
         table id="history" {
             thead { tr { th { "when" } th { "who" } th { "before" } th { "after" } th { "why" } } }
@@ -522,6 +525,34 @@ fn toggle_page(
         }
     };
     Ok(page(info.full_name(), who, "../", &body))
+}
+
+/// The toggle's feedback: the count per arm, and the newest pieces.
+fn feedback_section(name: &str) -> Markup {
+    html! {
+        h2 id="feedback" { "Feedback" }
+        @match toggles_runtime::feedback_of(name, 20) {
+            Ok(Some(log)) => {
+                p id="feedback-counts" {
+                    (log.total()) " in all: "
+                    @for (i, (arm, n)) in log.per_arm.iter().enumerate() {
+                        @if i > 0 { ", " } (arm) " " (n)
+                    }
+                    @if log.entries.len() < usize::try_from(log.total()).unwrap_or(usize::MAX) { " (the newest " (log.entries.len()) " below)" }
+                }
+                table id="feedback-list" {
+                    thead { tr { th { "when" } th { "arm" } th { "who" } th { "said" } } }
+                    tbody {
+                        @for f in &log.entries {
+                            tr { td { (f.at) } td { (f.arm) } td { (f.unit.as_deref().unwrap_or("—")) } td { (f.text) } }
+                        }
+                    }
+                }
+            }
+            Ok(None) => p { "None yet. Code gives it with " code { "feedback" } ", a client app with " code { "POST …/feedback" } "." },
+            Err(e) => p { "The feedback cannot be read now: " (e) },
+        }
+    }
 }
 
 /// A flag's staged rollout as stored, with its guard.

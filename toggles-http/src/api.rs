@@ -91,7 +91,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
 }
 
 /// A store that cannot be read: 503, saying why.
-fn unavailable(e: &StoreError) -> Failure {
+pub(crate) fn unavailable(e: &StoreError) -> Failure {
     Failure::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "store_unavailable",

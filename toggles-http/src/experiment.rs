@@ -159,6 +159,9 @@ pub(crate) fn results_section(results: &Results) -> Markup {
         } @else if results.goals.is_empty() {
             p { "No conversion yet. " @for arm in &results.arms { (arm.arm) ": " (arm.exposed) " exposed. " } }
         }
+        @if results.arms.iter().any(|a| a.feedback > 0) {
+            p id="results-feedback" { "Feedback: " @for arm in &results.arms { (arm.arm) " " (arm.feedback) ". " } }
+        }
         @for (g, goal) in results.goals.iter().enumerate() {
             h3 { (goal) }
             (PreEscaped(chart(results, g)))

@@ -36,6 +36,16 @@
 //! rates with their 95% intervals, the difference from the control); `404` for a name that is
 //! not a variant toggle of this service.
 //!
+//! **`POST /{name}/feedback`** with `{"arm": "on", "unit": "42", "text": "…"}` — a piece of
+//! feedback on the arm the unit saw (`on`/`off` for a flag, an arm's name for a variant
+//! toggle), open to anonymous clients: `201 {"feedback": …}`, `404` for a name this service
+//! does not declare, `422` for an arm it does not declare or a text empty or over 2,000
+//! characters, `503` when the store cannot keep it. The store keeps the newest 1,000 per toggle.
+//!
+//! **`GET /{name}/feedback?limit=50`** — for a signed-in principal (`401` otherwise): the newest
+//! pieces, newest first, and every piece's count per arm (the JSON of
+//! [`FeedbackLog`](toggles_runtime::store::FeedbackLog)).
+//!
 //! **`POST /{name}`** with `Authorization: Bearer <token>` and
 //! `{"change": {"flag": {"percent": 50}}, "reason": "error rate flat"}` (or `{"switch": false}`,
 //! `{"variant": {"coverage": 50, "weights": {"one_page": 5000, "express": 5000}}}`,
@@ -84,6 +94,7 @@ mod admin;
 mod api;
 mod auth;
 mod experiment;
+mod feedback;
 mod ofrep;
 
 use std::sync::Arc;
@@ -147,6 +158,7 @@ pub fn router(config: Config) -> Router {
         .route("/", get(api::report))
         .route("/{name}", get(api::toggle).post(api::write))
         .route("/{name}/results", get(api::results))
+        .route("/{name}/feedback", get(feedback::list).post(feedback::give))
         .route("/ofrep/v1/evaluate/flags", post(ofrep::bulk))
         .route("/ofrep/v1/evaluate/flags/{key}", post(ofrep::one))
         .layer(DefaultBodyLimit::max(config.body_limit))

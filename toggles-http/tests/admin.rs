@@ -558,3 +558,36 @@ async fn a_staged_rollout_is_shown_to_all_and_steered_by_its_owners() {
         ["resume", "skip", "rollback"]
     );
 }
+
+#[tokio::test]
+async fn feedback_is_listed_for_those_signed_in() {
+    let _g = grader_at_ten().await;
+    NEW_GRADER
+        .feedback(true, Some("42"), "the new grader is <b>slow</b>")
+        .unwrap();
+    NEW_GRADER.feedback(false, None, "fine").unwrap();
+    let app = app();
+    let signed_in = call(
+        &app,
+        "GET",
+        "/admin/t/grading.new_grader",
+        Some("bob-token"),
+        None,
+    )
+    .await;
+    assert!(
+        signed_in
+            .body
+            .contains(r#"<p id="feedback-counts">2 in all: off 1, on 1</p>"#),
+        "{}",
+        signed_in.body
+    );
+    assert!(
+        signed_in
+            .body
+            .contains("the new grader is &lt;b&gt;slow&lt;/b&gt;"),
+        "escaped"
+    );
+    let anonymous = call(&app, "GET", "/admin/t/grading.new_grader", None, None).await;
+    assert!(!anonymous.body.contains(r#"id="feedback""#));
+}

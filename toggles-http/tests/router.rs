@@ -540,3 +540,62 @@ async fn writes_compare_and_set_with_if_match() {
         "decided again, on what is stored now"
     );
 }
+
+#[tokio::test]
+async fn feedback_is_given_by_anyone_and_read_by_principals() {
+    let _g = fresh().await;
+    let (status, given, _) = call(
+        "POST",
+        "/grading.new_grader/feedback",
+        None,
+        Some(json!({"arm": "on", "unit": "42", "text": "my partial credit vanished"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{given}");
+    assert_eq!(given["feedback"]["arm"], "on");
+    assert_eq!(given["feedback"]["unit"], "42");
+    let (status, refused, _) = call(
+        "POST",
+        "/grading.new_grader/feedback",
+        None,
+        Some(json!({"arm": "maybe", "text": "?"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        refused["message"],
+        "feedback refused: `grading.new_grader` is a flag: its arms are `on` and `off`, not `maybe`"
+    );
+    let (status, _, _) = call(
+        "POST",
+        "/grading.nope/feedback",
+        None,
+        Some(json!({"arm": "on", "text": "hi"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, bad, _) = call(
+        "POST",
+        "/grading.new_grader/feedback",
+        None,
+        Some(json!({"arm": "on", "text": "hi", "stars": 5})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+
+    let (status, _, challenge) = call("GET", "/grading.new_grader/feedback", None, None).await;
+    assert_eq!(
+        (status, challenge.as_deref()),
+        (StatusCode::UNAUTHORIZED, Some("Bearer"))
+    );
+    let (status, log, _) = call(
+        "GET",
+        "/grading.new_grader/feedback",
+        Some("ana-token"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(log["per_arm"], json!({"on": 1}));
+    assert_eq!(log["entries"][0]["text"], "my partial credit vanished");
+}

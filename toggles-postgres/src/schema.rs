@@ -79,6 +79,23 @@ const MIGRATIONS: &[&str] = &[
          at timestamptz NOT NULL,
          PRIMARY KEY (toggle, unit, goal)
      );",
+    // 8: feedback on toggles: the newest pieces per toggle (older ones are deleted as new ones
+    //    come), and a count per arm of every piece.
+    "CREATE TABLE {s}.feedback (
+         id bigserial PRIMARY KEY,
+         toggle text NOT NULL,
+         arm text NOT NULL,
+         unit text,
+         text text NOT NULL,
+         at timestamptz NOT NULL
+     );
+     CREATE INDEX feedback_by_toggle ON {s}.feedback (toggle, id DESC);
+     CREATE TABLE {s}.feedback_counts (
+         toggle text NOT NULL,
+         arm text NOT NULL,
+         count bigint NOT NULL,
+         PRIMARY KEY (toggle, arm)
+     );",
 ];
 
 /// A schema name the store accepts: lower-case letters, digits and `_`, starting with a letter,

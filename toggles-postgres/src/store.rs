@@ -10,7 +10,8 @@ use postgres::{Client, Config, GenericClient, Row};
 use serde_json::Value as Json;
 use toggles_runtime::fleet::Declared;
 use toggles_runtime::store::{
-    ArmCounts, Converted, Counts, ExperimentCounts, Exposed, Section, Snapshot,
+    ArmCounts, Converted, Counts, ExperimentCounts, Exposed, Feedback, FeedbackLog, Section,
+    Snapshot, FEEDBACK_KEPT,
 };
 use toggles_runtime::store::{
     AuditEntry, AuditQuery, Declarations, History, OnChange, OutcomeWindow, Published, Service,
@@ -754,6 +755,86 @@ impl Store for PostgresStore {
             counts.entry(arm).or_default().converted.insert(goal, n);
         }
         Ok(Some(counts))
+    }
+
+    /// One transaction: the piece inserted, its arm's count raised, and the toggle's pieces
+    /// past the newest [`FEEDBACK_KEPT`] deleted.
+    fn record_feedback(&self, feedback: &Feedback) -> Result<bool, StoreError> {
+        let q = &self.inner.quoted;
+        let kept_past = i64::try_from(FEEDBACK_KEPT).unwrap_or(i64::MAX) - 1;
+        let at = SystemTime::from(feedback.at);
+        self.inner.with(|client| {
+            let mut tx = client.transaction()?;
+            tx.execute(
+                &format!(
+                    "INSERT INTO {q}.feedback (toggle, arm, unit, text, at) VALUES ($1, $2, $3, $4, $5)"
+                ),
+                &[&feedback.toggle, &feedback.arm, &feedback.unit, &feedback.text, &at],
+            )?;
+            tx.execute(
+                &format!(
+                    "INSERT INTO {q}.feedback_counts (toggle, arm, count) VALUES ($1, $2, 1)
+                     ON CONFLICT (toggle, arm) DO UPDATE SET count = {q}.feedback_counts.count + 1"
+                ),
+                &[&feedback.toggle, &feedback.arm],
+            )?;
+            tx.execute(
+                &format!(
+                    "DELETE FROM {q}.feedback WHERE toggle = $1 AND id < (
+                         SELECT id FROM {q}.feedback WHERE toggle = $1
+                         ORDER BY id DESC OFFSET $2 LIMIT 1)"
+                ),
+                &[&feedback.toggle, &kept_past],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })
+    }
+
+    /// The newest pieces by the toggle's index, and the counts, in one read-only snapshot.
+    fn feedback(&self, toggle: &str, limit: usize) -> Result<Option<FeedbackLog>, StoreError> {
+        let q = &self.inner.quoted;
+        let limit = i64::try_from(limit.min(FEEDBACK_KEPT)).unwrap_or(0);
+        let (pieces, counts) = self.inner.with(|client| {
+            let mut client = client
+                .build_transaction()
+                .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()?;
+            let pieces = client.query(
+                &format!(
+                    "SELECT arm, unit, text, at FROM {q}.feedback WHERE toggle = $1
+                     ORDER BY id DESC LIMIT $2"
+                ),
+                &[&toggle, &limit],
+            )?;
+            let counts = client.query(
+                &format!("SELECT arm, count FROM {q}.feedback_counts WHERE toggle = $1"),
+                &[&toggle],
+            )?;
+            client.commit()?;
+            Ok((pieces, counts))
+        })?;
+        if counts.is_empty() {
+            return Ok(None);
+        }
+        let mut log = FeedbackLog::default();
+        for row in &counts {
+            let n: i64 = self.inner.get(row, 1)?;
+            log.per_arm
+                .insert(self.inner.get(row, 0)?, u64::try_from(n).unwrap_or(0));
+        }
+        for row in &pieces {
+            let at: SystemTime = self.inner.get(row, 3)?;
+            log.entries.push(Feedback::new(
+                toggle,
+                self.inner.get::<String>(row, 0)?,
+                self.inner.get(row, 1)?,
+                self.inner.get::<String>(row, 2)?,
+                Timestamp::from(at),
+            ));
+        }
+        Ok(Some(log))
     }
 
     fn watch(&self, on_change: OnChange) -> Result<(), StoreError> {

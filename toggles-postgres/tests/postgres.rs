@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use support::{client, schema, serial, wait_for, Proxy};
 use toggles::rules::{FlagRule, Plan, Stage};
-use toggles::store::Declarations;
 use toggles::store::{AuditQuery, Store};
+use toggles::store::{Declarations, Feedback, FEEDBACK_KEPT};
 use toggles::{toggle, Change, Context, Flag, Installer, Service, Setting, Switch, WriteError};
 use toggles_postgres::PostgresStore;
 
@@ -1027,4 +1027,55 @@ fn fleet_outcomes_answers_every_window_at_once_as_one_at_a_time_would() {
         })
         .collect();
     assert_eq!(at_once, one_at_a_time);
+}
+
+#[test]
+fn feedback_round_trips_bounded_and_counted() {
+    let Some(schema) = schema("feedback") else {
+        return;
+    };
+    let store = store(&schema);
+    assert!(store.feedback("grading.new_grader", 10).unwrap().is_none());
+    let at = |i: usize| {
+        toggles::rules::Timestamp::from_unix_micros(
+            1_900_000_000_000_000 + i64::try_from(i).unwrap(),
+        )
+    };
+    let piece = |i: usize| {
+        let (arm, unit) = if i.is_multiple_of(2) {
+            ("on", Some(format!("u{i}")))
+        } else {
+            ("off", None)
+        };
+        Feedback::new("grading.new_grader", arm, unit, format!("piece {i}"), at(i))
+    };
+    let extra = 5;
+    for i in 0..FEEDBACK_KEPT + extra {
+        assert!(store.record_feedback(&piece(i)).unwrap());
+    }
+    let log = store.feedback("grading.new_grader", 3).unwrap().unwrap();
+    let newest: Vec<Feedback> = (FEEDBACK_KEPT + extra - 3..FEEDBACK_KEPT + extra)
+        .rev()
+        .map(piece)
+        .collect();
+    assert_eq!(
+        log.entries, newest,
+        "newest first, with arm, unit, text and time"
+    );
+    assert_eq!(log.total(), u64::try_from(FEEDBACK_KEPT + extra).unwrap());
+    assert_eq!(log.per_arm["on"], 503);
+    let rows: i64 = client()
+        .query_one(&format!("SELECT count(*) FROM \"{schema}\".feedback"), &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        rows,
+        i64::try_from(FEEDBACK_KEPT).unwrap(),
+        "the oldest deleted"
+    );
+    let all = store
+        .feedback("grading.new_grader", usize::MAX)
+        .unwrap()
+        .unwrap();
+    assert_eq!(all.entries.last().unwrap().text, "piece 5");
 }

@@ -51,8 +51,8 @@ pub use crate::declare::{
     SettingValue, Source, Switch, Toggle, ToggleInfo, Value, Variant, Variants,
 };
 pub use crate::state::{
-    install, status, write, Actor, InstallError, Installation, Installer, Status, WriteRequest,
-    GUARD_TICK, HEARTBEAT,
+    feedback, feedback_of, install, status, write, Actor, FeedbackError, InstallError,
+    Installation, Installer, Status, WriteRequest, FEEDBACK_TEXT_MAX, GUARD_TICK, HEARTBEAT,
 };
 pub use crate::stores::{Service, StoreError, WriteError};
 pub use crate::targeting::{
@@ -69,8 +69,9 @@ pub mod store {
     pub use crate::state::Refusal;
     pub use crate::stores::{
         ArmCounts, AuditEntry, AuditQuery, Converted, Declarations, Declared, DeclaredAt,
-        ExperimentCounts, Exposed, FileStore, History, MemoryStore, OnChange, OutcomeWindow,
-        Published, Service, Store, StoreError, WriteError, FORGET_AFTER,
+        ExperimentCounts, Exposed, Feedback, FeedbackLog, FileStore, History, MemoryStore,
+        OnChange, OutcomeWindow, Published, Service, Store, StoreError, WriteError, FEEDBACK_KEPT,
+        FORGET_AFTER,
     };
     pub use crate::targeting::Timestamp;
 }

@@ -414,7 +414,7 @@ pub(crate) fn check_target(
 }
 
 /// The candidate nearest `name`, if one is within two edits: for "did you mean".
-pub(super) fn closest<'c>(
+pub(crate) fn closest<'c>(
     name: &str,
     candidates: impl Iterator<Item = &'c str>,
 ) -> Option<&'c str> {

@@ -11,7 +11,9 @@ mod section;
 mod snapshot;
 
 pub(crate) use self::catalog::{Catalog, Fleet};
-pub(crate) use self::compiled::{change_problems, check_target, compile, Compiled, Entries, Entry};
+pub(crate) use self::compiled::{
+    change_problems, check_target, closest, compile, Compiled, Entries, Entry,
+};
 pub use self::problem::{Invalid, Problem};
 pub use self::revision::{Revision, RevisionError};
 pub use self::section::{Section, SectionIter};

@@ -9,7 +9,7 @@ use statrs::distribution::{ContinuousCDF, Normal};
 
 use crate::declare::{registry, Cells};
 use crate::state::installed_store;
-use crate::stores::{ExperimentCounts, StoreError};
+use crate::stores::{ExperimentCounts, FeedbackLog, StoreError};
 
 /// The confidence of every interval: 95%.
 pub const CONFIDENCE: f64 = 0.95;
@@ -44,6 +44,9 @@ pub struct ArmResult {
     pub exposed: u64,
     /// Per goal, in the order of [`Results::goals`].
     pub goals: Vec<GoalResult>,
+    /// Pieces of feedback given on the arm ([`feedback`](crate::feedback)).
+    #[serde(default)]
+    pub feedback: u64,
 }
 
 /// One arm's results on one goal.
@@ -121,15 +124,24 @@ pub fn results(toggle: &str) -> Result<Results, ResultsError> {
         return Err(ResultsError::NotKept(store.describe()));
     }
     let control = cells.arms[cells.control];
-    Ok(Results::from_counts(
-        toggle,
-        cells.arms,
-        control,
-        &counts.unwrap_or_default(),
-    ))
+    let results = Results::from_counts(toggle, cells.arms, control, &counts.unwrap_or_default());
+    Ok(match store.feedback(toggle, 0)? {
+        Some(log) => results.with_feedback(&log),
+        None => results,
+    })
 }
 
 impl Results {
+    /// The results with each arm's count of feedback from `log` (a store's
+    /// [`feedback`](crate::store::Store::feedback)), for the arms the results list.
+    #[must_use]
+    pub fn with_feedback(mut self, log: &FeedbackLog) -> Results {
+        for arm in &mut self.arms {
+            arm.feedback = log.per_arm.get(&arm.arm).copied().unwrap_or(0);
+        }
+        self
+    }
+
     /// The results of the counts a store answered for `toggle`, whose arms are `arms` in
     /// declaration order and whose control is `control`. Arms the counts name that `arms` does
     /// not (an arm since removed from the code) are listed after the declared ones.
@@ -177,6 +189,7 @@ impl Results {
             .map(|arm| ArmResult {
                 arm: (*arm).to_owned(),
                 exposed: counts.get(*arm).map_or(0, |c| c.exposed),
+                feedback: 0,
                 goals: goals
                     .iter()
                     .map(|goal| {
@@ -222,6 +235,21 @@ impl fmt::Display for Results {
             "{} — units exposed and converted; 95% intervals; against `{}`, the control",
             self.toggle, self.control
         )?;
+        self.write_goals(f)?;
+        if self.arms.iter().any(|a| a.feedback > 0) {
+            let counts: Vec<String> = self
+                .arms
+                .iter()
+                .map(|a| format!("{} {}", a.arm, a.feedback))
+                .collect();
+            writeln!(f, "feedback: {}", counts.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+impl Results {
+    fn write_goals(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.arms.iter().all(|a| a.exposed == 0) {
             return writeln!(f, "  no unit exposed yet (is the rule tracked?)");
         }

@@ -72,6 +72,7 @@
 mod check;
 mod exposure;
 mod external;
+mod feedback;
 mod guard;
 mod install;
 mod installation;
@@ -88,6 +89,7 @@ pub use self::exposure::{
     Exposure, ExposureCounts, Subscriber, TracingSubscriber, EXPOSURE_BUFFER, EXPOSURE_TICK,
     EXPOSURE_WINDOW, UNIT_ROOM,
 };
+pub use self::feedback::{feedback, feedback_of, FeedbackError, FEEDBACK_TEXT_MAX};
 pub use self::guard::{GUARD_ACTOR, GUARD_TICK};
 pub use self::install::{audit, status, Status};
 pub(crate) use self::install::{current, installed_store};

@@ -9,7 +9,8 @@ use std::time::Duration;
 use crate::compile::Snapshot;
 use crate::stores::{
     AuditEntry, AuditQuery, Converted, Declarations, ExperimentCounts, Experiments, Exposed,
-    OnChange, Published, Store, StoreError, WriteError, FORGET_AFTER,
+    Feedback, FeedbackBook, FeedbackLog, OnChange, Published, Store, StoreError, WriteError,
+    FORGET_AFTER,
 };
 use crate::targeting::Timestamp;
 
@@ -78,6 +79,8 @@ struct Inner {
     watchers: Mutex<Vec<OnChange>>,
     /// Exposures and conversions of experiments: a JSON line each, appended.
     experiments_path: PathBuf,
+    /// Feedback, as kept (bounded per toggle): one JSON document, rewritten whole.
+    feedback_path: PathBuf,
 }
 
 /// What reading the store's file gave: its bytes, or the kind of error.
@@ -116,6 +119,7 @@ impl FileStore {
             fleet_path: with_suffix(".fleet"),
             lock_path: with_suffix(".lock"),
             experiments_path: with_suffix(".experiments"),
+            feedback_path: with_suffix(".feedback"),
             path,
             poll,
             seen: Mutex::new(None),
@@ -259,8 +263,6 @@ impl Inner {
         replace(&self.fleet_path, &bytes)
     }
 
-    /// The published declarations; none if the file is missing, and none (with a warning) if
-    /// it does not parse, since the next publish rewrites it whole.
     /// Appends `records` to the experiments' file, a line each, under the store's lock.
     fn append_experiments<T: serde::Serialize>(
         &self,
@@ -282,6 +284,19 @@ impl Inner {
 
     /// Every exposure and conversion the experiments' file holds, folded as a database keeps
     /// them (a line that does not read, as a crash mid-append leaves, is set aside).
+    /// The feedback file's book: empty when there is no file; an error when it does not read,
+    /// so a write never replaces feedback it could not read.
+    fn feedback_book(&self) -> Result<FeedbackBook, StoreError> {
+        let path = &self.feedback_path;
+        match fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                StoreError::backend(format!("{} is not a feedback file: {e}", path.display()))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FeedbackBook::default()),
+            Err(e) => Err(io(path)(e)),
+        }
+    }
+
     fn experiments(&self) -> Result<Experiments, StoreError> {
         let _lock = self.lock_shared()?;
         let path = &self.experiments_path;
@@ -311,6 +326,8 @@ impl Inner {
         Ok(experiments)
     }
 
+    /// The published declarations; none if the file is missing, and none (with a warning) if
+    /// it does not parse, since the next publish rewrites it whole.
     fn fleet(&self) -> Vec<Published> {
         let Ok(bytes) = fs::read(&self.fleet_path) else {
             return Vec::new();
@@ -430,6 +447,23 @@ impl Store for FileStore {
     fn record_conversions(&self, conversions: &[Converted]) -> Result<bool, StoreError> {
         self.inner.append_experiments("converted", conversions)?;
         Ok(true)
+    }
+
+    /// Kept in a file beside the store's (`toggles.json.feedback`), read and written whole
+    /// under the store's lock: feedback comes from people, a few pieces a minute, and the file
+    /// stays bounded.
+    fn record_feedback(&self, feedback: &Feedback) -> Result<bool, StoreError> {
+        let _lock = self.inner.lock()?;
+        let mut book = self.inner.feedback_book()?;
+        book.record(feedback.clone());
+        let bytes = serde_json::to_vec(&book).expect("feedback serializes");
+        replace(&self.inner.feedback_path, &bytes)?;
+        Ok(true)
+    }
+
+    fn feedback(&self, toggle: &str, limit: usize) -> Result<Option<FeedbackLog>, StoreError> {
+        let _lock = self.inner.lock_shared()?;
+        Ok(self.inner.feedback_book()?.log(toggle, limit))
     }
 
     /// Reads the whole experiments' file: for an experiment of millions of units, PostgreSQL

@@ -7,7 +7,8 @@ use std::time::Duration;
 use crate::compile::Snapshot;
 use crate::stores::{
     AuditEntry, AuditQuery, Converted, Declarations, ExperimentCounts, Experiments, Exposed,
-    History, OnChange, Published, Store, StoreError, WriteError, FORGET_AFTER,
+    Feedback, FeedbackBook, FeedbackLog, History, OnChange, Published, Store, StoreError,
+    WriteError, FORGET_AFTER,
 };
 use crate::targeting::Timestamp;
 
@@ -58,6 +59,7 @@ struct Inner {
     audit: Vec<AuditEntry>,
     fleet: Vec<Published>,
     experiments: Experiments,
+    feedback: FeedbackBook,
 }
 
 impl MemoryStore {
@@ -168,6 +170,15 @@ impl Store for MemoryStore {
     fn record_conversions(&self, conversions: &[Converted]) -> Result<bool, StoreError> {
         self.inner().experiments.record_conversions(conversions);
         Ok(true)
+    }
+
+    fn record_feedback(&self, feedback: &Feedback) -> Result<bool, StoreError> {
+        self.inner().feedback.record(feedback.clone());
+        Ok(true)
+    }
+
+    fn feedback(&self, toggle: &str, limit: usize) -> Result<Option<FeedbackLog>, StoreError> {
+        Ok(self.inner().feedback.log(toggle, limit))
     }
 
     fn experiment_counts(&self, toggle: &str) -> Result<Option<ExperimentCounts>, StoreError> {

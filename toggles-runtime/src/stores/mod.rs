@@ -3,6 +3,7 @@
 
 mod declarations;
 mod experiments;
+mod feedback;
 mod file;
 mod memory;
 mod roster;
@@ -13,6 +14,8 @@ pub use self::declarations::{
 };
 pub(crate) use self::experiments::Experiments;
 pub use self::experiments::{ArmCounts, Converted, ExperimentCounts, Exposed};
+pub(crate) use self::feedback::FeedbackBook;
+pub use self::feedback::{Feedback, FeedbackLog, FEEDBACK_KEPT};
 pub use self::file::FileStore;
 pub use self::memory::MemoryStore;
 pub(crate) use self::roster::Roster;

@@ -10,7 +10,9 @@ use serde_json::Value as Json;
 
 use crate::compile::{Invalid, Revision, Snapshot};
 use crate::declare::Counts;
-use crate::stores::{Converted, Declarations, ExperimentCounts, Exposed, Published};
+use crate::stores::{
+    Converted, Declarations, ExperimentCounts, Exposed, Feedback, FeedbackLog, Published,
+};
 use crate::targeting::Timestamp;
 
 /// Called by a store whenever its contents may have changed.
@@ -178,6 +180,22 @@ pub trait Store: Send + Sync + 'static {
     /// none, or holds no exposure of the toggle.
     fn experiment_counts(&self, toggle: &str) -> Result<Option<ExperimentCounts>, StoreError> {
         let _ = toggle;
+        Ok(None)
+    }
+
+    /// Keeps a piece of feedback on a toggle: the newest
+    /// [`FEEDBACK_KEPT`](crate::store::FEEDBACK_KEPT) per toggle, the
+    /// oldest dropped past them, and a count per arm of every piece. Returns whether the store
+    /// keeps feedback: the default keeps none and returns `false`.
+    fn record_feedback(&self, feedback: &Feedback) -> Result<bool, StoreError> {
+        let _ = feedback;
+        Ok(false)
+    }
+
+    /// `toggle`'s feedback: its newest `limit` pieces, newest first, and the count per arm of
+    /// every piece given. `None` from a store that keeps none, or holds none for the toggle.
+    fn feedback(&self, toggle: &str, limit: usize) -> Result<Option<FeedbackLog>, StoreError> {
+        let _ = (toggle, limit);
         Ok(None)
     }
 }
@@ -556,6 +574,12 @@ macro_rules! forward_store {
             }
             fn experiment_counts(&self, toggle: &str) -> Result<Option<ExperimentCounts>, StoreError> {
                 (**self).experiment_counts(toggle)
+            }
+            fn record_feedback(&self, feedback: &Feedback) -> Result<bool, StoreError> {
+                (**self).record_feedback(feedback)
+            }
+            fn feedback(&self, toggle: &str, limit: usize) -> Result<Option<FeedbackLog>, StoreError> {
+                (**self).feedback(toggle, limit)
             }
         }
     )*};
