@@ -62,7 +62,7 @@ fn the_guarded_rollout_example_is_caught_on_errors_then_climbs_in_stages_until_s
         "The guard trips: [\"grading.new_grader\"].",
         "is above the limit of 5% over the last 300s in this process",
         "5. The next 1,000 requests: 0 on the new grader.",
-        "reason: staged rollout: stage 1 of 4 (10%) after 10m held, now stage 2 of 4 (25%); guard held over the last 300s in this process",
+        "reason: staged rollout: stage 1 of 4 (10%) after 10m held, now stage 2 of 4 (25%); guard held in this process on the stage's last 300s",
         "still fast: stage 3 of 4 (50%), running: stage 4 (100%) is due at ",
         "three times slower",
         "the plan: stage 3 of 4 (50%), stopped: guard tripped: the on arm's 95th-percentile run time 12",

@@ -4,6 +4,7 @@
 
 mod support;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -138,7 +139,7 @@ fn a_guarded_stage_waits_for_enough_outcomes_to_judge() {
     assert_eq!(stage(), (1, PlanState::Running, Some(5.0)));
     assert_eq!(
         rollout_entries()[0].reason,
-        "staged rollout: stage 1 of 3 (1%) after 10m held, now stage 2 of 3 (5%); guard held over the last 300s in this process: the on arm's errors 0 of 100, the off arm's 0 of 0"
+        "staged rollout: stage 1 of 3 (1%) after 10m held, now stage 2 of 3 (5%); guard held in this process on the stage's last 300s: the on arm's errors 0 of 100, the off arm's 0 of 0"
     );
 }
 
@@ -285,11 +286,190 @@ fn a_bad_plan_is_refused_whole_with_every_problem() {
             "`plan.stages` stage 2's `hold_secs` must be at least 1",
             "`plan.stages` climb: stage 2's 5% is not above stage 1's 5%",
             "`plan.stages` stage 3's `percent` is from 0 to 100, not 100.001",
-            "`plan.stages` stage 3 is the last: it has no `hold_secs`, reaching it completes the plan",
-            "`percent` is the current stage's: 5% for stage 1 of 3 (5%), not 10%",
+            "`plan.stages` stage 3 is the last and takes no `hold_secs`: reaching it completes the plan",
+            "`percent` is the current stage's: 5% for stage 1 of 3 (5%), not 10% (the plan moves the percent: skip or roll back a stage, or remove the `plan`)",
             "`plan.since` is missing: a running plan holds each stage from when it began",
             "`everyone` decides before `percent`, so a staged rollout would climb unseen: remove one of them",
         ]
     );
     assert_eq!(rule(), FlagRule::new(), "nothing of it applied");
+}
+
+/// A memory store in which another instance's write lands just before this process's next
+/// one: what a fleet's race looks like from one instance.
+struct Raced {
+    inner: Arc<MemoryStore>,
+    ahead: std::sync::Mutex<Option<(FlagRule, &'static str)>>,
+    /// Every write fails while it is set.
+    down: AtomicBool,
+}
+
+impl Store for Raced {
+    fn describe(&self) -> String {
+        "raced memory store".into()
+    }
+    fn load(&self) -> Result<toggles::store::Snapshot, toggles::StoreError> {
+        self.inner.load()
+    }
+    fn update(
+        &self,
+        edit: &mut dyn FnMut(&mut toggles::store::Snapshot) -> Result<AuditEntry, WriteError>,
+    ) -> Result<AuditEntry, WriteError> {
+        if self.down.load(Ordering::Relaxed) {
+            return Err(toggles::StoreError::Backend("the store is down".into()).into());
+        }
+        let ahead = self.ahead.lock().unwrap().take();
+        if let Some((rule, actor)) = ahead {
+            let json = serde_json::to_value(rule).unwrap();
+            self.inner.update(&mut |snapshot| {
+                let before = snapshot.flags.insert(NAME.into(), json.clone());
+                Ok(AuditEntry::new(NAME, actor, "another instance's write")
+                    .before(before)
+                    .after(Some(json.clone())))
+            })?;
+        }
+        self.inner.update(edit)
+    }
+    fn audit(
+        &self,
+        query: &toggles::store::AuditQuery,
+    ) -> Result<Vec<AuditEntry>, toggles::StoreError> {
+        self.inner.audit(query)
+    }
+    fn watch(&self, on_change: toggles::store::OnChange) -> Result<(), toggles::StoreError> {
+        self.inner.watch(on_change)
+    }
+}
+
+#[test]
+fn a_trip_is_not_lost_to_another_instances_advance() {
+    let _s = serial();
+    let guard = Guard::error_rate(10.0).window_secs(300).min_requests(100);
+    let rule = FlagRule::new().staged(plan()).guard(guard);
+    let raced = Arc::new(Raced {
+        inner: Arc::new(MemoryStore::new()),
+        ahead: std::sync::Mutex::new(None),
+        down: AtomicBool::new(false),
+    });
+    let toggles = install(Arc::clone(&raced));
+    toggles::write(Change::flag(NAME, rule.clone()).by("ana").because("start")).unwrap();
+    toggles.check_guards_at(at(0));
+
+    // This instance trips at the moment another advances the plan.
+    *raced.ahead.lock().unwrap() = Some((rule.advanced(at(600)).unwrap(), ROLLOUT_ACTOR));
+    record(true, 80, 20);
+    assert_eq!(toggles.check_guards_at(at(600)), [NAME]);
+    let stopped = self::rule();
+    assert!(!stopped.active, "the trip went onto the advanced rule");
+    let plan = stopped.plan.unwrap();
+    assert_eq!((plan.stage, plan.state), (1, PlanState::Stopped));
+    let actors: Vec<String> = all_audit().into_iter().map(|e| e.actor).collect();
+    assert_eq!(actors, [GUARD_ACTOR, ROLLOUT_ACTOR, "ana"]);
+
+    // A person's edit meanwhile is theirs: the trip yields to it.
+    let resumed = self::rule().steer(Steer::Resume, at(700)).unwrap();
+    toggles::write(
+        Change::flag(NAME, resumed.clone())
+            .by("ana")
+            .because("fixed"),
+    )
+    .unwrap();
+    let mut edited = resumed;
+    edited.users.on = vec!["qa".into()];
+    *raced.ahead.lock().unwrap() = Some((edited.clone(), "bob"));
+    record(true, 80, 20);
+    assert_eq!(toggles.check_guards_at(at(800)), [NAME]);
+    assert_eq!(self::rule(), edited, "bob's edit stands");
+}
+
+#[test]
+fn a_trip_pending_while_the_store_is_down_lands_on_the_plan_advanced_meanwhile() {
+    let _s = serial();
+    let guard = Guard::error_rate(10.0).window_secs(300).min_requests(100);
+    let rule = FlagRule::new().staged(plan()).guard(guard);
+    let raced = Arc::new(Raced {
+        inner: Arc::new(MemoryStore::new()),
+        ahead: std::sync::Mutex::new(None),
+        down: AtomicBool::new(false),
+    });
+    let toggles = install(Arc::clone(&raced));
+    toggles::write(Change::flag(NAME, rule.clone()).by("ana").because("start")).unwrap();
+    toggles.check_guards_at(at(0));
+
+    raced.down.store(true, Ordering::Relaxed);
+    record(true, 80, 20);
+    assert_eq!(toggles.check_guards_at(at(500)), [NAME]);
+    assert!(!NEW_CHECKOUT.is_enabled(&toggles::Context::new().with_user("u1")));
+    toggles.check_guards_at(at(700));
+    assert!(
+        rollout_entries().is_empty(),
+        "no advance while its trip is pending"
+    );
+    // Another instance, whose store is reachable, advances the plan meanwhile.
+    let advanced = serde_json::to_value(rule.advanced(at(600)).unwrap()).unwrap();
+    raced
+        .inner
+        .update(&mut |snapshot| {
+            let before = snapshot.flags.insert(NAME.into(), advanced.clone());
+            Ok(
+                AuditEntry::new(NAME, ROLLOUT_ACTOR, "another instance's advance")
+                    .before(before)
+                    .after(Some(advanced.clone())),
+            )
+        })
+        .unwrap();
+
+    raced.down.store(false, Ordering::Relaxed);
+    toggles.check_guards_at(at(710));
+    let stopped = self::rule();
+    assert!(!stopped.active, "the trip landed on the advanced rule");
+    assert_eq!(stopped.plan.unwrap().state, PlanState::Stopped);
+}
+
+#[test]
+fn a_plan_climbs_only_within_its_window() {
+    let _s = serial();
+    let rule = FlagRule::new()
+        .staged(plan())
+        .window(Some(at(1_000)), Some(at(5_000)));
+    let (toggles, _store) = installed(rule);
+    toggles.check_guards_at(at(900));
+    assert_eq!(
+        stage().0,
+        0,
+        "before `from`: nobody is served, nothing is held"
+    );
+    toggles.check_guards_at(at(1_599));
+    assert_eq!(stage().0, 0, "the hold counts from `from`");
+    toggles.check_guards_at(at(1_600));
+    assert_eq!(stage().0, 1);
+    toggles.check_guards_at(at(1_600 + 1_800 + 10_000));
+    assert_eq!(stage().0, 1, "after `until`");
+}
+
+#[test]
+fn a_plan_that_could_not_finish_or_would_never_climb_is_refused() {
+    let _s = serial();
+    let (_toggles, _store) = installed(FlagRule::new());
+    let problems = |rule: FlagRule| -> Vec<String> {
+        match toggles::write(Change::flag(NAME, rule).by("ana").because("bad")) {
+            Err(WriteError::Invalid(invalid)) => {
+                invalid.problems.into_iter().map(|p| p.message).collect()
+            }
+            other => panic!("{other:?}"),
+        }
+    };
+    let traffic = FlagRule::new()
+        .staged(plan())
+        .guard(Guard::traffic_drop(30.0));
+    assert_eq!(
+        problems(traffic),
+        ["`guard.max_traffic_drop` compares the arms at every stage, and stage 3 at 100% leaves one arm empty: end the plan between 0 and 100%, or drop the traffic limit"]
+    );
+    let mut stopped = FlagRule::new().staged(plan());
+    stopped.plan.as_mut().unwrap().state = PlanState::Stopped;
+    assert_eq!(
+        problems(stopped),
+        ["`active` with a `stopped` plan would serve the stage's percent and never climb: resume the plan (`toggles rollout NAME resume`) to turn the flag back on"]
+    );
 }

@@ -232,6 +232,11 @@ fn stages(s: &str) -> Result<Stages, String> {
                 Some(hold) => {
                     let hold = humantime::parse_duration(hold)
                         .map_err(|e| format!("`{part}`: the hold {e}"))?;
+                    if hold.subsec_nanos() != 0 || hold.is_zero() {
+                        return Err(format!(
+                            "`{part}`: a stage is held for whole seconds, at least one (`30s`, `10m`)"
+                        ));
+                    }
                     Ok(Stage::hold(percent, hold))
                 }
                 None if i == last => Ok(Stage::last(percent)),

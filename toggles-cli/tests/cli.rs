@@ -541,6 +541,13 @@ fn a_staged_rollout_is_written_shown_and_steered() {
         "{}",
         stderr(&bad)
     );
+    let bad = run(&["flag", "grading.new_grader", "--stages", "1:1500ms,100"]);
+    assert!(
+        stderr(&bad)
+            .contains("`1:1500ms`: a stage is held for whole seconds, at least one (`30s`, `10m`)"),
+        "{}",
+        stderr(&bad)
+    );
     let bad = run(&["rollout", "grading.new_grader", "faster"]);
     assert!(
         stderr(&bad).contains(

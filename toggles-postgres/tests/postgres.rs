@@ -187,6 +187,9 @@ fn child() {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap();
+        for _ in 0..10 {
+            NEW_GRADER.record(true, true);
+        }
         std::thread::sleep(Duration::from_millis(start).saturating_sub(now));
         toggles.check_guards();
         let in_force: FlagRule = serde_json::from_value(
@@ -295,7 +298,10 @@ fn a_staged_rollout_advances_once_however_many_instances_tick() {
         Stage::last(100.0),
     ])
     .since(started);
-    let json = serde_json::to_value(FlagRule::new().staged(plan)).unwrap();
+    let guard = toggles::rules::Guard::error_rate(50.0)
+        .window_secs(300)
+        .min_requests(10);
+    let json = serde_json::to_value(FlagRule::new().staged(plan).guard(guard)).unwrap();
     writer
         .update(&mut |snapshot| {
             snapshot
@@ -336,9 +342,12 @@ fn a_staged_rollout_advances_once_however_many_instances_tick() {
     tick_together();
     let entries = rollout_entries();
     assert_eq!(entries.len(), 1, "one write for the advance: {entries:?}");
-    assert_eq!(
-        entries[0].reason,
-        "staged rollout: stage 1 of 3 (1%) after 10m held, now stage 2 of 3 (5%); no guard"
+    assert!(
+        entries[0].reason.starts_with(
+            "staged rollout: stage 1 of 3 (1%) after 10m held, now stage 2 of 3 (5%); guard held across the fleet on the stage's last 300s: the on arm's errors 0 of "
+        ),
+        "{}",
+        entries[0].reason
     );
     // Restarted, the fleet holds the stage: its 30 minutes start at the advance.
     tick_together();

@@ -42,7 +42,7 @@ pub(super) fn rule_problems(rule: &FlagRule) -> Vec<String> {
         }
     }
     if let Some(plan) = &rule.plan {
-        problems.extend(plan.problems(rule.percent, rule.everyone));
+        problems.extend(plan.problems(rule));
     }
     gate_problems(
         &mut problems,

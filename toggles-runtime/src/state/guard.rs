@@ -258,6 +258,7 @@ pub(crate) fn check_guards_at(now: Timestamp) -> Vec<String> {
                         counts,
                         scope,
                         window_secs,
+                        rule: w.json,
                     };
                     held.insert(w.subject.toggle, held_on);
                 }
@@ -669,10 +670,39 @@ fn land(store: &dyn Store, key: &str, rule: &Json, reason: &str) {
             tracing::warn!(store = %store.describe(), error = %e, toggle = %name, "toggles: a guard's write did not land; the trip stays in force in this process, and the write is retried next tick");
         }
         Err(_) => {
-            // The rule changed since (another instance's trip, a person's edit): that write
-            // wins, and what the store holds goes back in force.
-            forget(&keys);
             let _ = crate::state::install::reload_installed();
+            // A staged rollout that advanced meanwhile (another instance's tick, a person's
+            // skip) does not fix what tripped: the trip goes onto the rule now stored.
+            let stored = retained::newest().and_then(|c| c.snapshot.flags.get(&name).cloned());
+            match stored.filter(|now| trips.len() == 1 && only_progressed(rule, now)) {
+                Some(now) => {
+                    {
+                        let mut g = guards();
+                        if let Some(p) = g.pending.get_mut(key) {
+                            p.rule.clone_from(&now);
+                        }
+                    }
+                    land(store, key, &now, &reason);
+                }
+                // Any other change (another instance's trip, a person's edit) wins, and what
+                // the store holds goes back in force.
+                None => forget(&keys),
+            }
         }
     }
+}
+
+/// Whether the flag rule `now` is `before` with only its staged rollout's progress moved (a
+/// stage advanced, skipped, paused or resumed, the percent with it) and still active.
+fn only_progressed(before: &Json, now: &Json) -> bool {
+    let read = |json: &Json| serde_json::from_value::<FlagRule>(json.clone()).ok();
+    let (Some(mut before), Some(mut now)) = (read(before), read(now)) else {
+        return false;
+    };
+    let (Some(was), Some(is)) = (before.plan.take(), now.plan.take()) else {
+        return false;
+    };
+    before.percent = None;
+    now.percent = None;
+    now.active && was.stages == is.stages && before == now && is.stage >= was.stage
 }

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use serde_json::Value as Json;
 
 use crate::compile::{Change, Revision};
+use crate::declare::registry;
 use crate::declare::Counts;
 use crate::state::retained;
 use crate::stores::{Store, WriteError};
@@ -22,6 +23,8 @@ pub(crate) struct Held {
     /// Where they come from: "across the fleet" or "in this process".
     pub(crate) scope: &'static str,
     pub(crate) window_secs: u64,
+    /// The stored rule the guard judged under.
+    pub(crate) rule: Json,
 }
 
 /// Advances every staged rollout in force that is due by `now`: its flag active, its plan
@@ -42,7 +45,8 @@ pub(crate) fn advance_due(
         .snapshot
         .flags
         .iter()
-        .filter(|(_, json)| json.get("plan").is_some())
+        // Only toggles this program declares: another service's is its own to advance.
+        .filter(|(name, json)| json.get("plan").is_some() && registry().get(name).is_some())
         .filter_map(|(name, json)| {
             let rule: FlagRule = serde_json::from_value(json.clone()).ok()?;
             let next = rule.advanced(now)?;
@@ -51,7 +55,7 @@ pub(crate) fn advance_due(
         .collect();
     let mut advanced = Vec::new();
     for (name, json, rule, next) in due {
-        let Some(reason) = reason(&name, &rule, &next, held) else {
+        let Some(reason) = reason(&name, &json, &rule, &next, held) else {
             continue;
         };
         let written = crate::state::write(
@@ -86,6 +90,7 @@ pub(crate) fn advance_due(
 /// outcomes than it needs to judge).
 fn reason(
     name: &str,
+    json: &Json,
     rule: &FlagRule,
     next: &FlagRule,
     held: &HashMap<String, Held>,
@@ -101,7 +106,8 @@ fn reason(
     let Some(guard) = &rule.guard else {
         return Some(format!("{climb}; no guard"));
     };
-    let h = held.get(name)?;
+    // Judged on the rule the advance is written on, or not at all (it changed mid-tick).
+    let h = held.get(name).filter(|h| h.rule == *json)?;
     let c = &h.counts;
     let on = c.on_ok + c.on_err;
     if on < guard.min_requests.max(1) {
@@ -109,9 +115,9 @@ fn reason(
         return None;
     }
     Some(format!(
-        "{climb}; guard held over the last {}s {}: the on arm's errors {} of {on}, the off arm's {} of {}",
-        h.window_secs,
+        "{climb}; guard held {} on the stage's last {}s: the on arm's errors {} of {on}, the off arm's {} of {}",
         h.scope,
+        h.window_secs,
         c.on_err,
         c.off_err,
         c.off_ok + c.off_err

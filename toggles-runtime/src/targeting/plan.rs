@@ -22,7 +22,10 @@ use crate::targeting::{FlagRule, Timestamp};
 ///
 /// A guard that trips turns the flag off and stops the plan, with the trip in `stopped`. A
 /// person steers it with [`FlagRule::steer`]: pause, resume (the current stage's hold starts
-/// afresh), skip to the next stage, or roll back to the previous one (which pauses).
+/// afresh), skip to the next stage, or roll back to the previous one (which pauses). A plan
+/// climbs only while its flag is active and within its window (`from`, `until`, a hold
+/// counting from `from` at the earliest), but turning the flag off does not stop the stage's
+/// clock: pause the plan to hold it.
 ///
 /// ```json
 /// { "percent": 1, "guard": { "max_error_rate": 5, "window_secs": 300, "min_requests": 100 },
@@ -165,7 +168,9 @@ impl std::str::FromStr for Steer {
 }
 
 impl Plan {
-    /// A plan through `stages`, at the first, running from now.
+    /// A plan through `stages`, at the first, running from now. Writing it restarts the
+    /// rollout at its first stage: a program that writes its staged rule at start-up starts
+    /// over on every deploy, so write it once (a person, a migration), and steer it after.
     pub fn new(stages: impl IntoIterator<Item = Stage>) -> Plan {
         Plan {
             stages: stages.into_iter().collect(),
@@ -240,8 +245,9 @@ impl Plan {
         stages.join(", ")
     }
 
-    /// What is wrong with the plan on its own, and against the rule's `percent` and `everyone`.
-    pub(crate) fn problems(&self, percent: Option<f64>, everyone: Option<bool>) -> Vec<String> {
+    /// What is wrong with the plan on its own, and against the rest of `rule`.
+    pub(crate) fn problems(&self, rule: &FlagRule) -> Vec<String> {
+        let (percent, everyone) = (rule.percent, rule.everyone);
         let mut problems = Vec::new();
         if self.stages.len() < 2 {
             problems.push(
@@ -264,7 +270,7 @@ impl Plan {
                     "`plan.stages` stage {n}'s `hold_secs` must be at least 1"
                 )),
                 (Some(_), true) => problems.push(format!(
-                    "`plan.stages` stage {n} is the last: it has no `hold_secs`, reaching it completes the plan"
+                    "`plan.stages` stage {n} is the last and takes no `hold_secs`: reaching it completes the plan"
                 )),
                 _ => {}
             }
@@ -285,7 +291,7 @@ impl Plan {
             )),
             Some(current) if percent != Some(current.percent) => {
                 problems.push(format!(
-                    "`percent` is the current stage's: {}% for {}, not {}",
+                    "`percent` is the current stage's: {}% for {}, not {} (the plan moves the percent: skip or roll back a stage, or remove the `plan`)",
                     current.percent,
                     self.position(),
                     percent.map_or("none".to_owned(), |p| format!("{p}%"))
@@ -316,6 +322,28 @@ impl Plan {
                     .to_owned(),
             );
         }
+        if rule.active && self.state == PlanState::Stopped {
+            problems.push(
+                "`active` with a `stopped` plan would serve the stage's percent and never climb: resume the plan (`toggles rollout NAME resume`) to turn the flag back on"
+                    .to_owned(),
+            );
+        }
+        let traffic = rule
+            .guard
+            .as_ref()
+            .is_some_and(|g| g.max_traffic_drop.is_some());
+        if let Some((n, stage)) = self
+            .stages
+            .iter()
+            .enumerate()
+            .find(|(_, s)| traffic && (s.percent <= 0.0 || s.percent >= 100.0))
+        {
+            problems.push(format!(
+                "`guard.max_traffic_drop` compares the arms at every stage, and stage {} at {}% leaves one arm empty: end the plan between 0 and 100%, or drop the traffic limit",
+                n + 1,
+                stage.percent
+            ));
+        }
         problems
     }
 }
@@ -329,12 +357,29 @@ impl FlagRule {
         self
     }
 
-    /// The rule one stage further, as of `now`: `None` unless the flag is active and its plan
-    /// is running and due by `now`. The guard's verdict is the caller's to add.
+    /// The rule one stage further, as of `now`: `None` unless the flag is active, within its
+    /// window (`from`, `until`), and its plan running and due by `now`. The guard's verdict is
+    /// the caller's to add.
     pub fn advanced(&self, now: Timestamp) -> Option<FlagRule> {
         let plan = self.plan.as_ref()?;
-        if !self.active || plan.due()? > now {
+        let outside = self.from.is_some_and(|from| now < from)
+            || self.until.is_some_and(|until| now >= until);
+        if !self.active || outside || plan.due()? > now {
             return None;
+        }
+        // A stage held before the window opened was held by nobody: its hold counts from
+        // the window's start.
+        if let (Some(from), Some(since), Some(hold)) = (
+            self.from,
+            plan.since,
+            plan.stages.get(plan.stage).and_then(|s| s.hold_secs),
+        ) {
+            let held_from = since.unix_seconds().max(from.unix_seconds());
+            if now.unix_seconds()
+                < held_from.saturating_add(i64::try_from(hold).unwrap_or(i64::MAX))
+            {
+                return None;
+            }
         }
         Some(self.at_stage(plan.stage + 1, PlanState::Running, now))
     }
@@ -393,7 +438,9 @@ impl FlagRule {
             Steer::Pause => refuse("only a running plan pauses"),
             Steer::Resume if matches!(state, PlanState::Paused | PlanState::Stopped) => {
                 let mut rule = self.at_stage(plan.stage, PlanState::Running, now);
-                rule.active = true;
+                // The guard turned a stopped plan's flag off; a paused one's is as a person
+                // left it.
+                rule.active |= state == PlanState::Stopped;
                 Ok(rule)
             }
             Steer::Resume => refuse("only a paused or stopped plan resumes"),
