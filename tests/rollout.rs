@@ -341,9 +341,8 @@ impl Store for Raced {
     }
 }
 
-#[test]
-fn a_trip_is_not_lost_to_another_instances_advance() {
-    let _s = serial();
+/// The guarded plan installed in a [`Raced`] store, its first tick taken.
+fn raced() -> (Installation, Arc<Raced>, FlagRule) {
     let guard = Guard::error_rate(10.0).window_secs(300).min_requests(100);
     let rule = FlagRule::new().staged(plan()).guard(guard);
     let raced = Arc::new(Raced {
@@ -354,6 +353,13 @@ fn a_trip_is_not_lost_to_another_instances_advance() {
     let toggles = install(Arc::clone(&raced));
     toggles::write(Change::flag(NAME, rule.clone()).by("ana").because("start")).unwrap();
     toggles.check_guards_at(at(0));
+    (toggles, raced, rule)
+}
+
+#[test]
+fn a_trip_is_not_lost_to_another_instances_advance() {
+    let _s = serial();
+    let (toggles, raced, rule) = raced();
 
     // This instance trips at the moment another advances the plan.
     *raced.ahead.lock().unwrap() = Some((rule.advanced(at(600)).unwrap(), ROLLOUT_ACTOR));
@@ -385,16 +391,7 @@ fn a_trip_is_not_lost_to_another_instances_advance() {
 #[test]
 fn a_trip_pending_while_the_store_is_down_lands_on_the_plan_advanced_meanwhile() {
     let _s = serial();
-    let guard = Guard::error_rate(10.0).window_secs(300).min_requests(100);
-    let rule = FlagRule::new().staged(plan()).guard(guard);
-    let raced = Arc::new(Raced {
-        inner: Arc::new(MemoryStore::new()),
-        ahead: std::sync::Mutex::new(None),
-        down: AtomicBool::new(false),
-    });
-    let toggles = install(Arc::clone(&raced));
-    toggles::write(Change::flag(NAME, rule.clone()).by("ana").because("start")).unwrap();
-    toggles.check_guards_at(at(0));
+    let (toggles, raced, rule) = raced();
 
     raced.down.store(true, Ordering::Relaxed);
     record(true, 80, 20);

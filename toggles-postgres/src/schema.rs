@@ -96,6 +96,18 @@ const MIGRATIONS: &[&str] = &[
          count bigint NOT NULL,
          PRIMARY KEY (toggle, arm)
      );",
+    // 9: run times under guarded flags with a run-time limit, one row per instance, key, arm
+    //    (0 on, 1 off) and guard tick: counts per bucket of the runtime's log-linear scale.
+    "CREATE TABLE {s}.run_times (
+         instance text NOT NULL,
+         toggle text NOT NULL,
+         at bigint NOT NULL,
+         arm smallint NOT NULL,
+         buckets smallint[] NOT NULL,
+         counts bigint[] NOT NULL
+     );
+     CREATE INDEX run_times_by_toggle ON {s}.run_times (toggle, at);
+     CREATE INDEX run_times_by_age ON {s}.run_times (at);",
 ];
 
 /// A schema name the store accepts: lower-case letters, digits and `_`, starting with a letter,

@@ -14,8 +14,8 @@ use toggles_runtime::store::{
     Snapshot, FEEDBACK_KEPT,
 };
 use toggles_runtime::store::{
-    AuditEntry, AuditQuery, Declarations, History, OnChange, OutcomeWindow, Published, Service,
-    Store, StoreError, WriteError, FORGET_AFTER,
+    AuditEntry, AuditQuery, Declarations, History, OnChange, OutcomeWindow, Published, RunBuckets,
+    Service, Store, StoreError, WriteError, FORGET_AFTER,
 };
 use toggles_runtime::Timestamp;
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -655,6 +655,102 @@ impl Store for PostgresStore {
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Some)
+    }
+
+    /// One statement: a row per key and arm, its buckets and counts as arrays (sent as one
+    /// JSON document, as rows of arrays do not go through `unnest`), and the rows older than a
+    /// day deleted by the same statement.
+    fn record_run_times(
+        &self,
+        instance: &str,
+        at: Timestamp,
+        runs: &[(String, RunBuckets)],
+    ) -> Result<bool, StoreError> {
+        let rows: Vec<Json> = runs
+            .iter()
+            .flat_map(|(key, runs)| {
+                [(0, &runs.on), (1, &runs.off)]
+                    .into_iter()
+                    .filter(|(_, buckets)| !buckets.is_empty())
+                    .map(move |(arm, buckets)| {
+                        let (b, c): (Vec<u16>, Vec<u64>) = buckets.iter().copied().unzip();
+                        serde_json::json!({ "t": key, "a": arm, "b": b, "c": c })
+                    })
+            })
+            .collect();
+        if rows.is_empty() {
+            return Ok(true);
+        }
+        let q = &self.inner.quoted;
+        let at = at.unix_seconds();
+        let rows = Json::Array(rows);
+        self.inner.with(|client| {
+            client.execute(
+                &format!(
+                    "WITH gone AS (DELETE FROM {q}.run_times WHERE at < $2::bigint - 86400)
+                     INSERT INTO {q}.run_times (instance, toggle, at, arm, buckets, counts)
+                     SELECT $1, r.t, $2::bigint, r.a,
+                            ARRAY(SELECT jsonb_array_elements_text(r.b)::smallint),
+                            ARRAY(SELECT jsonb_array_elements_text(r.c)::bigint)
+                     FROM jsonb_to_recordset($3::jsonb) AS r(t text, a smallint, b jsonb, c jsonb)"
+                ),
+                &[&instance, &at, &rows],
+            )?;
+            Ok(true)
+        })
+    }
+
+    /// One statement for every window: each window's rows (from the later of its start and
+    /// its toggle's newest audited change, as [`fleet_outcomes`](Store::fleet_outcomes)),
+    /// summed bucket by bucket.
+    fn fleet_run_times(
+        &self,
+        windows: &[OutcomeWindow],
+    ) -> Result<Option<Vec<RunBuckets>>, StoreError> {
+        if windows.is_empty() {
+            return Ok(Some(Vec::new()));
+        }
+        let q = &self.inner.quoted;
+        let keys: Vec<&str> = windows.iter().map(|w| w.key.as_str()).collect();
+        let toggles: Vec<&str> = windows.iter().map(|w| w.toggle.as_str()).collect();
+        let since: Vec<i64> = windows.iter().map(|w| w.since.unix_seconds()).collect();
+        let rows = self.inner.with(|client| {
+            client.query(
+                &format!(
+                    "SELECT w.i, r.arm, u.b, sum(u.c)::bigint
+                     FROM unnest($1::text[], $2::text[], $3::bigint[])
+                          WITH ORDINALITY AS w(key, toggle, since, i)
+                     LEFT JOIN LATERAL (
+                         SELECT floor(extract(epoch FROM a.at::timestamptz))::bigint AS changed
+                         FROM {q}.audit a WHERE a.toggle = w.toggle ORDER BY a.id DESC LIMIT 1
+                     ) c ON true
+                     JOIN {q}.run_times r
+                          ON r.toggle = w.key AND r.at >= greatest(w.since, c.changed)
+                     CROSS JOIN LATERAL unnest(r.buckets, r.counts) AS u(b, c)
+                     GROUP BY w.i, r.arm, u.b ORDER BY w.i, r.arm, u.b"
+                ),
+                &[&keys, &toggles, &since],
+            )
+        })?;
+        let mut runs = vec![RunBuckets::default(); windows.len()];
+        for row in &rows {
+            let i: i64 = self.inner.get(row, 0)?;
+            let arm: i16 = self.inner.get(row, 1)?;
+            let bucket: i16 = self.inner.get(row, 2)?;
+            let n: i64 = self.inner.get(row, 3)?;
+            let (Some(window), Ok(bucket), Ok(n)) = (
+                usize::try_from(i - 1).ok().and_then(|i| runs.get_mut(i)),
+                u16::try_from(bucket),
+                u64::try_from(n),
+            ) else {
+                continue;
+            };
+            match arm {
+                0 => window.on.push((bucket, n)),
+                _ => window.off.push((bucket, n)),
+            }
+        }
+        Ok(Some(runs))
     }
 
     /// One statement per batch; a unit keeps its earliest exposure (by time, whichever instance

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use support::{client, schema, serial, wait_for, Proxy};
 use toggles::rules::{FlagRule, Plan, Stage};
-use toggles::store::{AuditQuery, Store};
+use toggles::store::{AuditQuery, OutcomeWindow, RunBuckets, Store};
 use toggles::store::{Declarations, Feedback, FEEDBACK_KEPT};
 use toggles::{toggle, Change, Context, Flag, Installer, Service, Setting, Switch, WriteError};
 use toggles_postgres::PostgresStore;
@@ -173,6 +173,19 @@ fn child() {
             .unwrap();
         for _ in 0..60 {
             NEW_GRADER.record(true, false);
+        }
+        let tripped = toggles.check_guards();
+        println!("tripped: {tripped:?}");
+    } else if role == "slow" {
+        // An instance whose new code runs three times slower, on 60 runs an arm: under the
+        // guard's minimum of 100 on its own, so only the fleet's run times can trip it.
+        let toggles = Installer::new(store)
+            .without_guard_thread()
+            .install()
+            .unwrap();
+        for _ in 0..60 {
+            NEW_GRADER.record_timed(true, true, Duration::from_millis(120));
+            NEW_GRADER.record_timed(false, true, Duration::from_millis(40));
         }
         let tripped = toggles.check_guards();
         println!("tripped: {tripped:?}");
@@ -1087,4 +1100,107 @@ fn feedback_round_trips_bounded_and_counted() {
         .unwrap()
         .unwrap();
     assert_eq!(all.entries.last().unwrap().text, "piece 5");
+}
+
+#[test]
+fn a_latency_guard_trips_on_the_fleets_run_times() {
+    let Some(schema) = schema("latency_fleet") else {
+        return;
+    };
+    let guard = toggles::rules::Guard::p95_margin(25.0)
+        .window_secs(300)
+        .min_requests(100);
+    let json = serde_json::to_value(FlagRule::new().everyone(true).guard(guard)).unwrap();
+    let writer = store(&schema);
+    writer
+        .update(&mut |snapshot| {
+            snapshot
+                .flags
+                .insert("grading.new_grader".into(), json.clone());
+            Ok(
+                toggles::store::AuditEntry::new("grading.new_grader", "ana", "time it")
+                    .after(Some(json.clone())),
+            )
+        })
+        .unwrap();
+    next_second();
+    let slow = || {
+        let out = spawn_child(&schema, "slow").wait_with_output().unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let first = slow();
+    assert!(first.contains("tripped: []"), "{first}");
+    let second = slow();
+    assert!(
+        second.contains("tripped: [\"grading.new_grader\"]"),
+        "{second}"
+    );
+    let entries = writer
+        .audit(&AuditQuery::toggle("grading.new_grader"))
+        .unwrap();
+    assert_eq!(entries[0].actor, toggles::rules::GUARD_ACTOR);
+    assert!(
+        entries[0]
+            .reason
+            .starts_with("guard tripped: the on arm's 95th-percentile run time 12")
+            && entries[0]
+                .reason
+                .ends_with("(120 runs) over the last 300s across the fleet"),
+        "{}",
+        entries[0].reason
+    );
+    let rows: i64 = client()
+        .query_one(&format!("SELECT count(*) FROM \"{schema}\".run_times"), &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 4, "a row per instance and arm per tick, not per run");
+}
+
+#[test]
+fn fleet_run_times_sum_every_instance_bucket_by_bucket_within_the_window() {
+    let Some(schema) = schema("run_times_sum") else {
+        return;
+    };
+    let store = store(&schema);
+    let at = toggles::rules::Timestamp::from_unix_seconds;
+    let key = |k: &str| k.to_owned();
+    store
+        .record_run_times(
+            "old",
+            at(1_000),
+            &[(
+                key("grading.new_grader"),
+                RunBuckets::new(vec![(5, 100)], vec![]),
+            )],
+        )
+        .unwrap();
+    for (instance, on, off) in [
+        ("a", vec![(40, 3), (41, 1)], vec![(30, 2)]),
+        ("b", vec![(41, 2), (300, 1)], vec![]),
+    ] {
+        let runs = [
+            (key("grading.new_grader"), RunBuckets::new(on, off)),
+            (
+                key("checkout.flow#one_page"),
+                RunBuckets::new(vec![(7, 1)], vec![(8, 1)]),
+            ),
+        ];
+        assert!(store.record_run_times(instance, at(2_000), &runs).unwrap());
+    }
+    let windows = [
+        OutcomeWindow::new("grading.new_grader", "grading.new_grader", at(1_500)),
+        OutcomeWindow::new("checkout.flow#one_page", "checkout.flow", at(1_500)),
+        OutcomeWindow::new("grading.quiet", "grading.quiet", at(1_500)),
+    ];
+    let sums = store.fleet_run_times(&windows).unwrap().unwrap();
+    assert_eq!(
+        sums,
+        [
+            RunBuckets::new(vec![(40, 3), (41, 3), (300, 1)], vec![(30, 2)]),
+            RunBuckets::new(vec![(7, 2)], vec![(8, 2)]),
+            RunBuckets::default(),
+        ],
+        "the tick before the window left out"
+    );
 }

@@ -70,8 +70,8 @@ pub mod store {
     pub use crate::stores::{
         ArmCounts, AuditEntry, AuditQuery, Converted, Declarations, Declared, DeclaredAt,
         ExperimentCounts, Exposed, Feedback, FeedbackLog, FileStore, History, MemoryStore,
-        OnChange, OutcomeWindow, Published, Service, Store, StoreError, WriteError, FEEDBACK_KEPT,
-        FORGET_AFTER,
+        OnChange, OutcomeWindow, Published, RunBuckets, Service, Store, StoreError, WriteError,
+        FEEDBACK_KEPT, FORGET_AFTER,
     };
     pub use crate::targeting::Timestamp;
 }

@@ -83,6 +83,31 @@ impl Runs {
         self.0.is_empty()
     }
 
+    /// The counts per bucket in use, by increasing bucket: what a store keeps.
+    pub(crate) fn buckets(&self) -> &[(u16, u64)] {
+        &self.0
+    }
+
+    /// Runs from counts per bucket, as a store answers them; a bucket past the last (a
+    /// newer version's scale) counts in the last.
+    pub(crate) fn from_buckets(buckets: &[(u16, u64)]) -> Runs {
+        let mut runs = Runs::default();
+        let last = u16::try_from(BUCKETS - 1).unwrap_or(u16::MAX);
+        runs.merge(&Runs(
+            buckets.iter().map(|&(b, n)| (b.min(last), n)).collect(),
+        ));
+        runs
+    }
+
+    /// Adds `other`'s runs to these, bucket by bucket.
+    pub(crate) fn merge(&mut self, other: &Runs) {
+        let mut sums: std::collections::BTreeMap<u16, u64> = self.0.iter().copied().collect();
+        for &(bucket, n) in &other.0 {
+            *sums.entry(bucket).or_default() += n;
+        }
+        self.0 = sums.into_iter().filter(|(_, n)| *n > 0).collect();
+    }
+
     /// Adds these runs, each at its bucket's middle, to `timings`.
     pub(crate) fn add_to(&self, timings: &mut Timings) {
         for &(bucket, n) in &self.0 {

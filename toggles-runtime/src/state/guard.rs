@@ -12,10 +12,11 @@
 //! busy instance, blind to a failure spread thin across many. Either way the trip is an
 //! ordinary write, so the flag is off fleet-wide once one instance's write lands.
 //!
-//! Run times are judged in each process on its own, whatever the store: what one process
-//! measures of the code it runs.
+//! Run times go the same way: a store that keeps them (PostgreSQL) receives each instance's
+//! per tick, a row per flag and arm holding the buckets in use, and a guard judges the
+//! fleet's; with the others each process judges what it measured of the code it runs.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -26,7 +27,7 @@ use crate::declare::{registry, ArmOutcomes, Cells, Counts, RunTimes, Runs, Timin
 use crate::state::install::{installed, installed_instance};
 use crate::state::retained;
 use crate::state::rollout::Held;
-use crate::stores::{OutcomeWindow, Store, WriteError};
+use crate::stores::{OutcomeWindow, RunBuckets, Store, WriteError};
 use crate::targeting::bucket::Percent;
 use crate::targeting::{FlagRule, Guard, PlanState, Timestamp, VariantRule};
 
@@ -86,8 +87,8 @@ struct Guards {
     /// Per guarded flag: the stored rule being watched, and since when. A new rule (re-enabled,
     /// widened) starts its window afresh.
     armed: HashMap<String, (Json, Timestamp)>,
-    /// Counts not yet accepted by a store that keeps outcomes.
-    unshared: BTreeMap<String, Counts>,
+    /// What a store that keeps outcomes has not accepted yet.
+    unshared: Unshared,
     /// Trips whose write has not landed.
     pending: BTreeMap<String, Pending>,
 }
@@ -202,7 +203,7 @@ pub(crate) fn check_guards_at(now: Timestamp) -> Vec<String> {
     let guarded = guarded_rules();
 
     // Under the guards' lock only what is in memory; the store is asked outside it.
-    let (unshared, watched) = {
+    let (mut unshared, watched) = {
         let mut g = guards();
         drain(&mut g, &guarded, now);
         let watched: Vec<Watched> = guarded
@@ -226,11 +227,14 @@ pub(crate) fn check_guards_at(now: Timestamp) -> Vec<String> {
             .collect();
         (std::mem::take(&mut g.unshared), watched)
     };
-    let shared = share(store.as_deref(), &unshared, now);
-    let fleet: Vec<Option<Counts>> = match (shared, store.as_deref()) {
-        (Some(true), Some(s)) => fleet_counts(s, &watched, now),
-        _ => vec![None; watched.len()],
-    };
+    // Run times are shared only for the guards that judge them.
+    let timed: BTreeSet<String> = watched
+        .iter()
+        .filter(|w| w.runs.is_some())
+        .map(|w| w.subject.key())
+        .collect();
+    unshared.runs.retain(|key, _| timed.contains(key));
+    let view = FleetView::read(store.as_deref(), &unshared, &watched, now);
 
     let mut tripped = Vec::new();
     // Flags whose guard held this tick, with what it judged on: their staged rollouts may
@@ -238,14 +242,13 @@ pub(crate) fn check_guards_at(now: Timestamp) -> Vec<String> {
     let mut held: HashMap<String, Held> = HashMap::new();
     let writes: Vec<(String, Json, String)> = {
         let mut g = guards();
-        if shared.is_none() {
-            // Kept for the next tick: nothing is lost while the store is down.
-            for (name, counts) in unshared {
-                *g.unshared.entry(name).or_default() += counts;
-            }
-        }
-        for (w, fleet) in watched.into_iter().zip(fleet) {
+        view.keep_unshared(&mut g.unshared, unshared);
+        for ((mut w, fleet), fleet_runs) in watched.into_iter().zip(view.counts).zip(view.runs) {
             let counts = fleet.unwrap_or(w.local);
+            let runs_fleet = fleet_runs.is_some();
+            if fleet_runs.is_some() {
+                w.runs = fleet_runs;
+            }
             let Some(trip) = w.judge(&counts) else {
                 if w.subject.arm.is_none() {
                     let scope = if fleet.is_some() {
@@ -265,7 +268,7 @@ pub(crate) fn check_guards_at(now: Timestamp) -> Vec<String> {
                 continue;
             };
             let key = w.subject.key();
-            let pending = w.tripped(&trip, fleet.is_some());
+            let pending = w.tripped(&trip, fleet.is_some(), runs_fleet);
             g.pending.insert(key.clone(), pending);
             tripped.push(key);
         }
@@ -303,9 +306,14 @@ struct Watched {
 
 impl Watched {
     /// The pending trip of `trip`, its reason in words and logged; `fleet` when it was judged
-    /// on the fleet's counts.
-    fn tripped(self, trip: &crate::targeting::Trip, fleet: bool) -> Pending {
-        let scope = if fleet && trip.latency.is_none() {
+    /// on the fleet's counts, `runs_fleet` on the fleet's run times.
+    fn tripped(self, trip: &crate::targeting::Trip, fleet: bool, runs_fleet: bool) -> Pending {
+        let across = if trip.latency.is_some() {
+            runs_fleet
+        } else {
+            fleet
+        };
+        let scope = if across {
             "across the fleet"
         } else {
             "in this process"
@@ -521,7 +529,12 @@ fn keep(g: &mut Guards, longest: &BTreeMap<String, i64>, key: String, tick: Tick
         return;
     };
     if !tick.counts.is_empty() {
-        *g.unshared.entry(key.clone()).or_default() += tick.counts;
+        *g.unshared.counts.entry(key.clone()).or_default() += tick.counts;
+    }
+    if !(tick.on.is_empty() && tick.off.is_empty()) {
+        let (on, off) = g.unshared.runs.entry(key.clone()).or_default();
+        on.merge(&tick.on);
+        off.merge(&tick.off);
     }
     let oldest = tick.at.unix_seconds().saturating_sub(window);
     let ticks = g.windows.entry(key).or_default();
@@ -533,25 +546,156 @@ fn keep(g: &mut Guards, longest: &BTreeMap<String, i64>, key: String, tick: Tick
     }
 }
 
-/// Hands `counts` to the store: `Some(true)` if it keeps outcomes and took them, `Some(false)`
-/// if it keeps none, `None` if it failed (the counts are then kept for the next tick).
-fn share(
-    store: Option<&dyn Store>,
-    counts: &BTreeMap<String, Counts>,
-    now: Timestamp,
-) -> Option<bool> {
-    let Some(store) = store else {
-        return Some(false);
-    };
-    let counts: Vec<(String, Counts)> = counts.iter().map(|(n, c)| (n.clone(), *c)).collect();
-    let instance = installed_instance().unwrap_or_default();
-    match store.record_outcomes(&instance, now, &counts) {
+/// What this process has not yet handed to a store that keeps outcomes: counts per guarded
+/// key, and the run times of guards with a run-time limit.
+#[derive(Default)]
+struct Unshared {
+    counts: BTreeMap<String, Counts>,
+    runs: BTreeMap<String, (Runs, Runs)>,
+}
+
+/// What one tick handed the store and read back of the fleet.
+struct FleetView {
+    /// For counts, then run times: `Some(true)` if the store keeps them and took this
+    /// process's, `Some(false)` if it keeps none, `None` if it failed (kept for the next tick).
+    shared: (Option<bool>, Option<bool>),
+    /// Per watched subject, the fleet's counts in its window, where the store could say.
+    counts: Vec<Option<Counts>>,
+    /// Per watched subject with a run-time limit, the fleet's run times in its window.
+    runs: Vec<Option<(Timings, Timings)>>,
+}
+
+impl FleetView {
+    /// Hands `unshared` to `store` (stamped `now`), then reads the fleet's counts and run
+    /// times for `watched`: a statement or two each for a database, however many subjects.
+    fn read(
+        store: Option<&dyn Store>,
+        unshared: &Unshared,
+        watched: &[Watched],
+        now: Timestamp,
+    ) -> FleetView {
+        let Some(store) = store else {
+            return FleetView {
+                shared: (Some(false), Some(false)),
+                counts: nones(watched.len()),
+                runs: nones(watched.len()),
+            };
+        };
+        let instance = installed_instance().unwrap_or_default();
+        let counts: Vec<(String, Counts)> = unshared
+            .counts
+            .iter()
+            .map(|(n, c)| (n.clone(), *c))
+            .collect();
+        let shared_counts = shared(
+            store,
+            "outcome counts",
+            store.record_outcomes(&instance, now, &counts),
+        );
+        let runs: Vec<(String, RunBuckets)> = unshared
+            .runs
+            .iter()
+            .map(|(key, (on, off))| {
+                let buckets = RunBuckets::new(on.buckets().to_vec(), off.buckets().to_vec());
+                (key.clone(), buckets)
+            })
+            .collect();
+        let shared_runs = match shared_counts {
+            // A store that keeps no counts keeps no run times either.
+            Some(true) => shared(
+                store,
+                "run times",
+                store.record_run_times(&instance, now, &runs),
+            ),
+            other => other,
+        };
+        FleetView {
+            shared: (shared_counts, shared_runs),
+            counts: match shared_counts {
+                Some(true) => fleet_counts(store, watched, now),
+                _ => nones(watched.len()),
+            },
+            runs: match shared_runs {
+                Some(true) => fleet_runs(store, watched, now),
+                _ => nones(watched.len()),
+            },
+        }
+    }
+
+    /// Puts back into `kept` what this tick failed to share, for the next tick: nothing is
+    /// lost while the store is down.
+    fn keep_unshared(&self, kept: &mut Unshared, unshared: Unshared) {
+        if self.shared.0.is_none() {
+            for (name, counts) in unshared.counts {
+                *kept.counts.entry(name).or_default() += counts;
+            }
+        }
+        if self.shared.1.is_none() {
+            for (name, (on, off)) in unshared.runs {
+                let (kept_on, kept_off) = kept.runs.entry(name).or_default();
+                kept_on.merge(&on);
+                kept_off.merge(&off);
+            }
+        }
+    }
+}
+
+/// `n` unknowns.
+fn nones<T>(n: usize) -> Vec<Option<T>> {
+    (0..n).map(|_| None).collect()
+}
+
+/// `Some(keeps)` from a store's answer to a share, `None` (logged) if it failed.
+fn shared(store: &dyn Store, what: &str, answer: Result<bool, crate::StoreError>) -> Option<bool> {
+    match answer {
         Ok(keeps) => Some(keeps),
         Err(e) => {
-            tracing::warn!(store = %store.describe(), error = %e, "toggles: outcome counts not shared; trying again next tick");
+            tracing::warn!(store = %store.describe(), error = %e, "toggles: {what} not shared; trying again next tick");
             None
         }
     }
+}
+
+/// The fleet's run times for each of `watched` with a run-time limit, in its window (as
+/// [`fleet_counts`] reads counts); `None`s where the store cannot say.
+fn fleet_runs(
+    store: &dyn Store,
+    watched: &[Watched],
+    now: Timestamp,
+) -> Vec<Option<(Timings, Timings)>> {
+    let timed: Vec<usize> = (0..watched.len())
+        .filter(|&i| watched[i].runs.is_some())
+        .collect();
+    let mut runs = nones(watched.len());
+    if timed.is_empty() {
+        return runs;
+    }
+    let windows: Vec<OutcomeWindow> = timed.iter().map(|&i| window_of(&watched[i], now)).collect();
+    match store.fleet_run_times(&windows) {
+        Ok(Some(answered)) if answered.len() == windows.len() => {
+            for (&i, buckets) in timed.iter().zip(answered) {
+                let timings = |b: &[(u16, u64)]| {
+                    let mut timings = Timings::new();
+                    Runs::from_buckets(b).add_to(&mut timings);
+                    timings
+                };
+                runs[i] = Some((timings(&buckets.on), timings(&buckets.off)));
+            }
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(store = %store.describe(), error = %e, "toggles: the fleet's run times cannot be read; this process decides on its own");
+        }
+    }
+    runs
+}
+
+/// The window `w` is judged over, as the store is asked for it: `window_secs` back from
+/// `now`, no earlier than the toggle's newest audited change (the store's to apply).
+fn window_of(w: &Watched, now: Timestamp) -> OutcomeWindow {
+    let window = i64::try_from(w.guard.window_secs).unwrap_or(i64::MAX);
+    let since = Timestamp::from_unix_seconds(now.unix_seconds().saturating_sub(window));
+    OutcomeWindow::new(w.subject.key(), &w.subject.toggle, since)
 }
 
 /// The fleet's counts for each of `watched` since its window starts: `window_secs` ago, or at
@@ -562,14 +706,7 @@ fn share(
 /// grow with its instances, not with instances times flags. `None`s when the store cannot say:
 /// this process then decides on its own counts.
 fn fleet_counts(store: &dyn Store, watched: &[Watched], now: Timestamp) -> Vec<Option<Counts>> {
-    let windows: Vec<OutcomeWindow> = watched
-        .iter()
-        .map(|w| {
-            let window = i64::try_from(w.guard.window_secs).unwrap_or(i64::MAX);
-            let since = Timestamp::from_unix_seconds(now.unix_seconds().saturating_sub(window));
-            OutcomeWindow::new(w.subject.key(), &w.subject.toggle, since)
-        })
-        .collect();
+    let windows: Vec<OutcomeWindow> = watched.iter().map(|w| window_of(w, now)).collect();
     if windows.is_empty() {
         return Vec::new();
     }

@@ -21,5 +21,6 @@ pub use self::memory::MemoryStore;
 pub(crate) use self::roster::Roster;
 pub use self::roster::LIVE_WITHIN;
 pub use self::store::{
-    AuditEntry, AuditQuery, History, OnChange, OutcomeWindow, Store, StoreError, WriteError,
+    AuditEntry, AuditQuery, History, OnChange, OutcomeWindow, RunBuckets, Store, StoreError,
+    WriteError,
 };

@@ -157,6 +157,31 @@ pub trait Store: Send + Sync + 'static {
         Ok(Some(counts))
     }
 
+    /// Adds this instance's run times of one tick (`at`), one [`RunBuckets`] per guarded key
+    /// with a run-time limit, so guards judge on the fleet's run times. Returns whether the
+    /// store keeps them: the default keeps none and returns `false`, and each process then
+    /// judges on its own.
+    fn record_run_times(
+        &self,
+        instance: &str,
+        at: Timestamp,
+        runs: &[(String, RunBuckets)],
+    ) -> Result<bool, StoreError> {
+        let _ = (instance, at, runs);
+        Ok(false)
+    }
+
+    /// The fleet's run times in each of `windows` (as [`fleet_outcomes`](Store::fleet_outcomes)
+    /// reads counts: from `since`, or the toggle's newest audited change if later), summed
+    /// bucket by bucket; `None` from a store that keeps none.
+    fn fleet_run_times(
+        &self,
+        windows: &[OutcomeWindow],
+    ) -> Result<Option<Vec<RunBuckets>>, StoreError> {
+        let _ = windows;
+        Ok(None)
+    }
+
     /// Adds units exposed to an arm of a tracked experiment, for its results. The store keeps
     /// each unit's earliest exposure to the toggle (by its time, whichever instance records it
     /// first), so results count each unit once, in the arm it was first drawn into. Returns
@@ -197,6 +222,30 @@ pub trait Store: Send + Sync + 'static {
     fn feedback(&self, toggle: &str, limit: usize) -> Result<Option<FeedbackLog>, StoreError> {
         let _ = (toggle, limit);
         Ok(None)
+    }
+}
+
+/// One tick's run times under a guarded key's two arms, as a store keeps them: counts per
+/// bucket of the runtime's log-linear scale of microseconds (bucket indexes are opaque to a
+/// store, which only sums counts bucket by bucket).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct RunBuckets {
+    /// The "on" arm's (an arm's): `(bucket, runs)`, by increasing bucket.
+    pub on: Vec<(u16, u64)>,
+    /// The "off" arm's (the control's).
+    pub off: Vec<(u16, u64)>,
+}
+
+impl RunBuckets {
+    /// Run times of the two arms, as counts per bucket.
+    pub fn new(on: Vec<(u16, u64)>, off: Vec<(u16, u64)>) -> RunBuckets {
+        RunBuckets { on, off }
+    }
+
+    /// Whether no run is counted.
+    pub fn is_empty(&self) -> bool {
+        self.on.is_empty() && self.off.is_empty()
     }
 }
 
@@ -565,6 +614,20 @@ macro_rules! forward_store {
                 windows: &[OutcomeWindow],
             ) -> Result<Option<Vec<Counts>>, StoreError> {
                 (**self).fleet_outcomes(windows)
+            }
+            fn record_run_times(
+                &self,
+                instance: &str,
+                at: Timestamp,
+                runs: &[(String, RunBuckets)],
+            ) -> Result<bool, StoreError> {
+                (**self).record_run_times(instance, at, runs)
+            }
+            fn fleet_run_times(
+                &self,
+                windows: &[OutcomeWindow],
+            ) -> Result<Option<Vec<RunBuckets>>, StoreError> {
+                (**self).fleet_run_times(windows)
             }
             fn record_exposures(&self, exposures: &[Exposed]) -> Result<bool, StoreError> {
                 (**self).record_exposures(exposures)
