@@ -619,20 +619,14 @@ impl Store for PostgresStore {
             return Ok(Some(Vec::new()));
         }
         let q = &self.inner.quoted;
-        let keys: Vec<&str> = windows.iter().map(|w| w.key.as_str()).collect();
-        let toggles: Vec<&str> = windows.iter().map(|w| w.toggle.as_str()).collect();
-        let since: Vec<i64> = windows.iter().map(|w| w.since.unix_seconds()).collect();
+        let (keys, toggles, since) = window_columns(windows);
+        let from = windows_from(q);
         let rows = self.inner.with(|client| {
             client.query(
                 &format!(
                     "SELECT coalesce(sum(o.on_ok), 0)::bigint, coalesce(sum(o.on_err), 0)::bigint,
                             coalesce(sum(o.off_ok), 0)::bigint, coalesce(sum(o.off_err), 0)::bigint
-                     FROM unnest($1::text[], $2::text[], $3::bigint[])
-                          WITH ORDINALITY AS w(key, toggle, since, i)
-                     LEFT JOIN LATERAL (
-                         SELECT floor(extract(epoch FROM a.at::timestamptz))::bigint AS changed
-                         FROM {q}.audit a WHERE a.toggle = w.toggle ORDER BY a.id DESC LIMIT 1
-                     ) c ON true
+                     {from}
                      LEFT JOIN {q}.outcomes o
                           ON o.toggle = w.key AND o.at >= greatest(w.since, c.changed)
                      GROUP BY w.i ORDER BY w.i"
@@ -711,19 +705,13 @@ impl Store for PostgresStore {
             return Ok(Some(Vec::new()));
         }
         let q = &self.inner.quoted;
-        let keys: Vec<&str> = windows.iter().map(|w| w.key.as_str()).collect();
-        let toggles: Vec<&str> = windows.iter().map(|w| w.toggle.as_str()).collect();
-        let since: Vec<i64> = windows.iter().map(|w| w.since.unix_seconds()).collect();
+        let (keys, toggles, since) = window_columns(windows);
+        let from = windows_from(q);
         let rows = self.inner.with(|client| {
             client.query(
                 &format!(
                     "SELECT w.i, r.arm, u.b, sum(u.c)::bigint
-                     FROM unnest($1::text[], $2::text[], $3::bigint[])
-                          WITH ORDINALITY AS w(key, toggle, since, i)
-                     LEFT JOIN LATERAL (
-                         SELECT floor(extract(epoch FROM a.at::timestamptz))::bigint AS changed
-                         FROM {q}.audit a WHERE a.toggle = w.toggle ORDER BY a.id DESC LIMIT 1
-                     ) c ON true
+                     {from}
                      JOIN {q}.run_times r
                           ON r.toggle = w.key AND r.at >= greatest(w.since, c.changed)
                      CROSS JOIN LATERAL unnest(r.buckets, r.counts) AS u(b, c)
@@ -977,4 +965,27 @@ impl PostgresStore {
             })
             .collect()
     }
+}
+
+/// The windows of a fleet read as the three arrays its statement takes: keys, toggles, starts.
+fn window_columns(windows: &[OutcomeWindow]) -> (Vec<&str>, Vec<&str>, Vec<i64>) {
+    (
+        windows.iter().map(|w| w.key.as_str()).collect(),
+        windows.iter().map(|w| w.toggle.as_str()).collect(),
+        windows.iter().map(|w| w.since.unix_seconds()).collect(),
+    )
+}
+
+/// The `FROM` of a fleet read: the windows (`w`, numbered by `i` from 1, from the arrays
+/// `$1`-`$3`), each with its toggle's newest audited change (`c.changed`, by the audit log's
+/// index by toggle), which a window starts no earlier than.
+fn windows_from(q: &str) -> String {
+    format!(
+        "FROM unnest($1::text[], $2::text[], $3::bigint[])
+              WITH ORDINALITY AS w(key, toggle, since, i)
+         LEFT JOIN LATERAL (
+             SELECT floor(extract(epoch FROM a.at::timestamptz))::bigint AS changed
+             FROM {q}.audit a WHERE a.toggle = w.toggle ORDER BY a.id DESC LIMIT 1
+         ) c ON true"
+    )
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use support::{client, schema, serial, wait_for, Proxy};
-use toggles::rules::{FlagRule, Plan, Stage};
+use toggles::rules::{FlagRule, Plan, PlanState, Stage, Steer, Timestamp};
 use toggles::store::{AuditQuery, OutcomeWindow, RunBuckets, Store};
 use toggles::store::{Declarations, Feedback, FEEDBACK_KEPT};
 use toggles::{toggle, Change, Context, Flag, Installer, Service, Setting, Switch, WriteError};
@@ -51,6 +51,23 @@ fn set_switch(store: &PostgresStore, on: bool, reason: &str) {
                 toggles::store::AuditEntry::new("catalog.recommendations", "admin", reason)
                     .before(before)
                     .after(Some(json!(on))),
+            )
+        })
+        .unwrap();
+}
+
+/// Puts `rule` for `grading.new_grader` straight through `store`, audited as ana's, as an
+/// admin tool would.
+fn put_rule(store: &PostgresStore, rule: &serde_json::Value, reason: &str) {
+    store
+        .update(&mut |snapshot| {
+            let before = snapshot
+                .flags
+                .insert("grading.new_grader".into(), rule.clone());
+            Ok(
+                toggles::store::AuditEntry::new("grading.new_grader", "ana", reason)
+                    .before(before)
+                    .after(Some(rule.clone())),
             )
         })
         .unwrap();
@@ -189,22 +206,29 @@ fn child() {
         }
         let tripped = toggles.check_guards();
         println!("tripped: {tripped:?}");
-    } else if let Some(start) = role.strip_prefix("stager ") {
-        // An instance of a fleet whose staged rollout is due: it ticks at the same instant as
-        // the other, from the rule both loaded before either wrote.
+    } else if let Some(args) = role.strip_prefix("stager ") {
+        // An instance of a fleet whose staged rollout is due: it records 10 good outcomes and
+        // `failures` failed ones, and ticks as of `at` at the same instant as the other, from
+        // the rule both loaded before either wrote.
         let toggles = Installer::new(store)
             .without_guard_thread()
             .install()
             .unwrap();
-        let start: u64 = start.parse().unwrap();
+        let [start, at, failures]: [i64; 3] = args
+            .split(' ')
+            .map(|n| n.parse().unwrap())
+            .collect::<Vec<_>>()
+            .try_into()
+            .unwrap();
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap();
-        for _ in 0..10 {
-            NEW_GRADER.record(true, true);
+        for i in 0..10 + failures {
+            NEW_GRADER.record(true, i < 10);
         }
-        std::thread::sleep(Duration::from_millis(start).saturating_sub(now));
-        toggles.check_guards();
+        let start = Duration::from_millis(u64::try_from(start).unwrap());
+        std::thread::sleep(start.saturating_sub(now));
+        toggles.check_guards_at(toggles::rules::Timestamp::from_unix_seconds(at));
         let in_force: FlagRule = serde_json::from_value(
             toggles::registry()
                 .get("grading.new_grader")
@@ -239,19 +263,7 @@ fn a_guard_trips_on_the_fleets_counts() {
     let rule = FlagRule::new().everyone(true).guard(guard);
     let writer = store(&schema);
     let roll_out = |reason: &str| {
-        let json = serde_json::to_value(&rule).unwrap();
-        writer
-            .update(&mut |snapshot| {
-                let before = snapshot
-                    .flags
-                    .insert("grading.new_grader".into(), json.clone());
-                Ok(
-                    toggles::store::AuditEntry::new("grading.new_grader", "ana", reason)
-                        .before(before)
-                        .after(Some(json.clone())),
-                )
-            })
-            .unwrap();
+        put_rule(&writer, &serde_json::to_value(&rule).unwrap(), reason);
     };
     let guarded = || {
         let out = spawn_child(&schema, "guarded").wait_with_output().unwrap();
@@ -297,7 +309,7 @@ fn a_guard_trips_on_the_fleets_counts() {
 }
 
 #[test]
-fn a_staged_rollout_advances_once_however_many_instances_tick() {
+fn a_staged_rollout_advances_pauses_and_stops_once_however_many_instances_tick() {
     let Some(schema) = schema("staged_fleet") else {
         return;
     };
@@ -315,18 +327,9 @@ fn a_staged_rollout_advances_once_however_many_instances_tick() {
         .window_secs(300)
         .min_requests(10);
     let json = serde_json::to_value(FlagRule::new().staged(plan).guard(guard)).unwrap();
-    writer
-        .update(&mut |snapshot| {
-            snapshot
-                .flags
-                .insert("grading.new_grader".into(), json.clone());
-            Ok(
-                toggles::store::AuditEntry::new("grading.new_grader", "ana", "stage it")
-                    .after(Some(json.clone())),
-            )
-        })
-        .unwrap();
-    let tick_together = || {
+    put_rule(&writer, &json, "stage it");
+    let now = toggles::rules::Timestamp::now().unix_seconds();
+    let tick_together = |at: i64, failures: u32| {
         // Both instances are up and have read the rule before the instant they tick at.
         let start = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -334,7 +337,7 @@ fn a_staged_rollout_advances_once_however_many_instances_tick() {
             .as_millis()
             + 1500;
         let children: Vec<_> = (0..2)
-            .map(|_| spawn_child(&schema, &format!("stager {start}")))
+            .map(|_| spawn_child(&schema, &format!("stager {start} {at} {failures}")))
             .collect();
         for child in children {
             let out = child.wait_with_output().unwrap();
@@ -352,7 +355,7 @@ fn a_staged_rollout_advances_once_however_many_instances_tick() {
             .collect::<Vec<_>>()
     };
 
-    tick_together();
+    tick_together(now, 0);
     let entries = rollout_entries();
     assert_eq!(entries.len(), 1, "one write for the advance: {entries:?}");
     assert!(
@@ -363,11 +366,45 @@ fn a_staged_rollout_advances_once_however_many_instances_tick() {
         entries[0].reason
     );
     // Restarted, the fleet holds the stage: its 30 minutes start at the advance.
-    tick_together();
+    tick_together(now, 0);
     assert_eq!(rollout_entries().len(), 1);
-    let stored: FlagRule =
-        serde_json::from_value(writer.load().unwrap().flags["grading.new_grader"].clone()).unwrap();
-    assert_eq!(stored.plan.unwrap().stage, 1);
+    let stored = || -> FlagRule {
+        serde_json::from_value(writer.load().unwrap().flags["grading.new_grader"].clone()).unwrap()
+    };
+    assert_eq!(stored().plan.unwrap().stage, 1);
+
+    // A person pauses it: however late the fleet ticks, it holds.
+    let steer = |step: Steer| {
+        let rule = stored()
+            .steer(step, Timestamp::from_unix_seconds(now))
+            .unwrap();
+        put_rule(&writer, &serde_json::to_value(rule).unwrap(), "steer");
+    };
+    steer(Steer::Pause);
+    let late = now + 1800 + 60;
+    tick_together(late, 0);
+    assert_eq!(rollout_entries().len(), 1);
+    assert_eq!(stored().plan.unwrap().state, PlanState::Paused);
+
+    // Resumed, and failing on both instances when its stage is due: one trip stops the plan
+    // for the fleet, and nothing advances.
+    steer(Steer::Resume);
+    tick_together(late, 60);
+    assert_eq!(
+        rollout_entries().len(),
+        1,
+        "no advance over a tripped guard"
+    );
+    let trips = writer
+        .audit(&AuditQuery::toggle("grading.new_grader"))
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.actor == toggles::rules::GUARD_ACTOR)
+        .count();
+    assert_eq!(trips, 1, "one trip for the fleet");
+    let stopped = stored();
+    assert!(!stopped.active);
+    assert_eq!(stopped.plan.unwrap().state, PlanState::Stopped);
 }
 
 /// Sleeps into the next wall-clock second (outcome counts are stamped in whole seconds).
@@ -1112,17 +1149,7 @@ fn a_latency_guard_trips_on_the_fleets_run_times() {
         .min_requests(100);
     let json = serde_json::to_value(FlagRule::new().everyone(true).guard(guard)).unwrap();
     let writer = store(&schema);
-    writer
-        .update(&mut |snapshot| {
-            snapshot
-                .flags
-                .insert("grading.new_grader".into(), json.clone());
-            Ok(
-                toggles::store::AuditEntry::new("grading.new_grader", "ana", "time it")
-                    .after(Some(json.clone())),
-            )
-        })
-        .unwrap();
+    put_rule(&writer, &json, "time it");
     next_second();
     let slow = || {
         let out = spawn_child(&schema, "slow").wait_with_output().unwrap();
