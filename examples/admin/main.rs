@@ -21,9 +21,9 @@ const TOKENS: &str = r#"{
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _ = (&catalog::RECOMMENDATIONS, &grading::NEW_GRADER);
-    let dir = std::env::temp_dir().join(format!("toggles-admin-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join("toggles.json");
+    // Removed when the example ends (Ctrl-C shuts the server down gracefully).
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("toggles.json");
     std::fs::copy(
         concat!(
             env!("CARGO_MANIFEST_DIR"),
@@ -44,13 +44,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let address = listener.local_addr()?;
     println!("Toggles from {}", path.display());
     println!("Admin pages:    http://{address}/toggles/admin/");
-    println!("JSON report:    http://{address}/toggles/");
+    println!("JSON report:    http://{address}/toggles");
     println!("OFREP:          POST http://{address}/toggles/ofrep/v1/evaluate/flags");
     println!();
     println!("Sign in with `grading-token` (ana, grading-team: may change the grading toggles)");
     println!("        or with `admin-token`  (root, admin: may change everything).");
     println!("From a terminal: curl -H 'Authorization: Bearer grading-token' -H 'content-type: application/json' \\");
     println!("  -d '{{\"change\": {{\"flag\": {{\"percent\": 50}}}}, \"reason\": \"wider\"}}' http://{address}/toggles/grading.new_grader");
-    axum::serve(listener, app).await?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
     Ok(())
 }

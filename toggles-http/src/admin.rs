@@ -715,6 +715,15 @@ pub(crate) struct Login {
     token: String,
 }
 
+/// `GET /admin`: the list is at `admin/`, whose relative links the pages use.
+pub(crate) async fn to_the_list() -> Response {
+    let mut response = StatusCode::PERMANENT_REDIRECT.into_response();
+    response
+        .headers_mut()
+        .insert(LOCATION, HeaderValue::from_static("admin/"));
+    response
+}
+
 /// `GET /admin/login`.
 pub(crate) async fn login_page() -> Markup {
     login_form(None)

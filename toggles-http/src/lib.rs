@@ -75,13 +75,20 @@
 //!
 //! ```json
 //! { "key": "grading.new_grader", "value": true, "variant": "on", "reason": "SPLIT",
-//!   "metadata": { "kind": "flag", "life": "temporary", "expired": false,
-//!                 "source": "src/engine.rs:12:1", "owner": "grading-team", "remove_by": "2027-06-01" } }
+//!   "metadata": { "kind": "flag" } }
 //! ```
+//!
+//! What `metadata` tells is [`OfrepMetadata`]: for a client that is not signed in, the kind
+//! (and a variant toggle's `arms`) by default; for a signed-in principal, or with
+//! [`Config::ofrep_metadata`]`(OfrepMetadata::Full)`, also `life`, `expired`, `remove_by`,
+//! `owner` and `source`. The bulk answer carries an `ETag` (a hash of its body), and a request
+//! whose `If-None-Match` names it is answered `304` with no body. A page on another origin calls
+//! OFREP (and gives feedback) once [`Config::allow_origins`] names its origin: the preflight is
+//! answered, and `ETag` and `Retry-After` are exposed to it.
 //!
 //! Reasons: `SPLIT` (a percentage), `TARGETING_MATCH` (a listed site, user or group), `DISABLED`
 //! (a gate: inactive, window, environment, `requires`, constraint), `STATIC` (`everyone`, a
-//! switch, a setting), `DEFAULT` (the compiled default), `TEST_OVERRIDE`. An unknown key answers
+//! switch, a setting, a test override), `DEFAULT` (the compiled default): only the specification's reasons. An unknown key answers
 //! `404 {"errorCode": "FLAG_NOT_FOUND"}`; a context whose reserved fields are malformed
 //! (`"groups": 3`) `400 {"errorCode": "INVALID_CONTEXT"}`. Settings evaluate to their typed value, their variant its text.
 //! A variant toggle evaluates to its arm's name, as value and variant (`SPLIT` for a unit the
@@ -100,8 +107,11 @@ mod ofrep;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, IF_NONE_MATCH, RETRY_AFTER};
+use axum::http::{HeaderValue, Method};
 use axum::routing::{get, post};
 use axum::Router;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use crate::auth::{Authenticate, BearerTokens};
 
@@ -109,22 +119,67 @@ pub use crate::auth::{Authenticate, BearerTokens};
 pub struct Config {
     auth: Arc<dyn Authenticate>,
     body_limit: usize,
+    origins: Origins,
+    metadata: OfrepMetadata,
 }
 
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
             .field("body_limit", &self.body_limit)
+            .field("origins", &self.origins)
+            .field("metadata", &self.metadata)
             .finish_non_exhaustive()
     }
 }
 
+/// The other origins whose pages may call OFREP and give feedback from a browser.
+#[derive(Debug, Clone)]
+enum Origins {
+    None,
+    Any,
+    These(Vec<HeaderValue>),
+}
+
+/// What an OFREP answer's `metadata` tells a client that is not signed in (a signed-in
+/// principal always gets [`Full`](OfrepMetadata::Full)).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OfrepMetadata {
+    /// The toggle's `kind`, and a variant toggle's `arms`: what a client needs to use the
+    /// answer, and nothing of how the service is built or who owns what.
+    #[default]
+    Public,
+    /// Also `life`, `expired`, `remove_by`, `owner` and `source` (the file and line that
+    /// declare the toggle).
+    Full,
+}
+
+/// An origin [`Config::allow_origins`] cannot take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidOrigin(String);
+
+impl std::fmt::Display for InvalidOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "`{}` is not an origin: a scheme and a host, and a port if not the scheme's own (`https://app.example.com`, `http://localhost:5173`), with no path",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for InvalidOrigin {}
+
 impl Config {
-    /// Requests authenticated by `auth`; bodies up to 64 KiB.
+    /// Requests authenticated by `auth`; bodies up to 64 KiB; no other origin's page may call
+    /// it from a browser; anonymous OFREP clients see [`OfrepMetadata::Public`].
     pub fn new(auth: impl Authenticate) -> Config {
         Config {
             auth: Arc::new(auth),
             body_limit: 64 * 1024,
+            origins: Origins::None,
+            metadata: OfrepMetadata::Public,
         }
     }
 
@@ -134,6 +189,55 @@ impl Config {
         self.body_limit = bytes;
         self
     }
+
+    /// Lets pages served from `origins` call OFREP and give feedback from a browser (CORS:
+    /// preflights answered, `ETag` and `Retry-After` readable by the page). The admin pages
+    /// and the JSON API stay same-origin.
+    ///
+    /// ```
+    /// use toggles::http::{BearerTokens, Config};
+    ///
+    /// let config = Config::new(BearerTokens::from_json("{}").unwrap())
+    ///     .allow_origins(["https://app.example.com", "http://localhost:5173"])
+    ///     .unwrap();
+    /// let refused = Config::new(BearerTokens::from_json("{}").unwrap())
+    ///     .allow_origins(["app.example.com/"]);
+    /// assert!(refused.is_err());
+    /// ```
+    pub fn allow_origins<I, S>(mut self, origins: I) -> Result<Config, InvalidOrigin>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut allowed = Vec::new();
+        for origin in origins {
+            let origin = origin.as_ref();
+            let shaped = origin.split_once("://").is_some_and(|(scheme, rest)| {
+                matches!(scheme, "http" | "https") && !rest.is_empty() && !rest.contains('/')
+            });
+            match HeaderValue::from_str(origin) {
+                Ok(value) if shaped => allowed.push(value),
+                _ => return Err(InvalidOrigin(origin.to_owned())),
+            }
+        }
+        self.origins = Origins::These(allowed);
+        Ok(self)
+    }
+
+    /// Lets a page from any origin call OFREP and give feedback (`Access-Control-Allow-Origin:
+    /// *`): for a public OFREP endpoint.
+    #[must_use]
+    pub fn allow_any_origin(mut self) -> Config {
+        self.origins = Origins::Any;
+        self
+    }
+
+    /// What OFREP answers tell a client that is not signed in.
+    #[must_use]
+    pub fn ofrep_metadata(mut self, metadata: OfrepMetadata) -> Config {
+        self.metadata = metadata;
+        self
+    }
 }
 
 /// What every handler shares.
@@ -141,6 +245,25 @@ pub(crate) struct Shared {
     pub(crate) auth: Arc<dyn Authenticate>,
     /// The key of the admin forms' anti-forgery tokens, fresh for each router.
     pub(crate) secret: [u8; 32],
+    /// What anonymous OFREP clients see of a toggle.
+    pub(crate) metadata: OfrepMetadata,
+}
+
+/// The CORS layer for the routes browsers on other origins call, if any origin may.
+fn cors(origins: &Origins) -> Option<CorsLayer> {
+    let origin = match origins {
+        Origins::None => return None,
+        Origins::Any => AllowOrigin::any(),
+        Origins::These(list) => AllowOrigin::list(list.iter().cloned()),
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(origin)
+            .allow_methods([Method::GET, Method::POST])
+            .allow_headers([CONTENT_TYPE, AUTHORIZATION, IF_NONE_MATCH])
+            .expose_headers([ETAG, RETRY_AFTER])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
 }
 
 /// The router: nest it where the service wants it (`Router::new().nest("/toggles", ...)`).
@@ -150,17 +273,25 @@ pub fn router(config: Config) -> Router {
     let shared = Arc::new(Shared {
         auth: config.auth,
         secret,
+        metadata: config.metadata,
     });
+    // What a browser on another origin may call: OFREP, and giving feedback.
+    let mut cross_origin = Router::new()
+        .route("/{name}/feedback", get(feedback::list).post(feedback::give))
+        .route("/ofrep/v1/evaluate/flags", post(ofrep::bulk))
+        .route("/ofrep/v1/evaluate/flags/{key}", post(ofrep::one));
+    if let Some(cors) = cors(&config.origins) {
+        cross_origin = cross_origin.layer(cors);
+    }
     Router::new()
+        .route("/admin", get(admin::to_the_list))
         .route("/admin/", get(admin::list))
         .route("/admin/login", get(admin::login_page).post(admin::login))
         .route("/admin/t/{name}", get(admin::toggle).post(admin::edit))
         .route("/", get(api::report))
         .route("/{name}", get(api::toggle).post(api::write))
         .route("/{name}/results", get(api::results))
-        .route("/{name}/feedback", get(feedback::list).post(feedback::give))
-        .route("/ofrep/v1/evaluate/flags", post(ofrep::bulk))
-        .route("/ofrep/v1/evaluate/flags/{key}", post(ofrep::one))
+        .merge(cross_origin)
         .layer(DefaultBodyLimit::max(config.body_limit))
         .with_state(shared)
 }

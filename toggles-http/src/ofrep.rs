@@ -1,14 +1,21 @@
 //! OFREP, the OpenFeature Remote Evaluation Protocol: any OpenFeature SDK, in any language,
 //! evaluates this service's toggles over HTTP.
 
+use std::fmt::Write as _;
+use std::sync::Arc;
+
 use axum::extract::rejection::JsonRejection;
-use axum::extract::Path;
-use axum::http::StatusCode;
+use axum::extract::{Path, State};
+use axum::http::header::{CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Map, Value as JsonValue};
+use sha2::{Digest, Sha256};
 use toggles_runtime::{registry, Context, Date, Kind, OwnedContext, ToggleInfo, Value};
+
+use crate::{OfrepMetadata, Shared};
 
 /// An evaluation request: `{"context": {"targetingKey": "42", ...}}`.
 #[derive(Deserialize, Default)]
@@ -17,26 +24,33 @@ pub(crate) struct Request {
     context: Map<String, JsonValue>,
 }
 
-fn metadata(info: &ToggleInfo) -> JsonValue {
+/// What `info`'s answers tell of it: its kind and arms, and with `full` its life, removal
+/// date, owner and source.
+fn metadata(info: &ToggleInfo, full: bool) -> JsonValue {
     let m = info.meta();
-    let mut metadata = json!({
-        "kind": info.kind().as_str(),
-        "life": m.life().as_str(),
-        "expired": m.is_expired_on(Date::today()),
-        "source": m.source().to_string(),
-    });
-    // OFREP metadata values are strings, numbers or booleans: absent rather than null.
-    if let Some(owner) = m.owner() {
-        metadata["owner"] = json!(owner);
-    }
-    if let Some(remove_by) = m.remove_by() {
-        metadata["remove_by"] = json!(remove_by.to_string());
-    }
+    let mut metadata = json!({ "kind": info.kind().as_str() });
     let arms = info.toggle().arms();
     if !arms.is_empty() {
         metadata["arms"] = json!(arms.join(","));
     }
+    if full {
+        metadata["life"] = json!(m.life().as_str());
+        metadata["expired"] = json!(m.is_expired_on(Date::today()));
+        metadata["source"] = json!(m.source().to_string());
+        // OFREP metadata values are strings, numbers or booleans: absent rather than null.
+        if let Some(owner) = m.owner() {
+            metadata["owner"] = json!(owner);
+        }
+        if let Some(remove_by) = m.remove_by() {
+            metadata["remove_by"] = json!(remove_by.to_string());
+        }
+    }
     metadata
+}
+
+/// Whether the request's client sees [`OfrepMetadata::Full`]: signed in, or so configured.
+fn full_metadata(shared: &Shared, headers: &HeaderMap) -> bool {
+    shared.metadata == OfrepMetadata::Full || shared.auth.principal(headers).is_some()
 }
 
 fn not_found(key: &str) -> (StatusCode, JsonValue) {
@@ -53,7 +67,7 @@ fn not_found(key: &str) -> (StatusCode, JsonValue) {
 /// One evaluation: the status and the OFREP body. With `expose`, a unit a tracked experiment
 /// draws is exposed, as a check in the service exposes it; a bulk evaluation (a client's
 /// prefetch of every flag, most of which its user never sees) exposes nobody.
-fn evaluate(key: &str, ctx: &Context<'_>, expose: bool) -> (StatusCode, JsonValue) {
+fn evaluate(key: &str, ctx: &Context<'_>, expose: bool, full: bool) -> (StatusCode, JsonValue) {
     let Some(info) = registry().get(key) else {
         return not_found(key);
     };
@@ -97,7 +111,7 @@ fn evaluate(key: &str, ctx: &Context<'_>, expose: bool) -> (StatusCode, JsonValu
             "value": value,
             "variant": variant,
             "reason": reason,
-            "metadata": metadata(info),
+            "metadata": metadata(info, full),
         }),
     )
 }
@@ -112,9 +126,12 @@ fn invalid_context(key: Option<&str>, details: &str) -> Response {
 
 /// `POST /ofrep/v1/evaluate/flags/{key}`.
 pub(crate) async fn one(
+    State(shared): State<Arc<Shared>>,
     Path(key): Path<String>,
+    headers: HeaderMap,
     request: Result<Json<Request>, JsonRejection>,
 ) -> Response {
+    let full = full_metadata(&shared, &headers);
     let request = match request {
         Ok(Json(request)) => request,
         Err(e) => return invalid_context(Some(&key), &e.body_text()),
@@ -123,12 +140,19 @@ pub(crate) async fn one(
         Ok(subject) => subject,
         Err(e) => return invalid_context(Some(&key), &e.to_string()),
     };
-    let (status, body) = subject.with(|ctx| evaluate(&key, ctx, true));
+    let (status, body) = subject.with(|ctx| evaluate(&key, ctx, true, full));
     (status, Json(body)).into_response()
 }
 
-/// `POST /ofrep/v1/evaluate/flags`: every toggle, for one context (one pinned state for all).
-pub(crate) async fn bulk(request: Result<Json<Request>, JsonRejection>) -> Response {
+/// `POST /ofrep/v1/evaluate/flags`: every toggle, for one context (one pinned state for all),
+/// with an `ETag` that is a hash of the body; an `If-None-Match` naming it answers `304` with
+/// no body, so a polling client downloads the flags only when an answer changed.
+pub(crate) async fn bulk(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    request: Result<Json<Request>, JsonRejection>,
+) -> Response {
+    let full = full_metadata(&shared, &headers);
     let request = match request {
         Ok(Json(request)) => request,
         Err(e) => return invalid_context(None, &e.body_text()),
@@ -140,8 +164,43 @@ pub(crate) async fn bulk(request: Result<Json<Request>, JsonRejection>) -> Respo
     let flags: Vec<JsonValue> = subject.with(|ctx| {
         registry()
             .iter()
-            .map(|info| evaluate(info.full_name(), ctx, false).1)
+            .map(|info| evaluate(info.full_name(), ctx, false, full).1)
             .collect()
     });
-    (StatusCode::OK, Json(json!({ "flags": flags }))).into_response()
+    let body = serde_json::to_vec(&json!({ "flags": flags })).expect("JSON serializes");
+    let etag = entity_tag(&body);
+    let mut response = if none_match(&headers, &etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        ([(CONTENT_TYPE, "application/json")], body).into_response()
+    };
+    response.headers_mut().insert(
+        ETAG,
+        HeaderValue::from_str(&etag).expect("hex is a header value"),
+    );
+    response
+}
+
+/// A strong entity tag of `body`: the first 16 bytes of its SHA-256, quoted hex.
+fn entity_tag(body: &[u8]) -> String {
+    let digest = Sha256::digest(body);
+    let mut tag = String::with_capacity(34);
+    tag.push('"');
+    for byte in &digest[..16] {
+        let _ = write!(tag, "{byte:02x}");
+    }
+    tag.push('"');
+    tag
+}
+
+/// Whether the request's `If-None-Match` names `etag` (or is `*`): compared weakly, as a
+/// `GET`'s is, since a client revalidating a bulk answer asks whether the flags changed.
+fn none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
 }

@@ -334,8 +334,20 @@ async fn ofrep_evaluates_for_any_openfeature_sdk() {
         ),
         (json!(true), json!("on"), json!("TARGETING_MATCH"))
     );
-    assert_eq!(body["metadata"]["owner"], "grading-team");
-    assert_eq!(body["metadata"]["remove_by"], "2030-01-01");
+    assert_eq!(
+        body["metadata"],
+        json!({"kind": "flag"}),
+        "an anonymous client is told no owner, source or dates"
+    );
+    let uri = "/ofrep/v1/evaluate/flags/grading.new_grader";
+    let context = json!({ "context": {"targetingKey": "vip", "region": "RO"} });
+    let (_, signed_in, _) = call("POST", uri, Some("ana-token"), Some(context)).await;
+    assert_eq!(signed_in["metadata"]["owner"], "grading-team");
+    assert_eq!(signed_in["metadata"]["remove_by"], "2030-01-01");
+    assert!(signed_in["metadata"]["source"]
+        .as_str()
+        .unwrap()
+        .starts_with("toggles-http/tests/router.rs:"));
     let (_, body, _) = eval(
         "grading.new_grader",
         json!({"targetingKey": "x", "region": "RO"}),

@@ -49,7 +49,7 @@
 //! comes from the flag's [`explain`](toggles_runtime::Flag::explain): a percentage → `SPLIT`; a
 //! listed site, user or group → `TARGETING_MATCH`; a failing gate (inactive, window, environment,
 //! `requires`, constraint) → `DISABLED`; the compiled default → `DEFAULT`; `everyone`, a switch or
-//! a setting → `STATIC`; a test override → `TEST_OVERRIDE`. Flag metadata, from a provider built
+//! a setting → `STATIC`; a test override → `STATIC` (reasons come only from the specification's list). Flag metadata, from a provider built
 //! with [`with_flag_metadata`](TogglesProvider::with_flag_metadata) (it costs more than the rest
 //! of a resolution): `kind`, `life`, `expired`, `source` (`file:line:column`), and `owner` and
 //! `remove_by` when declared.

@@ -211,7 +211,7 @@ async fn static_default_and_test_override() {
         .unwrap();
     assert_eq!(
         (details.value, details.reason),
-        (true, Some(EvaluationReason::Other("TEST_OVERRIDE".into())))
+        (true, Some(EvaluationReason::Static))
     );
 }
 

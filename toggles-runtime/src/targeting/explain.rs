@@ -86,10 +86,10 @@ impl Step {
     /// endpoint and the OpenFeature provider share: `TARGETING_MATCH` (a site, user or group
     /// listed), `SPLIT` (the percentage rollout), `DISABLED` (a gate closed: inactive, outside
     /// the window, another environment, a required flag off, a constraint unmet), `DEFAULT` (the
-    /// compiled default), `STATIC` (the rule's `everyone`), `TEST_OVERRIDE` (a test's override).
+    /// compiled default), `STATIC` (the rule's `everyone`, or a test's override: reasons come
+    /// only from the specification's list).
     pub const fn openfeature_reason(&self) -> &'static str {
         match self {
-            Step::TestOverride => "TEST_OVERRIDE",
             Step::Inactive
             | Step::OutsideWindow
             | Step::Environment
@@ -99,7 +99,9 @@ impl Step {
             Step::Site | Step::User | Step::Group { .. } => "TARGETING_MATCH",
             Step::Percent { .. } | Step::Split { .. } => "SPLIT",
             Step::Default => "DEFAULT",
-            Step::Everyone => "STATIC",
+            // A test override fixes the value for every context: of the specification's
+            // reasons, a static one.
+            Step::Everyone | Step::TestOverride => "STATIC",
         }
     }
 }

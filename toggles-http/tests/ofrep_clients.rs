@@ -1,0 +1,121 @@
+//! The OpenFeature OFREP clients other languages use, from npm, against the router served on
+//! 127.0.0.1: the web provider (`@openfeature/ofrep-web-provider`) evaluates, polls the bulk
+//! endpoint and gets `304`s while nothing changes, and sees a change at its next poll.
+//!
+//! Needs Node.js and the clients installed (`npm ci --prefix toggles-http/tests/ofrep-clients`,
+//! which `.ci/run` does). Without them the test says so loudly and passes, except under CI
+//! (`CI=true`), where it fails.
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+use toggles::rules::FlagRule;
+use toggles::store::MemoryStore;
+use toggles::{toggle, Change, Flag};
+use toggles_http::{router, BearerTokens, Config};
+
+/// Grade problems with the rewritten engine.
+#[toggle(namespace = "grading", life = "temporary", remove_by = "2030-01-01")]
+static NEW_GRADER: Flag;
+
+fn clients() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ofrep-clients")
+}
+
+/// Whether Node.js and the clients are here; if not, say so, and fail under CI.
+fn clients_available() -> bool {
+    let node = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let installed = clients()
+        .join("node_modules/@openfeature/ofrep-web-provider")
+        .exists();
+    if node && installed {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "the OFREP client tests need Node.js and `npm ci --prefix toggles-http/tests/ofrep-clients` under CI"
+    );
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n*** SKIPPED the OFREP client test: no Node.js, or the clients are not installed (npm ci --prefix toggles-http/tests/ofrep-clients) ***\n"
+    );
+    false
+}
+
+/// The router nested at `/toggles` on a free port; its base URL.
+async fn serve() -> String {
+    let app = axum::Router::new().nest(
+        "/toggles",
+        router(Config::new(BearerTokens::from_json("{}").unwrap())),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/toggles", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_provider_polls_with_its_etag_and_sees_a_change() {
+    if !clients_available() {
+        return;
+    }
+    let _toggles = toggles::install(MemoryStore::new()).unwrap();
+    let _ = &NEW_GRADER;
+    let base = serve().await;
+    let mut node = Command::new("node")
+        .arg(clients().join("web-provider.mjs"))
+        .arg(&base)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(node.stdout.take().unwrap()).lines();
+    let mut next = move || -> Value {
+        let line = lines.next().expect("a line from the client").unwrap();
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
+    };
+    let ready = tokio::task::spawn_blocking(move || (next(), next))
+        .await
+        .unwrap();
+    let (ready, next) = ready;
+    assert_eq!(ready["step"], "ready");
+    assert_eq!(ready["value"], false);
+    assert_eq!(ready["reason"], "DEFAULT");
+
+    // A few polls with nothing changed.
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    toggles::write(
+        Change::flag("grading.new_grader", FlagRule::new().everyone(true))
+            .by("ana")
+            .because("on for everyone"),
+    )
+    .unwrap();
+    let mut stdin = node.stdin.take().unwrap();
+    writeln!(stdin, "changed").unwrap();
+    let changed = tokio::task::spawn_blocking(next).await.unwrap();
+    assert_eq!(changed["step"], "changed");
+    assert_eq!(changed["value"], true, "{changed}");
+    assert_eq!(changed["reason"], "STATIC");
+    let statuses: Vec<u64> = changed["statuses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses.first(), Some(&200), "{statuses:?}");
+    assert!(
+        statuses.iter().filter(|s| **s == 304).count() >= 3,
+        "polls with nothing changed are 304s: {statuses:?}"
+    );
+    assert_eq!(
+        statuses.last(),
+        Some(&200),
+        "the change is a full answer: {statuses:?}"
+    );
+    assert!(node.wait().unwrap().success());
+}
