@@ -86,6 +86,13 @@
 //! OFREP (and gives feedback) once [`Config::allow_origins`] names its origin: the preflight is
 //! answered, and `ETag` and `Retry-After` are exposed to it.
 //!
+//! **`GET /ofrep/v1/events`** — the change stream the bulk answer names in `eventStreams`
+//! (`{"type": "sse", "endpoint": {"requestUri": ".../ofrep/v1/events"}, "inactivityDelaySec":
+//! 120}`), so a web provider fetches again when something changed instead of polling:
+//! server-sent events `{"type": "refetchEvaluation"}`, each with the generation of the state put
+//! in force as its `id`. A client reconnecting with an older `Last-Event-ID` is told at once;
+//! an idle stream carries a comment every 15 s.
+//!
 //! Reasons: `SPLIT` (a percentage), `TARGETING_MATCH` (a listed site, user or group), `DISABLED`
 //! (a gate: inactive, window, environment, `requires`, constraint), `STATIC` (`everyone`, a
 //! switch, a setting, a test override), `DEFAULT` (the compiled default): only the specification's reasons. An unknown key answers
@@ -100,6 +107,7 @@
 mod admin;
 mod api;
 mod auth;
+mod events;
 mod experiment;
 mod feedback;
 mod ofrep;
@@ -247,6 +255,8 @@ pub(crate) struct Shared {
     pub(crate) secret: [u8; 32],
     /// What anonymous OFREP clients see of a toggle.
     pub(crate) metadata: OfrepMetadata,
+    /// The generation of the state in force, for the change stream.
+    pub(crate) generations: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 /// The CORS layer for the routes browsers on other origins call, if any origin may.
@@ -274,12 +284,14 @@ pub fn router(config: Config) -> Router {
         auth: config.auth,
         secret,
         metadata: config.metadata,
+        generations: events::generations(),
     });
     // What a browser on another origin may call: OFREP, and giving feedback.
     let mut cross_origin = Router::new()
         .route("/{name}/feedback", get(feedback::list).post(feedback::give))
         .route("/ofrep/v1/evaluate/flags", post(ofrep::bulk))
-        .route("/ofrep/v1/evaluate/flags/{key}", post(ofrep::one));
+        .route("/ofrep/v1/evaluate/flags/{key}", post(ofrep::one))
+        .route("/ofrep/v1/events", get(events::stream));
     if let Some(cors) = cors(&config.origins) {
         cross_origin = cross_origin.layer(cors);
     }

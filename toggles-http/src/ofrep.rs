@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::header::{CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -149,6 +149,7 @@ pub(crate) async fn one(
 /// no body, so a polling client downloads the flags only when an answer changed.
 pub(crate) async fn bulk(
     State(shared): State<Arc<Shared>>,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     request: Result<Json<Request>, JsonRejection>,
 ) -> Response {
@@ -167,7 +168,20 @@ pub(crate) async fn bulk(
             .map(|info| evaluate(info.full_name(), ctx, false, full).1)
             .collect()
     });
-    let body = serde_json::to_vec(&json!({ "flags": flags })).expect("JSON serializes");
+    // The change stream beside this endpoint, wherever the router is nested.
+    let events = uri
+        .path()
+        .strip_suffix("/evaluate/flags")
+        .map(|base| format!("{base}/events"));
+    let body = json!({
+        "flags": flags,
+        "eventStreams": [{
+            "type": "sse",
+            "endpoint": { "requestUri": events },
+            "inactivityDelaySec": crate::events::INACTIVITY_DELAY_SECS,
+        }],
+    });
+    let body = serde_json::to_vec(&body).expect("JSON serializes");
     let etag = entity_tag(&body);
     let mut response = if none_match(&headers, &etag) {
         StatusCode::NOT_MODIFIED.into_response()

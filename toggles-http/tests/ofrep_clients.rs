@@ -1,6 +1,7 @@
 //! The OpenFeature OFREP clients other languages use, from npm, against the router served on
 //! 127.0.0.1: the web provider (`@openfeature/ofrep-web-provider`) evaluates, polls the bulk
-//! endpoint and gets `304`s while nothing changes, and sees a change at its next poll.
+//! endpoint and gets `304`s while nothing changes, and sees a change at its next poll; told of
+//! the event stream, it fetches only when the stream says something changed.
 //!
 //! Needs Node.js and the clients installed (`npm ci --prefix toggles-http/tests/ofrep-clients`,
 //! which `.ci/run` does). Without them the test says so loudly and passes, except under CI
@@ -19,6 +20,8 @@ use toggles_http::{router, BearerTokens, Config};
 /// Grade problems with the rewritten engine.
 #[toggle(namespace = "grading", life = "temporary", remove_by = "2030-01-01")]
 static NEW_GRADER: Flag;
+
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn clients() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ofrep-clients")
@@ -59,17 +62,16 @@ async fn serve() -> String {
     base
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_web_provider_polls_with_its_etag_and_sees_a_change() {
-    if !clients_available() {
-        return;
-    }
+/// Runs the web provider (`mode`: `poll` or `sse`), turns the flag on once it is ready, and
+/// returns what it saw: the statuses of its requests, in order.
+async fn watch_a_change(mode: &str) -> Vec<u64> {
     let _toggles = toggles::install(MemoryStore::new()).unwrap();
     let _ = &NEW_GRADER;
     let base = serve().await;
     let mut node = Command::new("node")
         .arg(clients().join("web-provider.mjs"))
         .arg(&base)
+        .arg(mode)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -79,15 +81,14 @@ async fn the_web_provider_polls_with_its_etag_and_sees_a_change() {
         let line = lines.next().expect("a line from the client").unwrap();
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"))
     };
-    let ready = tokio::task::spawn_blocking(move || (next(), next))
+    let (ready, next) = tokio::task::spawn_blocking(move || (next(), next))
         .await
         .unwrap();
-    let (ready, next) = ready;
     assert_eq!(ready["step"], "ready");
     assert_eq!(ready["value"], false);
     assert_eq!(ready["reason"], "DEFAULT");
 
-    // A few polls with nothing changed.
+    // A while with nothing changed: polls, or an open stream.
     tokio::time::sleep(std::time::Duration::from_millis(600)).await;
     toggles::write(
         Change::flag("grading.new_grader", FlagRule::new().everyone(true))
@@ -101,12 +102,22 @@ async fn the_web_provider_polls_with_its_etag_and_sees_a_change() {
     assert_eq!(changed["step"], "changed");
     assert_eq!(changed["value"], true, "{changed}");
     assert_eq!(changed["reason"], "STATIC");
-    let statuses: Vec<u64> = changed["statuses"]
+    assert!(node.wait().unwrap().success());
+    changed["statuses"]
         .as_array()
         .unwrap()
         .iter()
         .map(|s| s.as_u64().unwrap())
-        .collect();
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_provider_polls_with_its_etag_and_sees_a_change() {
+    if !clients_available() {
+        return;
+    }
+    let _serial = SERIAL.lock().await;
+    let statuses = watch_a_change("poll").await;
     assert_eq!(statuses.first(), Some(&200), "{statuses:?}");
     assert!(
         statuses.iter().filter(|s| **s == 304).count() >= 3,
@@ -117,5 +128,18 @@ async fn the_web_provider_polls_with_its_etag_and_sees_a_change() {
         Some(&200),
         "the change is a full answer: {statuses:?}"
     );
-    assert!(node.wait().unwrap().success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_provider_follows_the_event_stream_instead_of_polling() {
+    if !clients_available() {
+        return;
+    }
+    let _serial = SERIAL.lock().await;
+    let statuses = watch_a_change("sse").await;
+    assert_eq!(
+        statuses,
+        [200, 200],
+        "one fetch at start, one when the stream tells of the change, none between"
+    );
 }

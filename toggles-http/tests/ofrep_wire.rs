@@ -235,3 +235,77 @@ fn an_origin_with_a_path_or_no_scheme_is_refused() {
             .starts_with(&format!("`{bad}` is not an origin")));
     }
 }
+
+/// The next chunk of an event stream, within 5 s.
+async fn next_event(body: &mut Body) -> String {
+    let frame = tokio::time::timeout(std::time::Duration::from_secs(5), body.frame())
+        .await
+        .expect("an event within 5 s")
+        .expect("the stream is open")
+        .unwrap();
+    String::from_utf8(frame.into_data().unwrap().to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn the_event_stream_tells_of_each_change_and_what_a_reconnect_missed() {
+    let _g = SERIAL.lock().await;
+    let _toggles = toggles::install(MemoryStore::new()).unwrap();
+    let app = axum::Router::new().nest("/toggles", router(config()));
+
+    // The bulk answer names the stream beside it, wherever the router is nested.
+    let context = json!({ "context": { "targetingKey": "42" } });
+    let json = [("content-type", "application/json")];
+    let (_, _, body) = send(
+        &app,
+        "POST",
+        "/toggles/ofrep/v1/evaluate/flags",
+        &json,
+        Some(context),
+    )
+    .await;
+    let bulk: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        bulk["eventStreams"],
+        json!([{ "type": "sse", "endpoint": { "requestUri": "/toggles/ofrep/v1/events" }, "inactivityDelaySec": 120 }])
+    );
+
+    let open = |last: Option<String>| {
+        let app = app.clone();
+        async move {
+            let mut request = Request::builder().uri("/toggles/ofrep/v1/events");
+            if let Some(last) = last {
+                request = request.header("last-event-id", last);
+            }
+            let response = app
+                .oneshot(request.body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(response.headers()["content-type"], "text/event-stream");
+            response.into_body()
+        }
+    };
+    let mut stream = open(None).await;
+    toggles::write(
+        Change::flag("grading.new_grader", FlagRule::new().percent(10.0))
+            .by("ana")
+            .because("10%"),
+    )
+    .unwrap();
+    let generation = toggles::status().generation;
+    let event = next_event(&mut stream).await;
+    assert_eq!(
+        event,
+        format!("id: {generation}\ndata: {{\"type\":\"refetchEvaluation\"}}\n\n")
+    );
+
+    // A client that reconnects having seen an older state is told at once.
+    let mut resumed = open(Some((generation - 1).to_string())).await;
+    assert!(next_event(&mut resumed)
+        .await
+        .contains(&format!("id: {generation}")));
+    // One that saw the newest hears nothing until the next change.
+    let mut current = open(Some(generation.to_string())).await;
+    let quiet = tokio::time::timeout(std::time::Duration::from_millis(200), current.frame()).await;
+    assert!(quiet.is_err(), "nothing to tell");
+}

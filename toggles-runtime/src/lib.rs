@@ -51,8 +51,9 @@ pub use crate::declare::{
     SettingValue, Source, Switch, Toggle, ToggleInfo, Value, Variant, Variants,
 };
 pub use crate::state::{
-    feedback, feedback_of, install, status, write, Actor, FeedbackError, InstallError,
-    Installation, Installer, Status, WriteRequest, FEEDBACK_TEXT_MAX, GUARD_TICK, HEARTBEAT,
+    feedback, feedback_of, install, on_state_change, status, write, Actor, FeedbackError,
+    InstallError, Installation, Installer, Status, WriteRequest, FEEDBACK_TEXT_MAX, GUARD_TICK,
+    HEARTBEAT,
 };
 pub use crate::stores::{Service, StoreError, WriteError};
 pub use crate::targeting::{

@@ -1,12 +1,18 @@
-// The OpenFeature web provider against the toggles router at process.argv[2]: it evaluates,
-// polls every 100 ms, and reports each response's status, so the test sees the 304s and the
-// change arriving. Steps are lines on stdout, JSON each; the test writes "changed" on stdin
-// after it changes the flag.
+// The OpenFeature web provider against the toggles router at process.argv[2], told of changes
+// by process.argv[3]: `poll` (every 100 ms, so the test sees the 304s) or `sse` (the router's
+// event stream, through the `eventsource` package's EventSource as a browser has its own; no
+// polling). It reports each response's status. Steps are lines on stdout, JSON each; the test
+// writes "changed" on stdin after it changes the flag.
 import { OpenFeature, ProviderEvents } from '@openfeature/web-sdk';
 import { OFREPWebProvider } from '@openfeature/ofrep-web-provider';
+import { EventSource } from 'eventsource';
 import { createInterface } from 'node:readline';
 
 const baseUrl = process.argv[2];
+const sse = process.argv[3] === 'sse';
+if (sse) {
+  globalThis.EventSource = EventSource;
+}
 const statuses = [];
 const fetchImplementation = async (input, init) => {
   const response = await fetch(input, init);
@@ -17,7 +23,7 @@ const say = (step, extra) => console.log(JSON.stringify({ step, ...extra }));
 
 const provider = new OFREPWebProvider({
   baseUrl,
-  pollInterval: 100,
+  pollInterval: sse ? 0 : 100,
   fetchImplementation,
   cacheMode: 'network-first',
 });

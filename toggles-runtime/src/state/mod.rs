@@ -69,6 +69,7 @@
 //! overrides'). No store is called while the state lock is held, except by the last try of a
 //! reload that lost the race eight times (see above).
 
+mod changes;
 mod check;
 mod exposure;
 mod external;
@@ -85,6 +86,7 @@ mod write;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+pub use self::changes::on_state_change;
 pub use self::exposure::{
     Exposure, ExposureCounts, Subscriber, TracingSubscriber, EXPOSURE_BUFFER, EXPOSURE_TICK,
     EXPOSURE_WINDOW, UNIT_ROOM,

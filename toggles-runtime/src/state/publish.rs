@@ -30,6 +30,7 @@ pub(super) fn publish(_lock: &MutexGuard<'_, ()>, mut compiled: Compiled) -> Arc
         rebuild_from(t.toggle(), entry, generation);
     }
     drop(entries);
+    crate::state::changes::changed(generation);
     compiled
 }
 
