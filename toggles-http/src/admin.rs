@@ -4,15 +4,13 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
-use axum::http::header::{COOKIE, LOCATION, SET_COOKIE};
+use axum::extract::{OriginalUri, Path, Query, State};
+use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
-use hmac::{Hmac, Mac};
 use maud::{html, Markup, DOCTYPE};
 use serde::Deserialize;
-use sha2::Sha256;
 use toggles_runtime::policy::{may_change, Principal};
 use toggles_runtime::report::{audit, undeclared, Live, LiveSource};
 use toggles_runtime::rules::{FlagRule, GroupTargets, Guard, Plan, PlanState, Steer, VariantRule};
@@ -23,38 +21,30 @@ use toggles_runtime::{
 
 use crate::api::blocking;
 use crate::experiment;
+use crate::session::{mount_path, over_https, Session};
 use crate::Shared;
 
-/// The cookie that carries a browser's bearer token.
-pub(crate) const SESSION: &str = "toggles_session";
-
-/// The session token in the request's cookies.
-pub(crate) fn session(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|pair| pair.trim().strip_prefix(SESSION)?.strip_prefix('='))
-        .map(str::to_owned)
+/// Who is signed in, by the session cookie, and the anti-forgery token of their forms.
+pub(crate) struct SignedIn {
+    session: Session,
+    token: String,
 }
 
-/// The form token for a session: an HMAC of the session under the router's secret, so another
-/// site can neither read nor compute it.
-fn csrf(shared: &Shared, session: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(&shared.secret).expect("any key length");
-    mac.update(session.as_bytes());
-    mac.finalize()
-        .into_bytes()
-        .iter()
-        .fold(String::with_capacity(64), |mut hex, b| {
-            let _ = write!(hex, "{b:02x}");
-            hex
-        })
+impl SignedIn {
+    fn principal(&self) -> &Principal {
+        &self.session.principal
+    }
+}
+
+/// The request's session, if its cookie proves one.
+fn signed_in(shared: &Shared, headers: &HeaderMap) -> Option<SignedIn> {
+    let session = shared.sessions.of(headers)?;
+    let token = shared.sessions.form_token(&session);
+    Some(SignedIn { session, token })
 }
 
 /// A page; `root` leads from the page's address back to the list (`""` or `"../"`).
-fn page(title: &str, who: Option<&Principal>, root: &str, body: &Markup) -> Markup {
+fn page(title: &str, who: Option<&SignedIn>, root: &str, body: &Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -68,7 +58,13 @@ fn page(title: &str, who: Option<&Principal>, root: &str, body: &Markup) -> Mark
                     a href={ (root) "./" } { "toggles" }
                     span.who {
                         @match who {
-                            Some(p) => { "signed in as " strong { (p.id) } @if p.admin { " (admin)" } }
+                            Some(who) => {
+                                "signed in as " strong { (who.principal().id) } @if who.principal().admin { " (admin)" }
+                                form.logout method="post" action={ (root) "logout" } {
+                                    input type="hidden" name="csrf" value=(who.token);
+                                    button type="submit" { "sign out" }
+                                }
+                            }
                             None => { a href={ (root) "login" } { "sign in" } }
                         }
                     }
@@ -128,7 +124,7 @@ pub(crate) async fn list(
     headers: HeaderMap,
     Query(filters): Query<Filters>,
 ) -> Result<Response, crate::api::Failure> {
-    let who = shared.auth.principal(&headers);
+    let who = signed_in(&shared, &headers);
     blocking(move || {
         let today = Date::today();
         // One read of the audit log for the whole list.
@@ -466,17 +462,15 @@ fn steps(plan: &Plan) -> [(&'static str, bool); 4] {
 }
 
 fn toggle_page(
-    shared: &Shared,
     info: &ToggleInfo,
-    who: Option<&Principal>,
-    session: Option<&str>,
+    who: Option<&SignedIn>,
     problems: &[String],
     form: Option<&EditForm>,
 ) -> Result<Markup, StoreError> {
     let m = info.meta();
     let history = audit(&AuditQuery::toggle(info.full_name()).limit(20))?;
     let live = info.live()?;
-    let editable = who.is_some_and(|p| may_change(p, info.full_name()));
+    let editable = who.is_some_and(|w| may_change(w.principal(), info.full_name()));
     let body = html! {
         h1 { (info.full_name()) }
         p { (m.description()) }
@@ -496,7 +490,7 @@ fn toggle_page(
         }
         @if editable {
             h2 { "Change" }
-            (edit_form(info, &live, &session.map(|s| csrf(shared, s)).unwrap_or_default(), problems, form))
+            (edit_form(info, &live, who.map_or("", |w| w.token.as_str()), problems, form))
         } @else if who.is_some() {
             p.readonly { "You may not change this toggle." }
         }
@@ -587,9 +581,8 @@ pub(crate) async fn toggle(
         let Some(info) = registry().get(&name) else {
             return not_found(&name);
         };
-        let who = shared.auth.principal(&headers);
-        let session = session(&headers);
-        toggle_page(&shared, info, who.as_ref(), session.as_deref(), &[], None)
+        let who = signed_in(&shared, &headers);
+        toggle_page(info, who.as_ref(), &[], None)
             .map_or_else(|e| unavailable(&e, "../"), IntoResponse::into_response)
     })
     .await
@@ -616,13 +609,13 @@ pub(crate) async fn edit(
         };
         // A form is only good with the session it was made for: another site can make the
         // browser send the cookie, but cannot know the token.
-        let session = session(&headers);
-        let Some(session) = session.filter(|s| csrf(&shared, s) == form.csrf) else {
-            return forbidden("This form is out of date or did not come from this page: reload the page and try again.");
-        };
-        let Some(who) = shared.auth.principal(&headers) else {
+        let Some(signed) = signed_in(&shared, &headers) else {
             return forbidden("Sign in to change toggles.");
         };
+        if !shared.sessions.form_token_is(&signed.session, &form.csrf) {
+            return forbidden("This form is out of date or did not come from this page: reload the page and try again.");
+        }
+        let who = signed.principal().clone();
         let change = match info.kind() {
             Kind::Switch => Ok(Change::switch(&name, form.on.as_deref() == Some("true"))),
             Kind::Setting => {
@@ -691,7 +684,7 @@ pub(crate) async fn edit(
                 // state it shows), so a save after looking goes through.
                 let mut fresh = form.clone();
                 fresh.revision = None;
-                return match toggle_page(&shared, info, Some(&who), Some(&session), &[problem], Some(&fresh)) {
+                return match toggle_page(info, Some(&signed), &[problem], Some(&fresh)) {
                     Ok(page) => (StatusCode::CONFLICT, page).into_response(),
                     Err(e) => unavailable(&e, "../"),
                 };
@@ -702,7 +695,7 @@ pub(crate) async fn edit(
             Ok(Err(other)) => vec![other.to_string()],
             Err(problems) => problems,
         };
-        match toggle_page(&shared, info, Some(&who), Some(&session), &problems, Some(&form)) {
+        match toggle_page(info, Some(&signed), &problems, Some(&form)) {
             Ok(page) => (StatusCode::UNPROCESSABLE_ENTITY, page).into_response(),
             Err(e) => unavailable(&e, "../"),
         }
@@ -745,34 +738,69 @@ fn login_form(error: Option<&str>) -> Markup {
     )
 }
 
-/// `POST /admin/login`: a token that authenticates becomes the session cookie.
-pub(crate) async fn login(State(shared): State<Arc<Shared>>, Form(login): Form<Login>) -> Response {
+/// `POST /admin/login`: a token that authenticates starts a session, whose signed cookie holds
+/// a random id and the principal — never the token — for the router's path only, `Secure` over
+/// HTTPS, ending after the session's length.
+pub(crate) async fn login(
+    State(shared): State<Arc<Shared>>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Form(login): Form<Login>,
+) -> Response {
     let token = login.token.trim();
-    let mut headers = HeaderMap::new();
-    let bearer = HeaderValue::from_str(&format!("Bearer {token}"));
-    let principal = bearer.ok().and_then(|b| {
-        headers.insert(axum::http::header::AUTHORIZATION, b);
-        shared.auth.principal(&headers)
-    });
-    let cookie = principal.and_then(|_| {
-        HeaderValue::from_str(&format!(
-            "{SESSION}={token}; HttpOnly; SameSite=Strict; Path=/"
-        ))
+    let mut bearer = HeaderMap::new();
+    let principal = HeaderValue::from_str(&format!("Bearer {token}"))
         .ok()
-    });
-    match cookie {
-        Some(cookie) => {
-            let mut response = StatusCode::SEE_OTHER.into_response();
-            response.headers_mut().insert(SET_COOKIE, cookie);
-            response
-                .headers_mut()
-                .insert(LOCATION, HeaderValue::from_static("./"));
-            response
-        }
-        None => (
+        .and_then(|b| {
+            bearer.insert(axum::http::header::AUTHORIZATION, b);
+            shared.auth.principal(&bearer)
+        });
+    let Some(principal) = principal else {
+        return (
             StatusCode::UNAUTHORIZED,
             login_form(Some("That token does not sign anyone in.")),
         )
-            .into_response(),
+            .into_response();
+    };
+    let path = mount_path(&uri, "/admin/login");
+    let cookie = shared
+        .sessions
+        .start(principal, &path, over_https(&uri, &headers));
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    response.headers_mut().insert(SET_COOKIE, cookie);
+    response
+        .headers_mut()
+        .insert(LOCATION, HeaderValue::from_static("./"));
+    response
+}
+
+#[derive(Deserialize)]
+pub(crate) struct Logout {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /admin/logout`: ends the session (its form's token required, so another site cannot
+/// sign a browser out) and clears its cookie.
+pub(crate) async fn logout(
+    State(shared): State<Arc<Shared>>,
+    OriginalUri(uri): OriginalUri,
+    headers: HeaderMap,
+    Form(logout): Form<Logout>,
+) -> Response {
+    let Some(session) = shared.sessions.of(&headers) else {
+        return forbidden("You are not signed in.");
+    };
+    if !shared.sessions.form_token_is(&session, &logout.csrf) {
+        return forbidden("This form is out of date or did not come from this page: reload the page and try again.");
     }
+    let cookie = shared
+        .sessions
+        .end(&session, &mount_path(&uri, "/admin/logout"));
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    response.headers_mut().insert(SET_COOKIE, cookie);
+    response
+        .headers_mut()
+        .insert(LOCATION, HeaderValue::from_static("login"));
+    response
 }

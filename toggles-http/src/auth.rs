@@ -5,6 +5,8 @@ use std::path::Path;
 
 use axum::http::header::AUTHORIZATION;
 use axum::http::HeaderMap;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use toggles_runtime::policy::Principal;
 
 /// Turns a request's headers into the [`Principal`] making it, or `None` when the request does
@@ -15,36 +17,41 @@ pub trait Authenticate: Send + Sync + 'static {
     fn principal(&self, headers: &HeaderMap) -> Option<Principal>;
 }
 
-/// Principals by bearer token (`Authorization: Bearer <token>`, or the admin pages' session
-/// cookie, which holds the token a browser signed in with), from a JSON object of token to
-/// principal:
+/// Principals by bearer token (`Authorization: Bearer <token>`, the scheme in any case), from a
+/// JSON object of token to principal. A key is the token itself, or `sha256:` and the hex of
+/// its SHA-256 so the file need not hold the token:
 ///
 /// ```json
 /// {
 ///   "9f2c…": { "id": "ana@example.com", "teams": ["grading-team"] },
-///   "77a1…": { "id": "root@example.com", "admin": true }
+///   "sha256:5e88…": { "id": "root@example.com", "admin": true }
 /// }
 /// ```
+///
+/// Only the tokens' SHA-256 is kept, and a presented token's is compared with each in constant
+/// time. A session cookie of the admin pages is not a token: the JSON API takes only the
+/// header.
 ///
 /// ```
 /// use toggles::http::{Authenticate, BearerTokens};
 ///
 /// let tokens = BearerTokens::from_json(r#"{"s3cret": {"id": "ana", "teams": ["grading-team"]}}"#).unwrap();
 /// let mut headers = axum::http::HeaderMap::new();
-/// headers.insert("authorization", "Bearer s3cret".parse().unwrap());
+/// headers.insert("authorization", "bearer s3cret".parse().unwrap());
 /// assert_eq!(tokens.principal(&headers).unwrap().id, "ana");
 /// // A `Debug` print names the principals, never a token.
 /// assert!(!format!("{tokens:?}").contains("s3cret"));
 /// ```
 #[derive(Clone, Default)]
 pub struct BearerTokens {
-    tokens: HashMap<String, Principal>,
+    /// Each token's SHA-256, and its principal.
+    tokens: Vec<([u8; 32], Principal)>,
 }
 
 /// The principals, never the tokens: a `Debug` print lands in logs.
 impl std::fmt::Debug for BearerTokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut principals: Vec<&str> = self.tokens.values().map(|p| p.id.as_str()).collect();
+        let mut principals: Vec<&str> = self.tokens.iter().map(|(_, p)| p.id.as_str()).collect();
         principals.sort_unstable();
         f.debug_struct("BearerTokens")
             .field("principals", &principals)
@@ -53,12 +60,28 @@ impl std::fmt::Debug for BearerTokens {
     }
 }
 
+/// A token file's key as the digest it stands for, or why it is not one.
+fn digest_of(key: &str) -> Result<[u8; 32], String> {
+    let Some(hex) = key.strip_prefix("sha256:") else {
+        return Ok(Sha256::digest(key.as_bytes()).into());
+    };
+    crate::hex::decode(hex)
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .ok_or_else(|| {
+            format!("`sha256:` is followed by the 64 hex digits of a SHA-256, not `{hex}`")
+        })
+}
+
 impl BearerTokens {
     /// The tokens of a JSON object.
     pub fn from_json(json: &str) -> Result<BearerTokens, serde_json::Error> {
-        Ok(BearerTokens {
-            tokens: serde_json::from_str(json)?,
-        })
+        let by_key: HashMap<String, Principal> = serde_json::from_str(json)?;
+        let mut tokens = Vec::with_capacity(by_key.len());
+        for (key, principal) in by_key {
+            let digest = digest_of(&key).map_err(serde::de::Error::custom)?;
+            tokens.push((digest, principal));
+        }
+        Ok(BearerTokens { tokens })
     }
 
     /// The tokens of a JSON file.
@@ -72,14 +95,21 @@ impl BearerTokens {
 }
 
 impl Authenticate for BearerTokens {
-    /// The token of `Authorization: Bearer <token>`, else of the admin pages' session cookie.
+    /// The principal of the token of `Authorization: Bearer <token>`.
     fn principal(&self, headers: &HeaderMap) -> Option<Principal> {
-        let bearer = headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(|t| t.trim().to_owned());
-        let token = bearer.or_else(|| crate::admin::session(headers))?;
-        self.tokens.get(&token).cloned()
+        let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+        let (scheme, token) = value.trim().split_once(' ')?;
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return None;
+        }
+        let presented: [u8; 32] = Sha256::digest(token.trim().as_bytes()).into();
+        // Every digest compared, none skipped: the time taken says nothing of which matched.
+        let mut found = None;
+        for (digest, principal) in &self.tokens {
+            if bool::from(digest.ct_eq(&presented)) {
+                found = Some(principal);
+            }
+        }
+        found.cloned()
     }
 }

@@ -15,6 +15,16 @@
 //! open — the discoverability endpoint exists to be read — and no request without a principal
 //! reaches a write. Store work runs on tokio's blocking pool, never on the async workers.
 //!
+//! The admin pages sign a browser in with a token posted once: the session is a signed cookie
+//! holding a random id, the principal and its end — never the token — `HttpOnly`,
+//! `SameSite=Strict`, for the router's path only, `Secure` over HTTPS (or behind a proxy saying
+//! `X-Forwarded-Proto: https`), ending after [`Config::session_for`] (8 hours), and ended by
+//! signing out (`POST admin/logout`). Its forms carry an anti-forgery token bound to the
+//! session, verified in constant time. Replicas given one [`Config::key`] accept each other's
+//! sessions and forms; a signed-out session is refused by the replica that signed it out, and
+//! by the others once it ends. The JSON API never takes the session cookie: a write there
+//! carries `Authorization: Bearer`.
+//!
 //! # Endpoints (relative to where the router is nested)
 //!
 //! **`GET /`** — the registry's report with live state: the JSON of
@@ -110,9 +120,12 @@ mod auth;
 mod events;
 mod experiment;
 mod feedback;
+mod hex;
 mod ofrep;
+mod session;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, ETAG, IF_NONE_MATCH, RETRY_AFTER};
@@ -129,6 +142,8 @@ pub struct Config {
     body_limit: usize,
     origins: Origins,
     metadata: OfrepMetadata,
+    key: Option<[u8; 32]>,
+    session_for: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -137,6 +152,8 @@ impl std::fmt::Debug for Config {
             .field("body_limit", &self.body_limit)
             .field("origins", &self.origins)
             .field("metadata", &self.metadata)
+            .field("key", &self.key.map(|_| "[redacted]"))
+            .field("session_for", &self.session_for)
             .finish_non_exhaustive()
     }
 }
@@ -188,7 +205,26 @@ impl Config {
             body_limit: 64 * 1024,
             origins: Origins::None,
             metadata: OfrepMetadata::Public,
+            key: None,
+            session_for: session::SESSION_FOR,
         }
+    }
+
+    /// Signs the admin sessions and their forms' anti-forgery tokens with keys derived from
+    /// `secret` (32 random bytes, kept like a password). Replicas behind one address given the
+    /// same secret accept each other's sessions and forms; without it each router draws its
+    /// own, and its sessions end with it.
+    #[must_use]
+    pub fn key(mut self, secret: [u8; 32]) -> Config {
+        self.key = Some(secret);
+        self
+    }
+
+    /// How long an admin session lasts (8 hours by default).
+    #[must_use]
+    pub fn session_for(mut self, lasts: Duration) -> Config {
+        self.session_for = lasts;
+        self
     }
 
     /// Refuses bodies larger than `bytes` with `413`.
@@ -251,8 +287,8 @@ impl Config {
 /// What every handler shares.
 pub(crate) struct Shared {
     pub(crate) auth: Arc<dyn Authenticate>,
-    /// The key of the admin forms' anti-forgery tokens, fresh for each router.
-    pub(crate) secret: [u8; 32],
+    /// The admin pages' sessions and their forms' tokens.
+    pub(crate) sessions: session::Sessions,
     /// What anonymous OFREP clients see of a toggle.
     pub(crate) metadata: OfrepMetadata,
     /// The generation of the state in force, for the change stream.
@@ -278,11 +314,14 @@ fn cors(origins: &Origins) -> Option<CorsLayer> {
 
 /// The router: nest it where the service wants it (`Router::new().nest("/toggles", ...)`).
 pub fn router(config: Config) -> Router {
-    let mut secret = [0u8; 32];
-    getrandom::fill(&mut secret).expect("the system has a source of randomness");
+    let secret = config.key.unwrap_or_else(|| {
+        let mut secret = [0u8; 32];
+        getrandom::fill(&mut secret).expect("the system has a source of randomness");
+        secret
+    });
     let shared = Arc::new(Shared {
         auth: config.auth,
-        secret,
+        sessions: session::Sessions::new(&secret, config.session_for),
         metadata: config.metadata,
         generations: events::generations(),
     });
@@ -299,6 +338,7 @@ pub fn router(config: Config) -> Router {
         .route("/admin", get(admin::to_the_list))
         .route("/admin/", get(admin::list))
         .route("/admin/login", get(admin::login_page).post(admin::login))
+        .route("/admin/logout", post(admin::logout))
         .route("/admin/t/{name}", get(admin::toggle).post(admin::edit))
         .route("/", get(api::report))
         .route("/{name}", get(api::toggle).post(api::write))

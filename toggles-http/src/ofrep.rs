@@ -1,7 +1,6 @@
 //! OFREP, the OpenFeature Remote Evaluation Protocol: any OpenFeature SDK, in any language,
 //! evaluates this service's toggles over HTTP.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
@@ -197,14 +196,7 @@ pub(crate) async fn bulk(
 
 /// A strong entity tag of `body`: the first 16 bytes of its SHA-256, quoted hex.
 fn entity_tag(body: &[u8]) -> String {
-    let digest = Sha256::digest(body);
-    let mut tag = String::with_capacity(34);
-    tag.push('"');
-    for byte in &digest[..16] {
-        let _ = write!(tag, "{byte:02x}");
-    }
-    tag.push('"');
-    tag
+    format!("\"{}\"", crate::hex::encode(&Sha256::digest(body)[..16]))
 }
 
 /// Whether the request's `If-None-Match` names `etag` (or is `*`): compared weakly, as a

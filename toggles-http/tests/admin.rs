@@ -1,6 +1,8 @@
 //! The admin pages through tower's `oneshot`: the list and its filters, signing in, the edit
 //! form only for those who may use it, forgery refused, and errors shown on the form.
 
+mod support;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
@@ -47,7 +49,6 @@ static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 struct Reply {
     status: StatusCode,
     location: Option<String>,
-    cookie: Option<String>,
     body: String,
 }
 
@@ -59,8 +60,8 @@ async fn call(
     form: Option<&str>,
 ) -> Reply {
     let mut request = Request::builder().method(method).uri(uri);
-    if let Some(session) = session {
-        request = request.header("cookie", format!("toggles_session={session}"));
+    if let Some(token) = session {
+        request = request.header("cookie", support::session_cookie(app, token).await);
     }
     let body = match form {
         Some(form) => {
@@ -80,18 +81,18 @@ async fn call(
             .get(name)
             .map(|v| v.to_str().unwrap().to_owned())
     };
-    let (status, location, cookie) = (response.status(), header("location"), header("set-cookie"));
+    let (status, location) = (response.status(), header("location"));
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     Reply {
         status,
         location,
-        cookie,
         body: String::from_utf8(bytes.to_vec()).unwrap(),
     }
 }
 
+/// The routers of these tests share a key, so a session signed in on one holds on the next.
 fn app() -> axum::Router {
-    router(Config::new(BearerTokens::from_json(TOKENS).unwrap()))
+    router(Config::new(BearerTokens::from_json(TOKENS).unwrap()).key([7; 32]))
 }
 
 /// The anti-forgery token of the edit form on `page`.
@@ -175,20 +176,169 @@ fn percent_in_force() -> serde_json::Value {
     live.value["percent"].clone()
 }
 
+/// Signs in with `token` on `app` (no cache): the `Set-Cookie` answered, whole.
+async fn sign_in(app: &axum::Router, token: &str, headers: &[(&str, &str)]) -> Option<String> {
+    let mut request = Request::builder()
+        .method("POST")
+        .uri("/admin/login")
+        .header("content-type", "application/x-www-form-urlencoded");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = app
+        .clone()
+        .oneshot(request.body(Body::from(format!("token={token}"))).unwrap())
+        .await
+        .unwrap();
+    response
+        .headers()
+        .get("set-cookie")
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+/// The page of the grader as the browser holding `cookie` sees it.
+async fn page_with(app: &axum::Router, cookie: &str) -> String {
+    let request = Request::builder()
+        .uri("/admin/t/grading.new_grader")
+        .header("cookie", cookie)
+        .body(Body::empty())
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8(bytes.to_vec()).unwrap()
+}
+
 #[tokio::test]
-async fn signing_in_sets_the_session_cookie() {
+async fn a_session_is_a_signed_id_never_the_token() {
     let _g = grader_at_ten().await;
     let app = app();
-    let signed = call(&app, "POST", "/admin/login", None, Some("token=ana-token")).await;
-    assert_eq!(signed.status, StatusCode::SEE_OTHER);
-    assert!(signed
-        .cookie
-        .unwrap()
-        .starts_with("toggles_session=ana-token; HttpOnly; SameSite=Strict"));
-    let wrong = call(&app, "POST", "/admin/login", None, Some("token=nope")).await;
+    let set = sign_in(&app, "ana-token", &[]).await.unwrap();
+    assert!(!set.contains("ana-token"), "{set}");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=28800"] {
+        assert!(set.contains(attribute), "{attribute}: {set}");
+    }
+    assert!(!set.contains("Secure"), "plain HTTP: {set}");
+    let cookie = set.split(';').next().unwrap().to_owned();
+    assert!(page_with(&app, &cookie)
+        .await
+        .contains("signed in as <strong>ana</strong>"));
+
+    // The raw token in the cookie, as the cookie used to hold it, signs nobody in.
+    let old = page_with(&app, "toggles_session=ana-token").await;
+    assert!(old.contains(">sign in</a>") && !old.contains(r#"id="edit""#));
+    // Nor does a session tampered with.
+    let mut tampered = cookie.clone();
+    tampered.insert(tampered.len() - 2, 'A');
+    assert!(page_with(&app, &tampered).await.contains(">sign in</a>"));
+
+    // A session writes through the forms only: the JSON API wants the bearer token.
+    let write = Request::builder()
+        .method("POST")
+        .uri("/grading.new_grader")
+        .header("cookie", &cookie)
+        .header("content-type", "application/json")
+        .body(Body::from(
+            r#"{"change": {"flag": {"percent": 90}}, "reason": "cookie"}"#,
+        ))
+        .unwrap();
+    let response = app.clone().oneshot(write).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(percent_in_force(), 10.0);
+
+    // Behind HTTPS, and nested: `Secure`, and the router's path only.
+    let nested = axum::Router::new().nest("/toggles", app.clone());
+    let request = Request::builder()
+        .method("POST")
+        .uri("/toggles/admin/login")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-forwarded-proto", "https")
+        .body(Body::from("token=ana-token"))
+        .unwrap();
+    let response = nested.oneshot(request).await.unwrap();
+    let set = response.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        set.contains("Secure") && set.contains("Path=/toggles/"),
+        "{set}"
+    );
+
+    assert!(sign_in(&app, "nope", &[]).await.is_none());
+}
+
+#[tokio::test]
+async fn signing_out_ends_the_session() {
+    let _g = grader_at_ten().await;
+    let app = app();
+    let cookie = sign_in(&app, "ana-token", &[]).await.unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let page = page_with(&app, &cookie).await;
+    let token = csrf(&page);
+    let forged = Request::builder()
+        .method("POST")
+        .uri("/admin/logout")
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from("csrf=0000"))
+        .unwrap();
+    let response = app.clone().oneshot(forged).await.unwrap();
     assert_eq!(
-        (wrong.status, wrong.cookie),
-        (StatusCode::UNAUTHORIZED, None)
+        response.status(),
+        StatusCode::FORBIDDEN,
+        "another site cannot sign you out"
+    );
+    let logout = Request::builder()
+        .method("POST")
+        .uri("/admin/logout")
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(format!("csrf={token}")))
+        .unwrap();
+    let response = app.clone().oneshot(logout).await.unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let cleared = response.headers()["set-cookie"].to_str().unwrap();
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    assert!(
+        page_with(&app, &cookie).await.contains(">sign in</a>"),
+        "the cookie no longer signs in here"
+    );
+}
+
+#[tokio::test]
+async fn replicas_sharing_a_key_share_sessions_and_others_do_not() {
+    let _g = grader_at_ten().await;
+    let tokens = || BearerTokens::from_json(TOKENS).unwrap();
+    let one = router(Config::new(tokens()).key([9; 32]));
+    let two = router(Config::new(tokens()).key([9; 32]));
+    let other = router(Config::new(tokens()).key([8; 32]));
+    let cookie = sign_in(&one, "ana-token", &[]).await.unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let page = page_with(&two, &cookie).await;
+    assert!(page.contains("signed in as"), "the other replica");
+    // A form rendered by one replica is saved by the other.
+    let form = format!("csrf={}&active=1&percent=20&reason=replica", csrf(&page));
+    let save = Request::builder()
+        .method("POST")
+        .uri("/admin/t/grading.new_grader")
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(form))
+        .unwrap();
+    assert_eq!(
+        one.oneshot(save).await.unwrap().status(),
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(percent_in_force(), 20.0);
+    assert!(page_with(&other, &cookie).await.contains(">sign in</a>"));
+
+    let brief = router(
+        Config::new(tokens())
+            .key([9; 32])
+            .session_for(std::time::Duration::ZERO),
+    );
+    let cookie = sign_in(&brief, "ana-token", &[]).await.unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    assert!(
+        page_with(&brief, &cookie).await.contains(">sign in</a>"),
+        "ended"
     );
 }
 

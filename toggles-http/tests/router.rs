@@ -611,3 +611,34 @@ async fn feedback_is_given_by_anyone_and_read_by_principals() {
     assert_eq!(log["per_arm"], json!({"on": 1}));
     assert_eq!(log["entries"][0]["text"], "my partial credit vanished");
 }
+
+#[tokio::test]
+async fn a_token_file_may_hold_only_the_tokens_digests() {
+    use sha2::{Digest, Sha256};
+    use std::fmt::Write as _;
+    use toggles_http::Authenticate as _;
+    let digest = Sha256::digest(b"s3cret")
+        .iter()
+        .fold(String::new(), |mut hex, b| {
+            let _ = write!(hex, "{b:02x}");
+            hex
+        });
+    let tokens = BearerTokens::from_json(&format!(
+        r#"{{"sha256:{digest}": {{"id": "ana", "teams": ["grading-team"]}}}}"#
+    ))
+    .unwrap();
+    let mut headers = axum::http::HeaderMap::new();
+    headers.insert("authorization", "BEARER s3cret".parse().unwrap());
+    assert_eq!(tokens.principal(&headers).unwrap().id, "ana");
+    headers.insert("authorization", "Bearer sha256:".parse().unwrap());
+    assert!(
+        tokens.principal(&headers).is_none(),
+        "the digest is not the token"
+    );
+    let bad = BearerTokens::from_json(r#"{"sha256:abc": {"id": "ana"}}"#).unwrap_err();
+    assert!(
+        bad.to_string()
+            .contains("`sha256:` is followed by the 64 hex digits of a SHA-256, not `abc`"),
+        "{bad}"
+    );
+}

@@ -5,6 +5,8 @@
 
 use std::sync::{Arc, Mutex};
 
+mod support;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
@@ -61,7 +63,7 @@ async fn call(
     if let Some(token) = auth {
         request = request
             .header("authorization", format!("Bearer {token}"))
-            .header("cookie", format!("toggles_session={token}"));
+            .header("cookie", support::session_cookie(&app(), token).await);
     }
     let body = match body {
         Some((content_type, body)) => {
