@@ -766,12 +766,7 @@ pub(crate) async fn login(
     let cookie = shared
         .sessions
         .start(principal, &path, over_https(&uri, &headers));
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    response.headers_mut().insert(SET_COOKIE, cookie);
-    response
-        .headers_mut()
-        .insert(LOCATION, HeaderValue::from_static("./"));
-    response
+    see_other("./", cookie)
 }
 
 #[derive(Deserialize)]
@@ -797,10 +792,15 @@ pub(crate) async fn logout(
     let cookie = shared
         .sessions
         .end(&session, &mount_path(&uri, "/admin/logout"));
+    see_other("login", cookie)
+}
+
+/// A `303` to `location` (relative to the page) that sets `cookie`.
+fn see_other(location: &'static str, cookie: HeaderValue) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();
     response.headers_mut().insert(SET_COOKIE, cookie);
     response
         .headers_mut()
-        .insert(LOCATION, HeaderValue::from_static("login"));
+        .insert(LOCATION, HeaderValue::from_static(location));
     response
 }

@@ -14,12 +14,20 @@ use std::process::{Command, Stdio};
 use serde_json::Value;
 use toggles::rules::FlagRule;
 use toggles::store::MemoryStore;
-use toggles::{toggle, Change, Flag};
+use toggles::{toggle, Change, Flag, Setting};
 use toggles_http::{router, BearerTokens, Config};
 
 /// Grade problems with the rewritten engine.
 #[toggle(namespace = "grading", life = "temporary", remove_by = "2030-01-01")]
 static NEW_GRADER: Flag;
+
+/// Largest upload accepted, in bytes.
+#[toggle(
+    namespace = "uploads",
+    life = "permanent",
+    justification = "sized per deployment"
+)]
+static MAX_UPLOAD_BYTES: Setting<u64> = 10_000_000;
 
 static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -142,4 +150,81 @@ async fn the_web_provider_follows_the_event_stream_instead_of_polling() {
         [200, 200],
         "one fetch at start, one when the stream tells of the change, none between"
     );
+}
+
+/// The Python client's interpreter: the virtual environment `.ci/run` makes beside the npm
+/// clients, with `requirements.txt` installed; `None` (said loudly; a failure under CI) when
+/// it is not there.
+fn python() -> Option<PathBuf> {
+    let python = clients().join(".venv/bin/python");
+    if python.exists() {
+        return Some(python);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "the Python OFREP client test needs {} under CI: `python3 -m venv` there and `pip install -r requirements.txt`",
+        python.display()
+    );
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n*** SKIPPED the Python OFREP client test: no {} (python3 -m venv toggles-http/tests/ofrep-clients/.venv, then pip install -r requirements.txt) ***\n",
+        python.display()
+    );
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_provider_evaluates_rollouts_settings_and_errors() {
+    let Some(python) = python() else {
+        return;
+    };
+    let _serial = SERIAL.lock().await;
+    let _toggles = toggles::install(MemoryStore::new()).unwrap();
+    let _ = (&NEW_GRADER, &MAX_UPLOAD_BYTES);
+    toggles::write(
+        Change::flag(
+            "grading.new_grader",
+            FlagRule::new().percent(30.0).users_on(["vip"]),
+        )
+        .by("ana")
+        .because("30% and the vip"),
+    )
+    .unwrap();
+    toggles::write(
+        Change::setting("uploads.max_upload_bytes", 5_000_000)
+            .by("ana")
+            .because("smaller"),
+    )
+    .unwrap();
+    let base = serve().await;
+    let run = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .arg(clients().join("python-provider.py"))
+            .arg(base)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let got: Value = serde_json::from_slice(&run.stdout).unwrap();
+    let on = got["on_of_2000"].as_u64().unwrap();
+    assert!(
+        (540..=660).contains(&on),
+        "30% of 2,000 within 3 points: {on}"
+    );
+    assert_eq!(
+        got["vip"],
+        serde_json::json!({"value": true, "reason": "TARGETING_MATCH", "variant": "on", "error": null})
+    );
+    assert_eq!(got["setting"]["value"], 5_000_000);
+    assert_eq!(got["setting"]["reason"], "STATIC");
+    assert_eq!(got["mismatch"]["value"], "x");
+    assert_eq!(got["mismatch"]["error"], "TYPE_MISMATCH");
+    assert_eq!(got["missing"]["value"], true);
+    assert_eq!(got["missing"]["error"], "FLAG_NOT_FOUND");
 }
