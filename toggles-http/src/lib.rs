@@ -312,8 +312,25 @@ fn cors(origins: &Origins) -> Option<CorsLayer> {
     )
 }
 
-/// The router: nest it where the service wants it (`Router::new().nest("/toggles", ...)`).
-pub fn router(config: Config) -> Router {
+/// The router: nest it where the service wants it (`Router::new().nest("/toggles", ...)`),
+/// in a router of any state: the toggles' handlers keep their own.
+///
+/// ```
+/// use toggles::http::{router, BearerTokens, Config};
+///
+/// #[derive(Clone)]
+/// struct AppState { greeting: &'static str }
+///
+/// let tokens = BearerTokens::from_json("{}").unwrap();
+/// let app: axum::Router = axum::Router::new()
+///     .route("/hello", axum::routing::get(|axum::extract::State(s): axum::extract::State<AppState>| async move { s.greeting }))
+///     .nest("/toggles", router(Config::new(tokens)))
+///     .with_state(AppState { greeting: "hi" });
+/// ```
+pub fn router<S>(config: Config) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
     let secret = config.key.unwrap_or_else(|| {
         let mut secret = [0u8; 32];
         getrandom::fill(&mut secret).expect("the system has a source of randomness");

@@ -1,7 +1,10 @@
 //! The OpenFeature OFREP clients other languages use, from npm, against the router served on
 //! 127.0.0.1: the web provider (`@openfeature/ofrep-web-provider`) evaluates, polls the bulk
 //! endpoint and gets `304`s while nothing changes, and sees a change at its next poll; told of
-//! the event stream, it fetches only when the stream says something changed.
+//! the event stream, it fetches only when the stream says something changed. The server
+//! provider (`@openfeature/ofrep-provider`) and the Python SDK's (`openfeature-provider-ofrep`
+//! from PyPI) evaluate a rollout over 2,000 users, a listed user, a setting, a type mismatch
+//! and an unknown key.
 //!
 //! Needs Node.js and the clients installed (`npm ci --prefix toggles-http/tests/ofrep-clients`,
 //! which `.ci/run` does). Without them the test says so loudly and passes, except under CI
@@ -173,12 +176,10 @@ fn python() -> Option<PathBuf> {
     None
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_python_provider_evaluates_rollouts_settings_and_errors() {
-    let Some(python) = python() else {
-        return;
-    };
-    let _serial = SERIAL.lock().await;
+/// Puts the grader at 30% with `vip` listed, and the upload limit at 5,000,000, then runs
+/// `program` (a client's interpreter and script) with the router's base URL as its last
+/// argument; what it printed, as JSON.
+async fn evaluate_with(program: Vec<PathBuf>) -> Value {
     let _toggles = toggles::install(MemoryStore::new()).unwrap();
     let _ = (&NEW_GRADER, &MAX_UPLOAD_BYTES);
     toggles::write(
@@ -198,8 +199,8 @@ async fn the_python_provider_evaluates_rollouts_settings_and_errors() {
     .unwrap();
     let base = serve().await;
     let run = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .arg(clients().join("python-provider.py"))
+        Command::new(&program[0])
+            .args(&program[1..])
             .arg(base)
             .output()
             .unwrap()
@@ -211,7 +212,11 @@ async fn the_python_provider_evaluates_rollouts_settings_and_errors() {
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
-    let got: Value = serde_json::from_slice(&run.stdout).unwrap();
+    serde_json::from_slice(&run.stdout).unwrap()
+}
+
+/// What every client must have got from [`evaluate_with`].
+fn assert_evaluations(got: &Value) {
     let on = got["on_of_2000"].as_u64().unwrap();
     assert!(
         (540..=660).contains(&on),
@@ -227,4 +232,24 @@ async fn the_python_provider_evaluates_rollouts_settings_and_errors() {
     assert_eq!(got["mismatch"]["error"], "TYPE_MISMATCH");
     assert_eq!(got["missing"]["value"], true);
     assert_eq!(got["missing"]["error"], "FLAG_NOT_FOUND");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_python_provider_evaluates_rollouts_settings_and_errors() {
+    let Some(python) = python() else {
+        return;
+    };
+    let _serial = SERIAL.lock().await;
+    let got = evaluate_with(vec![python, clients().join("python-provider.py")]).await;
+    assert_evaluations(&got);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_node_server_provider_evaluates_rollouts_settings_and_errors() {
+    if !clients_available() {
+        return;
+    }
+    let _serial = SERIAL.lock().await;
+    let got = evaluate_with(vec!["node".into(), clients().join("server-provider.mjs")]).await;
+    assert_evaluations(&got);
 }
