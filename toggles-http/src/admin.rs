@@ -20,6 +20,7 @@ use toggles_runtime::{
 };
 
 use crate::api::blocking;
+use crate::auth::Scope;
 use crate::experiment;
 use crate::session::{mount_path, over_https, Session};
 use crate::Shared;
@@ -125,6 +126,9 @@ pub(crate) async fn list(
     Query(filters): Query<Filters>,
 ) -> Result<Response, crate::api::Failure> {
     let who = signed_in(&shared, &headers);
+    if shared.reads_need_credentials && who.is_none() {
+        return Ok(see_other("login", None));
+    }
     blocking(move || {
         let today = Date::today();
         // One read of the audit log for the whole list.
@@ -582,6 +586,9 @@ pub(crate) async fn toggle(
             return not_found(&name);
         };
         let who = signed_in(&shared, &headers);
+        if shared.reads_need_credentials && who.is_none() {
+            return see_other("../login", None);
+        }
         toggle_page(info, who.as_ref(), &[], None)
             .map_or_else(|e| unavailable(&e, "../"), IntoResponse::into_response)
     })
@@ -749,24 +756,29 @@ pub(crate) async fn login(
 ) -> Response {
     let token = login.token.trim();
     let mut bearer = HeaderMap::new();
-    let principal = HeaderValue::from_str(&format!("Bearer {token}"))
+    let authenticated = HeaderValue::from_str(&format!("Bearer {token}"))
         .ok()
         .and_then(|b| {
             bearer.insert(axum::http::header::AUTHORIZATION, b);
-            shared.auth.principal(&bearer)
+            shared.auth.authenticate(&bearer)
         });
-    let Some(principal) = principal else {
-        return (
-            StatusCode::UNAUTHORIZED,
-            login_form(Some("That token does not sign anyone in.")),
-        )
-            .into_response();
+    let refusal = match &authenticated {
+        None => Some("That token does not sign anyone in.".to_owned()),
+        Some(a) if !a.may(Scope::Admin) => Some(format!(
+            "That token may not sign in to the admin pages: {}.",
+            a.lacks(Scope::Admin)
+        )),
+        Some(_) => None,
     };
+    let (Some(authenticated), None) = (authenticated, refusal.as_deref()) else {
+        return (StatusCode::UNAUTHORIZED, login_form(refusal.as_deref())).into_response();
+    };
+    let principal = authenticated.principal;
     let path = mount_path(&uri, "/admin/login");
     let cookie = shared
         .sessions
         .start(principal, &path, over_https(&uri, &headers));
-    see_other("./", cookie)
+    see_other("./", Some(cookie))
 }
 
 #[derive(Deserialize)]
@@ -792,13 +804,15 @@ pub(crate) async fn logout(
     let cookie = shared
         .sessions
         .end(&session, &mount_path(&uri, "/admin/logout"));
-    see_other("login", cookie)
+    see_other("login", Some(cookie))
 }
 
-/// A `303` to `location` (relative to the page) that sets `cookie`.
-fn see_other(location: &'static str, cookie: HeaderValue) -> Response {
+/// A `303` to `location` (relative to the page), setting `cookie` if given.
+fn see_other(location: &'static str, cookie: Option<HeaderValue>) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();
-    response.headers_mut().insert(SET_COOKIE, cookie);
+    if let Some(cookie) = cookie {
+        response.headers_mut().insert(SET_COOKIE, cookie);
+    }
     response
         .headers_mut()
         .insert(LOCATION, HeaderValue::from_static(location));

@@ -16,6 +16,7 @@ use toggles_runtime::rules::{FlagRule, VariantRule};
 use toggles_runtime::store::AuditQuery;
 use toggles_runtime::{registry, Change, Date, Revision, StoreError, WriteError};
 
+use crate::auth::{Authenticated, Scope};
 use crate::Shared;
 
 /// An answer that is not a success, as JSON: `{"error": kind, "message": ..., ...}`.
@@ -99,9 +100,50 @@ pub(crate) fn unavailable(e: &StoreError) -> Failure {
     )
 }
 
+/// The request's credential, if it allows `scope`: `401` without one, `403` with one that does
+/// not allow it.
+pub(crate) fn credential(
+    shared: &Shared,
+    headers: &HeaderMap,
+    scope: Scope,
+) -> Result<Authenticated, Failure> {
+    let Some(authenticated) = shared.auth.authenticate(headers) else {
+        return Err(Failure::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            format!(
+                "this needs a credential allowed `{scope}`: send `Authorization: Bearer <token>`"
+            ),
+        ));
+    };
+    if authenticated.may(scope) {
+        Ok(authenticated)
+    } else {
+        Err(Failure::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            authenticated.lacks(scope),
+        ))
+    }
+}
+
+/// For a router whose reads need a credential ([`Config::require_credentials`]
+/// (crate::Config::require_credentials)), the request's, if it allows `scope`.
+pub(crate) fn may_read(shared: &Shared, headers: &HeaderMap, scope: Scope) -> Result<(), Failure> {
+    if shared.reads_need_credentials {
+        credential(shared, headers, scope).map(|_| ())
+    } else {
+        Ok(())
+    }
+}
+
 /// `GET /toggles`: the registry's report with live state, as of today; 503 when the store's
 /// audit log cannot be read (a report without the history would say nothing ever changed).
-pub(crate) async fn report() -> Result<Json<Report>, Failure> {
+pub(crate) async fn report(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+) -> Result<Json<Report>, Failure> {
+    may_read(&shared, &headers, Scope::Read)?;
     blocking(|| registry().report().map(Json).map_err(|e| unavailable(&e))).await?
 }
 
@@ -115,9 +157,12 @@ pub(crate) struct Page {
 /// `GET /toggles/{name}?skip=&limit=`: one toggle's report entry and a page of its history, with
 /// the revision of its stored entry as the `ETag`.
 pub(crate) async fn toggle(
+    State(shared): State<Arc<Shared>>,
     Path(name): Path<String>,
     Query(page): Query<Page>,
+    headers: HeaderMap,
 ) -> Result<Response, Failure> {
+    may_read(&shared, &headers, Scope::Read)?;
     let limit = page.limit.unwrap_or(20).min(500);
     blocking(move || {
         let Some(info) = registry().get(&name) else {
@@ -154,7 +199,12 @@ pub(crate) async fn toggle(
 /// `GET /toggles/{name}/results`: the experiment's results per arm
 /// ([`Results`](toggles_runtime::experiment::Results)); 404 for a name that is not a variant
 /// toggle of this service, 503 when the store cannot be read.
-pub(crate) async fn results(Path(name): Path<String>) -> Result<Json<Results>, Failure> {
+pub(crate) async fn results(
+    State(shared): State<Arc<Shared>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<Results>, Failure> {
+    may_read(&shared, &headers, Scope::Read)?;
     blocking(move || {
         toggles_runtime::experiment::results(&name)
             .map(Json)
@@ -223,13 +273,7 @@ pub(crate) async fn write(
     headers: HeaderMap,
     body: Result<Json<WriteBody>, JsonRejection>,
 ) -> Result<Json<JsonValue>, Failure> {
-    let Some(principal) = shared.auth.principal(&headers) else {
-        return Err(Failure::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthenticated",
-            "a write needs a principal: send `Authorization: Bearer <token>`",
-        ));
-    };
+    let principal = credential(&shared, &headers, Scope::Write)?.principal;
     let expected = if_match(&headers)?;
     let Json(body) = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use axum::http::header::AUTHORIZATION;
 use axum::http::HeaderMap;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use toggles_runtime::policy::Principal;
@@ -15,16 +16,100 @@ use toggles_runtime::policy::Principal;
 pub trait Authenticate: Send + Sync + 'static {
     /// The principal the headers prove, if any.
     fn principal(&self, headers: &HeaderMap) -> Option<Principal>;
+
+    /// The principal the headers prove and what its credentials allow; every [`Scope`] unless
+    /// the scheme says otherwise ([`BearerTokens`] reads them from its file).
+    fn authenticate(&self, headers: &HeaderMap) -> Option<Authenticated> {
+        self.principal(headers)
+            .map(|principal| Authenticated::new(principal, Scope::ALL))
+    }
+}
+
+/// What a credential may be used for, endpoint by endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Scope {
+    /// The report, a toggle and its history, results, feedback.
+    Read,
+    /// OFREP evaluation (with the toggles' full metadata).
+    Evaluate,
+    /// Writes through the JSON API (as the policy allows the principal).
+    Write,
+    /// Signing in to the admin pages, whose forms write.
+    Admin,
+}
+
+impl Scope {
+    /// Every scope: what a credential may do unless it says otherwise.
+    pub const ALL: &'static [Scope] = &[Scope::Read, Scope::Evaluate, Scope::Write, Scope::Admin];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Evaluate => "evaluate",
+            Scope::Write => "write",
+            Scope::Admin => "admin",
+        }
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A principal, and the scopes its credential allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Authenticated {
+    /// Who.
+    pub principal: Principal,
+    /// What for.
+    pub scopes: Vec<Scope>,
+}
+
+impl Authenticated {
+    /// `principal`, allowed `scopes`.
+    pub fn new(principal: Principal, scopes: &[Scope]) -> Authenticated {
+        Authenticated {
+            principal,
+            scopes: scopes.to_vec(),
+        }
+    }
+
+    /// Whether the credential allows `scope`.
+    pub fn may(&self, scope: Scope) -> bool {
+        self.scopes.contains(&scope)
+    }
+
+    /// Why the credential may not do `scope`: `the credential of ana allows read, evaluate;
+    /// this needs write`.
+    pub(crate) fn lacks(&self, scope: Scope) -> String {
+        let allowed: Vec<&str> = self.scopes.iter().map(|s| s.as_str()).collect();
+        format!(
+            "the credential of `{}` allows {}; this needs `{scope}`",
+            self.principal.id,
+            if allowed.is_empty() {
+                "nothing".to_owned()
+            } else {
+                allowed.join(", ")
+            }
+        )
+    }
 }
 
 /// Principals by bearer token (`Authorization: Bearer <token>`, the scheme in any case), from a
 /// JSON object of token to principal. A key is the token itself, or `sha256:` and the hex of
-/// its SHA-256 so the file need not hold the token:
+/// its SHA-256 so the file need not hold the token; `scopes` limits what the token is for
+/// ([`Scope`]: `read`, `evaluate`, `write`, `admin`; all of them when left out):
 ///
 /// ```json
 /// {
 ///   "9f2c…": { "id": "ana@example.com", "teams": ["grading-team"] },
-///   "sha256:5e88…": { "id": "root@example.com", "admin": true }
+///   "sha256:5e88…": { "id": "root@example.com", "admin": true },
+///   "c0ff…": { "id": "web-app", "scopes": ["evaluate"] }
 /// }
 /// ```
 ///
@@ -44,14 +129,18 @@ pub trait Authenticate: Send + Sync + 'static {
 /// ```
 #[derive(Clone, Default)]
 pub struct BearerTokens {
-    /// Each token's SHA-256, and its principal.
-    tokens: Vec<([u8; 32], Principal)>,
+    /// Each token's SHA-256, its principal and its scopes.
+    tokens: Vec<([u8; 32], Authenticated)>,
 }
 
 /// The principals, never the tokens: a `Debug` print lands in logs.
 impl std::fmt::Debug for BearerTokens {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut principals: Vec<&str> = self.tokens.iter().map(|(_, p)| p.id.as_str()).collect();
+        let mut principals: Vec<&str> = self
+            .tokens
+            .iter()
+            .map(|(_, a)| a.principal.id.as_str())
+            .collect();
         principals.sort_unstable();
         f.debug_struct("BearerTokens")
             .field("principals", &principals)
@@ -75,11 +164,12 @@ fn digest_of(key: &str) -> Result<[u8; 32], String> {
 impl BearerTokens {
     /// The tokens of a JSON object.
     pub fn from_json(json: &str) -> Result<BearerTokens, serde_json::Error> {
-        let by_key: HashMap<String, Principal> = serde_json::from_str(json)?;
+        let by_key: HashMap<String, Entry> = serde_json::from_str(json)?;
         let mut tokens = Vec::with_capacity(by_key.len());
-        for (key, principal) in by_key {
+        for (key, entry) in by_key {
             let digest = digest_of(&key).map_err(serde::de::Error::custom)?;
-            tokens.push((digest, principal));
+            let scopes = entry.scopes.as_deref().unwrap_or(Scope::ALL);
+            tokens.push((digest, Authenticated::new(entry.principal, scopes)));
         }
         Ok(BearerTokens { tokens })
     }
@@ -94,9 +184,22 @@ impl BearerTokens {
     }
 }
 
+/// A token file's entry: the principal, and the scopes if limited.
+#[derive(Deserialize)]
+struct Entry {
+    #[serde(flatten)]
+    principal: Principal,
+    #[serde(default)]
+    scopes: Option<Vec<Scope>>,
+}
+
 impl Authenticate for BearerTokens {
-    /// The principal of the token of `Authorization: Bearer <token>`.
     fn principal(&self, headers: &HeaderMap) -> Option<Principal> {
+        self.authenticate(headers).map(|a| a.principal)
+    }
+
+    /// The principal and scopes of the token of `Authorization: Bearer <token>`.
+    fn authenticate(&self, headers: &HeaderMap) -> Option<Authenticated> {
         let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
         let (scheme, token) = value.trim().split_once(' ')?;
         if !scheme.eq_ignore_ascii_case("bearer") {
@@ -105,9 +208,9 @@ impl Authenticate for BearerTokens {
         let presented: [u8; 32] = Sha256::digest(token.trim().as_bytes()).into();
         // Every digest compared, none skipped: the time taken says nothing of which matched.
         let mut found = None;
-        for (digest, principal) in &self.tokens {
+        for (digest, authenticated) in &self.tokens {
             if bool::from(digest.ct_eq(&presented)) {
-                found = Some(principal);
+                found = Some(authenticated);
             }
         }
         found.cloned()

@@ -12,7 +12,8 @@ use serde_json::{json, Value as JsonValue};
 use toggles_runtime::store::FeedbackLog;
 use toggles_runtime::{registry, FeedbackError};
 
-use crate::api::{blocking, unavailable, Failure};
+use crate::api::{blocking, credential, unavailable, Failure};
+use crate::auth::Scope;
 use crate::Shared;
 
 /// `POST /{name}/feedback`'s body.
@@ -76,13 +77,8 @@ pub(crate) async fn list(
     Query(page): Query<Page>,
     headers: HeaderMap,
 ) -> Result<Json<FeedbackLog>, Failure> {
-    if shared.auth.principal(&headers).is_none() {
-        return Err(Failure::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthenticated",
-            "feedback is read by a signed-in principal: send `Authorization: Bearer <token>`",
-        ));
-    }
+    // Always a credential's: feedback is what users wrote, with their ids.
+    credential(&shared, &headers, Scope::Read)?;
     if registry().get(&name).is_none() {
         return Err(Failure::new(
             StatusCode::NOT_FOUND,

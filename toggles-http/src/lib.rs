@@ -12,8 +12,11 @@
 //!
 //! Authentication is the host's: an [`Authenticate`] turns a request's headers into a
 //! principal ([`BearerTokens`] maps bearer tokens from a file, for small deployments). Reads are
-//! open — the discoverability endpoint exists to be read — and no request without a principal
-//! reaches a write. Store work runs on tokio's blocking pool, never on the async workers.
+//! open — the discoverability endpoint exists to be read — unless
+//! [`Config::require_credentials`], and no request without a principal reaches a write. A
+//! credential may be limited to some [`Scope`]s (`read`, `evaluate`, `write`, `admin`: a token
+//! file's `scopes`); a request whose credential leaves out what it needs is answered `403` with
+//! the reason. Store work runs on tokio's blocking pool, never on the async workers.
 //!
 //! The admin pages sign a browser in with a token posted once: the session is a signed cookie
 //! holding a random id, the principal and its end — never the token — `HttpOnly`,
@@ -134,7 +137,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-pub use crate::auth::{Authenticate, BearerTokens};
+pub use crate::auth::{Authenticate, Authenticated, BearerTokens, Scope};
 
 /// How the router authenticates and what it accepts.
 pub struct Config {
@@ -144,6 +147,7 @@ pub struct Config {
     metadata: OfrepMetadata,
     key: Option<[u8; 32]>,
     session_for: Duration,
+    reads_need_credentials: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -154,6 +158,7 @@ impl std::fmt::Debug for Config {
             .field("metadata", &self.metadata)
             .field("key", &self.key.map(|_| "[redacted]"))
             .field("session_for", &self.session_for)
+            .field("reads_need_credentials", &self.reads_need_credentials)
             .finish_non_exhaustive()
     }
 }
@@ -207,7 +212,18 @@ impl Config {
             metadata: OfrepMetadata::Public,
             key: None,
             session_for: session::SESSION_FOR,
+            reads_need_credentials: false,
         }
+    }
+
+    /// Reads need a credential too: the report, a toggle, results (scope `read`), OFREP
+    /// (scope `evaluate`) and the admin pages (a session), answered `401` without one and `403`
+    /// with one that does not allow it. By default reads are open, as a discoverability
+    /// endpoint is meant to be, and only writes (and feedback's list) need one.
+    #[must_use]
+    pub fn require_credentials(mut self) -> Config {
+        self.reads_need_credentials = true;
+        self
     }
 
     /// Signs the admin sessions and their forms' anti-forgery tokens with keys derived from
@@ -291,6 +307,8 @@ pub(crate) struct Shared {
     pub(crate) sessions: session::Sessions,
     /// What anonymous OFREP clients see of a toggle.
     pub(crate) metadata: OfrepMetadata,
+    /// Whether reads need a credential ([`Config::require_credentials`]).
+    pub(crate) reads_need_credentials: bool,
     /// The generation of the state in force, for the change stream.
     pub(crate) generations: Arc<tokio::sync::watch::Sender<u64>>,
 }
@@ -341,6 +359,7 @@ where
         sessions: session::Sessions::new(&secret, config.session_for),
         metadata: config.metadata,
         generations: events::generations(),
+        reads_need_credentials: config.reads_need_credentials,
     });
     // What a browser on another origin may call: OFREP, and giving feedback.
     let mut cross_origin = Router::new()

@@ -14,6 +14,8 @@ use serde_json::{json, Map, Value as JsonValue};
 use sha2::{Digest, Sha256};
 use toggles_runtime::{registry, Context, Date, Kind, OwnedContext, ToggleInfo, Value};
 
+use crate::api::may_read;
+use crate::auth::Scope;
 use crate::{OfrepMetadata, Shared};
 
 /// An evaluation request: `{"context": {"targetingKey": "42", ...}}`.
@@ -49,7 +51,11 @@ fn metadata(info: &ToggleInfo, full: bool) -> JsonValue {
 
 /// Whether the request's client sees [`OfrepMetadata::Full`]: signed in, or so configured.
 fn full_metadata(shared: &Shared, headers: &HeaderMap) -> bool {
-    shared.metadata == OfrepMetadata::Full || shared.auth.principal(headers).is_some()
+    shared.metadata == OfrepMetadata::Full
+        || shared
+            .auth
+            .authenticate(headers)
+            .is_some_and(|a| a.may(Scope::Read))
 }
 
 fn not_found(key: &str) -> (StatusCode, JsonValue) {
@@ -130,6 +136,9 @@ pub(crate) async fn one(
     headers: HeaderMap,
     request: Result<Json<Request>, JsonRejection>,
 ) -> Response {
+    if let Err(failure) = may_read(&shared, &headers, Scope::Evaluate) {
+        return failure.into_response();
+    }
     let full = full_metadata(&shared, &headers);
     let request = match request {
         Ok(Json(request)) => request,
@@ -152,6 +161,9 @@ pub(crate) async fn bulk(
     headers: HeaderMap,
     request: Result<Json<Request>, JsonRejection>,
 ) -> Response {
+    if let Err(failure) = may_read(&shared, &headers, Scope::Evaluate) {
+        return failure.into_response();
+    }
     let full = full_metadata(&shared, &headers);
     let request = match request {
         Ok(Json(request)) => request,
