@@ -92,6 +92,20 @@ pub(crate) struct Filters {
     never_set: Option<String>,
 }
 
+/// A flag's rule in words (who gets what, in the order it is applied); `None` for the other
+/// kinds, or a rule this version cannot read.
+fn in_words(info: &ToggleInfo, live: &Live) -> Option<String> {
+    if info.kind() != Kind::Flag {
+        return None;
+    }
+    let default = info.default_value() == toggles_runtime::Value::Bool(true);
+    let rule: FlagRule = match live.source {
+        LiveSource::Default => FlagRule::new(),
+        LiveSource::Store => serde_json::from_value(live.value.clone()).ok()?,
+    };
+    Some(rule.describe(default))
+}
+
 fn state_text(live: &Live) -> String {
     let value = live.value.to_string();
     match live.source {
@@ -172,7 +186,12 @@ pub(crate) async fn list(
                         tr class=[expired.then_some("expired")] {
                             td { a href={ "t/" (t.full_name()) } { (t.full_name()) } }
                             td { (t.kind().as_str()) }
-                            td { code { (state_text(live)) } }
+                            td {
+                                @match in_words(t, live) {
+                                    Some(words) => span.words title=(state_text(live)) { (words) },
+                                    None => code { (state_text(live)) },
+                                }
+                            }
                             td { (m.owner().unwrap_or("—")) }
                             td { (m.life().as_str()) }
                             td {
@@ -483,6 +502,9 @@ fn toggle_page(
             tr { th { "owner" } td { (m.owner().unwrap_or("— (admins only)")) } }
             tr { th { "life" } td { (m.life().as_str()) @if let Some(d) = m.remove_by() { ", remove by " (d) @if m.is_expired_on(Date::today()) { " " span.badge { "EXPIRED" } } } } }
             tr { th { "declared at" } td { code { (m.source()) } } }
+            @if let Some(words) = in_words(info, &live) {
+                tr { th { "who gets what" } td id="words" { (words) } }
+            }
             tr { th { "in force" } td { pre id="state" { (serde_json::to_string_pretty(&live.value).unwrap_or_default()) } (if live.source == LiveSource::Default { "(the compiled default)" } else { "" }) } }
             @if let Some((plan, guard)) = staged(info, &live) {
                 tr { th { "rollout" } td id="rollout" {

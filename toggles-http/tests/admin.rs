@@ -741,3 +741,24 @@ async fn feedback_is_listed_for_those_signed_in() {
     let anonymous = call(&app, "GET", "/admin/t/grading.new_grader", None, None).await;
     assert!(!anonymous.body.contains(r#"id="feedback""#));
 }
+
+#[tokio::test]
+async fn a_flag_says_who_gets_what_in_words() {
+    let _g = grader_at_ten().await;
+    let app = app();
+    let page = call(&app, "GET", "/admin/t/grading.new_grader", None, None).await;
+    assert!(
+        page.body
+            .contains(r#"<td id="words">on for 10% of users by user id</td>"#),
+        "{}",
+        page.body
+    );
+    let list = call(&app, "GET", "/admin/", None, None).await;
+    assert!(
+        list.body.contains(
+            r#"<span class="words" title="{&quot;percent&quot;:10.0}">on for 10% of users by user id</span>"#
+        ),
+        "{}",
+        list.body
+    );
+}

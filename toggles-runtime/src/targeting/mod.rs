@@ -15,6 +15,7 @@ mod plan;
 mod rule;
 mod time;
 mod variant_rule;
+mod words;
 
 pub(crate) use self::compiled_rule::{CompiledRule, Constant, Decided};
 pub(crate) use self::compiled_variant::{CompiledVariant, MOST_ARMS};
