@@ -9,11 +9,17 @@ mod audit;
 mod check;
 mod feedback;
 mod fleet;
+#[cfg(feature = "serve")]
+mod metrics;
 mod plural;
 mod progress;
 mod report;
 mod results;
 mod rollout;
+#[cfg(feature = "serve")]
+mod serve;
+#[cfg(feature = "serve")]
+mod server;
 mod show;
 mod source;
 mod variant;
@@ -65,6 +71,10 @@ enum Command {
     Feedback(feedback::Args),
     /// Delete a toggle's stored state, so its compiled default applies again.
     Reset(write::ResetArgs),
+    /// Serve the fleet's toggles over HTTP: the admin pages, the JSON API and OFREP, evaluated
+    /// against the declarations the fleet published, with probes and metrics.
+    #[cfg(feature = "serve")]
+    Serve(Box<serve::Args>),
 }
 
 /// How a command ended, when it ran to the end.
@@ -89,6 +99,8 @@ fn main() -> ExitCode {
         Command::Results(args) => results::run(&cli.store, args),
         Command::Feedback(args) => feedback::run(&cli.store, args),
         Command::Reset(args) => write::reset(&cli.store, args),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => serve::run(&cli.store, args),
     };
     match result {
         Ok(Outcome::Clean) => ExitCode::SUCCESS,

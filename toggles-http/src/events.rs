@@ -15,6 +15,71 @@ use tokio_stream::{Stream, StreamExt as _};
 
 use crate::Shared;
 
+/// The router's change streams as the server sees them: how many are open, and a way to end
+/// them all, for a server shutting down gracefully (an open stream never ends by itself, so it
+/// would hold the server until its deadline). Give a clone to [`Config::streams`](crate::Config::streams).
+///
+/// ```
+/// use toggles::http::{router, BearerTokens, Config, Streams};
+///
+/// let streams = Streams::new();
+/// let app: axum::Router =
+///     router(Config::new(BearerTokens::from_json("{}").unwrap()).streams(&streams));
+/// assert_eq!(streams.open(), 0);
+/// // On SIGTERM: stop accepting, then
+/// streams.close();
+/// ```
+#[derive(Debug, Clone)]
+pub struct Streams {
+    closed: Arc<watch::Sender<bool>>,
+    open: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Default for Streams {
+    fn default() -> Streams {
+        Streams::new()
+    }
+}
+
+impl Streams {
+    /// Streams none has closed.
+    pub fn new() -> Streams {
+        Streams {
+            closed: Arc::new(watch::Sender::new(false)),
+            open: Arc::default(),
+        }
+    }
+
+    /// Ends every open stream (each client's provider reconnects, to another replica) and
+    /// every stream opened after.
+    pub fn close(&self) {
+        self.closed.send_replace(true);
+    }
+
+    /// How many streams are open.
+    pub fn open(&self) -> usize {
+        self.open.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// Counts a stream open for as long as it lives.
+struct Open(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Open {
+    fn new(streams: &Streams) -> Open {
+        streams
+            .open
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Open(Arc::clone(&streams.open))
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// How long a client's page may sit in the background before its provider closes the stream
 /// (and fetches afresh when it returns).
 pub(crate) const INACTIVITY_DELAY_SECS: u64 = 120;
@@ -53,11 +118,21 @@ pub(crate) async fn stream(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     let missed = last_seen.filter(|seen| *seen < now).map(|_| now);
+    let open = Open::new(&shared.streams);
+    // `None` once the server closes its streams, which ends this one.
+    let closed = WatchStream::new(shared.streams.closed.subscribe())
+        .filter(|closed| *closed)
+        .map(|_| None);
     let events = tokio_stream::iter(missed)
         .chain(WatchStream::from_changes(changes))
-        .map(|generation| {
+        .map(Some)
+        .merge(closed)
+        .take_while(Option::is_some)
+        .map(move |generation| {
+            let _open = &open;
             let data = json!({ "type": "refetchEvaluation" }).to_string();
-            Ok(Event::default().id(generation.to_string()).data(data))
+            let id = generation.unwrap_or_default().to_string();
+            Ok(Event::default().id(id).data(data))
         });
     Sse::new(events).keep_alive(KeepAlive::new().interval(HEARTBEAT))
 }

@@ -138,6 +138,7 @@ use axum::Router;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use crate::auth::{Authenticate, Authenticated, BearerTokens, Scope};
+pub use crate::events::Streams;
 
 /// How the router authenticates and what it accepts.
 pub struct Config {
@@ -148,6 +149,7 @@ pub struct Config {
     key: Option<[u8; 32]>,
     session_for: Duration,
     reads_need_credentials: bool,
+    streams: Streams,
 }
 
 impl std::fmt::Debug for Config {
@@ -213,7 +215,15 @@ impl Config {
             key: None,
             session_for: session::SESSION_FOR,
             reads_need_credentials: false,
+            streams: Streams::new(),
         }
+    }
+
+    /// The router's change streams are counted and closed through `streams` (see [`Streams`]).
+    #[must_use]
+    pub fn streams(mut self, streams: &Streams) -> Config {
+        self.streams = streams.clone();
+        self
     }
 
     /// Reads need a credential too: the report, a toggle, results (scope `read`), OFREP
@@ -311,6 +321,8 @@ pub(crate) struct Shared {
     pub(crate) reads_need_credentials: bool,
     /// The generation of the state in force, for the change stream.
     pub(crate) generations: Arc<tokio::sync::watch::Sender<u64>>,
+    /// The change streams, counted and closed by the server.
+    pub(crate) streams: Streams,
 }
 
 /// The CORS layer for the routes browsers on other origins call, if any origin may.
@@ -360,6 +372,7 @@ where
         metadata: config.metadata,
         generations: events::generations(),
         reads_need_credentials: config.reads_need_credentials,
+        streams: config.streams,
     });
     // What a browser on another origin may call: OFREP, and giving feedback.
     let mut cross_origin = Router::new()

@@ -81,6 +81,7 @@ pub mod store {
 /// from it — which services declare which toggles, what is expired, and the drift.
 pub mod fleet {
     pub use crate::compile::Snapshot;
+    pub use crate::declare::{adopt, AdoptError, Adoption};
     pub use crate::reports::LiveSource;
     pub use crate::reports::{
         Declarer, Drift, DriftKind, FleetReport, FleetService, FleetState, FleetToggle,

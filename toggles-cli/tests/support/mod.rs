@@ -205,6 +205,7 @@ pub fn file_store(dir: &Path, fleet: &[Declarations]) -> String {
     format!("file:{}", path.display())
 }
 
+#[allow(unused_imports)]
 pub use self::server::url as postgres_settings;
 
 /// A fresh schema `cli_<test>`, or `None` (said loudly) where no server answers on a machine

@@ -2,6 +2,7 @@
 //! in, and the registry of every toggle in the binary. Nothing here knows of rules, stores or
 //! the state in force; the `state` layer fills the cells and gives the types their read API.
 
+mod adopted;
 mod cached;
 mod flag;
 mod kind;
@@ -16,6 +17,7 @@ mod timings;
 mod toggle;
 mod variant;
 
+pub use self::adopted::{adopt, AdoptError, Adoption};
 pub(crate) use self::cached::{published, set_published, EVAL, OFF, ON, SLOW, STORED};
 pub use self::flag::Flag;
 pub use self::kind::{Kind, Value};

@@ -27,11 +27,13 @@ use crate::declare::{Kind, Meta, Registration, Source, Toggle, Value};
 pub fn registry() -> &'static Registry {
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
     REGISTRY.get_or_init(|| {
-        Registry::from_toggles(
-            inventory::iter::<Registration>
-                .into_iter()
-                .map(|r| r.toggle),
-        )
+        let declared = inventory::iter::<Registration>
+            .into_iter()
+            .map(|r| (r.toggle, false));
+        let adopted = crate::declare::adopted::take()
+            .into_iter()
+            .map(|t| (t, true));
+        Registry::from_toggles(declared.chain(adopted))
     })
 }
 
@@ -48,8 +50,10 @@ pub struct Registry {
 }
 
 impl Registry {
-    fn from_toggles(toggles: impl Iterator<Item = &'static dyn Toggle>) -> Registry {
-        let mut toggles: Vec<ToggleInfo> = toggles.map(|toggle| ToggleInfo { toggle }).collect();
+    fn from_toggles(toggles: impl Iterator<Item = (&'static dyn Toggle, bool)>) -> Registry {
+        let mut toggles: Vec<ToggleInfo> = toggles
+            .map(|(toggle, adopted)| ToggleInfo { toggle, adopted })
+            .collect();
         // Ties broken by source so duplicates come out in a stable order.
         toggles.sort_by(|a, b| {
             let key = |t: &ToggleInfo| {
@@ -152,6 +156,7 @@ impl std::fmt::Debug for Registry {
 #[derive(Clone, Copy)]
 pub struct ToggleInfo {
     toggle: &'static dyn Toggle,
+    adopted: bool,
 }
 
 impl ToggleInfo {
@@ -183,6 +188,12 @@ impl ToggleInfo {
     /// The toggle itself.
     pub fn toggle(&self) -> &'static dyn Toggle {
         self.toggle
+    }
+
+    /// Whether this program serves the toggle from another service's declaration
+    /// ([`adopt`](crate::fleet::adopt)) rather than declaring it.
+    pub fn is_adopted(&self) -> bool {
+        self.adopted
     }
 }
 
@@ -280,7 +291,7 @@ mod tests {
     #[test]
     fn reports_a_full_name_declared_twice_with_both_sources() {
         let toggles: [&'static dyn Toggle; 3] = [&SECOND, &OTHER, &FIRST];
-        let registry = Registry::from_toggles(toggles.into_iter());
+        let registry = Registry::from_toggles(toggles.into_iter().map(|t| (t, false)));
         assert_eq!(registry.len(), 3);
         let [dup] = registry.duplicates() else {
             panic!("one duplicate expected: {:?}", registry.duplicates())

@@ -150,11 +150,17 @@ fn readable<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<Dec
 }
 
 impl Declarations {
-    /// The declarations of every toggle in `registry`, as `service`.
+    /// The declarations of every toggle `registry` declares (not those it
+    /// [adopted](crate::fleet::adopt)), as `service`.
     pub fn of(registry: &Registry, service: Service) -> Declarations {
         Declarations {
             service,
-            toggles: registry.iter().map(Declared::of).collect(),
+            // Adopted toggles are their declaring services' to publish.
+            toggles: registry
+                .iter()
+                .filter(|t| !t.is_adopted())
+                .map(Declared::of)
+                .collect(),
         }
     }
 

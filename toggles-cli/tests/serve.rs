@@ -1,0 +1,439 @@
+//! `toggles serve` end to end: the built binary over a file store the fleet published to,
+//! spoken to over sockets as a client in another language would.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value as Json};
+use support::{experiment_fleet, file_store, stderr, toggles};
+
+/// A running `toggles serve`, killed when dropped.
+struct Served {
+    child: Child,
+    addr: SocketAddr,
+    /// What it printed on standard error after it started listening, read on a thread.
+    log: std::sync::mpsc::Receiver<String>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Served {
+    fn start(store: &str, extra: &[&str]) -> Served {
+        let mut child = Command::new(assert_cmd::cargo::cargo_bin("toggles"))
+            .env_remove("TOGGLES_STORE")
+            .args(["--store", store, "serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary runs");
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut before = Vec::new();
+        let addr = loop {
+            let Some(Ok(line)) = lines.next() else {
+                panic!(
+                    "the server stopped before listening:\n{}",
+                    before.join("\n")
+                );
+            };
+            if let Some(rest) = line.split("listening on http://").nth(1) {
+                break rest.trim_end_matches('/').parse().expect("an address");
+            }
+            before.push(line);
+        };
+        let (tx, log) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Served { child, addr, log }
+    }
+
+    /// One request on a connection of its own: status, headers and body.
+    fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[&str],
+        body: &str,
+    ) -> (u16, String, String) {
+        let mut socket = TcpStream::connect(self.addr).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Length: {}\r\n",
+            self.addr,
+            body.len()
+        );
+        if !body.is_empty() {
+            head.push_str("Content-Type: application/json\r\n");
+        }
+        for h in headers {
+            head.push_str(h);
+            head.push_str("\r\n");
+        }
+        head.push_str("\r\n");
+        socket.write_all(head.as_bytes()).unwrap();
+        socket.write_all(body.as_bytes()).unwrap();
+        let mut answer = Vec::new();
+        socket.read_to_end(&mut answer).unwrap();
+        let answer = String::from_utf8_lossy(&answer).into_owned();
+        let (head, body) = answer.split_once("\r\n\r\n").expect("a whole answer");
+        let status = head[9..12].parse().expect("a status code");
+        (status, head.to_owned(), body.to_owned())
+    }
+
+    fn json(&self, method: &str, path: &str, headers: &[&str], body: &Json) -> (u16, Json) {
+        let (status, _, text) = self.request(method, path, headers, &body.to_string());
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Json::String(text)),
+        )
+    }
+}
+
+fn tokens(dir: &Path) -> String {
+    let path = dir.join("tokens.json");
+    let tokens = json!({
+        "ops-token": {"id": "ops", "admin": true},
+        "reader-token": {"id": "dashboard", "scopes": ["read", "evaluate"]},
+    });
+    std::fs::write(&path, tokens.to_string()).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn serves_the_fleets_toggles_over_ofrep_and_the_json_api_without_a_service_in_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = file_store(dir.path(), &experiment_fleet());
+    let set = toggles(&store)
+        .args([
+            "flag",
+            "grading.new_grader",
+            "--users-on",
+            "ana",
+            "--percent",
+            "30",
+        ])
+        .args(["--reason", "rollout", "--actor", "ops"])
+        .output()
+        .unwrap();
+    assert!(set.status.success(), "{}", stderr(&set));
+    let served = Served::start(&store, &["--tokens", &tokens(dir.path())]);
+
+    let (status, _, body) = served.request("GET", "/healthz", &[], "");
+    assert_eq!((status, body.as_str()), (200, "ok\n"));
+    let (status, _, body) = served.request("GET", "/readyz", &[], "");
+    assert_eq!(status, 200, "{body}");
+
+    // OFREP, evaluated against the declarations the fleet published.
+    let ofrep = "/ofrep/v1/evaluate/flags/";
+    let (status, answer) = served.json(
+        "POST",
+        &format!("{ofrep}grading.new_grader"),
+        &[],
+        &json!({"context": {"targetingKey": "ana"}}),
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        (answer["value"].clone(), answer["reason"].clone()),
+        (json!(true), json!("TARGETING_MATCH"))
+    );
+    let on = (0..2_000)
+        .filter(|i| {
+            let (_, a) = served.json(
+                "POST",
+                &format!("{ofrep}grading.new_grader"),
+                &[],
+                &json!({"context": {"targetingKey": format!("user-{i}")}}),
+            );
+            a["value"] == json!(true)
+        })
+        .count();
+    assert!(
+        (540..=660).contains(&on),
+        "30% of 2,000 users within three points: {on}"
+    );
+    let (_, setting) = served.json(
+        "POST",
+        &format!("{ofrep}uploads.max_bytes"),
+        &[],
+        &json!({"context": {}}),
+    );
+    assert_eq!(setting["value"], json!(1024));
+    let (_, arm) = served.json(
+        "POST",
+        &format!("{ofrep}checkout.checkout_flow"),
+        &[],
+        &json!({"context": {"targetingKey": "42"}}),
+    );
+    assert_eq!(arm["value"], json!("classic"), "{arm}");
+    assert_eq!(arm["metadata"]["arms"], json!("classic,one_page,express"));
+    assert!(
+        arm["metadata"].get("owner").is_none(),
+        "no owner for anonymous clients: {arm}"
+    );
+    let (status, missing) = served.json(
+        "POST",
+        &format!("{ofrep}grading.nope"),
+        &[],
+        &json!({"context": {}}),
+    );
+    assert_eq!(
+        (status, missing["errorCode"].clone()),
+        (404, json!("FLAG_NOT_FOUND"))
+    );
+    let (_, bulk) = served.json(
+        "POST",
+        "/ofrep/v1/evaluate/flags",
+        &[],
+        &json!({"context": {"targetingKey": "ana"}}),
+    );
+    assert_eq!(bulk["flags"].as_array().map(Vec::len), Some(4), "{bulk}");
+}
+
+#[test]
+fn writes_through_it_are_validated_against_the_fleets_declarations_and_audited_in_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = file_store(dir.path(), &experiment_fleet());
+    let served = Served::start(&store, &["--tokens", &tokens(dir.path())]);
+    let ofrep = "/ofrep/v1/evaluate/flags/";
+    // Writes, validated against the declarations and made as the bearer.
+    let write = |token: &str, name: &str, body: Json| {
+        served.json(
+            "POST",
+            &format!("/{name}"),
+            &[&format!("Authorization: Bearer {token}")],
+            &body,
+        )
+    };
+    let (status, refused) = write(
+        "ops-token",
+        "checkout.checkout_flow",
+        json!({"change": {"variant": {"coverage": 50, "weights": {"one_pag": 10000}}}, "reason": "try"}),
+    );
+    assert_eq!(status, 422, "{refused}");
+    assert!(
+        refused.to_string().contains("one_page"),
+        "the closest arm suggested: {refused}"
+    );
+    let (status, refused) = write(
+        "reader-token",
+        "grading.new_grader",
+        json!({"change": {"flag": {"everyone": true}}, "reason": "go"}),
+    );
+    assert_eq!(status, 403, "a credential without `write`: {refused}");
+    let (status, entry) = write(
+        "ops-token",
+        "grading.new_grader",
+        json!({"change": {"flag": {"everyone": true}}, "reason": "go"}),
+    );
+    assert_eq!(status, 200, "{entry}");
+    assert_eq!(entry["entry"]["actor"], json!("ops"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, a) = served.json(
+            "POST",
+            &format!("{ofrep}grading.new_grader"),
+            &[],
+            &json!({"context": {"targetingKey": "zed"}}),
+        );
+        if a["value"] == json!(true) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the write is in force: {a}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let audit = toggles(&store)
+        .args(["audit", "grading.new_grader", "--json"])
+        .output()
+        .unwrap();
+    let newest: Json =
+        serde_json::from_slice(audit.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(
+        (newest["actor"].clone(), newest["reason"].clone()),
+        (json!("ops"), json!("go")),
+        "the audit entry is in the store"
+    );
+
+    // The report is the fleet's, and the server publishes no declaration of its own.
+    let (_, report) = served.json("GET", "/", &[], &Json::Null);
+    let names: Vec<&str> = report["toggles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["full_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "catalog.recommendations",
+            "checkout.checkout_flow",
+            "grading.new_grader",
+            "uploads.max_bytes"
+        ]
+    );
+    let fleet = toggles(&store)
+        .args(["report", "--format", "json"])
+        .output()
+        .unwrap();
+    let fleet: Json = serde_json::from_slice(&fleet.stdout).expect("the fleet report as JSON");
+    for t in fleet["toggles"].as_array().unwrap() {
+        let declarers = t["declared_by"].to_string();
+        assert!(
+            !declarers.contains("toggles-serve"),
+            "the server declares nothing: {declarers}"
+        );
+    }
+
+    let (status, _, metrics) = served.request("GET", "/metrics", &[], "");
+    assert_eq!(status, 200);
+    for line in [
+        "toggles_toggles_served 4",
+        "toggles_store_up 1",
+        "toggles_http_requests_total{code=\"200\"}",
+        "toggles_http_requests_total{code=\"422\"} 1",
+        "toggles_connections 1",
+    ] {
+        assert!(metrics.contains(line), "`{line}` in\n{metrics}");
+    }
+}
+
+#[test]
+fn closes_connections_that_never_finish_their_request_head_and_bounds_how_many_are_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = file_store(dir.path(), &experiment_fleet());
+    let served = Served::start(
+        &store,
+        &["--header-timeout", "1s", "--max-connections", "2"],
+    );
+    let half_open = || {
+        let mut socket = TcpStream::connect(served.addr).unwrap();
+        socket
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        socket
+    };
+    let started = Instant::now();
+    let mut held = [half_open(), half_open()];
+    // A third client waits in the listen queue while both slots are held.
+    let mut third = TcpStream::connect(served.addr).unwrap();
+    third
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    third
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let mut answer = Vec::new();
+    assert!(
+        third.read_to_end(&mut answer).is_err() && answer.is_empty(),
+        "not served while two connections are open"
+    );
+    for socket in &mut held {
+        let mut rest = Vec::new();
+        // The server closes it, with or without a 408 first.
+        socket.read_to_end(&mut rest).unwrap();
+        assert!(
+            rest.is_empty() || String::from_utf8_lossy(&rest).starts_with("HTTP/1.1 408"),
+            "{}",
+            String::from_utf8_lossy(&rest)
+        );
+    }
+    let closed_after = started.elapsed();
+    assert!(
+        closed_after >= Duration::from_millis(900) && closed_after < Duration::from_secs(5),
+        "closed after {closed_after:?}"
+    );
+    third
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    third.read_to_end(&mut answer).unwrap();
+    assert!(
+        String::from_utf8_lossy(&answer).starts_with("HTTP/1.1 200"),
+        "served once a slot freed: {}",
+        String::from_utf8_lossy(&answer)
+    );
+}
+
+#[test]
+fn on_sigterm_ends_the_change_streams_and_exits_once_requests_are_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = file_store(dir.path(), &experiment_fleet());
+    let config = dir.path().join("serve.toml");
+    std::fs::write(
+        &config,
+        "shutdown_grace = \"5s\"\nofrep_metadata = \"full\"\n",
+    )
+    .unwrap();
+    let mut served = Served::start(&store, &["--config", config.to_str().unwrap()]);
+    let (_, full) = served.json(
+        "POST",
+        "/ofrep/v1/evaluate/flags/grading.new_grader",
+        &[],
+        &json!({"context": {}}),
+    );
+    assert_eq!(
+        full["metadata"]["owner"],
+        json!("team-grading"),
+        "the config file is read: {full}"
+    );
+
+    let mut stream = TcpStream::connect(served.addr).unwrap();
+    stream
+        .write_all(b"GET /ofrep/v1/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n")
+        .unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !served
+        .request("GET", "/metrics", &[], "")
+        .2
+        .contains("toggles_change_streams 1")
+    {
+        assert!(Instant::now() < deadline, "the stream is counted");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let stopping = Instant::now();
+    let killed = Command::new("kill")
+        .args(["-TERM", &served.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let mut rest = Vec::new();
+    stream
+        .read_to_end(&mut rest)
+        .expect("the stream ends instead of holding the server");
+    let status = served.child.wait().unwrap();
+    assert!(status.success(), "exits 0 on SIGTERM: {status:?}");
+    assert!(
+        stopping.elapsed() < Duration::from_secs(4),
+        "without waiting out the grace period: {:?}",
+        stopping.elapsed()
+    );
+    let log: Vec<String> = served.log.try_iter().collect();
+    assert!(log.iter().any(|l| l.contains("shutting down")), "{log:?}");
+    assert!(
+        TcpStream::connect(served.addr).is_err(),
+        "no longer listening"
+    );
+}
