@@ -30,6 +30,7 @@ pub(crate) struct Metrics {
     requests: Family<Status, Counter>,
     pub(crate) connections: Gauge,
     streams: Gauge,
+    followers: Gauge,
     store_up: Gauge,
     generation: Gauge,
     state_age: Gauge<f64, AtomicU64>,
@@ -46,6 +47,7 @@ impl Metrics {
             requests: Family::default(),
             connections: Gauge::default(),
             streams: Gauge::default(),
+            followers: Gauge::default(),
             store_up: Gauge::default(),
             generation: Gauge::default(),
             state_age: Gauge::default(),
@@ -63,6 +65,11 @@ impl Metrics {
             "change_streams",
             "OFREP change streams (eventStreams) open",
             m.streams.clone(),
+        );
+        registry.register(
+            "sync_followers",
+            "Followers (RemoteStores, relays) on this server's sync stream",
+            m.followers.clone(),
         );
         registry.register(
             "store_up",
@@ -127,6 +134,8 @@ pub(crate) async fn scrape(State(serving): State<Arc<Serving>>) -> Response {
         .set(status.loaded_at.map_or(f64::NAN, seconds_since));
     m.streams
         .set(i64::try_from(serving.streams.open()).unwrap_or(i64::MAX));
+    m.followers
+        .set(i64::try_from(serving.streams.following()).unwrap_or(i64::MAX));
     m.toggles
         .set(i64::try_from(toggles_runtime::registry().len()).unwrap_or(i64::MAX));
     m.invalid_entries

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
 use serde::Deserialize;
-use toggles_http::{BearerTokens, Config, OfrepMetadata, Streams};
+use toggles_http::{BearerTokens, Config, OfrepMetadata, RateLimit, Streams, TokenFile};
 use toggles_runtime::fleet::{adopt, Published, Store};
 use toggles_runtime::{Installer, Service, Timestamp};
 
@@ -64,6 +64,21 @@ pub(crate) struct Args {
     /// alive between requests) is closed [default: 10s].
     #[arg(long, env = "TOGGLES_HEADER_TIMEOUT", value_parser = humantime::parse_duration, value_name = "DURATION")]
     header_timeout: Option<Duration>,
+    /// Requests a second each client may make to OFREP and feedback, answered `429` with
+    /// `Retry-After` past it; a client is its principal, else its address [default: no limit].
+    #[arg(long, env = "TOGGLES_RATE_LIMIT", value_name = "PER_SECOND")]
+    rate_limit: Option<u32>,
+    /// Requests a quiet client may make at once [default: the rate limit].
+    #[arg(
+        long,
+        env = "TOGGLES_RATE_BURST",
+        value_name = "N",
+        requires = "rate_limit"
+    )]
+    rate_burst: Option<u32>,
+    /// A proxy in front sets `X-Forwarded-For`: rate-limit by the address it names first.
+    #[arg(long, env = "TOGGLES_BEHIND_PROXY")]
+    behind_proxy: bool,
     /// On SIGTERM, how long open requests have to finish once streams are closed [default: 20s].
     #[arg(long, env = "TOGGLES_SHUTDOWN_GRACE", value_parser = humantime::parse_duration, value_name = "DURATION")]
     shutdown_grace: Option<Duration>,
@@ -93,6 +108,10 @@ struct ConfigFile {
     header_timeout: Option<Duration>,
     #[serde(default, with = "humantime_serde_opt")]
     shutdown_grace: Option<Duration>,
+    rate_limit: Option<u32>,
+    rate_burst: Option<u32>,
+    #[serde(default)]
+    behind_proxy: bool,
 }
 
 /// Durations in a config file are written as on the command line: `"10s"`, `"1m 30s"`.
@@ -119,6 +138,7 @@ struct Options {
     allow_origins: Vec<String>,
     require_credentials: bool,
     ofrep_metadata: Metadata,
+    rate_limit: Option<RateLimit>,
     limits: Limits,
 }
 
@@ -158,6 +178,15 @@ impl Args {
                 .ofrep_metadata
                 .or(file.ofrep_metadata)
                 .unwrap_or(Metadata::Public),
+            rate_limit: self.rate_limit.or(file.rate_limit).map(|rate| {
+                let limit = RateLimit::per_second(rate)
+                    .burst(self.rate_burst.or(file.rate_burst).unwrap_or(rate));
+                if self.behind_proxy || file.behind_proxy {
+                    limit.behind_proxy()
+                } else {
+                    limit
+                }
+            }),
             limits: Limits {
                 max_connections: self
                     .max_connections
@@ -177,15 +206,18 @@ impl Args {
 }
 
 impl Options {
-    fn config(&self, streams: &Streams) -> Result<Config> {
-        let tokens = match &self.tokens {
-            Some(path) => BearerTokens::from_file(path).map_err(|e| anyhow!("{e}"))?,
+    fn config(&self, streams: &Streams, tokens: Option<&TokenFile>) -> Result<Config> {
+        let mut config = match tokens {
+            Some(tokens) => Config::new(tokens.clone()),
             None => {
                 eprintln!("toggles serve: no --tokens file: nobody can sign in or write");
-                BearerTokens::from_json("{}").expect("an empty object is a token file")
+                Config::new(BearerTokens::default())
             }
-        };
-        let mut config = Config::new(tokens).streams(streams);
+        }
+        .streams(streams);
+        if let Some(limit) = self.rate_limit {
+            config = config.rate_limit(limit);
+        }
         match &self.key_file {
             Some(path) => config = config.key(read_key(path)?),
             None => eprintln!(
@@ -253,7 +285,11 @@ pub(crate) fn run(store_args: &StoreArgs, args: &Args) -> Result<Outcome> {
         published.len()
     );
     let streams = Streams::new();
-    let config = options.config(&streams)?;
+    let tokens = match &options.tokens {
+        Some(path) => Some(TokenFile::open(path).map_err(|e| anyhow!("{e}"))?),
+        None => None,
+    };
+    let config = options.config(&streams, tokens.as_ref())?;
     let service = Service::new("toggles-serve", env!("CARGO_PKG_VERSION"));
     // Guards and staged rollouts are judged where outcomes are recorded: in the services.
     let installation = match Installer::new(store)
@@ -294,6 +330,9 @@ pub(crate) fn run(store_args: &StoreArgs, args: &Args) -> Result<Outcome> {
                 crate::metrics::count,
             ));
         crate::metrics::follow_propagation(Arc::clone(&serving));
+        if let Some(tokens) = tokens {
+            tokio::spawn(reload_tokens(tokens));
+        }
         let server = Server::bind(options.listen, options.limits)
             .await
             .with_context(|| format!("cannot listen on {}", options.listen))?;
@@ -324,6 +363,41 @@ fn fleet_declarations(store: &dyn Store, name: &str) -> Vec<Published> {
                 );
                 std::thread::sleep(wait);
                 wait = (wait * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
+
+/// Reads the token file again on SIGHUP and whenever it changes (looked at every 2 s), so a
+/// token added or revoked takes effect without a restart; a file that does not read is
+/// reported and the tokens in force stay.
+async fn reload_tokens(tokens: TokenFile) {
+    let report = |reloaded: Result<usize, Box<dyn std::error::Error>>| match reloaded {
+        Ok(n) => eprintln!(
+            "toggles serve: {} read again: {n} tokens in force",
+            tokens.path().display()
+        ),
+        Err(e) => eprintln!("toggles serve: the tokens in force stay: {e}"),
+    };
+    #[cfg(unix)]
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    let mut every = tokio::time::interval(Duration::from_secs(2));
+    loop {
+        #[cfg(unix)]
+        let hung_up = async {
+            match &mut hangup {
+                Some(signal) => signal.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        #[cfg(not(unix))]
+        let hung_up = std::future::pending::<Option<()>>();
+        tokio::select! {
+            _ = hung_up => report(tokens.reload()),
+            _ = every.tick() => {
+                if let Some(reloaded) = tokens.reload_if_changed() {
+                    report(reloaded);
+                }
             }
         }
     }

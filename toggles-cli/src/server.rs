@@ -6,12 +6,14 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::ConnectInfo;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
+use tower::ServiceExt as _;
 
 use crate::serve::Serving;
 
@@ -74,7 +76,7 @@ impl Server {
                 permit = Arc::clone(&permits).acquire_owned() => permit.expect("never closed"),
                 () = &mut shutdown => break,
             };
-            let (socket, _peer) = tokio::select! {
+            let (socket, peer) = tokio::select! {
                 accepted = self.listener.accept() => match accepted {
                     Ok(accepted) => accepted,
                     Err(e) => {
@@ -87,7 +89,13 @@ impl Server {
                 () = &mut shutdown => break,
             };
             let _ = socket.set_nodelay(true);
-            let service = TowerToHyperService::new(app.clone());
+            // The peer's address, for what keys on the client (the rate limit).
+            let service = TowerToHyperService::new(app.clone().map_request(
+                move |mut request: axum::extract::Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                    request
+                },
+            ));
             let connection = builder.serve_connection(TokioIo::new(socket), service);
             let connection = graceful.watch(connection);
             let serving = Arc::clone(&serving);

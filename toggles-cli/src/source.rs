@@ -14,8 +14,8 @@ use toggles_runtime::{Kind, Service, Timestamp};
 /// The store every command reads, and writes go to.
 #[derive(clap::Args)]
 pub(crate) struct StoreArgs {
-    /// The fleet's store: `postgres://USER@HOST/DB` (or `postgres:KEY=VALUE …`), `file:PATH`, or
-    /// a path to a file store.
+    /// The fleet's store: `postgres://USER@HOST/DB` (or `postgres:KEY=VALUE …`), a relay
+    /// (`http(s)://HOST:PORT`, `toggles serve`), `file:PATH`, or a path to a file store.
     #[arg(long, global = true, env = "TOGGLES_STORE", value_name = "STORE")]
     store: Option<String>,
     /// The PostgreSQL schema that holds the store's tables.
@@ -27,6 +27,15 @@ pub(crate) struct StoreArgs {
         value_name = "SCHEMA"
     )]
     schema: String,
+    /// The bearer token sent to a relay given as `--store http(s)://…`.
+    #[arg(
+        long,
+        global = true,
+        env = "TOGGLES_STORE_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    store_token: Option<String>,
 }
 
 impl StoreArgs {
@@ -38,6 +47,9 @@ impl StoreArgs {
                  (or set TOGGLES_STORE)"
             );
         };
+        if store.starts_with("http://") || store.starts_with("https://") {
+            return remote(store, self.store_token.as_deref());
+        }
         if store.starts_with("postgres://") || store.starts_with("postgresql://") {
             return postgres(store, &self.schema);
         }
@@ -65,6 +77,21 @@ impl StoreArgs {
             None => "no store".to_owned(),
         }
     }
+}
+
+#[cfg(feature = "remote")]
+#[allow(clippy::unnecessary_wraps)]
+fn remote(url: &str, token: Option<&str>) -> Result<Box<dyn Store>> {
+    let relay = toggles_runtime::store::RemoteStore::new(url);
+    Ok(Box::new(match token {
+        Some(token) => relay.token(token),
+        None => relay,
+    }))
+}
+
+#[cfg(not(feature = "remote"))]
+fn remote(url: &str, _token: Option<&str>) -> Result<Box<dyn Store>> {
+    bail!("{url} is a relay, and this `toggles` was built without the `remote` feature")
 }
 
 #[cfg(feature = "postgres")]

@@ -29,9 +29,14 @@ impl Drop for Served {
 
 impl Served {
     fn start(store: &str, extra: &[&str]) -> Served {
+        Served::start_on(store, "127.0.0.1:0", extra)
+    }
+
+    fn start_on(store: &str, listen: &str, extra: &[&str]) -> Served {
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("toggles"))
             .env_remove("TOGGLES_STORE")
-            .args(["--store", store, "serve", "--listen", "127.0.0.1:0"])
+            .env_remove("TOGGLES_STORE_TOKEN")
+            .args(["--store", store, "serve", "--listen", listen])
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -436,4 +441,355 @@ fn on_sigterm_ends_the_change_streams_and_exits_once_requests_are_done() {
         TcpStream::connect(served.addr).is_err(),
         "no longer listening"
     );
+}
+
+#[test]
+fn rate_limits_each_client_by_its_address_and_reloads_tokens_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = file_store(dir.path(), &experiment_fleet());
+    let tokens_path = tokens(dir.path());
+    let served = Served::start(
+        &store,
+        &[
+            "--tokens",
+            &tokens_path,
+            "--rate-limit",
+            "1",
+            "--rate-burst",
+            "2",
+        ],
+    );
+    let evaluate = |headers: &[&str]| {
+        served.request(
+            "POST",
+            "/ofrep/v1/evaluate/flags/grading.new_grader",
+            headers,
+            r#"{"context": {}}"#,
+        )
+    };
+    assert_eq!(evaluate(&[]).0, 200);
+    assert_eq!(evaluate(&[]).0, 200);
+    let (status, head, _) = evaluate(&[]);
+    assert_eq!(status, 429, "a third request at once from one address");
+    assert!(
+        head.to_ascii_lowercase().contains("retry-after: 1"),
+        "{head}"
+    );
+
+    // The token file is read again when it changes: a revoked token stops working, a new one
+    // starts; a broken file keeps the tokens in force.
+    let bearer = |token: &str| format!("Authorization: Bearer {token}");
+    let reset = |token: &str| {
+        served
+            .json(
+                "POST",
+                "/grading.new_grader",
+                &[&bearer(token)],
+                &json!({"change": "reset", "reason": "tidy"}),
+            )
+            .0
+    };
+    assert_eq!(reset("ops-token"), 200);
+    std::thread::sleep(Duration::from_millis(1_100)); // a new modification time
+    std::fs::write(
+        &tokens_path,
+        json!({"new-ops-token": {"id": "ops", "admin": true}}).to_string(),
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while reset("ops-token") != 401 {
+        assert!(
+            Instant::now() < deadline,
+            "the revoked token is refused within the poll"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(reset("new-ops-token"), 200);
+    std::thread::sleep(Duration::from_millis(1_100));
+    std::fs::write(&tokens_path, "{ half written").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !served
+        .log
+        .try_iter()
+        .any(|l| l.contains("the tokens in force stay"))
+    {
+        assert!(Instant::now() < deadline, "the broken file is reported");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(reset("new-ops-token"), 200, "the tokens in force stay");
+}
+
+/// Polls `check` every 20 ms until it holds, for at most `within`; how long it took.
+fn until(within: Duration, what: &str, mut check: impl FnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while !check() {
+        assert!(started.elapsed() < within, "{what}: not within {within:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    started.elapsed()
+}
+
+/// `grading.new_grader`'s answer for a user no rule names.
+fn answer(served: &Served) -> Json {
+    let context = json!({"context": {"targetingKey": "zed"}});
+    served
+        .json(
+            "POST",
+            "/ofrep/v1/evaluate/flags/grading.new_grader",
+            &[],
+            &context,
+        )
+        .1["value"]
+        .clone()
+}
+
+/// A file store the fleet published to, and where its tokens are.
+struct Fleet {
+    _dir: tempfile::TempDir,
+    store: String,
+    tokens: String,
+}
+
+/// A server over a file store (the upstream), and a relay following it with `ops-token`.
+fn relays() -> (Fleet, Served, Served) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = file_store(dir.path(), &experiment_fleet());
+    let tokens = tokens(dir.path());
+    let upstream = Served::start(&store, &["--tokens", &tokens]);
+    let relay = Served::start(
+        &format!("http://{}", upstream.addr),
+        &["--tokens", &tokens, "--store-token", "ops-token"],
+    );
+    let fleet = Fleet {
+        _dir: dir,
+        store,
+        tokens,
+    };
+    (fleet, upstream, relay)
+}
+
+#[test]
+fn a_relay_follows_a_relay_and_writes_through_it_land_in_the_store_audited() {
+    let (dir, upstream, relay) = relays();
+    let store = dir.store.as_str();
+    assert_eq!(
+        answer(&relay),
+        json!(false),
+        "the relay serves the fleet's declarations"
+    );
+    until(
+        Duration::from_secs(10),
+        "the relay follows the upstream's stream",
+        || {
+            upstream
+                .request("GET", "/metrics", &[], "")
+                .2
+                .contains("toggles_sync_followers 1")
+        },
+    );
+
+    // A change in the store reaches the relay of the relay through both streams.
+    let set = toggles(store)
+        .args([
+            "flag",
+            "grading.new_grader",
+            "--everyone",
+            "on",
+            "--reason",
+            "launch",
+            "--actor",
+            "ana",
+        ])
+        .output()
+        .unwrap();
+    assert!(set.status.success(), "{}", stderr(&set));
+    let took = until(
+        Duration::from_secs(10),
+        "the change reaches the second relay",
+        || answer(&relay) == json!(true),
+    );
+    eprintln!("a change in the file store reached the second relay in {took:?}");
+
+    // A write through the second relay lands in the store, audited as its principal.
+    let (status, entry) = relay.json(
+        "POST",
+        "/grading.new_grader",
+        &["Authorization: Bearer ops-token"],
+        &json!({"change": {"flag": {"percent": 0}}, "reason": "roll back"}),
+    );
+    assert_eq!(status, 200, "{entry}");
+    assert_eq!(entry["entry"]["actor"], json!("ops"));
+    until(
+        Duration::from_secs(10),
+        "the write is in force upstream",
+        || answer(&upstream) == json!(false),
+    );
+    assert_eq!(
+        answer(&relay),
+        json!(false),
+        "and at once where it was made"
+    );
+    let audit = toggles(store)
+        .args(["audit", "grading.new_grader", "--json"])
+        .output()
+        .unwrap();
+    let newest: Json =
+        serde_json::from_slice(audit.stdout.split(|b| *b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(
+        (newest["actor"].clone(), newest["reason"].clone()),
+        (json!("ops"), json!("roll back"))
+    );
+    // Through the relays, a write the declarations refuse is refused whole.
+    let (status, refused) = relay.json(
+        "POST",
+        "/uploads.max_bytes",
+        &["Authorization: Bearer ops-token"],
+        &json!({"change": {"setting": "lots"}, "reason": "more"}),
+    );
+    assert_eq!(status, 422, "{refused}");
+}
+
+#[test]
+fn a_relay_whose_upstream_goes_away_keeps_its_last_good_state_and_catches_up_on_return() {
+    let (dir, upstream, relay) = relays();
+    let (store, tokens) = (dir.store.as_str(), dir.tokens.as_str());
+    let upstream_url = format!("http://{}", upstream.addr);
+    // The fleet report reads through a relay, and both servers are in it.
+    let report = toggles(&upstream_url)
+        .args(["--store-token", "ops-token", "report", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(report.status.success(), "{}", stderr(&report));
+    let report: Json = serde_json::from_slice(&report.stdout).unwrap();
+    let serve = report["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service"] == json!("toggles-serve"))
+        .cloned();
+    assert_eq!(
+        serve.map(|s| s["instances"].clone()),
+        Some(json!(2)),
+        "both servers published through the relay: {}",
+        report["services"]
+    );
+    // The upstream relay goes away: the second keeps serving its last good state and says so.
+    let upstream_addr = upstream.addr.to_string();
+    drop(upstream);
+    until(Duration::from_secs(10), "the outage is reported", || {
+        relay
+            .request("GET", "/metrics", &[], "")
+            .2
+            .contains("toggles_store_up 0")
+    });
+    assert_eq!(
+        answer(&relay),
+        json!(false),
+        "the last good state stays in force"
+    );
+    let (status, body) = relay.json(
+        "POST",
+        "/grading.new_grader",
+        &["Authorization: Bearer ops-token"],
+        &json!({"change": "reset", "reason": "r"}),
+    );
+    assert_eq!(
+        status, 503,
+        "a write with the relay away is refused: {body}"
+    );
+
+    // It comes back, changed meanwhile: the second relay catches up.
+    let set = toggles(store)
+        .args([
+            "flag",
+            "grading.new_grader",
+            "--everyone",
+            "on",
+            "--reason",
+            "again",
+            "--actor",
+            "ana",
+        ])
+        .output()
+        .unwrap();
+    assert!(set.status.success(), "{}", stderr(&set));
+    let _upstream = Served::start_on(store, &upstream_addr, &["--tokens", tokens]);
+    until(
+        Duration::from_secs(20),
+        "the second relay catches up",
+        || answer(&relay) == json!(true),
+    );
+    until(Duration::from_secs(10), "and says the store is up", || {
+        relay
+            .request("GET", "/metrics", &[], "")
+            .2
+            .contains("toggles_store_up 1")
+    });
+}
+
+#[test]
+fn two_hundred_followers_on_one_relay_each_hear_of_a_change() {
+    use std::sync::{Arc, Mutex};
+    use toggles_runtime::store::{RemoteStore, Store as _};
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = file_store(dir.path(), &experiment_fleet());
+    let relay = Served::start(&store, &[]);
+    let url = format!("http://{}", relay.addr);
+    let heard: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let followers: Vec<RemoteStore> = (0..200)
+        .map(|_| {
+            let follower = RemoteStore::new(&url);
+            follower.load().expect("the relay answers");
+            let heard = Arc::clone(&heard);
+            follower
+                .watch(Arc::new(move || heard.lock().unwrap().push(Instant::now())))
+                .unwrap();
+            follower
+        })
+        .collect();
+    until(
+        Duration::from_secs(20),
+        "every follower is on the stream",
+        || {
+            relay
+                .request("GET", "/metrics", &[], "")
+                .2
+                .contains("toggles_sync_followers 200")
+        },
+    );
+    heard.lock().unwrap().clear();
+    let wrote = Instant::now();
+    let set = toggles(&store)
+        .args([
+            "set",
+            "catalog.recommendations",
+            "off",
+            "--reason",
+            "load",
+            "--actor",
+            "ops",
+        ])
+        .output()
+        .unwrap();
+    assert!(set.status.success(), "{}", stderr(&set));
+    until(
+        Duration::from_secs(10),
+        "all 200 hear of the change",
+        || heard.lock().unwrap().len() >= 200,
+    );
+    let mut took: Vec<Duration> = heard.lock().unwrap().iter().map(|t| *t - wrote).collect();
+    took.sort();
+    eprintln!(
+        "200 followers of one relay heard of a change in the store: median {:?}, slowest {:?} (the `toggles set` process included)",
+        took[took.len() / 2],
+        took[took.len() - 1]
+    );
+    for follower in &followers {
+        let snapshot = follower.load().unwrap();
+        assert_eq!(
+            snapshot.switches.get("catalog.recommendations"),
+            Some(&json!(false))
+        );
+    }
 }

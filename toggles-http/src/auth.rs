@@ -174,6 +174,16 @@ impl BearerTokens {
         Ok(BearerTokens { tokens })
     }
 
+    /// How many tokens there are.
+    pub fn len(&self) -> usize {
+        self.tokens.len()
+    }
+
+    /// Whether there is none: nobody can sign in.
+    pub fn is_empty(&self) -> bool {
+        self.tokens.is_empty()
+    }
+
     /// The tokens of a JSON file.
     pub fn from_file(path: impl AsRef<Path>) -> Result<BearerTokens, Box<dyn std::error::Error>> {
         let path = path.as_ref();

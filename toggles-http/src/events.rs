@@ -31,8 +31,9 @@ use crate::Shared;
 /// ```
 #[derive(Debug, Clone)]
 pub struct Streams {
-    closed: Arc<watch::Sender<bool>>,
+    pub(crate) closed: Arc<watch::Sender<bool>>,
     open: Arc<std::sync::atomic::AtomicUsize>,
+    following: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Default for Streams {
@@ -47,6 +48,7 @@ impl Streams {
         Streams {
             closed: Arc::new(watch::Sender::new(false)),
             open: Arc::default(),
+            following: Arc::default(),
         }
     }
 
@@ -56,21 +58,33 @@ impl Streams {
         self.closed.send_replace(true);
     }
 
-    /// How many streams are open.
+    /// How many OFREP change streams are open.
     pub fn open(&self) -> usize {
         self.open.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How many followers' sync streams are open.
+    pub fn following(&self) -> usize {
+        self.following.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
 /// Counts a stream open for as long as it lives.
-struct Open(Arc<std::sync::atomic::AtomicUsize>);
+pub(crate) struct Open(Arc<std::sync::atomic::AtomicUsize>);
 
 impl Open {
     fn new(streams: &Streams) -> Open {
-        streams
-            .open
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Open(Arc::clone(&streams.open))
+        Open::counting(&streams.open)
+    }
+
+    /// A follower's sync stream.
+    pub(crate) fn follower(streams: &Streams) -> Open {
+        Open::counting(&streams.following)
+    }
+
+    fn counting(count: &Arc<std::sync::atomic::AtomicUsize>) -> Open {
+        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Open(Arc::clone(count))
     }
 }
 

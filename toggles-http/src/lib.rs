@@ -99,12 +99,26 @@
 //! OFREP (and gives feedback) once [`Config::allow_origins`] names its origin: the preflight is
 //! answered, and `ETag` and `Retry-After` are exposed to it.
 //!
+//! With [`Config::rate_limit`], a client past its allowance on OFREP or feedback is answered
+//! `429` with `Retry-After` (whole seconds): see [`RateLimit`] for who counts as one client.
+//!
 //! **`GET /ofrep/v1/events`** — the change stream the bulk answer names in `eventStreams`
 //! (`{"type": "sse", "endpoint": {"requestUri": ".../ofrep/v1/events"}, "inactivityDelaySec":
 //! 120}`), so a web provider fetches again when something changed instead of polling:
 //! server-sent events `{"type": "refetchEvaluation"}`, each with the generation of the state put
 //! in force as its `id`. A client reconnecting with an older `Last-Event-ID` is told at once;
 //! an idle stream carries a comment every 15 s.
+//!
+//! **`sync/v1/…`** — the store's contents for followers (a `RemoteStore`, another relay):
+//! `GET sync/v1/snapshot` answers `{"version": "<16 hex>", "snapshot": {...}}` with the version
+//! as the `ETag` (`304` for `If-None-Match`); `GET sync/v1/stream` sends server-sent `snapshot`
+//! events of the same body, id the version: on connect (unless `Last-Event-ID` names the
+//! version in force) and at each change, a comment every 15 s, ending after
+//! [`Config::sync_max_age`]. Reads need what the other reads need. What a follower forwards:
+//! `POST sync/v1/write` (`{"toggle", "section", "after", "actor", "reason", "revision"}`,
+//! scope `admin`: validated, compare-and-set on `revision` — `409` when it moved — and audited
+//! as `actor`), `GET sync/v1/audit?toggle=&skip=&limit=`, `GET`/`POST sync/v1/published` and
+//! `POST sync/v1/seen` (scope `write` to post).
 //!
 //! Reasons: `SPLIT` (a percentage), `TARGETING_MATCH` (a listed site, user or group), `DISABLED`
 //! (a gate: inactive, window, environment, `requires`, constraint), `STATIC` (`everyone`, a
@@ -124,8 +138,11 @@ mod events;
 mod experiment;
 mod feedback;
 mod hex;
+mod limit;
 mod ofrep;
 mod session;
+mod sync;
+mod token_file;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -139,6 +156,8 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use crate::auth::{Authenticate, Authenticated, BearerTokens, Scope};
 pub use crate::events::Streams;
+pub use crate::limit::RateLimit;
+pub use crate::token_file::TokenFile;
 
 /// How the router authenticates and what it accepts.
 pub struct Config {
@@ -150,6 +169,8 @@ pub struct Config {
     session_for: Duration,
     reads_need_credentials: bool,
     streams: Streams,
+    rate_limit: Option<RateLimit>,
+    sync_max_age: Duration,
 }
 
 impl std::fmt::Debug for Config {
@@ -161,6 +182,8 @@ impl std::fmt::Debug for Config {
             .field("key", &self.key.map(|_| "[redacted]"))
             .field("session_for", &self.session_for)
             .field("reads_need_credentials", &self.reads_need_credentials)
+            .field("rate_limit", &self.rate_limit)
+            .field("sync_max_age", &self.sync_max_age)
             .finish_non_exhaustive()
     }
 }
@@ -216,7 +239,26 @@ impl Config {
             session_for: session::SESSION_FOR,
             reads_need_credentials: false,
             streams: Streams::new(),
+            rate_limit: None,
+            sync_max_age: Duration::from_secs(300),
         }
+    }
+
+    /// How long a follower's sync stream lasts before the relay ends it (5 minutes by
+    /// default): the follower reconnects, through the load balancer, so followers spread over
+    /// the relays as they come and go.
+    #[must_use]
+    pub fn sync_max_age(mut self, age: Duration) -> Config {
+        self.sync_max_age = age.max(Duration::from_secs(1));
+        self
+    }
+
+    /// Limits how often each client may call OFREP and give feedback ([`RateLimit`]): past
+    /// its allowance a client is answered `429` with `Retry-After`. No limit by default.
+    #[must_use]
+    pub fn rate_limit(mut self, limit: RateLimit) -> Config {
+        self.rate_limit = Some(limit);
+        self
     }
 
     /// The router's change streams are counted and closed through `streams` (see [`Streams`]).
@@ -323,6 +365,12 @@ pub(crate) struct Shared {
     pub(crate) generations: Arc<tokio::sync::watch::Sender<u64>>,
     /// The change streams, counted and closed by the server.
     pub(crate) streams: Streams,
+    /// The rate limit of OFREP and feedback, if any.
+    pub(crate) limiter: Option<limit::Limiter>,
+    /// The contents in force, encoded for followers.
+    pub(crate) sync: sync::Cache,
+    /// How long a sync stream lasts.
+    pub(crate) sync_max_age: Duration,
 }
 
 /// The CORS layer for the routes browsers on other origins call, if any origin may.
@@ -373,13 +421,20 @@ where
         generations: events::generations(),
         reads_need_credentials: config.reads_need_credentials,
         streams: config.streams,
+        limiter: config.rate_limit.map(limit::Limiter::new),
+        sync: sync::Cache::default(),
+        sync_max_age: config.sync_max_age,
     });
     // What a browser on another origin may call: OFREP, and giving feedback.
     let mut cross_origin = Router::new()
         .route("/{name}/feedback", get(feedback::list).post(feedback::give))
         .route("/ofrep/v1/evaluate/flags", post(ofrep::bulk))
         .route("/ofrep/v1/evaluate/flags/{key}", post(ofrep::one))
-        .route("/ofrep/v1/events", get(events::stream));
+        .route("/ofrep/v1/events", get(events::stream))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&shared),
+            limit::limit,
+        ));
     if let Some(cors) = cors(&config.origins) {
         cross_origin = cross_origin.layer(cors);
     }
@@ -392,6 +447,15 @@ where
         .route("/", get(api::report))
         .route("/{name}", get(api::toggle).post(api::write))
         .route("/{name}/results", get(api::results))
+        .route("/sync/v1/snapshot", get(sync::snapshot))
+        .route("/sync/v1/stream", get(sync::stream))
+        .route("/sync/v1/write", post(sync::write))
+        .route("/sync/v1/audit", get(sync::audit))
+        .route(
+            "/sync/v1/published",
+            get(sync::published).post(sync::publish),
+        )
+        .route("/sync/v1/seen", post(sync::seen))
         .merge(cross_origin)
         .layer(DefaultBodyLimit::max(config.body_limit))
         .with_state(shared)

@@ -51,9 +51,9 @@ pub use crate::declare::{
     SettingValue, Source, Switch, Toggle, ToggleInfo, Value, Variant, Variants,
 };
 pub use crate::state::{
-    feedback, feedback_of, install, on_state_change, status, write, Actor, FeedbackError,
-    InstallError, Installation, Installer, Status, WriteRequest, FEEDBACK_TEXT_MAX, GUARD_TICK,
-    HEARTBEAT,
+    feedback, feedback_of, install, on_state_change, snapshot_in_force, status, write, Actor,
+    FeedbackError, InstallError, Installation, Installer, Status, WriteRequest, FEEDBACK_TEXT_MAX,
+    GUARD_TICK, HEARTBEAT,
 };
 pub use crate::stores::{Service, StoreError, WriteError};
 pub use crate::targeting::{
@@ -67,7 +67,10 @@ pub use toggles_vocab::{Date, DateError, UseCase};
 pub mod store {
     pub use crate::compile::{Section, SectionIter, Snapshot};
     pub use crate::declare::Counts;
+    pub use crate::state::installed_store as installed;
     pub use crate::state::Refusal;
+    #[cfg(feature = "remote")]
+    pub use crate::stores::RemoteStore;
     pub use crate::stores::{
         ArmCounts, AuditEntry, AuditQuery, Converted, Declarations, Declared, DeclaredAt,
         ExperimentCounts, Exposed, Feedback, FeedbackLog, FileStore, History, MemoryStore,

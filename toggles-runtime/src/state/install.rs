@@ -4,6 +4,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::compile::{
     change_problems, check_target, compile, Catalog, Change, Compiled, Invalid, Problem, Revision,
+    Snapshot,
 };
 use crate::declare::{published, registry};
 use crate::state::exposure::{self, ExposureCounts};
@@ -77,6 +78,32 @@ pub fn status() -> Status {
     status
 }
 
+/// The store's contents in force in this program, as the store held them (entries of toggles
+/// this program does not declare included), with the generation they were put in force as;
+/// `None` until a store's contents are first in force. What a relay serves its followers: the
+/// last good contents stay in force, and are served, while the store is down.
+///
+/// ```
+/// use toggles::store::MemoryStore;
+/// use toggles::{toggle, Change, Switch};
+///
+/// /// Turn recommendations off when the catalog is under load.
+/// #[toggle(namespace = "catalog", life = "permanent", justification = "circuit breaker")]
+/// static RECOMMENDATIONS: Switch = true;
+///
+/// assert!(toggles::snapshot_in_force().is_none(), "no store yet");
+/// let _toggles = toggles::install(MemoryStore::new())?;
+/// toggles::write(Change::switch("catalog.recommendations", false).by("ops").because("load"))?;
+/// let (generation, snapshot) = toggles::snapshot_in_force().unwrap();
+/// assert_eq!(generation, toggles::status().generation);
+/// assert_eq!(snapshot.switches.get("catalog.recommendations"), Some(&false.into()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn snapshot_in_force() -> Option<(u64, Snapshot)> {
+    installed()?;
+    retained::newest().map(|compiled| (compiled.generation, compiled.snapshot.clone()))
+}
+
 pub(super) fn installed() -> Option<(Arc<dyn Store>, u64)> {
     let guard = INSTALLED.read().unwrap_or_else(PoisonError::into_inner);
     guard.as_ref().map(|i| (Arc::clone(&i.store), i.epoch))
@@ -89,7 +116,10 @@ pub(super) fn installed_instance() -> Option<String> {
 }
 
 /// The installed store, for the report layer's audit queries.
-pub(crate) fn installed_store() -> Option<Arc<dyn Store>> {
+/// The store installed in this program, if any: for what serves it further (a relay's
+/// declarations and audit endpoints). Writes go through [`write`](crate::write), which
+/// validates and audits them.
+pub fn installed_store() -> Option<Arc<dyn Store>> {
     installed().map(|(store, _)| store)
 }
 

@@ -93,8 +93,8 @@ pub use self::exposure::{
 };
 pub use self::feedback::{feedback, feedback_of, FeedbackError, FEEDBACK_TEXT_MAX};
 pub use self::guard::{GUARD_ACTOR, GUARD_TICK};
-pub use self::install::{audit, status, Status};
-pub(crate) use self::install::{current, installed_store};
+pub(crate) use self::install::current;
+pub use self::install::{audit, installed_store, snapshot_in_force, status, Status};
 pub use self::installation::{install, InstallError, Installation, Installer, HEARTBEAT};
 #[cfg(feature = "tokio")]
 pub(crate) use self::overrides::in_task_scope;

@@ -6,6 +6,8 @@ mod experiments;
 mod feedback;
 mod file;
 mod memory;
+#[cfg(feature = "remote")]
+mod remote;
 mod roster;
 mod store;
 
@@ -18,6 +20,8 @@ pub(crate) use self::feedback::FeedbackBook;
 pub use self::feedback::{Feedback, FeedbackLog, FEEDBACK_KEPT};
 pub use self::file::FileStore;
 pub use self::memory::MemoryStore;
+#[cfg(feature = "remote")]
+pub use self::remote::RemoteStore;
 pub(crate) use self::roster::Roster;
 pub use self::roster::LIVE_WITHIN;
 pub use self::store::{
