@@ -9,7 +9,7 @@ use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Form;
-use maud::{html, Markup, DOCTYPE};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde::Deserialize;
 use toggles_runtime::policy::{may_change, Principal};
 use toggles_runtime::report::{audit, undeclared, Live, LiveSource};
@@ -21,9 +21,9 @@ use toggles_runtime::{
 
 use crate::api::blocking;
 use crate::auth::Scope;
-use crate::experiment;
 use crate::session::{mount_path, over_https, Session};
 use crate::Shared;
+use crate::{experiment, timeline};
 
 /// Who is signed in, by the session cookie, and the anti-forgery token of their forms.
 pub(crate) struct SignedIn {
@@ -92,9 +92,21 @@ pub(crate) struct Filters {
     never_set: Option<String>,
 }
 
-/// A flag's rule in words (who gets what, in the order it is applied); `None` for the other
-/// kinds, or a rule this version cannot read.
+/// A flag's rule (or a switch's state) in words: who gets what, in the order it is applied;
+/// `None` for the other kinds, or a rule this version cannot read.
 fn in_words(info: &ToggleInfo, live: &Live) -> Option<String> {
+    if info.kind() == Kind::Switch {
+        let on = live.value.as_bool()?;
+        let words = if on {
+            "on for everyone"
+        } else {
+            "off for everyone"
+        };
+        return Some(match live.source {
+            LiveSource::Default => format!("{words} (the compiled default)"),
+            LiveSource::Store => words.to_owned(),
+        });
+    }
     if info.kind() != Kind::Flag {
         return None;
     }
@@ -491,7 +503,8 @@ fn toggle_page(
     form: Option<&EditForm>,
 ) -> Result<Markup, StoreError> {
     let m = info.meta();
-    let history = audit(&AuditQuery::toggle(info.full_name()).limit(20))?;
+    // The chart reads further back than the table shows.
+    let history = audit(&AuditQuery::toggle(info.full_name()).limit(200))?;
     let live = info.live()?;
     let editable = who.is_some_and(|w| may_change(w.principal(), info.full_name()));
     let body = html! {
@@ -514,6 +527,10 @@ fn toggle_page(
                 } }
             }
         }
+        @if let Some(svg) = timeline::chart(info, &history, Timestamp::now()) {
+            h2 { "Over time" }
+            (PreEscaped(svg))
+        }
         @if editable {
             h2 { "Change" }
             (edit_form(info, &live, who.map_or("", |w| w.token.as_str()), problems, form))
@@ -533,7 +550,7 @@ fn toggle_page(
         table id="history" {
             thead { tr { th { "when" } th { "who" } th { "before" } th { "after" } th { "why" } } }
             tbody {
-                @for e in &history {
+                @for e in history.iter().take(20) {
                     tr {
                         td { (e.at) } td { (e.actor) }
                         td { code { (e.before.as_ref().map_or_else(|| "—".into(), ToString::to_string)) } }

@@ -279,7 +279,7 @@ fn chart(results: &Results, g: usize) -> String {
 }
 
 /// Text for SVG: `&`, `<`, `>` and quotes escaped.
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -142,6 +142,7 @@ mod limit;
 mod ofrep;
 mod session;
 mod sync;
+mod timeline;
 mod token_file;
 
 use std::sync::Arc;

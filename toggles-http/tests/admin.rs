@@ -762,3 +762,50 @@ async fn a_flag_says_who_gets_what_in_words() {
         list.body
     );
 }
+
+#[tokio::test]
+async fn a_toggle_page_charts_its_share_over_time_from_the_audit_log() {
+    let _g = grader_at_ten().await;
+    for (rule, why) in [
+        (FlagRule::new().percent(50.0), "error rate flat"),
+        (FlagRule::new().everyone(true), "launch"),
+    ] {
+        toggles::write(
+            Change::flag("grading.new_grader", rule)
+                .by("ana")
+                .because(why),
+        )
+        .unwrap();
+    }
+    let app = app();
+    let page = call(&app, "GET", "/admin/t/grading.new_grader", None, None).await;
+    let start = page.body.find(r#"<svg id="timeline""#).expect("a chart");
+    let svg = &page.body[start..start + page.body[start..].find("</svg>").unwrap()];
+    assert!(
+        svg.contains(r#"aria-label="share of units answered on over time""#),
+        "{svg}"
+    );
+    // One mark per change, each saying what it set, who and why.
+    assert_eq!(svg.matches(r#"<circle class="change""#).count(), 3, "{svg}");
+    for title in [
+        "10% by ana (start)",
+        "50% by ana (error rate flat)",
+        "100% by ana (launch)",
+    ] {
+        assert!(svg.contains(title), "`{title}` in {svg}");
+    }
+    // The line starts at the compiled default (off: the bottom) and ends at 100% (the top).
+    let d = svg
+        .split(r#"class="level" d=""#)
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    assert!(d.starts_with("M48.0 128.0 H"), "{d}");
+    assert!(d.contains("V10.0"), "{d}");
+    assert!(
+        svg.contains(r#"text-anchor="end">100%</text>"#),
+        "what holds now: {svg}"
+    );
+}

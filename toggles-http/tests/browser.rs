@@ -230,6 +230,19 @@ async fn owner_widens_the_rollout(client: &Client, base: &str) {
         list.contains("grading.new_grader") && list.contains("EXPIRED"),
         "{list}"
     );
+    let states = client.find_all(Locator::Css("span.words")).await.unwrap();
+    let mut words = Vec::new();
+    for state in &states {
+        assert!(state.is_displayed().await.unwrap());
+        words.push(state.text().await.unwrap());
+    }
+    assert_eq!(
+        words,
+        [
+            "on for everyone (the compiled default)",
+            "on for 10% of users by user id"
+        ]
+    );
     std::fs::write(
         screenshots().join("admin-list.png"),
         client.screenshot().await.unwrap(),
@@ -263,6 +276,7 @@ async fn owner_widens_the_rollout(client: &Client, base: &str) {
         .await
         .unwrap();
     assert!(history.contains("error rate flat at 10%"), "{history}");
+    reads_at_a_glance(client).await;
     std::fs::write(
         screenshots().join("admin-toggle.png"),
         client.screenshot().await.unwrap(),
@@ -299,6 +313,30 @@ async fn owner_widens_the_rollout(client: &Client, base: &str) {
         .live()
         .unwrap();
     assert_eq!(live.value["percent"], 50.0);
+}
+
+/// The toggle's page at 50%: the rule in words, and the share over time drawn by the browser.
+async fn reads_at_a_glance(client: &Client) {
+    let words = client
+        .find(Locator::Id("words"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(words, "on for 50% of users by user id");
+    let chart = client.find(Locator::Id("timeline")).await.unwrap();
+    assert!(chart.is_displayed().await.unwrap());
+    let (_, _, width, height) = chart.rectangle().await.unwrap();
+    assert!(
+        width > 500.0 && height > 100.0,
+        "the chart is drawn: {width}×{height}"
+    );
+    let marks = client
+        .find_all(Locator::Css("#timeline circle.change"))
+        .await
+        .unwrap();
+    assert_eq!(marks.len(), 2, "the start at 10% and the widening to 50%");
 }
 
 /// Someone else: no form; a POST forged in the page is refused.
