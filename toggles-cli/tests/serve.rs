@@ -793,3 +793,69 @@ fn two_hundred_followers_on_one_relay_each_hear_of_a_change() {
         );
     }
 }
+
+#[test]
+fn followers_of_a_relay_over_postgresql_count_outcomes_and_exposures_fleet_wide() {
+    use toggles_runtime::store::{Counts, Exposed, OutcomeWindow, RemoteStore, Store as _};
+    use toggles_runtime::Timestamp;
+
+    let Some(schema) = support::postgres_schema("relay_counts") else {
+        return;
+    };
+    let settings = support::postgres_settings();
+    let pg = toggles_postgres::PostgresStore::new(&settings, &schema).unwrap();
+    support::publish(&pg, &experiment_fleet());
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = tokens(dir.path());
+    let relay = Served::start(
+        &format!("postgres:{settings}"),
+        &["--schema", &schema, "--tokens", &tokens],
+    );
+    let url = format!("http://{}", relay.addr);
+    let (web_1, web_2) = (
+        RemoteStore::new(&url).token("ops-token"),
+        RemoteStore::new(&url).token("ops-token"),
+    );
+    let now = Timestamp::now();
+    let key = "grading.new_grader";
+    // Two instances' outcomes, each through the relay, summed by the relay's database.
+    assert!(web_1
+        .record_outcomes(
+            "web-1",
+            now,
+            &[(key.to_owned(), Counts::new(90, 10, 95, 5))]
+        )
+        .unwrap());
+    assert!(web_2
+        .record_outcomes(
+            "web-2",
+            now,
+            &[(key.to_owned(), Counts::new(80, 20, 99, 1))]
+        )
+        .unwrap());
+    let since = Timestamp::from_unix_seconds(now.unix_seconds() - 60);
+    let fleet = web_1
+        .fleet_outcomes(&[OutcomeWindow::new(key, key, since)])
+        .unwrap()
+        .expect("PostgreSQL keeps outcome counts");
+    assert_eq!(fleet, [Counts::new(170, 30, 194, 6)]);
+    // Exposures from both, counted once per unit in the results.
+    let flow = "checkout.checkout_flow";
+    let exposed = |unit: &str, arm: &str| Exposed::new(flow, unit, arm, now);
+    assert!(web_1
+        .record_exposures(&[exposed("u1", "one_page"), exposed("u2", "classic")])
+        .unwrap());
+    assert!(web_2
+        .record_exposures(&[exposed("u1", "one_page"), exposed("u3", "one_page")])
+        .unwrap());
+    let counts = web_2.experiment_counts(flow).unwrap().expect("counts");
+    assert_eq!(
+        (counts["one_page"].exposed, counts["classic"].exposed),
+        (2, 1)
+    );
+    // A follower without a credential records nothing.
+    let anonymous = RemoteStore::new(&url);
+    let refused =
+        anonymous.record_outcomes("web-3", now, &[(key.to_owned(), Counts::new(1, 0, 1, 0))]);
+    assert!(refused.unwrap_err().to_string().contains("401"));
+}

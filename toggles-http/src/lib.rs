@@ -118,7 +118,10 @@
 //! `POST sync/v1/write` (`{"toggle", "section", "after", "actor", "reason", "revision"}`,
 //! scope `admin`: validated, compare-and-set on `revision` — `409` when it moved — and audited
 //! as `actor`), `GET sync/v1/audit?toggle=&skip=&limit=`, `GET`/`POST sync/v1/published` and
-//! `POST sync/v1/seen` (scope `write` to post).
+//! `POST sync/v1/seen` (scope `write` to post), and `POST sync/v1/store` (`{"call":
+//! "record_outcomes", ...}`: the store's calls for guards, experiments and feedback, `write` to
+//! record), so a follower's guards judge on the fleet's counts and its experiments' results and
+//! feedback are the fleet's.
 //!
 //! Reasons: `SPLIT` (a percentage), `TARGETING_MATCH` (a listed site, user or group), `DISABLED`
 //! (a gate: inactive, window, environment, `requires`, constraint), `STATIC` (`everyone`, a
@@ -457,6 +460,11 @@ where
             get(sync::published).post(sync::publish),
         )
         .route("/sync/v1/seen", post(sync::seen))
+        // A drain's exposures come in batches larger than a write.
+        .route(
+            "/sync/v1/store",
+            post(sync::store).layer(DefaultBodyLimit::max(16 * 1024 * 1024)),
+        )
         .merge(cross_origin)
         .layer(DefaultBodyLimit::max(config.body_limit))
         .with_state(shared)

@@ -18,8 +18,10 @@ use serde_json::{json, Value as JsonValue};
 use sha2::{Digest as _, Sha256};
 use toggles_runtime::fleet::{Declarations, Published};
 use toggles_runtime::rules::{FlagRule, VariantRule};
-use toggles_runtime::store::{AuditQuery, Snapshot};
-use toggles_runtime::{Change, Revision, Timestamp};
+use toggles_runtime::store::{
+    AuditQuery, Converted, Counts, Exposed, Feedback, OutcomeWindow, RunBuckets, Snapshot, Store,
+};
+use toggles_runtime::{Change, Revision, StoreError, Timestamp};
 use tokio_stream::wrappers::{IntervalStream, WatchStream};
 use tokio_stream::{Stream, StreamExt as _};
 
@@ -320,4 +322,125 @@ pub(crate) async fn seen(
     .await?
     .map_err(|e| unavailable(&e))?;
     Ok(Json(json!({ "known": known })))
+}
+
+/// One store call a follower forwards, as `POST sync/v1/store` takes it: what its runtime
+/// records or reads for guards, experiments and feedback, on the relay's store.
+#[derive(Deserialize)]
+#[serde(tag = "call", rename_all = "snake_case", deny_unknown_fields)]
+pub(crate) enum Call {
+    RecordOutcomes {
+        instance: String,
+        at: Timestamp,
+        counts: Vec<(String, Counts)>,
+    },
+    Outcomes {
+        toggle: String,
+        since: Timestamp,
+    },
+    FleetOutcomes {
+        windows: Vec<Window>,
+    },
+    RecordRunTimes {
+        instance: String,
+        at: Timestamp,
+        runs: Vec<(String, RunBuckets)>,
+    },
+    FleetRunTimes {
+        windows: Vec<Window>,
+    },
+    RecordExposures {
+        exposures: Vec<Exposed>,
+    },
+    RecordConversions {
+        conversions: Vec<Converted>,
+    },
+    ExperimentCounts {
+        toggle: String,
+    },
+    RecordFeedback {
+        feedback: Feedback,
+    },
+    Feedback {
+        toggle: String,
+        limit: usize,
+    },
+}
+
+/// An [`OutcomeWindow`] on the wire.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Window {
+    key: String,
+    toggle: String,
+    since: Timestamp,
+}
+
+impl Call {
+    /// Whether the call records (and so needs `write`) rather than reads.
+    fn records(&self) -> bool {
+        matches!(
+            self,
+            Call::RecordOutcomes { .. }
+                | Call::RecordRunTimes { .. }
+                | Call::RecordExposures { .. }
+                | Call::RecordConversions { .. }
+                | Call::RecordFeedback { .. }
+        )
+    }
+
+    /// The call, on `store`: its answer as JSON.
+    fn on(self, store: &dyn Store) -> Result<JsonValue, StoreError> {
+        let windows = |windows: Vec<Window>| -> Vec<OutcomeWindow> {
+            windows
+                .into_iter()
+                .map(|w| OutcomeWindow::new(w.key, w.toggle, w.since))
+                .collect()
+        };
+        match self {
+            Call::RecordOutcomes {
+                instance,
+                at,
+                counts,
+            } => json(store.record_outcomes(&instance, at, &counts)),
+            Call::Outcomes { toggle, since } => json(store.outcomes(&toggle, since)),
+            Call::FleetOutcomes { windows: w } => json(store.fleet_outcomes(&windows(w))),
+            Call::RecordRunTimes { instance, at, runs } => {
+                json(store.record_run_times(&instance, at, &runs))
+            }
+            Call::FleetRunTimes { windows: w } => json(store.fleet_run_times(&windows(w))),
+            Call::RecordExposures { exposures } => json(store.record_exposures(&exposures)),
+            Call::RecordConversions { conversions } => json(store.record_conversions(&conversions)),
+            Call::ExperimentCounts { toggle } => json(store.experiment_counts(&toggle)),
+            Call::RecordFeedback { feedback } => json(store.record_feedback(&feedback)),
+            Call::Feedback { toggle, limit } => json(store.feedback(&toggle, limit)),
+        }
+    }
+}
+
+/// `POST sync/v1/store`: a follower's call on the relay's store — outcomes and run times for
+/// the fleet's guards, exposures and conversions for experiments' results, feedback — with
+/// `write` to record and what reads need to read: `{"result": <the store's answer>}`.
+pub(crate) async fn store(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Json(call): Json<Call>,
+) -> Result<Json<JsonValue>, Failure> {
+    if call.records() {
+        credential(&shared, &headers, Scope::Write)?;
+    } else {
+        may_read(&shared, &headers, Scope::Read)?;
+    }
+    let result = blocking(move || match toggles_runtime::store::installed() {
+        Some(store) => call.on(&*store),
+        None => Err(StoreError::backend("the relay has no store installed")),
+    })
+    .await?
+    .map_err(|e| unavailable(&e))?;
+    Ok(Json(json!({ "result": result })))
+}
+
+/// A store's answer as JSON.
+fn json<T: serde::Serialize>(answer: Result<T, StoreError>) -> Result<JsonValue, StoreError> {
+    answer.map(|value| json!(value))
 }

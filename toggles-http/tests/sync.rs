@@ -21,6 +21,9 @@ const TOKENS: &str = r#"{
     "writer-token": {"id": "ana", "admin": true, "scopes": ["read", "write"]}
 }"#;
 
+/// One installed store per process: the tests take turns.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 fn app() -> axum::Router {
     router(
         Config::new(BearerTokens::from_json(TOKENS).unwrap()).sync_max_age(Duration::from_secs(1)),
@@ -73,11 +76,11 @@ async fn first_event(last_event_id: Option<&str>, within: Duration) -> Option<St
     tokio::time::timeout(within, read).await.ok().flatten()
 }
 
-// One test: the store is installed once per process.
 #[allow(clippy::too_many_lines)]
 #[tokio::test]
 async fn followers_get_the_contents_once_per_version_and_forward_writes_with_an_admin_credential() {
     let _ = &NEW_GRADER;
+    let _serial = SERIAL.lock().await;
     let _toggles = toggles::install(MemoryStore::new()).unwrap();
     toggles::write(
         Change::flag(
@@ -206,5 +209,53 @@ async fn followers_get_the_contents_once_per_version_and_forward_writes_with_an_
     assert_eq!(
         (status, seen["known"].clone()),
         (StatusCode::OK, json!(false))
+    );
+}
+
+#[tokio::test]
+async fn a_followers_store_calls_reach_the_relays_store_with_the_scope_they_need() {
+    let _serial = SERIAL.lock().await;
+    let _toggles = toggles::install(MemoryStore::new()).unwrap();
+    let feedback = json!({"call": "record_feedback", "feedback": {
+        "toggle": "grading.new_grader", "arm": "on", "unit": "42", "text": "faster", "at": "2026-12-07T10:00:00Z",
+    }});
+    let anonymous = Request::post("/sync/v1/store")
+        .header("content-type", "application/json")
+        .body(Body::from(feedback.to_string()))
+        .unwrap();
+    assert_eq!(
+        call(anonymous).await.0,
+        StatusCode::UNAUTHORIZED,
+        "recording needs a credential"
+    );
+    let (status, _, kept) = call(post("/sync/v1/store", "writer-token", &feedback)).await;
+    assert_eq!(
+        (status, kept["result"].clone()),
+        (StatusCode::OK, json!(true)),
+        "{kept}"
+    );
+    let read = json!({"call": "feedback", "toggle": "grading.new_grader", "limit": 5});
+    let (status, _, log) = call(post("/sync/v1/store", "writer-token", &read)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        log["result"]["entries"][0]["text"],
+        json!("faster"),
+        "{log}"
+    );
+    // A store that keeps no outcome counts says so, and the follower's guards judge alone.
+    let outcomes = json!({"call": "record_outcomes", "instance": "web-1", "at": "2026-12-07T10:00:00Z",
+        "counts": [["grading.new_grader", {"on_ok": 1, "on_err": 0, "off_ok": 1, "off_err": 0}]]});
+    let (status, _, kept) = call(post("/sync/v1/store", "writer-token", &outcomes)).await;
+    assert_eq!(
+        (status, kept["result"].clone()),
+        (StatusCode::OK, json!(false)),
+        "{kept}"
+    );
+    let unknown = json!({"call": "drop_everything"});
+    assert_eq!(
+        call(post("/sync/v1/store", "writer-token", &unknown))
+            .await
+            .0,
+        StatusCode::UNPROCESSABLE_ENTITY
     );
 }

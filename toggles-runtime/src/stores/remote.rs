@@ -12,8 +12,10 @@ use serde::Deserialize;
 use serde_json::{json, Value as Json};
 
 use crate::compile::{Invalid, Problem, Revision, Snapshot};
+use crate::declare::Counts;
 use crate::stores::{
-    AuditEntry, AuditQuery, Declarations, OnChange, Published, Store, StoreError, WriteError,
+    AuditEntry, AuditQuery, Converted, Declarations, ExperimentCounts, Exposed, Feedback,
+    FeedbackLog, OnChange, OutcomeWindow, Published, RunBuckets, Store, StoreError, WriteError,
 };
 use crate::targeting::Timestamp;
 
@@ -168,6 +170,22 @@ impl Inner {
             .read_to_string()
             .map_err(|e| relay_error(&self.base, e))?;
         Ok((status, serde_json::from_str(&text).unwrap_or(Json::Null)))
+    }
+
+    /// A call on the relay's store (`sync/v1/store`), and its answer.
+    fn call<T: DeserializeOwned>(&self, body: &Json) -> Result<T, StoreError> {
+        match self.post("store", body)? {
+            (200, answer) => {
+                T::deserialize(&answer["result"]).map_err(|e| relay_error(&self.base, e))
+            }
+            (status, answer) => Err(relay_error(
+                &self.base,
+                format!(
+                    "{status}: {}",
+                    answer["message"].as_str().unwrap_or_default()
+                ),
+            )),
+        }
     }
 
     /// The relay's contents: asked with the version last had, so an unchanged relay answers
@@ -457,6 +475,71 @@ impl Store for RemoteStore {
         }
     }
 
+    fn record_outcomes(
+        &self,
+        instance: &str,
+        at: Timestamp,
+        counts: &[(String, Counts)],
+    ) -> Result<bool, StoreError> {
+        self.inner.call(&json!({
+            "call": "record_outcomes", "instance": instance, "at": at, "counts": counts,
+        }))
+    }
+
+    fn outcomes(&self, toggle: &str, since: Timestamp) -> Result<Option<Counts>, StoreError> {
+        self.inner
+            .call(&json!({ "call": "outcomes", "toggle": toggle, "since": since }))
+    }
+
+    fn fleet_outcomes(&self, windows: &[OutcomeWindow]) -> Result<Option<Vec<Counts>>, StoreError> {
+        self.inner
+            .call(&json!({ "call": "fleet_outcomes", "windows": wire(windows) }))
+    }
+
+    fn record_run_times(
+        &self,
+        instance: &str,
+        at: Timestamp,
+        runs: &[(String, RunBuckets)],
+    ) -> Result<bool, StoreError> {
+        self.inner.call(&json!({
+            "call": "record_run_times", "instance": instance, "at": at, "runs": runs,
+        }))
+    }
+
+    fn fleet_run_times(
+        &self,
+        windows: &[OutcomeWindow],
+    ) -> Result<Option<Vec<RunBuckets>>, StoreError> {
+        self.inner
+            .call(&json!({ "call": "fleet_run_times", "windows": wire(windows) }))
+    }
+
+    fn record_exposures(&self, exposures: &[Exposed]) -> Result<bool, StoreError> {
+        self.inner
+            .call(&json!({ "call": "record_exposures", "exposures": exposures }))
+    }
+
+    fn record_conversions(&self, conversions: &[Converted]) -> Result<bool, StoreError> {
+        self.inner
+            .call(&json!({ "call": "record_conversions", "conversions": conversions }))
+    }
+
+    fn experiment_counts(&self, toggle: &str) -> Result<Option<ExperimentCounts>, StoreError> {
+        self.inner
+            .call(&json!({ "call": "experiment_counts", "toggle": toggle }))
+    }
+
+    fn record_feedback(&self, feedback: &Feedback) -> Result<bool, StoreError> {
+        self.inner
+            .call(&json!({ "call": "record_feedback", "feedback": feedback }))
+    }
+
+    fn feedback(&self, toggle: &str, limit: usize) -> Result<Option<FeedbackLog>, StoreError> {
+        self.inner
+            .call(&json!({ "call": "feedback", "toggle": toggle, "limit": limit }))
+    }
+
     fn published(&self) -> Result<Vec<Published>, StoreError> {
         #[derive(Deserialize)]
         struct All {
@@ -488,5 +571,13 @@ fn encode_component(text: &str) -> String {
             }
             _ => format!("%{b:02X}"),
         })
+        .collect()
+}
+
+/// Outcome windows as the relay reads them.
+fn wire(windows: &[OutcomeWindow]) -> Vec<Json> {
+    windows
+        .iter()
+        .map(|w| json!({ "key": w.key, "toggle": w.toggle, "since": w.since }))
         .collect()
 }
