@@ -4,6 +4,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use toggles::store::Store as _;
+
 /// The built example `name`: `target/<profile>/examples/<name>`, beside this test's own
 /// `target/<profile>/deps/`.
 fn example(name: &str) -> PathBuf {
@@ -70,4 +72,47 @@ fn the_guarded_rollout_example_is_caught_on_errors_then_climbs_in_stages_until_s
     ] {
         assert!(out.contains(expected), "{expected}\n\n{out}");
     }
+}
+
+#[test]
+fn the_quickstart_keeps_its_store_for_a_server_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("toggles.json");
+    let run = Command::new(example("quickstart"))
+        .args(["--keep", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        out.contains("--store file:"),
+        "it says how to serve it: {out}"
+    );
+    // What `toggles serve` reads: the states, and the declarations the quickstart published.
+    let store = toggles::store::FileStore::open(&path).unwrap();
+    let published = store.published().unwrap();
+    let names: Vec<&str> = published
+        .iter()
+        .flat_map(|p| &p.declarations.toggles)
+        .map(|d| d.full_name.as_str())
+        .collect();
+    assert!(names.contains(&"grading.new_grader"), "{names:?}");
+    assert_eq!(
+        store.load().unwrap().flags["grading.new_grader"]["percent"],
+        60.0
+    );
+    // A second run uses the kept store as it is.
+    let again = Command::new(example("quickstart"))
+        .args(["--keep", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
 }

@@ -60,19 +60,27 @@ const VISITORS: [Visitor; 6] = [
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let as_of = parse_as_of()?;
+    let Args { as_of, keep } = parse_args()?;
 
-    // The store: a copy of the shipped file, watched for changes and written atomically.
+    // The store: a copy of the shipped file, watched for changes and written atomically — in a
+    // temporary directory, or where `--keep` says (an existing store there is used as it is).
     let dir = std::env::temp_dir().join(format!("toggles-quickstart-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join("toggles.json");
-    std::fs::copy(
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/examples/quickstart/toggles.json"
-        ),
-        &path,
-    )?;
+    let path = match &keep {
+        Some(path) => path.clone(),
+        None => {
+            std::fs::create_dir_all(&dir)?;
+            dir.join("toggles.json")
+        }
+    };
+    if !path.exists() {
+        std::fs::copy(
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/examples/quickstart/toggles.json"
+            ),
+            &path,
+        )?;
+    }
     let _toggles = toggles::install(FileStore::open(&path)?)?;
     println!("Toggles loaded from {}", path.display());
     println!(
@@ -109,7 +117,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     who_gets_what();
 
     print_registry(as_of)?;
-    std::fs::remove_dir_all(&dir)?;
+    match &keep {
+        // The store now holds this program's declarations too: a server can serve them.
+        Some(path) => println!(
+            "The store is kept at {}: serve it with\n  cargo run -p toggles-cli -- --store file:{} serve\nand open http://127.0.0.1:8080/admin/",
+            path.display(),
+            path.display()
+        ),
+        None => std::fs::remove_dir_all(&dir)?,
+    }
     Ok(())
 }
 
@@ -200,13 +216,30 @@ fn print_registry(as_of: Date) -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn parse_as_of() -> Result<Date, String> {
+/// The command line: `[--as-of YYYY-MM-DD] [--keep PATH]`.
+struct Args {
+    as_of: Date,
+    keep: Option<std::path::PathBuf>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let usage = || "usage: quickstart [--as-of YYYY-MM-DD] [--keep PATH]".to_owned();
+    let mut parsed = Args {
+        as_of: Date::today(),
+        keep: None,
+    };
     let mut args = std::env::args().skip(1);
-    match (args.next().as_deref(), args.next()) {
-        (None, _) => Ok(Date::today()),
-        (Some("--as-of"), Some(date)) => date.parse().map_err(|e| format!("--as-of {date}: {e}")),
-        _ => Err("usage: quickstart [--as-of YYYY-MM-DD]".to_owned()),
+    while let Some(arg) = args.next() {
+        let value = args.next().ok_or_else(usage)?;
+        match arg.as_str() {
+            "--as-of" => {
+                parsed.as_of = value.parse().map_err(|e| format!("--as-of {value}: {e}"))?;
+            }
+            "--keep" => parsed.keep = Some(value.into()),
+            _ => return Err(usage()),
+        }
     }
+    Ok(parsed)
 }
 
 fn on_off(on: bool) -> &'static str {

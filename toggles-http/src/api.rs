@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::header::{ETAG, IF_MATCH, WWW_AUTHENTICATE};
+use axum::http::header::{CONTENT_TYPE, ETAG, IF_MATCH, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -78,10 +78,15 @@ impl From<WriteError> for Failure {
     }
 }
 
-/// Runs blocking work (the store may be a database) off the async workers.
+/// How many requests' store work runs at once in a process; the rest wait their turn, so a
+/// burst of requests cannot grow the blocking pool (a thread each) without bound.
+static STORE_WORK: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(16);
+
+/// Runs blocking work (the store may be a database) off the async workers, at most 16 at once.
 pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, Failure> {
+    let _turn = STORE_WORK.acquire().await.expect("never closed");
     tokio::task::spawn_blocking(work).await.map_err(|e| {
         Failure::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -137,14 +142,58 @@ pub(crate) fn may_read(shared: &Shared, headers: &HeaderMap, scope: Scope) -> Re
     }
 }
 
+/// The report as last built, for the state and the day it was built on.
+#[derive(Debug)]
+pub(crate) struct BuiltReport {
+    generation: u64,
+    date: Date,
+    at: std::time::Instant,
+    body: axum::body::Bytes,
+}
+
+/// How long a report is answered again before it is built anew, within one state: what an
+/// audited write that changed nothing (no new state) may take to show in its history.
+const REPORT_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// `GET /toggles`: the registry's report with live state, as of today; 503 when the store's
 /// audit log cannot be read (a report without the history would say nothing ever changed).
+/// Built once per state and day (and at most every 5 s), however many ask at once: it reads
+/// the whole audit log.
 pub(crate) async fn report(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-) -> Result<Json<Report>, Failure> {
+) -> Result<Response, Failure> {
     may_read(&shared, &headers, Scope::Read)?;
-    blocking(|| registry().report().map(Json).map_err(|e| unavailable(&e))).await?
+    let json = |body: axum::body::Bytes| {
+        (
+            [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            body,
+        )
+            .into_response()
+    };
+    // One build at a time; those waiting take what it built.
+    let mut built = shared.report.lock().await;
+    let generation = toggles_runtime::status().generation;
+    let date = Date::today();
+    if let Some(b) = built.as_ref() {
+        if b.generation == generation && b.date == date && b.at.elapsed() < REPORT_FOR {
+            return Ok(json(b.body.clone()));
+        }
+    }
+    let body = blocking(move || {
+        let report: Report = registry().report_as_of(date).map_err(|e| unavailable(&e))?;
+        Ok::<_, Failure>(axum::body::Bytes::from(
+            serde_json::to_vec(&report).expect("a report serializes"),
+        ))
+    })
+    .await??;
+    *built = Some(BuiltReport {
+        generation,
+        date,
+        at: std::time::Instant::now(),
+        body: body.clone(),
+    });
+    Ok(json(body))
 }
 
 #[derive(Deserialize)]

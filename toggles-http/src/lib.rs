@@ -375,6 +375,8 @@ pub(crate) struct Shared {
     pub(crate) sync: sync::Cache,
     /// How long a sync stream lasts.
     pub(crate) sync_max_age: Duration,
+    /// The discoverability report as last built.
+    pub(crate) report: tokio::sync::Mutex<Option<api::BuiltReport>>,
 }
 
 /// The CORS layer for the routes browsers on other origins call, if any origin may.
@@ -428,6 +430,7 @@ where
         limiter: config.rate_limit.map(limit::Limiter::new),
         sync: sync::Cache::default(),
         sync_max_age: config.sync_max_age,
+        report: tokio::sync::Mutex::new(None),
     });
     // What a browser on another origin may call: OFREP, and giving feedback.
     let mut cross_origin = Router::new()
