@@ -377,6 +377,12 @@ pub(crate) struct Shared {
     pub(crate) sync_max_age: Duration,
     /// The discoverability report as last built.
     pub(crate) report: tokio::sync::Mutex<Option<api::BuiltReport>>,
+    /// Every toggle's OFREP metadata, encoded for today.
+    pub(crate) ofrep_metadata: std::sync::Mutex<Option<Arc<ofrep::Metadata>>>,
+    /// Recent bulk answers' entity tags, for pollers.
+    pub(crate) etags: ofrep::Etags,
+    /// The last bulk answer's size, to size the next one's buffer.
+    pub(crate) bulk_size: std::sync::atomic::AtomicUsize,
 }
 
 /// The CORS layer for the routes browsers on other origins call, if any origin may.
@@ -431,6 +437,9 @@ where
         sync: sync::Cache::default(),
         sync_max_age: config.sync_max_age,
         report: tokio::sync::Mutex::new(None),
+        ofrep_metadata: std::sync::Mutex::new(None),
+        etags: ofrep::Etags::default(),
+        bulk_size: std::sync::atomic::AtomicUsize::new(4096),
     });
     // What a browser on another origin may call: OFREP, and giving feedback.
     let mut cross_origin = Router::new()
