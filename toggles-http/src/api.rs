@@ -112,7 +112,7 @@ pub(crate) fn credential(
     headers: &HeaderMap,
     scope: Scope,
 ) -> Result<Authenticated, Failure> {
-    let Some(authenticated) = shared.auth.authenticate(headers) else {
+    let Some(authenticated) = crate::auth::authenticated(shared, headers) else {
         return Err(Failure::new(
             StatusCode::UNAUTHORIZED,
             "unauthenticated",

@@ -3,16 +3,61 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
 use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use toggles_runtime::policy::Principal;
 
-/// Turns a request's headers into the [`Principal`] making it, or `None` when the request does
-/// not authenticate. The host's own scheme (a session cookie, a signed header from a gateway)
-/// implements it; [`BearerTokens`] is ready for small deployments.
+use crate::Shared;
+
+/// Turns a request into the [`Principal`] making it, or `None` when the request does not
+/// authenticate. The host's own scheme (a session cookie, a signed header from a gateway, its
+/// single sign-on) implements it; [`BearerTokens`] is ready for small deployments.
+///
+/// A scheme that must ask elsewhere (an identity provider's session endpoint, a database of
+/// API keys) implements [`authenticate_request`](Authenticate::authenticate_request), which
+/// the router awaits once per request before any handler, off no thread of its own:
+///
+/// ```
+/// use std::future::Future;
+/// use std::pin::Pin;
+///
+/// use axum::http::{request::Parts, HeaderMap};
+/// use toggles::http::{Authenticate, Authenticated, Scope};
+/// use toggles::policy::Principal;
+///
+/// /// Sessions of the company's sign-on, checked with its server.
+/// struct SignOn;
+///
+/// impl Authenticate for SignOn {
+///     // Only asked where no request is at hand: the router always asks the method below.
+///     fn principal(&self, _headers: &HeaderMap) -> Option<Principal> {
+///         None
+///     }
+///
+///     fn authenticate_request<'a>(
+///         &'a self,
+///         request: &'a Parts,
+///     ) -> Pin<Box<dyn Future<Output = Option<Authenticated>> + Send + 'a>> {
+///         Box::pin(async move {
+///             let session = request.headers.get("x-sso-session")?.to_str().ok()?;
+///             // ... ask the sign-on server about `session` (an HTTP call, awaited) ...
+///             let user = session.strip_prefix("valid:")?;
+///             Some(Authenticated::new(Principal::new(user).team("ops"), &[Scope::Read, Scope::Write]))
+///         })
+///     }
+/// }
+/// ```
 pub trait Authenticate: Send + Sync + 'static {
     /// The principal the headers prove, if any.
     fn principal(&self, headers: &HeaderMap) -> Option<Principal>;
@@ -23,6 +68,45 @@ pub trait Authenticate: Send + Sync + 'static {
         self.principal(headers)
             .map(|principal| Authenticated::new(principal, Scope::ALL))
     }
+
+    /// The principal `request` proves and what it allows, found however the scheme needs,
+    /// awaited: what the router asks for every request it serves (the JSON API, OFREP, sync,
+    /// the rate limit's client). By default [`authenticate`](Authenticate::authenticate) on
+    /// its headers. The admin pages sign in with a token posted once, checked with
+    /// `authenticate`, and keep their own session.
+    fn authenticate_request<'a>(
+        &'a self,
+        request: &'a Parts,
+    ) -> Pin<Box<dyn Future<Output = Option<Authenticated>> + Send + 'a>> {
+        Box::pin(std::future::ready(self.authenticate(&request.headers)))
+    }
+}
+
+tokio::task_local! {
+    /// The principal of the request being served, found once by [`identify`].
+    static IDENTITY: Option<Authenticated>;
+}
+
+/// Finds who makes the request, once, before any handler runs: every check of a credential
+/// during the request reads what this found.
+pub(crate) async fn identify(
+    State(shared): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let who = shared.auth.authenticate_request(&parts).await;
+    IDENTITY
+        .scope(who, next.run(Request::from_parts(parts, body)))
+        .await
+}
+
+/// The principal of the request being served (as [`identify`] found it), or, outside a
+/// request's scope, what the headers prove.
+pub(crate) fn authenticated(shared: &Shared, headers: &HeaderMap) -> Option<Authenticated> {
+    IDENTITY
+        .try_with(Clone::clone)
+        .unwrap_or_else(|_| shared.auth.authenticate(headers))
 }
 
 /// What a credential may be used for, endpoint by endpoint.

@@ -10,8 +10,12 @@
 //! let app: axum::Router = axum::Router::new().nest("/toggles", router(Config::new(tokens)));
 //! ```
 //!
-//! Authentication is the host's: an [`Authenticate`] turns a request's headers into a
-//! principal ([`BearerTokens`] maps bearer tokens from a file, for small deployments). Reads are
+//! Authentication is the host's: an [`Authenticate`] turns a request into a principal,
+//! awaited once per request before any handler
+//! ([`authenticate_request`](Authenticate::authenticate_request): the host's single sign-on
+//! may ask its server), and
+//! [`BearerTokens`] maps bearer tokens from a file, for small deployments ([`TokenFile`] reads
+//! the file again while the router runs). Reads are
 //! open — the discoverability endpoint exists to be read — unless
 //! [`Config::require_credentials`], and no request without a principal reaches a write. A
 //! credential may be limited to some [`Scope`]s (`read`, `evaluate`, `write`, `admin`: a token
@@ -479,5 +483,10 @@ where
         )
         .merge(cross_origin)
         .layer(DefaultBodyLimit::max(config.body_limit))
+        // Outermost: who makes the request is found once, before the rate limit and handlers.
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&shared),
+            auth::identify,
+        ))
         .with_state(shared)
 }

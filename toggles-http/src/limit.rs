@@ -106,7 +106,7 @@ impl Limiter {
 
     fn client(&self, shared: &Shared, request: &Request) -> Client {
         let headers = request.headers();
-        if let Some(who) = shared.auth.authenticate(headers) {
+        if let Some(who) = crate::auth::authenticated(shared, headers) {
             return Client::Principal(who.principal.id);
         }
         if self.limit.behind_proxy {

@@ -111,10 +111,7 @@ fn metadata_today(shared: &Shared) -> Arc<Metadata> {
 /// Whether the request's client sees [`OfrepMetadata::Full`]: signed in, or so configured.
 fn full_metadata(shared: &Shared, headers: &HeaderMap) -> bool {
     shared.metadata == OfrepMetadata::Full
-        || shared
-            .auth
-            .authenticate(headers)
-            .is_some_and(|a| a.may(Scope::Read))
+        || crate::auth::authenticated(shared, headers).is_some_and(|a| a.may(Scope::Read))
 }
 
 fn not_found(key: &str) -> (StatusCode, JsonValue) {

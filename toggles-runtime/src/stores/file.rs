@@ -511,6 +511,9 @@ fn os_events(path: &Path, wake: mpsc::Sender<()>) -> Option<notify::RecommendedW
     };
     let handler = move |event: notify::Result<notify::Event>| {
         let ours = match &event {
+            // Reading the file is an event too (opened, read, closed): this thread's own reads
+            // must not wake it, or it reads the file again and again.
+            Ok(event) if matches!(event.kind, notify::EventKind::Access(_)) => false,
             // A rescan, or an event about the file itself (the temp file renamed over it).
             Ok(event) => {
                 event.paths.is_empty()
