@@ -48,6 +48,18 @@ pub(crate) struct Encoded {
 pub(crate) struct Cache(Mutex<Option<Arc<Encoded>>>);
 
 impl Cache {
+    /// The encoding of `generation` or a newer state, for a stream told of `generation`:
+    /// every follower's stream hears of one change, and only the first to ask encodes it.
+    fn at_least(&self, generation: u64) -> Option<Arc<Encoded>> {
+        {
+            let cached = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(encoded) = cached.as_ref().filter(|e| e.generation >= generation) {
+                return Some(Arc::clone(encoded));
+            }
+        }
+        self.current()
+    }
+
     /// The contents in force, encoded; `None` before a store's contents are in force.
     fn current(&self) -> Option<Arc<Encoded>> {
         let (generation, snapshot) = toggles_runtime::snapshot_in_force()?;
@@ -131,7 +143,7 @@ pub(crate) async fn stream(
         .and_then(|v| v.to_str().ok())
         .map(|v| v.trim().to_owned());
     let mut changes = shared.generations.subscribe();
-    changes.borrow_and_update();
+    let now = *changes.borrow_and_update();
     // `None` ends the stream: the server closing its streams, or the stream's age.
     let closed = WatchStream::new(shared.streams.closed.subscribe())
         .filter(|closed| *closed)
@@ -144,19 +156,19 @@ pub(crate) async fn stream(
     .map(|_| None);
     let relay = Arc::clone(&shared);
     let open = crate::events::Open::follower(&shared.streams);
-    let events = tokio_stream::iter([Some(())])
-        .chain(WatchStream::from_changes(changes).map(|_| Some(())))
+    let events = tokio_stream::iter([Some(now)])
+        .chain(WatchStream::from_changes(changes).map(Some))
         .merge(closed)
         .merge(aged)
         .take_while(Option::is_some)
-        .filter_map(move |_| {
+        .filter_map(move |generation| {
             let _open = &open;
-            let encoded = relay.sync.current()?;
+            let encoded = relay.sync.at_least(generation?)?;
             if last.as_deref() == Some(encoded.version.as_str()) {
                 return None;
             }
             last = Some(encoded.version.clone());
-            let data = String::from_utf8_lossy(&encoded.body).into_owned();
+            let data = std::str::from_utf8(&encoded.body).expect("JSON is UTF-8");
             Some(Ok(Event::default()
                 .event("snapshot")
                 .id(encoded.version.clone())

@@ -511,9 +511,18 @@ fn os_events(path: &Path, wake: mpsc::Sender<()>) -> Option<notify::RecommendedW
     };
     let handler = move |event: notify::Result<notify::Event>| {
         let ours = match &event {
-            // Reading the file is an event too (opened, read, closed): this thread's own reads
-            // must not wake it, or it reads the file again and again.
-            Ok(event) if matches!(event.kind, notify::EventKind::Access(_)) => false,
+            // Reading the file is an event too (opened, read, closed unwritten): this thread's
+            // own reads must not wake it, or it reads the file again and again. A writer
+            // closing it is the end of a write, and wakes it.
+            Ok(event)
+                if matches!(
+                    event.kind,
+                    notify::EventKind::Access(access)
+                        if access != notify::event::AccessKind::Close(notify::event::AccessMode::Write)
+                ) =>
+            {
+                false
+            }
             // A rescan, or an event about the file itself (the temp file renamed over it).
             Ok(event) => {
                 event.paths.is_empty()
