@@ -280,9 +280,9 @@ pub(crate) fn run(store_args: &StoreArgs, args: &Args) -> Result<Outcome> {
         }
     }
     eprintln!(
-        "toggles serve: {} toggles declared by {} instances",
-        adoption.adopted.len(),
-        published.len()
+        "toggles serve: {} declared by {}",
+        crate::plural::count(adoption.adopted.len() as u64, "toggle", "toggles"),
+        crate::plural::count(published.len() as u64, "instance", "instances")
     );
     let streams = Streams::new();
     let tokens = match &options.tokens {

@@ -6,11 +6,10 @@ use std::convert::Infallible;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
-use axum::http::header::{CONTENT_TYPE, ETAG, IF_NONE_MATCH};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -23,7 +22,7 @@ use toggles_runtime::store::{
 };
 use toggles_runtime::{Change, Revision, StoreError, Timestamp};
 use tokio_stream::wrappers::{IntervalStream, WatchStream};
-use tokio_stream::{Stream, StreamExt as _};
+use tokio_stream::StreamExt as _;
 
 use crate::api::{blocking, credential, may_read, unavailable, Failure};
 use crate::auth::Scope;
@@ -41,6 +40,9 @@ pub(crate) struct Encoded {
     version: String,
     /// `{"version": ..., "snapshot": ...}`.
     body: Bytes,
+    /// `body` as one server-sent `snapshot` event with `version` as its id, framed once for
+    /// every stream: 10,000 followers then cost 10,000 writes of one buffer, not 10,000 copies.
+    frame: Bytes,
 }
 
 /// The last encoding, shared by the router's handlers.
@@ -84,10 +86,18 @@ fn encode(generation: u64, snapshot: &Snapshot) -> Encoded {
     let version = version_of(snapshot);
     let body = serde_json::to_vec(&json!({ "version": version, "snapshot": snapshot }))
         .expect("a snapshot serializes");
+    // Compact JSON holds no line break (strings escape theirs), so it is one `data` line.
+    let mut frame = Vec::with_capacity(body.len() + version.len() + 32);
+    frame.extend_from_slice(b"event: snapshot\nid: ");
+    frame.extend_from_slice(version.as_bytes());
+    frame.extend_from_slice(b"\ndata: ");
+    frame.extend_from_slice(&body);
+    frame.extend_from_slice(b"\n\n");
     Encoded {
         generation,
         version,
         body: Bytes::from(body),
+        frame: Bytes::from(frame),
     }
 }
 
@@ -135,7 +145,7 @@ pub(crate) async fn snapshot(
 pub(crate) async fn stream(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, Failure> {
+) -> Result<Response, Failure> {
     may_read(&shared, &headers, Scope::Read)?;
     shared.sync.current().ok_or_else(not_yet)?;
     let mut last = headers
@@ -144,37 +154,55 @@ pub(crate) async fn stream(
         .map(|v| v.trim().to_owned());
     let mut changes = shared.generations.subscribe();
     let now = *changes.borrow_and_update();
-    // `None` ends the stream: the server closing its streams, or the stream's age.
     let closed = WatchStream::new(shared.streams.closed.subscribe())
         .filter(|closed| *closed)
-        .map(|_| None);
+        .map(|_| Tick::End);
     let max_age = shared.sync_max_age;
-    let aged = IntervalStream::new(tokio::time::interval_at(
-        tokio::time::Instant::now() + max_age,
-        max_age,
-    ))
-    .map(|_| None);
+    let start = tokio::time::Instant::now();
+    let aged =
+        IntervalStream::new(tokio::time::interval_at(start + max_age, max_age)).map(|_| Tick::End);
+    let beats = IntervalStream::new(tokio::time::interval_at(start + HEARTBEAT, HEARTBEAT))
+        .map(|_| Tick::Beat);
     let relay = Arc::clone(&shared);
     let open = crate::events::Open::follower(&shared.streams);
-    let events = tokio_stream::iter([Some(now)])
-        .chain(WatchStream::from_changes(changes).map(Some))
+    let frames = tokio_stream::iter([Tick::Change(now)])
+        .chain(WatchStream::from_changes(changes).map(Tick::Change))
         .merge(closed)
         .merge(aged)
-        .take_while(Option::is_some)
-        .filter_map(move |generation| {
+        .merge(beats)
+        .take_while(|tick| !matches!(tick, Tick::End))
+        .filter_map(move |tick| {
             let _open = &open;
-            let encoded = relay.sync.at_least(generation?)?;
+            let generation = match tick {
+                Tick::Change(generation) => generation,
+                Tick::Beat => return Some(Ok::<_, Infallible>(Bytes::from_static(b":\n\n"))),
+                Tick::End => return None,
+            };
+            let encoded = relay.sync.at_least(generation)?;
             if last.as_deref() == Some(encoded.version.as_str()) {
                 return None;
             }
             last = Some(encoded.version.clone());
-            let data = std::str::from_utf8(&encoded.body).expect("JSON is UTF-8");
-            Some(Ok(Event::default()
-                .event("snapshot")
-                .id(encoded.version.clone())
-                .data(data)))
+            Some(Ok(encoded.frame.clone()))
         });
-    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(HEARTBEAT)))
+    Ok((
+        [
+            (CONTENT_TYPE, HeaderValue::from_static("text/event-stream")),
+            (CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        Body::from_stream(frames),
+    )
+        .into_response())
+}
+
+/// What a follower's stream does next.
+enum Tick {
+    /// The state in force may have changed: send it unless the follower has it.
+    Change(u64),
+    /// Nothing changed for a while: a comment, so the follower knows the relay is there.
+    Beat,
+    /// The server is closing its streams, or the stream reached its age.
+    End,
 }
 
 /// A follower's write: one toggle's entry, as its own transaction left it, recorded as the

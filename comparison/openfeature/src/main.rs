@@ -146,7 +146,11 @@ fn half_by_targeting_key(context: &EvaluationContext) -> &'static str {
 
 /// A third of the targeting keys in each arm, by the baseline's SHA-256 bucket.
 fn thirds_by_targeting_key(context: &EvaluationContext) -> &'static str {
-    match context.targeting_key.as_deref().map(|k| bucket(b"bench.experiment:", k)) {
+    match context
+        .targeting_key
+        .as_deref()
+        .map(|k| bucket(b"bench.experiment:", k))
+    {
         Some(b) if b < 3_334 => "classic",
         Some(b) if b < 6_667 => "one_page",
         Some(_) => "express",

@@ -54,7 +54,9 @@ fn main() {
         .weight("classic", 3334)
         .weight("one_page", 3333)
         .weight("express", 3333);
-    let change = Change::variant("bench.experiment", thirds).by("comparison").because("set up");
+    let change = Change::variant("bench.experiment", thirds)
+        .by("comparison")
+        .because("set up");
     toggles::write(change).expect("write the experiment's rule");
     let client = pollster::block_on(async {
         let mut api = OpenFeature::singleton_mut().await;
@@ -107,7 +109,8 @@ fn main() {
                     .value
             });
         } else {
-            let contexts: Vec<Context<'_>> = users.iter().map(|u| Context::new().with_user(u)).collect();
+            let contexts: Vec<Context<'_>> =
+                users.iter().map(|u| Context::new().with_user(u)).collect();
             measure("toggles", "direct", row, |i| flag.is_enabled(&contexts[i]));
             let contexts: Vec<EvaluationContext> = users
                 .iter()
