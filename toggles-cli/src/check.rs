@@ -2,6 +2,7 @@
 //! drift, when asked), printing each with its owner, where it is declared, and the fix.
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -27,6 +28,10 @@ pub(crate) struct Args {
     /// Also fail on drift: `undeclared`, `never-set`, `disagreement`, or any of them.
     #[arg(long, value_enum, num_args = 0..=1, default_missing_value = "any")]
     drift: Option<DriftArg>,
+    /// Under each toggle to remove, the places that read it in these sources (a workspace's
+    /// directory, `.` when none is given), as `toggles refs` finds them.
+    #[arg(long, value_name = "PATH", num_args = 0.., default_missing_value = ".")]
+    refs: Option<Vec<PathBuf>>,
 }
 
 pub(crate) fn run(store: &StoreArgs, args: &Args) -> Result<Outcome> {
@@ -46,6 +51,10 @@ pub(crate) fn run(store: &StoreArgs, args: &Args) -> Result<Outcome> {
         .filter(|t| t.expired)
         .filter_map(|t| Some((*t, removal(t)?)))
         .collect();
+    let refs = args
+        .refs
+        .as_deref()
+        .map(|paths| crate::refs::find(paths, 1));
     for (t, remove_by) in &expired {
         let _ = writeln!(
             out,
@@ -62,6 +71,9 @@ pub(crate) fn run(store: &StoreArgs, args: &Args) -> Result<Outcome> {
             out,
             "  = fix: remove the toggle and the code it guards, keeping the behaviour in force; or agree a later `remove_by` with its owner"
         );
+        if let Some(refs) = &refs {
+            places(&mut out, refs, &t.full_name);
+        }
     }
 
     let mut due = 0;
@@ -175,5 +187,33 @@ fn drift(t: &FleetToggle, want: DriftArg) -> Option<(String, String)> {
             "make the declarations agree (one crate should declare a shared toggle)".to_owned(),
         )),
         _ => None,
+    }
+}
+
+/// The places to edit to remove `name`, or that these sources do not declare it.
+fn places(out: &mut String, refs: &crate::refs::Refs, name: &str) {
+    match refs.of(name) {
+        Some(t) if t.declared_at.is_some() => {
+            let declared = t.declared_at.as_ref().expect("checked");
+            let _ = writeln!(
+                out,
+                "  = edit: the declaration at {}:{}, and {}:",
+                declared.file,
+                declared.line,
+                count(
+                    t.references.len() as u64,
+                    "place that reads it",
+                    "places that read it"
+                )
+            );
+            crate::refs::write_places(out, t, "      ");
+        }
+        _ => {
+            let _ = writeln!(
+                out,
+                "  = edit: not declared in the sources read ({} files); run `toggles refs` in the repository that declares it",
+                refs.files
+            );
+        }
     }
 }

@@ -27,6 +27,11 @@ pub(crate) struct FleetArgs {
 }
 
 impl FleetArgs {
+    /// Whether the report is read from files (`--from`) rather than a store.
+    pub(crate) fn reads_files(&self) -> bool {
+        !self.from.is_empty()
+    }
+
     /// The day removal dates are judged on.
     pub(crate) fn as_of(&self) -> Date {
         self.as_of.unwrap_or_else(Date::today)

@@ -13,6 +13,7 @@ mod fleet;
 mod metrics;
 mod plural;
 mod progress;
+mod refs;
 mod report;
 mod results;
 mod rollout;
@@ -71,6 +72,8 @@ enum Command {
     Feedback(feedback::Args),
     /// Delete a toggle's stored state, so its compiled default applies again.
     Reset(write::ResetArgs),
+    /// Where each toggle is read in a workspace's Rust sources, and which are read nowhere.
+    Refs(Box<refs::Args>),
     /// Serve the fleet's toggles over HTTP: the admin pages, the JSON API and OFREP, evaluated
     /// against the declarations the fleet published, with probes and metrics.
     #[cfg(feature = "serve")]
@@ -99,6 +102,7 @@ fn main() -> ExitCode {
         Command::Results(args) => results::run(&cli.store, args),
         Command::Feedback(args) => feedback::run(&cli.store, args),
         Command::Reset(args) => write::reset(&cli.store, args),
+        Command::Refs(args) => refs::run(&cli.store, args),
         #[cfg(feature = "serve")]
         Command::Serve(args) => serve::run(&cli.store, args),
     };

@@ -39,6 +39,11 @@ pub(crate) struct StoreArgs {
 }
 
 impl StoreArgs {
+    /// Whether a store was named (`--store` or `TOGGLES_STORE`).
+    pub(crate) fn given(&self) -> bool {
+        self.store.is_some()
+    }
+
     /// The store, opened; an error that says what to pass when none was given.
     pub(crate) fn open(&self) -> Result<Box<dyn Store>> {
         let Some(store) = &self.store else {
