@@ -12,6 +12,12 @@ fn declarations(count: usize) -> String {
             "/// Benchmark toggle {i}.\n#[toggle(namespace = \"bench\", name = \"t{i}\", life = \"permanent\", justification = \"benchmark\")]\npub static T{i}: Flag;"
         );
     }
+    // Every one of them, for the benchmark of one usage interval's cold paths.
+    let _ = write!(src, "pub(crate) static ALL: [&Flag; {count}] = [");
+    for i in 0..count {
+        let _ = write!(src, "&T{i}, ");
+    }
+    src.push_str("];\n");
     src
 }
 

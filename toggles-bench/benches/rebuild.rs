@@ -73,6 +73,23 @@ fn rebuild(c: &mut Criterion) {
     });
     g.finish();
 
+    // One heartbeat interval's usage: the sweep takes every toggle's answers and sets the note
+    // bit of each one-load toggle, then one check of each of the 10,000 takes its cold path to
+    // note its answer. Against the same 10,000 checks on their fast paths.
+    let ctx = toggles::Context::new();
+    let mut g = c.benchmark_group("one usage interval, 10,000 toggles");
+    g.sample_size(30);
+    g.bench_function("10,000 checks, fast paths", |b| {
+        b.iter(|| many::ALL.iter().filter(|f| f.is_enabled(&ctx)).count());
+    });
+    g.bench_function("sweep, then 10,000 checks, each its cold path once", |b| {
+        b.iter(|| {
+            toggles::__sweep_usage();
+            many::ALL.iter().filter(|f| f.is_enabled(&ctx)).count()
+        });
+    });
+    g.finish();
+
     c.bench_function("registry iteration, 10,000 toggles", |b| {
         b.iter(|| {
             registry()

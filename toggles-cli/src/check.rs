@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
-use toggles_runtime::fleet::{DriftKind, FleetToggle};
-use toggles_runtime::Date;
+use toggles_runtime::fleet::{DriftKind, FleetReport, FleetToggle, Stage, Staleness};
+use toggles_runtime::{Date, Timestamp};
 
 use crate::fleet::{self, FleetArgs};
 use crate::plural::count;
@@ -32,10 +32,68 @@ pub(crate) struct Args {
     /// directory, `.` when none is given), as `toggles refs` finds them.
     #[arg(long, value_name = "PATH", num_args = 0.., default_missing_value = ".")]
     refs: Option<Vec<PathBuf>>,
+    /// Also fail on stale toggles, judged from what the fleet evaluates: launched (one answer
+    /// for everyone) or unused (evaluated by no one) for their life's window.
+    #[arg(long)]
+    stale: bool,
+    /// A life's staleness window: `temporary=30d` (the default), `permanent=180d`
+    /// (`permanent=never` is the default: a permanent toggle's justification is why it stays).
+    #[arg(long, value_name = "LIFE=DURATION", value_parser = window, requires = "stale")]
+    stale_after: Vec<(String, Option<Duration>)>,
+}
+
+/// `temporary=30d`, `permanent=never`.
+fn window(s: &str) -> Result<(String, Option<Duration>), String> {
+    let (life, after) = s
+        .split_once('=')
+        .ok_or_else(|| format!("`{s}` is not LIFE=DURATION, like `temporary=30d`"))?;
+    if life != "temporary" && life != "permanent" {
+        return Err(format!(
+            "`{life}` is not a life: `temporary` or `permanent`"
+        ));
+    }
+    let after = match after {
+        "never" => None,
+        d => Some(humantime::parse_duration(d).map_err(|e| format!("`{d}`: {e}"))?),
+    };
+    Ok((life.to_owned(), after))
+}
+
+impl Args {
+    fn staleness(&self) -> Staleness {
+        let mut staleness = Staleness::default();
+        for (life, after) in &self.stale_after {
+            staleness = if life == "permanent" {
+                staleness.permanent(*after)
+            } else {
+                staleness.temporary(*after)
+            };
+        }
+        staleness
+    }
+}
+
+/// The fleet report, its lifecycles judged with the asked windows when `--stale` is given.
+fn report(store: &StoreArgs, args: &Args) -> Result<FleetReport> {
+    let mut report = args.fleet.report(store)?;
+    if args.stale {
+        match args.fleet.usage(store)? {
+            Some(usage) => report.judge(&usage, Timestamp::now(), &args.staleness()),
+            None => anyhow::bail!(
+                "--stale needs the fleet's evaluations, which {} does not keep",
+                if args.fleet.reads_files() {
+                    "a report read from files".to_owned()
+                } else {
+                    store.describe()
+                }
+            ),
+        }
+    }
+    Ok(report)
 }
 
 pub(crate) fn run(store: &StoreArgs, args: &Args) -> Result<Outcome> {
-    let report = args.fleet.report(store)?;
+    let report = report(store, args)?;
     let as_of = report.as_of;
     let owned = |t: &&FleetToggle| {
         args.owner
@@ -76,25 +134,7 @@ pub(crate) fn run(store: &StoreArgs, args: &Args) -> Result<Outcome> {
         }
     }
 
-    let mut due = 0;
-    if let Some(within) = args.warn_within {
-        let days = i64::try_from(within.as_secs() / 86_400).unwrap_or(i64::MAX);
-        let horizon = Date::from_days_since_epoch(as_of.days_since_epoch().saturating_add(days));
-        for t in mine.iter().filter(|t| !t.expired) {
-            let Some(remove_by) = removal(t).filter(|r| *r <= horizon) else {
-                continue;
-            };
-            due += 1;
-            let left = remove_by.days_since_epoch() - as_of.days_since_epoch();
-            let _ = writeln!(
-                out,
-                "warning: `{}` is due for removal in {} ({remove_by})",
-                t.full_name,
-                count(left, "day", "days")
-            );
-            where_declared(&mut out, t);
-        }
-    }
+    let due = due_section(&mut out, &mine, args.warn_within, as_of);
 
     let mut drifted = 0;
     if let Some(want) = args.drift {
@@ -109,7 +149,12 @@ pub(crate) fn run(store: &StoreArgs, args: &Args) -> Result<Outcome> {
         }
     }
 
-    let failed = !expired.is_empty() || drifted > 0;
+    let stale = if args.stale {
+        stale_section(&mut out, &mine, refs.as_ref())
+    } else {
+        0
+    };
+    let failed = !expired.is_empty() || drifted > 0 || stale > 0;
     let scope = args
         .owner
         .as_ref()
@@ -128,6 +173,9 @@ pub(crate) fn run(store: &StoreArgs, args: &Args) -> Result<Outcome> {
     if args.drift.is_some() {
         let _ = write!(out, ", {drifted} drifted");
     }
+    if args.stale {
+        let _ = write!(out, ", {stale} stale");
+    }
     let _ = writeln!(out, " — {}", if failed { "failed" } else { "passed" });
     print!("{out}");
     Ok(if failed {
@@ -135,6 +183,72 @@ pub(crate) fn run(store: &StoreArgs, args: &Args) -> Result<Outcome> {
     } else {
         Outcome::Clean
     })
+}
+
+/// Each toggle due for removal within `within` (when asked), as a warning; how many.
+fn due_section(
+    out: &mut String,
+    mine: &[&FleetToggle],
+    within: Option<Duration>,
+    as_of: Date,
+) -> usize {
+    let Some(within) = within else {
+        return 0;
+    };
+    let mut due = 0;
+    let days = i64::try_from(within.as_secs() / 86_400).unwrap_or(i64::MAX);
+    let horizon = Date::from_days_since_epoch(as_of.days_since_epoch().saturating_add(days));
+    for t in mine.iter().filter(|t| !t.expired) {
+        let Some(remove_by) = removal(t).filter(|r| *r <= horizon) else {
+            continue;
+        };
+        due += 1;
+        let left = remove_by.days_since_epoch() - as_of.days_since_epoch();
+        let _ = writeln!(
+            out,
+            "warning: `{}` is due for removal in {} ({remove_by})",
+            t.full_name,
+            count(left, "day", "days")
+        );
+        where_declared(out, t);
+    }
+    due
+}
+
+/// Each stale toggle that is not expired (those are above), with the fix and, with `refs`, the
+/// places to edit; how many.
+fn stale_section(
+    out: &mut String,
+    mine: &[&FleetToggle],
+    refs: Option<&crate::refs::Refs>,
+) -> usize {
+    let mut stale = 0;
+    for t in mine {
+        let Some(life) = t.lifecycle.as_ref().filter(|l| l.stale) else {
+            continue;
+        };
+        let since = life
+            .since
+            .map(Timestamp::date)
+            .map_or(String::new(), |d| format!(" since {d}"));
+        let what = match (life.stage, life.answer.as_deref()) {
+            (Stage::Launched, Some(answer)) => {
+                format!("is launched: everyone got `{answer}`{since}")
+            }
+            (Stage::Unused, _) => format!("is unused: no service evaluated it{since}"),
+            _ => continue,
+        };
+        stale += 1;
+        let _ = writeln!(out, "error: `{}` {what}", t.full_name);
+        where_declared(out, t);
+        if let Some(fix) = &life.fix {
+            let _ = writeln!(out, "  = fix: {fix}");
+        }
+        if let Some(refs) = refs {
+            places(out, refs, &t.full_name);
+        }
+    }
+    stale
 }
 
 /// The removal date of the declaration that speaks for `t`.

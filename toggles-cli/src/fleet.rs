@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 use toggles_runtime::fleet::{Declarer, FleetReport, FleetToggle};
+use toggles_runtime::store::Usage;
 use toggles_runtime::{Date, Timestamp};
 
 use crate::progress;
@@ -35,6 +36,16 @@ impl FleetArgs {
     /// The day removal dates are judged on.
     pub(crate) fn as_of(&self) -> Date {
         self.as_of.unwrap_or_else(Date::today)
+    }
+
+    /// The fleet's evaluations per toggle and service, from the store; `None` for a report
+    /// read from files, or a store that keeps none.
+    pub(crate) fn usage(&self, store: &StoreArgs) -> Result<Option<Vec<Usage>>> {
+        if !self.from.is_empty() {
+            return Ok(None);
+        }
+        let opened = store.open()?;
+        source::reading(store, "the fleet's usage", opened.usage())
     }
 
     /// The fleet report, from the files or the store.

@@ -123,6 +123,7 @@ impl Filter {
         report.drift.undeclared.retain(|n| kept.contains(n));
         report.drift.never_set.retain(|n| kept.contains(n));
         report.drift.disagreements.retain(|n| kept.contains(n));
+        report.stale.retain(|n| kept.contains(n));
         report
     }
 }

@@ -74,8 +74,8 @@ pub mod store {
     pub use crate::stores::{
         ArmCounts, AuditEntry, AuditQuery, Converted, Declarations, Declared, DeclaredAt,
         ExperimentCounts, Exposed, Feedback, FeedbackLog, FileStore, History, MemoryStore,
-        OnChange, OutcomeWindow, Published, RunBuckets, Service, Store, StoreError, WriteError,
-        FEEDBACK_KEPT, FORGET_AFTER,
+        OnChange, OutcomeWindow, Published, RunBuckets, Service, Store, StoreError, Usage, Use,
+        WriteError, FEEDBACK_KEPT, FORGET_AFTER,
     };
     pub use crate::targeting::Timestamp;
 }
@@ -87,7 +87,8 @@ pub mod fleet {
     pub use crate::declare::{adopt, AdoptError, Adoption};
     pub use crate::reports::LiveSource;
     pub use crate::reports::{
-        Declarer, Drift, DriftKind, FleetReport, FleetService, FleetState, FleetToggle,
+        Declarer, Drift, DriftKind, FleetReport, FleetService, FleetState, FleetToggle, Lifecycle,
+        Stage, Staleness, STAGE_WINDOW,
     };
     pub use crate::stores::{
         Declarations, Declared, DeclaredAt, History, Published, Service, Store, FORGET_AFTER,
@@ -144,4 +145,11 @@ pub mod __private {
     pub use core;
     pub use core::option::Option::{self, None, Some};
     pub use inventory;
+}
+
+/// One heartbeat interval's usage sweep, for the benchmarks: every toggle's answers taken and
+/// each one-load toggle asked to note its next check. Returns how many toggles were evaluated.
+#[doc(hidden)]
+pub fn __sweep_usage() -> usize {
+    state::sweep_usage()
 }

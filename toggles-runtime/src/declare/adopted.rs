@@ -11,7 +11,7 @@ use crate::declare::outcomes::ArmOutcomeCells;
 use crate::declare::toggle::{sealed::Sealed, Cells, VariantCells, NO_ID};
 use crate::declare::{
     Flag, Kind, Life, Meta, MetaParts, RunTimeCells, Setting, SettingValue, Source, Switch, Toggle,
-    Value, OFF,
+    UsageCell, Value, OFF,
 };
 use crate::stores::Declared;
 
@@ -172,6 +172,7 @@ fn toggle_of(d: &Declared) -> Result<&'static dyn Toggle, String> {
                 outcomes: ArmOutcomeCells::new(),
                 run_times: RunTimeCells::new(),
                 timed: AtomicBool::new(false),
+                usage: UsageCell::new(),
             }))
         }
         Kind::Setting => setting_of(d, meta)?,
@@ -269,6 +270,7 @@ struct AdoptedVariant {
     outcomes: ArmOutcomeCells,
     run_times: RunTimeCells,
     timed: AtomicBool,
+    usage: UsageCell,
 }
 
 impl Sealed for AdoptedVariant {
@@ -277,6 +279,7 @@ impl Sealed for AdoptedVariant {
             state: &self.state,
             id: &self.id,
             overrides: &self.overrides,
+            usage: &self.usage,
             arms: self.arms,
             control: self.control,
             value_type: TypeId::of::<AdoptedVariant>(),

@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64};
 
 use crate::declare::toggle::{sealed::Sealed, Cells, DeclaredWithToggleAttribute, NO_ID};
-use crate::declare::{Kind, Meta, OutcomeCells, RunTimeCells, Toggle, Value, OFF, ON};
+use crate::declare::{Kind, Meta, OutcomeCells, RunTimeCells, Toggle, UsageCell, Value, OFF, ON};
 
 /// A toggle that is on or off per request: rolled out to a percentage of users, to listed users,
 /// groups and sites, behind gates. Its rule comes from the store; see [`FlagRule`](crate::rules::FlagRule)
@@ -39,6 +39,7 @@ pub struct Flag {
     /// Whether an [`Outcome`](crate::Outcome) times itself: the rule in force has a guard with
     /// a run-time limit.
     pub(crate) timed: AtomicBool,
+    pub(crate) usage: UsageCell,
 }
 
 impl Flag {
@@ -51,6 +52,7 @@ impl Flag {
             id: AtomicU32::new(NO_ID),
             overrides: AtomicU32::new(0),
             outcomes: OutcomeCells::new(),
+            usage: UsageCell::new(),
             run_times: RunTimeCells::new(),
             timed: AtomicBool::new(false),
         }

@@ -249,3 +249,31 @@ impl std::fmt::Display for Source {
         write!(f, "{}:{}:{}", self.file, self.line, self.column)
     }
 }
+
+/// A permanent toggle's metadata declared at `file:line`, for the unit tests' statics made
+/// without the macro.
+#[cfg(test)]
+pub(crate) const fn test_meta(full_name: &'static str, file: &'static str, line: u32) -> Meta {
+    Meta::__new(MetaParts {
+        full_name,
+        namespace: "grading",
+        name: "new_grader",
+        description: "Grade problems with the rewritten engine.",
+        life: Life::Permanent {
+            justification: "test",
+        },
+        created: None,
+        owner: None,
+        use_cases: &[],
+        tickets: None,
+        warning: None,
+        source: Source {
+            crate_name: "test",
+            crate_version: "0.0.0",
+            module_path: "test",
+            file,
+            line,
+            column: 1,
+        },
+    })
+}

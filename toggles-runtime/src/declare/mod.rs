@@ -15,12 +15,15 @@ mod setting_value;
 mod switch;
 mod timings;
 mod toggle;
+mod usage;
 mod variant;
 
 pub use self::adopted::{adopt, AdoptError, Adoption};
 pub(crate) use self::cached::{published, set_published, EVAL, OFF, ON, SLOW, STORED};
 pub use self::flag::Flag;
 pub use self::kind::{Kind, Value};
+#[cfg(test)]
+pub(crate) use self::meta::test_meta;
 pub use self::meta::{Life, Meta, MetaParts, Source};
 pub use self::outcomes::{ArmOutcome, Counts, Outcome};
 pub(crate) use self::outcomes::{ArmOutcomes, OutcomeCells};
@@ -37,5 +40,6 @@ pub(crate) type Decode = fn(&serde_json::Value) -> Result<u64, Refusal>;
 pub use self::switch::Switch;
 pub(crate) use self::toggle::{key, Cells};
 pub use self::toggle::{Registration, Toggle};
+pub(crate) use self::usage::{UsageCell, NOTE, NOTE_WORD, USED};
 pub(crate) use self::variant::ARM_SHIFT;
 pub use self::variant::{Variant, Variants};

@@ -256,32 +256,8 @@ mod tests {
             }
         }
     }
-    use crate::declare::{Flag, Life, MetaParts, Switch};
-
-    const fn meta(full_name: &'static str, file: &'static str, line: u32) -> Meta {
-        Meta::__new(MetaParts {
-            full_name,
-            namespace: "grading",
-            name: "new_grader",
-            description: "Grade problems with the rewritten engine.",
-            life: Life::Permanent {
-                justification: "test",
-            },
-            created: None,
-            owner: None,
-            use_cases: &[],
-            tickets: None,
-            warning: None,
-            source: Source {
-                crate_name: "test",
-                crate_version: "0.0.0",
-                module_path: "test",
-                file,
-                line,
-                column: 1,
-            },
-        })
-    }
+    use crate::declare::test_meta as meta;
+    use crate::declare::{Flag, Switch};
 
     // What the compile and link errors normally prevent: one full name declared twice.
     static SECOND: Flag = Flag::__new(meta("grading.new_grader", "b.rs", 7), false);

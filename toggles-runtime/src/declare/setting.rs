@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8};
 use crate::declare::toggle::{
     sealed::Sealed, Cells, DeclaredWithToggleAttribute, SettingCells, NO_ID,
 };
-use crate::declare::{Kind, Meta, SettingValue, Toggle, Value, OFF};
+use crate::declare::{Kind, Meta, SettingValue, Toggle, UsageCell, Value, OFF};
 
 /// A typed configuration value with a compiled default: config as code.
 ///
@@ -33,6 +33,7 @@ pub struct Setting<T: SettingValue> {
     pub(crate) bits: AtomicU64,
     pub(crate) id: AtomicU32,
     pub(crate) overrides: AtomicU32,
+    pub(crate) usage: UsageCell,
 }
 
 impl<T: SettingValue> Setting<T> {
@@ -45,6 +46,7 @@ impl<T: SettingValue> Setting<T> {
             bits: AtomicU64::new(0),
             id: AtomicU32::new(NO_ID),
             overrides: AtomicU32::new(0),
+            usage: UsageCell::new(),
         }
     }
 
@@ -86,6 +88,7 @@ impl<T: SettingValue> Sealed for Setting<T> {
             bits: &self.bits,
             id: &self.id,
             overrides: &self.overrides,
+            usage: &self.usage,
             decode: T::decode,
             value: value::<T>,
             default: self.default.to_value(),

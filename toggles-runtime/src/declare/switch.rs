@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU32, AtomicU8};
 
 use crate::declare::toggle::{sealed::Sealed, Cells, DeclaredWithToggleAttribute, NO_ID};
-use crate::declare::{Kind, Meta, Toggle, Value, OFF, ON};
+use crate::declare::{Kind, Meta, Toggle, UsageCell, Value, OFF, ON};
 
 /// A toggle that is on or off for everyone: a kill switch, a launch switch.
 ///
@@ -30,6 +30,7 @@ pub struct Switch {
     pub(crate) state: AtomicU8,
     pub(crate) id: AtomicU32,
     pub(crate) overrides: AtomicU32,
+    pub(crate) usage: UsageCell,
 }
 
 impl Switch {
@@ -41,6 +42,7 @@ impl Switch {
             state: AtomicU8::new(if default { ON } else { OFF }),
             id: AtomicU32::new(NO_ID),
             overrides: AtomicU32::new(0),
+            usage: UsageCell::new(),
         }
     }
 

@@ -3,7 +3,7 @@
 use std::any::TypeId;
 use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8};
 
-use crate::declare::{Flag, Kind, Meta, Switch, Value};
+use crate::declare::{Flag, Kind, Meta, Switch, UsageCell, Value};
 
 pub(crate) mod sealed {
     /// The runtime's side of a toggle: not callable, nor implementable, outside this crate.
@@ -53,6 +53,7 @@ pub struct VariantCells<'a> {
     pub(crate) state: &'a AtomicU64,
     pub(crate) id: &'a AtomicU32,
     pub(crate) overrides: &'a AtomicU32,
+    pub(crate) usage: &'a UsageCell,
     /// The arms' names, in declaration order.
     pub(crate) arms: &'static [&'static str],
     /// The control's position among them.
@@ -75,6 +76,7 @@ pub struct SettingCells<'a> {
     pub(crate) bits: &'a AtomicU64,
     pub(crate) id: &'a AtomicU32,
     pub(crate) overrides: &'a AtomicU32,
+    pub(crate) usage: &'a UsageCell,
     /// The store's JSON as `T`'s word, if it is a value of `T`.
     pub(crate) decode: crate::declare::Decode,
     /// `T`'s word as a [`Value`](crate::Value).
@@ -102,6 +104,16 @@ impl Cells<'_> {
             Cells::Flag(f) => &f.overrides,
             Cells::Variant(v) => v.overrides,
             Cells::Setting(s) => s.overrides,
+        }
+    }
+
+    /// The answers given since the heartbeat last asked.
+    pub(crate) fn usage(&self) -> &UsageCell {
+        match self {
+            Cells::Switch(s) => &s.usage,
+            Cells::Flag(f) => &f.usage,
+            Cells::Variant(v) => v.usage,
+            Cells::Setting(s) => s.usage,
         }
     }
 

@@ -10,7 +10,7 @@ use crate::declare::toggle::{
     sealed::Sealed, Cells, DeclaredWithToggleAttribute, VariantCells, NO_ID,
 };
 use crate::declare::RunTimeCells;
-use crate::declare::{Kind, Meta, Toggle, Value, OFF};
+use crate::declare::{Kind, Meta, Toggle, UsageCell, Value, OFF};
 
 /// The arms of a [`Variant`] toggle: an enum of unit variants, each an arm, named in the store
 /// and the reports by its name in snake case (`OnePage` is `one_page`) or by
@@ -104,6 +104,7 @@ pub struct Variant<E: Variants> {
     /// Whether an [`ArmOutcome`](crate::ArmOutcome) times itself: the rule in force has a
     /// guard with a run-time limit.
     pub(crate) timed: AtomicBool,
+    pub(crate) usage: UsageCell,
 }
 
 /// Bits of a variant's state word below its generation.
@@ -120,6 +121,7 @@ impl<E: Variants> Variant<E> {
             id: AtomicU32::new(NO_ID),
             overrides: AtomicU32::new(0),
             outcomes: ArmOutcomeCells::new(),
+            usage: UsageCell::new(),
             run_times: RunTimeCells::new(),
             timed: AtomicBool::new(false),
         }
@@ -159,6 +161,7 @@ impl<E: Variants> Sealed for Variant<E> {
             state: &self.state,
             id: &self.id,
             overrides: &self.overrides,
+            usage: &self.usage,
             arms: E::ARMS,
             control: self.default.index(),
             value_type: TypeId::of::<E>(),

@@ -9,8 +9,9 @@ use serde_json::Value as Json;
 use toggles_vocab::Date;
 
 use crate::compile::Snapshot;
+use crate::reports::lifecycle::{judge, Lifecycle, Staleness};
 use crate::reports::LiveSource;
-use crate::stores::{Declared, History, Published, Roster, Store, StoreError};
+use crate::stores::{Declared, History, Published, Roster, Store, StoreError, Usage};
 use crate::targeting::Timestamp;
 
 /// What a shared store says of the fleet's toggles: per toggle, which services declare it and
@@ -78,6 +79,9 @@ pub struct FleetReport {
     pub expired: Vec<String>,
     /// The drift, toggle names by kind.
     pub drift: Drift,
+    /// Full names of the toggles whose lifecycle is stale: expired, or launched or unused past
+    /// their life's window (empty when the store keeps no usage).
+    pub stale: Vec<String>,
 }
 
 /// A service at one version, as its instances published it.
@@ -123,6 +127,9 @@ pub struct FleetToggle {
     pub expired: bool,
     /// How it drifted, if it did.
     pub drift: Option<DriftKind>,
+    /// Its lifecycle stage from the fleet's evaluations, for a toggle declared now; `None`
+    /// when the store keeps no usage.
+    pub lifecycle: Option<Lifecycle>,
 }
 
 /// How a toggle drifted from what the fleet declares (OEP-17's report exists to show it).
@@ -217,14 +224,37 @@ impl FleetReport {
         let published = store.published()?;
         let snapshot = store.load()?;
         let histories = store.histories()?;
-        Ok(FleetReport::from_parts(
-            &published,
-            &snapshot,
-            &histories,
-            as_of,
-            now,
-            live_within,
-        ))
+        let mut report =
+            FleetReport::from_parts(&published, &snapshot, &histories, as_of, now, live_within);
+        if let Some(usage) = store.usage()? {
+            report.judge(&usage, now, &Staleness::default());
+        }
+        Ok(report)
+    }
+
+    /// Gives each toggle declared now its lifecycle stage from the fleet's `usage` (a store's
+    /// [`usage`](Store::usage)) at `now`, with `staleness`'s windows, and lists the stale ones.
+    /// [`of`](FleetReport::of) judges with the default windows.
+    pub fn judge(&mut self, usage: &[Usage], now: Timestamp, staleness: &Staleness) {
+        let mut by_toggle: HashMap<&str, Vec<&Usage>> = HashMap::new();
+        for u in usage {
+            by_toggle.entry(u.toggle.as_str()).or_default().push(u);
+        }
+        self.stale.clear();
+        for t in &mut self.toggles {
+            if !t.declared_now {
+                t.lifecycle = None;
+                continue;
+            }
+            let used = by_toggle
+                .get(t.full_name.as_str())
+                .map_or(&[][..], Vec::as_slice);
+            let lifecycle = judge(t.declaration.as_ref(), t.expired, used, now, staleness);
+            if lifecycle.stale {
+                self.stale.push(t.full_name.clone());
+            }
+            t.lifecycle = Some(lifecycle);
+        }
     }
 
     /// The report of what a store would hold, gathered some other way: declarations that
@@ -282,6 +312,7 @@ impl FleetReport {
             toggles,
             expired,
             drift,
+            stale: Vec::new(),
         }
     }
 }
@@ -398,6 +429,7 @@ fn toggle(
             .and_then(|(d, _)| d.remove_by)
             .is_some_and(|r| r < as_of),
         drift,
+        lifecycle: None,
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod fleet;
 mod json;
+mod lifecycle;
 mod live;
 mod results;
 
@@ -11,6 +12,7 @@ pub use self::fleet::{
     Declarer, Drift, DriftKind, FleetReport, FleetService, FleetState, FleetToggle,
 };
 pub use self::json::{DuplicateReport, Report, ToggleReport};
+pub use self::lifecycle::{Lifecycle, Stage, Staleness, STAGE_WINDOW};
 pub use self::live::{undeclared, Live, LiveSource};
 pub use self::results::{
     results, ArmResult, Comparison, GoalResult, Results, ResultsError, CONFIDENCE,

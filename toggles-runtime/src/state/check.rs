@@ -1,12 +1,12 @@
 //! The read API of the toggle types: each check reads the cached state `publish` wrote, and
 //! only its cold path looks further.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 use crate::compile::Entry;
 use crate::declare::{
     key, registry, Cells, Flag, Setting, SettingValue, Switch, ToggleInfo, Value, Variant,
-    Variants, ARM_SHIFT, OFF, ON, STORED,
+    Variants, ARM_SHIFT, NOTE, NOTE_WORD, OFF, ON, STORED,
 };
 use crate::state::{exposure, overrides, retained};
 use crate::targeting::{Assignment, Context, Decided, Explanation, RuleNames, Step};
@@ -30,17 +30,32 @@ impl Switch {
         }
     }
 
-    /// A test override is in scope somewhere.
+    /// A test override is in scope somewhere, or the heartbeat asked for the next check to
+    /// note its answer.
     #[cold]
     #[inline(never)]
     fn resolve(&self) -> bool {
-        if let Some(on) = overrides::lookup::<bool>(key(self)) {
-            return on;
-        }
-        stored(&self.id, |entry| match entry {
-            Some(Entry::Switch(on)) => *on,
-            _ => self.default,
-        })
+        let state = self.state.load(Ordering::Relaxed);
+        let on = if state & NOTE != 0 {
+            clear_byte_note(&self.state, state);
+            match state & !NOTE {
+                ON => Some(true),
+                OFF => Some(false),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        let on = on.unwrap_or_else(|| {
+            overrides::lookup::<bool>(key(self)).unwrap_or_else(|| {
+                stored(&self.id, |entry| match entry {
+                    Some(Entry::Switch(on)) => *on,
+                    _ => self.default,
+                })
+            })
+        });
+        self.usage.note(usize::from(on));
+        on
     }
 }
 
@@ -66,7 +81,10 @@ impl Flag {
     #[cold]
     #[inline(never)]
     fn resolve(&self, ctx: &Context<'_>) -> bool {
-        self.decide(ctx, |on, _| on)
+        let on = self.decide(ctx, |on, _| on);
+        self.usage.note(usize::from(on));
+        clear_note(&self.state);
+        on
     }
 
     /// The answer for this context and the step of the rule that decided it; always the
@@ -141,6 +159,27 @@ fn expose_drawn(
     }
 }
 
+/// Clears the note bit of a switch's or setting's `state`, read as `seen`. Failing means a
+/// publish wrote a newer state meanwhile: it stands.
+fn clear_byte_note(state: &AtomicU8, seen: u8) {
+    let _ = state.compare_exchange(seen, seen & !NOTE, Ordering::Relaxed, Ordering::Relaxed);
+}
+
+/// Clears the note bit the heartbeat set on a flag's or variant's state word, so the checks
+/// after this one take the fast path again. Failing means a publish wrote a newer word.
+#[inline]
+fn clear_note(state: &AtomicU64) {
+    let word = state.load(Ordering::Relaxed);
+    if word & NOTE_WORD != 0 {
+        let _ = state.compare_exchange(
+            word,
+            word & !NOTE_WORD,
+            Ordering::Relaxed,
+            Ordering::Relaxed,
+        );
+    }
+}
+
 /// Whether the flag at registry id `id`, which a rule requires, is on for `ctx`.
 fn required(id: u32, ctx: &Context<'_>) -> bool {
     registry()
@@ -181,7 +220,10 @@ impl<E: Variants> Variant<E> {
     #[cold]
     #[inline(never)]
     fn resolve(&self, ctx: &Context<'_>) -> E {
-        self.decide(ctx, true, |arm, _| arm)
+        let arm = self.decide(ctx, true, |arm, _| arm);
+        self.usage.note(arm.index());
+        clear_note(&self.state);
+        arm
     }
 
     /// The arm for this context and the step of the rule that decided it; always the arm
@@ -383,10 +425,21 @@ impl<T: SettingValue> Setting<T> {
         }
     }
 
-    /// A test override is in scope somewhere.
+    /// A test override is in scope somewhere, or the heartbeat asked for the next read to
+    /// note it.
     #[cold]
     #[inline(never)]
     fn resolve(&self) -> T {
+        self.usage.note(0);
+        let state = self.state.load(Ordering::Acquire);
+        if state & NOTE != 0 {
+            clear_byte_note(&self.state, state);
+            match state & !NOTE {
+                STORED => return T::from_bits(self.bits.load(Ordering::Relaxed)),
+                OFF => return self.default,
+                _ => {}
+            }
+        }
         if let Some(value) = overrides::lookup::<T>(key(self)) {
             return value;
         }

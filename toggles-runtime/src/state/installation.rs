@@ -529,5 +529,11 @@ impl Beat {
                 tracing::warn!(store = %store.describe(), error = %e, "toggles: last-seen time not refreshed");
             }
         }
+        let used = super::usage::sweep();
+        if let Err(e) = store.record_usage(&self.declarations.service.name, Timestamp::now(), &used)
+        {
+            // The interval's uses are lost; the next interval's are counted as usual.
+            tracing::warn!(store = %store.describe(), error = %e, "toggles: usage not recorded");
+        }
     }
 }

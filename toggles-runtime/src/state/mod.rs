@@ -82,7 +82,13 @@ mod permission;
 mod publish;
 mod retained;
 mod rollout;
+mod usage;
 mod write;
+
+/// [`usage::sweep`], counted.
+pub(crate) fn sweep_usage() -> usize {
+    usage::sweep().len()
+}
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 

@@ -6,7 +6,8 @@ use std::sync::{Arc, MutexGuard};
 
 use crate::compile::{Compiled, Entry};
 use crate::declare::{
-    key, published, registry, set_published, Cells, Toggle, ARM_SHIFT, EVAL, OFF, ON, SLOW, STORED,
+    key, published, registry, set_published, Cells, Toggle, ARM_SHIFT, EVAL, NOTE, NOTE_WORD, OFF,
+    ON, SLOW, STORED,
 };
 use crate::state::overrides::Override;
 use crate::state::retained;
@@ -56,7 +57,9 @@ fn rebuild_from(toggle: &dyn Toggle, entry: Option<&Entry>, generation: u64) {
                 (false, true) => ON,
                 (false, false) => OFF,
             };
-            switch.state.store(state, Ordering::Relaxed);
+            // A note the heartbeat asked for stays asked (sweeps and publishes share the lock).
+            let note = switch.state.load(Ordering::Relaxed) & NOTE;
+            switch.state.store(state | note, Ordering::Relaxed);
         }
         Cells::Flag(flag) => {
             let state = if slow {
@@ -71,8 +74,9 @@ fn rebuild_from(toggle: &dyn Toggle, entry: Option<&Entry>, generation: u64) {
                     _ => u8::from(flag.default),
                 }
             };
+            let note = flag.state.load(Ordering::Relaxed) & NOTE_WORD;
             flag.state
-                .store(generation << 2 | u64::from(state), Ordering::Relaxed);
+                .store(generation << 2 | u64::from(state) | note, Ordering::Relaxed);
             let timed = matches!(entry, Some(Entry::Flag(rule)) if rule.timed());
             flag.timed.store(timed, Ordering::Relaxed);
         }
@@ -90,8 +94,9 @@ fn rebuild_from(toggle: &dyn Toggle, entry: Option<&Entry>, generation: u64) {
                     _ => (0, OFF),
                 }
             };
+            let note = variant.state.load(Ordering::Relaxed) & NOTE_WORD;
             variant.state.store(
-                generation << ARM_SHIFT | u64::from(arm) << 2 | u64::from(state),
+                generation << ARM_SHIFT | u64::from(arm) << 2 | u64::from(state) | note,
                 Ordering::Relaxed,
             );
             let timed = matches!(entry, Some(Entry::Variant(rule)) if rule.timed());
@@ -108,7 +113,8 @@ fn rebuild_from(toggle: &dyn Toggle, entry: Option<&Entry>, generation: u64) {
                 }
                 (false, _) => OFF,
             };
-            setting.state.store(state, Ordering::Release);
+            let note = setting.state.load(Ordering::Relaxed) & NOTE;
+            setting.state.store(state | note, Ordering::Release);
         }
     }
 }

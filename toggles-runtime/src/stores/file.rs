@@ -9,8 +9,8 @@ use std::time::Duration;
 use crate::compile::Snapshot;
 use crate::stores::{
     AuditEntry, AuditQuery, Converted, Declarations, ExperimentCounts, Experiments, Exposed,
-    Feedback, FeedbackBook, FeedbackLog, OnChange, Published, Store, StoreError, WriteError,
-    FORGET_AFTER,
+    Feedback, FeedbackBook, FeedbackLog, OnChange, Published, Store, StoreError, Usage, UsageBook,
+    Use, WriteError, FORGET_AFTER,
 };
 use crate::targeting::Timestamp;
 
@@ -81,6 +81,9 @@ struct Inner {
     experiments_path: PathBuf,
     /// Feedback, as kept (bounded per toggle): one JSON document, rewritten whole.
     feedback_path: PathBuf,
+    /// The fleet's evaluations per toggle and service: one JSON document, rewritten whole at
+    /// each instance's heartbeat.
+    usage_path: PathBuf,
 }
 
 /// What reading the store's file gave: its bytes, or the kind of error.
@@ -120,6 +123,7 @@ impl FileStore {
             lock_path: with_suffix(".lock"),
             experiments_path: with_suffix(".experiments"),
             feedback_path: with_suffix(".feedback"),
+            usage_path: with_suffix(".usage"),
             path,
             poll,
             seen: Mutex::new(None),
@@ -297,6 +301,17 @@ impl Inner {
         }
     }
 
+    fn usage_book(&self) -> Result<UsageBook, StoreError> {
+        let path = &self.usage_path;
+        match fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+                StoreError::backend(format!("{} is not a usage file: {e}", path.display()))
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(UsageBook::default()),
+            Err(e) => Err(io(path)(e)),
+        }
+    }
+
     fn experiments(&self) -> Result<Experiments, StoreError> {
         let _lock = self.lock_shared()?;
         let path = &self.experiments_path;
@@ -464,6 +479,23 @@ impl Store for FileStore {
     fn feedback(&self, toggle: &str, limit: usize) -> Result<Option<FeedbackLog>, StoreError> {
         let _lock = self.inner.lock_shared()?;
         Ok(self.inner.feedback_book()?.log(toggle, limit))
+    }
+
+    /// Kept in a file beside the store's (`toggles.json.usage`), read and written whole under
+    /// the store's lock, once per heartbeat of each instance: a few hundred bytes per toggle
+    /// and service, whatever the traffic.
+    fn record_usage(&self, service: &str, at: Timestamp, used: &[Use]) -> Result<bool, StoreError> {
+        let _lock = self.inner.lock()?;
+        let mut book = self.inner.usage_book()?;
+        book.record(service, at, used);
+        let bytes = serde_json::to_vec(&book).expect("usage serializes");
+        replace(&self.inner.usage_path, &bytes)?;
+        Ok(true)
+    }
+
+    fn usage(&self) -> Result<Option<Vec<Usage>>, StoreError> {
+        let _lock = self.inner.lock_shared()?;
+        Ok(Some(self.inner.usage_book()?.all()))
     }
 
     /// Reads the whole experiments' file: for an experiment of millions of units, PostgreSQL

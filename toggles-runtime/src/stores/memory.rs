@@ -7,8 +7,8 @@ use std::time::Duration;
 use crate::compile::Snapshot;
 use crate::stores::{
     AuditEntry, AuditQuery, Converted, Declarations, ExperimentCounts, Experiments, Exposed,
-    Feedback, FeedbackBook, FeedbackLog, History, OnChange, Published, Store, StoreError,
-    WriteError, FORGET_AFTER,
+    Feedback, FeedbackBook, FeedbackLog, History, OnChange, Published, Store, StoreError, Usage,
+    UsageBook, Use, WriteError, FORGET_AFTER,
 };
 use crate::targeting::Timestamp;
 
@@ -60,6 +60,7 @@ struct Inner {
     fleet: Vec<Published>,
     experiments: Experiments,
     feedback: FeedbackBook,
+    usage: UsageBook,
 }
 
 impl MemoryStore {
@@ -183,6 +184,15 @@ impl Store for MemoryStore {
 
     fn experiment_counts(&self, toggle: &str) -> Result<Option<ExperimentCounts>, StoreError> {
         Ok(self.inner().experiments.counts(toggle))
+    }
+
+    fn record_usage(&self, service: &str, at: Timestamp, used: &[Use]) -> Result<bool, StoreError> {
+        self.inner().usage.record(service, at, used);
+        Ok(true)
+    }
+
+    fn usage(&self) -> Result<Option<Vec<Usage>>, StoreError> {
+        Ok(Some(self.inner().usage.all()))
     }
 
     fn published(&self) -> Result<Vec<Published>, StoreError> {

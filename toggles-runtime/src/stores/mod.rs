@@ -10,6 +10,7 @@ mod memory;
 mod remote;
 mod roster;
 mod store;
+mod usage;
 
 pub use self::declarations::{
     Declarations, Declared, DeclaredAt, Published, Service, FORGET_AFTER,
@@ -28,3 +29,5 @@ pub use self::store::{
     AuditEntry, AuditQuery, History, OnChange, OutcomeWindow, RunBuckets, Store, StoreError,
     WriteError,
 };
+pub(crate) use self::usage::UsageBook;
+pub use self::usage::{Usage, Use};

@@ -11,7 +11,8 @@ use serde_json::Value as Json;
 use crate::compile::{Invalid, Revision, Snapshot};
 use crate::declare::Counts;
 use crate::stores::{
-    Converted, Declarations, ExperimentCounts, Exposed, Feedback, FeedbackLog, Published,
+    Converted, Declarations, ExperimentCounts, Exposed, Feedback, FeedbackLog, Published, Usage,
+    Use,
 };
 use crate::targeting::Timestamp;
 
@@ -221,6 +222,20 @@ pub trait Store: Send + Sync + 'static {
     /// every piece given. `None` from a store that keeps none, or holds none for the toggle.
     fn feedback(&self, toggle: &str, limit: usize) -> Result<Option<FeedbackLog>, StoreError> {
         let _ = (toggle, limit);
+        Ok(None)
+    }
+
+    /// Adds `service`'s evaluations of the heartbeat interval ending `at`: for each toggle,
+    /// when it was first and last evaluated and when each answer was last given (the latest
+    /// time wins, whichever instance reports it). Returns whether the store keeps usage: the
+    /// default keeps none and returns `false`.
+    fn record_usage(&self, service: &str, at: Timestamp, used: &[Use]) -> Result<bool, StoreError> {
+        let _ = (service, at, used);
+        Ok(false)
+    }
+
+    /// Every toggle's usage per service; `None` from a store that keeps none.
+    fn usage(&self) -> Result<Option<Vec<Usage>>, StoreError> {
         Ok(None)
     }
 }
@@ -643,6 +658,12 @@ macro_rules! forward_store {
             }
             fn feedback(&self, toggle: &str, limit: usize) -> Result<Option<FeedbackLog>, StoreError> {
                 (**self).feedback(toggle, limit)
+            }
+            fn record_usage(&self, service: &str, at: Timestamp, used: &[Use]) -> Result<bool, StoreError> {
+                (**self).record_usage(service, at, used)
+            }
+            fn usage(&self) -> Result<Option<Vec<Usage>>, StoreError> {
+                (**self).usage()
             }
         }
     )*};
