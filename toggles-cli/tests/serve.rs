@@ -796,7 +796,7 @@ fn two_hundred_followers_on_one_relay_each_hear_of_a_change() {
 
 #[test]
 fn followers_of_a_relay_over_postgresql_count_outcomes_and_exposures_fleet_wide() {
-    use toggles_runtime::store::{Counts, Exposed, OutcomeWindow, RemoteStore, Store as _};
+    use toggles_runtime::store::{Counts, Exposed, OutcomeWindow, RemoteStore, Store as _, Use};
     use toggles_runtime::Timestamp;
 
     let Some(schema) = support::postgres_schema("relay_counts") else {
@@ -853,6 +853,19 @@ fn followers_of_a_relay_over_postgresql_count_outcomes_and_exposures_fleet_wide(
         (counts["one_page"].exposed, counts["classic"].exposed),
         (2, 1)
     );
+    // Two instances of one service report what they evaluated: kept per toggle and service.
+    assert!(web_1
+        .record_usage("web", now, &[Use::new(key, vec!["on".to_owned()])])
+        .unwrap());
+    assert!(web_2
+        .record_usage("web", now, &[Use::new(key, vec!["off".to_owned()])])
+        .unwrap());
+    let usage = web_2.usage().unwrap().expect("PostgreSQL keeps usage");
+    let web = usage
+        .iter()
+        .find(|u| u.toggle == key && u.service == "web")
+        .expect("the toggle's usage by `web`");
+    assert_eq!(web.answers.keys().collect::<Vec<_>>(), ["off", "on"]);
     // A follower without a credential records nothing.
     let anonymous = RemoteStore::new(&url);
     let refused =

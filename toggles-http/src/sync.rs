@@ -19,6 +19,7 @@ use toggles_runtime::fleet::{Declarations, Published};
 use toggles_runtime::rules::{FlagRule, VariantRule};
 use toggles_runtime::store::{
     AuditQuery, Converted, Counts, Exposed, Feedback, OutcomeWindow, RunBuckets, Snapshot, Store,
+    Use,
 };
 use toggles_runtime::{Change, Revision, StoreError, Timestamp};
 use tokio_stream::wrappers::{IntervalStream, WatchStream};
@@ -405,6 +406,12 @@ pub(crate) enum Call {
         toggle: String,
         limit: usize,
     },
+    RecordUsage {
+        service: String,
+        at: Timestamp,
+        used: Vec<Use>,
+    },
+    Usage {},
 }
 
 /// An [`OutcomeWindow`] on the wire.
@@ -426,6 +433,7 @@ impl Call {
                 | Call::RecordExposures { .. }
                 | Call::RecordConversions { .. }
                 | Call::RecordFeedback { .. }
+                | Call::RecordUsage { .. }
         )
     }
 
@@ -454,6 +462,10 @@ impl Call {
             Call::ExperimentCounts { toggle } => json(store.experiment_counts(&toggle)),
             Call::RecordFeedback { feedback } => json(store.record_feedback(&feedback)),
             Call::Feedback { toggle, limit } => json(store.feedback(&toggle, limit)),
+            Call::RecordUsage { service, at, used } => {
+                json(store.record_usage(&service, at, &used))
+            }
+            Call::Usage {} => json(store.usage()),
         }
     }
 }

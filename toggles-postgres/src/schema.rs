@@ -108,6 +108,22 @@ const MIGRATIONS: &[&str] = &[
      );
      CREATE INDEX run_times_by_toggle ON {s}.run_times (toggle, at);
      CREATE INDEX run_times_by_age ON {s}.run_times (at);",
+    // 10: what the fleet evaluates, per toggle and service: when it was first and last
+    //     evaluated, and when each answer was last given.
+    "CREATE TABLE {s}.usage (
+         toggle text NOT NULL,
+         service text NOT NULL,
+         first_evaluated timestamptz NOT NULL,
+         last_evaluated timestamptz NOT NULL,
+         PRIMARY KEY (toggle, service)
+     );
+     CREATE TABLE {s}.usage_answers (
+         toggle text NOT NULL,
+         service text NOT NULL,
+         answer text NOT NULL,
+         last_given timestamptz NOT NULL,
+         PRIMARY KEY (toggle, service, answer)
+     );",
 ];
 
 /// A schema name the store accepts: lower-case letters, digits and `_`, starting with a letter,

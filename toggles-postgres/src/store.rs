@@ -15,7 +15,7 @@ use toggles_runtime::store::{
 };
 use toggles_runtime::store::{
     AuditEntry, AuditQuery, Declarations, History, OnChange, OutcomeWindow, Published, RunBuckets,
-    Service, Store, StoreError, WriteError, FORGET_AFTER,
+    Service, Store, StoreError, Usage, Use, WriteError, FORGET_AFTER,
 };
 use toggles_runtime::Timestamp;
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -766,6 +766,89 @@ impl Store for PostgresStore {
             )?;
             Ok(true)
         })
+    }
+
+    /// Two statements per heartbeat, whatever the number of toggles: the times only move
+    /// forward (a late report from a slower instance moves nothing back).
+    fn record_usage(&self, service: &str, at: Timestamp, used: &[Use]) -> Result<bool, StoreError> {
+        if used.is_empty() {
+            return Ok(true);
+        }
+        let q = &self.inner.quoted;
+        let at = SystemTime::from(at);
+        let toggles: Vec<&str> = used.iter().map(|u| u.toggle.as_str()).collect();
+        let (answered, answers): (Vec<&str>, Vec<&str>) = used
+            .iter()
+            .flat_map(|u| u.answers.iter().map(|a| (u.toggle.as_str(), a.as_str())))
+            .unzip();
+        self.inner.with(|client| {
+            let mut tx = client.transaction()?;
+            tx.execute(
+                &format!(
+                    "INSERT INTO {q}.usage AS u (toggle, service, first_evaluated, last_evaluated)
+                     SELECT DISTINCT t, $2, $3::timestamptz, $3::timestamptz FROM unnest($1::text[]) AS x(t)
+                     ON CONFLICT (toggle, service) DO UPDATE SET
+                         first_evaluated = LEAST(u.first_evaluated, excluded.first_evaluated),
+                         last_evaluated = GREATEST(u.last_evaluated, excluded.last_evaluated)"
+                ),
+                &[&toggles, &service, &at],
+            )?;
+            tx.execute(
+                &format!(
+                    "INSERT INTO {q}.usage_answers AS a (toggle, service, answer, last_given)
+                     SELECT DISTINCT t, $3, w, $4::timestamptz
+                     FROM unnest($1::text[], $2::text[]) AS x(t, w)
+                     ON CONFLICT (toggle, service, answer) DO UPDATE SET
+                         last_given = GREATEST(a.last_given, excluded.last_given)"
+                ),
+                &[&answered, &answers, &service, &at],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })
+    }
+
+    fn usage(&self) -> Result<Option<Vec<Usage>>, StoreError> {
+        let q = &self.inner.quoted;
+        let (toggles, answers) = self.inner.with(|client| {
+            let mut tx = client
+                .build_transaction()
+                .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()?;
+            let toggles = tx.query(
+                &format!(
+                    "SELECT toggle, service, first_evaluated, last_evaluated FROM {q}.usage
+                     ORDER BY toggle, service"
+                ),
+                &[],
+            )?;
+            let answers = tx.query(
+                &format!("SELECT toggle, service, answer, last_given FROM {q}.usage_answers"),
+                &[],
+            )?;
+            tx.commit()?;
+            Ok((toggles, answers))
+        })?;
+        let mut by_key: BTreeMap<(String, String), Usage> = BTreeMap::new();
+        for row in &toggles {
+            let toggle: String = self.inner.get(row, 0)?;
+            let service: String = self.inner.get(row, 1)?;
+            let first: Timestamp = self.inner.get::<SystemTime>(row, 2)?.into();
+            let last: Timestamp = self.inner.get::<SystemTime>(row, 3)?.into();
+            by_key.insert(
+                (toggle.clone(), service.clone()),
+                Usage::new(toggle, service, first, last),
+            );
+        }
+        for row in &answers {
+            let key = (self.inner.get(row, 0)?, self.inner.get(row, 1)?);
+            if let Some(usage) = by_key.get_mut(&key) {
+                let given: Timestamp = self.inner.get::<SystemTime>(row, 3)?.into();
+                usage.answers.insert(self.inner.get(row, 2)?, given);
+            }
+        }
+        Ok(Some(by_key.into_values().collect()))
     }
 
     /// One statement per batch; a unit's latest conversion per goal is kept.

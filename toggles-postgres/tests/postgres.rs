@@ -1231,3 +1231,51 @@ fn fleet_run_times_sum_every_instance_bucket_by_bucket_within_the_window() {
         "the tick before the window left out"
     );
 }
+
+#[test]
+fn usage_is_kept_per_toggle_and_service_and_only_moves_forward() {
+    use toggles::store::Use;
+
+    let Some(schema) = schema("usage") else {
+        return;
+    };
+    let store = store(&schema);
+    assert_eq!(store.usage().unwrap(), Some(Vec::new()));
+    let t = |s: i64| toggles::rules::Timestamp::from_unix_seconds(1_900_000_000 + s);
+    let on = || vec!["on".to_owned()];
+    let off = || vec!["off".to_owned()];
+    store
+        .record_usage(
+            "lms",
+            t(100),
+            &[Use::new("a.b", on()), Use::new("a.c", vec![])],
+        )
+        .unwrap();
+    store
+        .record_usage("lms", t(200), &[Use::new("a.b", off())])
+        .unwrap();
+    // A late report from a slower instance moves nothing back.
+    store
+        .record_usage("lms", t(150), &[Use::new("a.b", on())])
+        .unwrap();
+    store
+        .record_usage("cms", t(300), &[Use::new("a.b", on())])
+        .unwrap();
+    let usage = store.usage().unwrap().unwrap();
+    let of = |toggle: &str, service: &str| {
+        usage
+            .iter()
+            .find(|u| u.toggle == toggle && u.service == service)
+            .unwrap_or_else(|| panic!("{toggle} by {service}: {usage:?}"))
+    };
+    let lms = of("a.b", "lms");
+    assert_eq!((lms.first_evaluated, lms.last_evaluated), (t(100), t(200)));
+    assert_eq!((lms.answers["on"], lms.answers["off"]), (t(150), t(200)));
+    assert!(
+        of("a.c", "lms").answers.is_empty(),
+        "a setting's read: no answer"
+    );
+    let cms = of("a.b", "cms");
+    assert_eq!((cms.first_evaluated, cms.last_evaluated), (t(300), t(300)));
+    assert_eq!(usage.len(), 3);
+}

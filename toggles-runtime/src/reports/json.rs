@@ -3,9 +3,13 @@
 use serde::{Deserialize, Serialize};
 use toggles_vocab::Date;
 
+use std::collections::HashMap;
+
 use crate::declare::{Registry, ToggleInfo};
+use crate::reports::lifecycle::{judge, Lifecycle, Staleness};
 use crate::reports::Live;
-use crate::stores::{Declared, DeclaredAt, StoreError};
+use crate::stores::{Declared, DeclaredAt, StoreError, Usage};
+use crate::targeting::Timestamp;
 
 /// The registry as of a date, with every toggle's state in force and its history: the
 /// discoverability endpoint's JSON body (OEP-17 Req 11 and 12).
@@ -125,6 +129,10 @@ pub struct ToggleReport {
     pub expired: bool,
     /// What is in force for it, and who changed it when.
     pub state: Live,
+    /// Its lifecycle stage, from what the fleet evaluates (the installed store's usage, with
+    /// the default windows); absent when the store keeps no usage or could not read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<Lifecycle>,
 }
 
 /// A full name declared more than once, as the report gives it.
@@ -148,10 +156,11 @@ impl Registry {
     /// [`report`](Registry::report), with `expired` judged on `date`.
     pub fn report_as_of(&self, date: Date) -> Result<Report, StoreError> {
         let lives = self.live_all()?;
+        let usage = fleet_usage();
         let toggles = self
             .iter()
             .zip(lives)
-            .map(|(info, live)| ToggleReport::of(info, date, live))
+            .map(|(info, live)| ToggleReport::of(info, date, live, usage.as_ref()))
             .collect();
         Ok(Report {
             as_of: date,
@@ -176,19 +185,63 @@ impl ToggleInfo {
     /// This toggle's entry of the report as of `as_of`, its history read from the installed
     /// store's audit log (an `Err` when it cannot be read).
     pub fn report_as_of(&self, as_of: Date) -> Result<ToggleReport, StoreError> {
-        Ok(ToggleReport::of(self, as_of, self.live()?))
+        Ok(ToggleReport::of(
+            self,
+            as_of,
+            self.live()?,
+            fleet_usage().as_ref(),
+        ))
     }
 }
 
+/// The installed store's usage by toggle; `None` when there is no store, it keeps none, or it
+/// could not be read (the report goes on without stages, and the failure is logged).
+fn fleet_usage() -> Option<HashMap<String, Vec<Usage>>> {
+    let store = crate::state::installed_store()?;
+    let usage = match store.usage() {
+        Ok(usage) => usage?,
+        Err(e) => {
+            tracing::warn!(store = %store.describe(), error = %e, "toggles: the report has no lifecycle stages: usage unreadable");
+            return None;
+        }
+    };
+    let mut by_toggle: HashMap<String, Vec<Usage>> = HashMap::new();
+    for u in usage {
+        by_toggle.entry(u.toggle.clone()).or_default().push(u);
+    }
+    Some(by_toggle)
+}
+
 impl ToggleReport {
-    fn of(info: &ToggleInfo, as_of: Date, state: Live) -> ToggleReport {
+    fn of(
+        info: &ToggleInfo,
+        as_of: Date,
+        state: Live,
+        usage: Option<&HashMap<String, Vec<Usage>>>,
+    ) -> ToggleReport {
         let m = info.meta();
+        let declaration = Declared::of(info);
+        let expired = m.is_expired_on(as_of);
+        let lifecycle = usage.map(|by_toggle| {
+            let used: Vec<&Usage> = by_toggle
+                .get(m.full_name())
+                .map(|u| u.iter().collect())
+                .unwrap_or_default();
+            judge(
+                Some(&declaration),
+                expired,
+                &used,
+                Timestamp::now(),
+                &Staleness::default(),
+            )
+        });
         ToggleReport {
-            declaration: Declared::of(info),
+            declaration,
             namespace: m.namespace().to_owned(),
             name: m.name().to_owned(),
-            expired: m.is_expired_on(as_of),
+            expired,
             state,
+            lifecycle,
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::declare::Kind;
 use crate::stores::{Declared, Usage};
@@ -58,7 +58,7 @@ impl Staleness {
 }
 
 /// Where a toggle is in its life, from the fleet's evaluations.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Stage {
@@ -75,7 +75,7 @@ pub enum Stage {
 }
 
 /// A toggle's stage and what to do about it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Lifecycle {
     /// Where the toggle is.

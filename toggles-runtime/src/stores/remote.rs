@@ -15,7 +15,8 @@ use crate::compile::{Invalid, Problem, Revision, Snapshot};
 use crate::declare::Counts;
 use crate::stores::{
     AuditEntry, AuditQuery, Converted, Declarations, ExperimentCounts, Exposed, Feedback,
-    FeedbackLog, OnChange, OutcomeWindow, Published, RunBuckets, Store, StoreError, WriteError,
+    FeedbackLog, OnChange, OutcomeWindow, Published, RunBuckets, Store, StoreError, Usage, Use,
+    WriteError,
 };
 use crate::targeting::Timestamp;
 
@@ -538,6 +539,16 @@ impl Store for RemoteStore {
     fn feedback(&self, toggle: &str, limit: usize) -> Result<Option<FeedbackLog>, StoreError> {
         self.inner
             .call(&json!({ "call": "feedback", "toggle": toggle, "limit": limit }))
+    }
+
+    fn record_usage(&self, service: &str, at: Timestamp, used: &[Use]) -> Result<bool, StoreError> {
+        self.inner.call(&json!({
+            "call": "record_usage", "service": service, "at": at, "used": used,
+        }))
+    }
+
+    fn usage(&self) -> Result<Option<Vec<Usage>>, StoreError> {
+        self.inner.call(&json!({ "call": "usage" }))
     }
 
     fn published(&self) -> Result<Vec<Published>, StoreError> {

@@ -45,6 +45,25 @@ pub struct Usage {
     pub answers: BTreeMap<String, Timestamp>,
 }
 
+impl Usage {
+    /// `toggle`'s usage by `service`, evaluated from `first_evaluated` to `last_evaluated`,
+    /// with no answer recorded yet (a store fills [`answers`](Usage::answers)).
+    pub fn new(
+        toggle: impl Into<String>,
+        service: impl Into<String>,
+        first_evaluated: Timestamp,
+        last_evaluated: Timestamp,
+    ) -> Usage {
+        Usage {
+            toggle: toggle.into(),
+            service: service.into(),
+            first_evaluated,
+            last_evaluated,
+            answers: BTreeMap::new(),
+        }
+    }
+}
+
 /// Every toggle's usage, keyed by toggle then service: what the memory and file stores keep.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
