@@ -114,3 +114,40 @@ fn the_report_gives_each_toggle_its_stage() {
         serde_json::json!(["checkout.checkout_flow", "grading.new_grader"])
     );
 }
+
+#[test]
+fn a_stale_toggle_comes_with_the_places_to_edit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_history(dir.path());
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/refs");
+    let output = toggles(&store)
+        .current_dir(&fixture)
+        .args(["check", "--stale", "--refs"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    let launched = text
+        .split("error: ")
+        .find(|e| e.starts_with("`grading.new_grader` is launched"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        launched.contains(
+            "  = edit: the declaration at grading/src/toggles.rs:5, and 3 places that read it:"
+        ),
+        "{launched}"
+    );
+    assert!(
+        launched.contains("grading/src/engine/mod.rs:6:8"),
+        "{launched}"
+    );
+    // The fixture does not declare the checkout flow: it says so rather than list nothing.
+    let unused = text
+        .split("error: ")
+        .find(|e| e.starts_with("`checkout.checkout_flow` is unused"))
+        .unwrap();
+    assert!(
+        unused.contains("not declared in the sources read"),
+        "{unused}"
+    );
+}

@@ -1,6 +1,7 @@
 //! The admin pages: server-rendered HTML (maud templates, no JavaScript), a session cookie
 //! holding the bearer token, and forms protected against cross-site request forgery.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Form;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde::Deserialize;
+use toggles_runtime::fleet::Lifecycle;
 use toggles_runtime::policy::{may_change, Principal};
 use toggles_runtime::report::{audit, undeclared, Live, LiveSource};
 use toggles_runtime::rules::{FlagRule, GroupTargets, Guard, Plan, PlanState, Steer, VariantRule};
@@ -157,11 +159,17 @@ pub(crate) async fn list(
     }
     blocking(move || {
         let today = Date::today();
-        // One read of the audit log for the whole list.
-        let lives = match registry().live_all() {
-            Ok(lives) => lives,
+        // One read of the audit log (and of the fleet's usage) for the whole list.
+        let report = match registry().report_as_of(today) {
+            Ok(report) => report,
             Err(e) => return unavailable(&e, ""),
         };
+        let lives: Vec<&Live> = report.toggles.iter().map(|t| &t.state).collect();
+        let stages: HashMap<&str, &Lifecycle> = report
+            .toggles
+            .iter()
+            .filter_map(|t| Some((t.declaration.full_name.as_str(), t.lifecycle.as_ref()?)))
+            .collect();
         let wanted = |(info, live): &(&ToggleInfo, &Live)| {
             let m = info.meta();
             given(filters.namespace.as_ref()).is_none_or(|ns| m.namespace() == ns)
@@ -172,8 +180,11 @@ pub(crate) async fn list(
                     live.source == LiveSource::Default && live.last_modified.is_none()
                 })
         };
-        let rows: Vec<(&ToggleInfo, &Live)> =
-            registry().iter().zip(&lives).filter(|row| wanted(row)).collect();
+        let rows: Vec<(&ToggleInfo, &Live)> = registry()
+            .iter()
+            .zip(lives)
+            .filter(|row| wanted(row))
+            .collect();
         let body = html! {
             h1 { "Toggles" }
             form.filters method="get" {
@@ -190,7 +201,7 @@ pub(crate) async fn list(
                 button type="submit" { "filter" }
             }
             table {
-                thead { tr { th { "toggle" } th { "kind" } th { "state" } th { "owner" } th { "life" } th { "remove by" } } }
+                thead { tr { th { "toggle" } th { "kind" } th { "state" } th { "stage" } th { "owner" } th { "life" } th { "remove by" } } }
                 tbody {
                     @for (t, live) in &rows {
                         @let m = t.meta();
@@ -202,6 +213,13 @@ pub(crate) async fn list(
                                 @match in_words(t, live) {
                                     Some(words) => span.words title=(state_text(live)) { (words) },
                                     None => code { (state_text(live)) },
+                                }
+                            }
+                            td {
+                                @match stages.get(t.full_name()) {
+                                    Some(l) if l.stale => span.stale title=[l.fix.as_deref()] { (l.stage.as_str()) " " span.badge { "STALE" } },
+                                    Some(l) => span title=[l.fix.as_deref()] { (l.stage.as_str()) },
+                                    None => "—",
                                 }
                             }
                             td { (m.owner().unwrap_or("—")) }

@@ -23,15 +23,24 @@ static NEW_GRADER: Flag;
 )]
 static RECOMMENDATIONS: Switch;
 
-async fn get(app: &axum::Router, path: &str) -> serde_json::Value {
+async fn body(app: &axum::Router, path: &str) -> Vec<u8> {
     let response = app
         .clone()
         .oneshot(Request::get(path).body(Body::empty()).unwrap())
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    serde_json::from_slice(&bytes).unwrap()
+    response
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec()
+}
+
+async fn get(app: &axum::Router, path: &str) -> serde_json::Value {
+    serde_json::from_slice(&body(app, path).await).unwrap()
 }
 
 #[tokio::test]
@@ -73,4 +82,25 @@ async fn the_report_and_a_toggle_give_their_lifecycle_stage() {
 
     let page = get(&app, "/grading.new_grader").await;
     assert_eq!(page["toggle"]["lifecycle"]["stage"], "unused");
+
+    // The admin list shows the stage, flags the stale one and gives its fix on hover.
+    let list = String::from_utf8(body(&app, "/admin/").await).unwrap();
+    let row = list
+        .split("<tr")
+        .find(|r| r.contains("grading.new_grader"))
+        .expect("the grader's row");
+    assert!(row.contains("unused"), "{row}");
+    assert!(row.contains("STALE"), "{row}");
+    assert!(
+        row.contains("title=\"remove the toggle and the code that reads it"),
+        "{row}"
+    );
+    let other = list
+        .split("<tr")
+        .find(|r| r.contains("catalog.recommendations"))
+        .unwrap();
+    assert!(
+        other.contains("never_evaluated") && !other.contains("STALE"),
+        "{other}"
+    );
 }

@@ -74,6 +74,20 @@ pub enum Stage {
     Expired,
 }
 
+impl Stage {
+    /// The stage as the JSON writes it: `never_evaluated`, `live`, `launched`, `unused`,
+    /// `expired`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::NeverEvaluated => "never_evaluated",
+            Stage::Live => "live",
+            Stage::Launched => "launched",
+            Stage::Unused => "unused",
+            Stage::Expired => "expired",
+        }
+    }
+}
+
 /// A toggle's stage and what to do about it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
