@@ -18,7 +18,7 @@ use serde_json::json;
 use toggles::fleet::Declared;
 use toggles::fleet::FleetReport;
 use toggles::postgres::PostgresStore;
-use toggles::store::{Declarations, Service, Store};
+use toggles::store::{Declarations, Service, Store, Use};
 use toggles::{Date, Timestamp};
 
 const SCHEMA: &str = "bench_fleet";
@@ -110,6 +110,32 @@ fn fleet(c: &mut Criterion) {
         b.iter(|| {
             let report =
                 FleetReport::of(&store, as_of, Timestamp::now(), Duration::from_secs(90)).unwrap();
+            black_box(report.toggles.len())
+        });
+    });
+    // Every instance reports one heartbeat's usage: each of its service's toggles evaluated,
+    // giving both answers. The store keeps it per toggle and service, so the report reads
+    // 800 usage rows and 1,600 answers, and judges each toggle's stage.
+    for i in 0..INSTANCES {
+        let s = i % SERVICES;
+        let used: Vec<Use> = (0..TOGGLES)
+            .map(|t| {
+                Use::new(
+                    format!("service{s}.toggle_{t}"),
+                    vec!["off".to_owned(), "on".to_owned()],
+                )
+            })
+            .collect();
+        store
+            .record_usage(&format!("service{s}"), now, &used)
+            .unwrap();
+    }
+    group.bench_function("FleetReport::of, with the usage of 1,000 instances", |b| {
+        let as_of: Date = "2026-11-22".parse().unwrap();
+        b.iter(|| {
+            let report =
+                FleetReport::of(&store, as_of, Timestamp::now(), Duration::from_secs(90)).unwrap();
+            assert!(report.toggles[0].lifecycle.is_some());
             black_box(report.toggles.len())
         });
     });
